@@ -1,0 +1,122 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A file written under a temporary name and renamed into place on ``commit()``.
+///
+/// The temporary file lives in the destination's directory, so the rename is atomic: readers
+/// see either the old file or the complete new one, never a partial write. A file that is not
+/// committed (an error, a crash before `commit`) never appears under the destination name; the
+/// temporary is removed when the object goes away.
+///
+/// Small writes are gathered in a buffer; large ones go straight to the kernel.
+///
+/// ```swift
+/// let out = try AtomicFile(path: "model.safetensors")
+/// try out.write(headerBytes)
+/// try out.write(tensorBytes)
+/// try out.commit()      // fsync, rename, fsync the directory
+/// ```
+public final class AtomicFile {
+    /// The destination path.
+    public let path: String
+    private let temporaryPath: String
+    private var fd: Int32
+    private var buffer: [UInt8] = []
+    private var committed = false
+    /// Bytes written so far.
+    public private(set) var bytesWritten = 0
+
+    private static let bufferCapacity = 1 << 20
+
+    /// Creates the temporary file beside `path`.
+    ///
+    /// - Throws: `io` when the directory is missing or not writable.
+    public init(path: String) throws {
+        self.path = path
+        let directory = Self.directory(of: path)
+        let base = path.split(separator: "/").last.map(String.init) ?? path
+        var template = Array("\(directory)/.\(base).XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw WeightsError.system("cannot create a file in \(directory)", file: path) }
+        self.fd = fd
+        self.temporaryPath = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        _ = fchmod(fd, 0o644)
+        buffer.reserveCapacity(Self.bufferCapacity)
+    }
+
+    deinit {
+        if !committed {
+            if fd >= 0 { close(fd) }
+            unlink(temporaryPath)
+        }
+    }
+
+    /// Appends `bytes`.
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        bytesWritten += bytes.count
+        if buffer.count + bytes.count <= Self.bufferCapacity {
+            buffer.append(contentsOf: bytes)
+            return
+        }
+        try flush()
+        if bytes.count < Self.bufferCapacity / 2 {
+            buffer.append(contentsOf: bytes)
+        } else {
+            try writeAll(bytes)
+        }
+    }
+
+    /// Appends `bytes`.
+    public func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    /// Flushes, syncs the data to disk, renames the file into place and syncs the directory.
+    public func commit() throws {
+        try flush()
+        guard fsync(fd) == 0 else { throw WeightsError.system("cannot sync", file: path) }
+        guard close(fd) == 0 else { throw WeightsError.system("cannot close", file: path) }
+        fd = -1
+        guard rename(temporaryPath, path) == 0 else { throw WeightsError.system("cannot rename into place", file: path) }
+        committed = true
+        let directoryFD = open(Self.directory(of: path), O_RDONLY | O_CLOEXEC)
+        if directoryFD >= 0 {
+            _ = fsync(directoryFD)
+            close(directoryFD)
+        }
+    }
+
+    private func flush() throws {
+        guard !buffer.isEmpty else { return }
+        try buffer.withUnsafeBytes { try writeAll($0) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = systemWrite(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw WeightsError.system("cannot write", file: path)
+            }
+            offset += written
+        }
+    }
+
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let directory = String(path[..<slash])
+        return directory.isEmpty ? "/" : directory
+    }
+}
+
+/// `write(2)`, under a name that the type's own `write` methods don't shadow.
+private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
+    write(fd, buffer, count)
+}

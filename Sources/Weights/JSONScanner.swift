@@ -1,0 +1,316 @@
+/// A strict, bounded JSON reader over a byte buffer, for safetensors headers and shard indexes.
+///
+/// Foundation's JSON reader keeps the last of duplicate keys silently, forgets key order and
+/// accepts any number form; a header's rules need all three. `JSONScanner` reads one token at a
+/// time so callers can apply a schema as they go, and bounds nesting at ``maximumDepth``.
+///
+/// Errors are `invalidHeaderDeserialization`, with the byte offset relative to `base`.
+struct JSONScanner {
+    /// Nesting deeper than this is refused, as the reference's JSON reader refuses it.
+    static let maximumDepth = 128
+
+    let bytes: UnsafeRawBufferPointer
+    /// Added to positions in error messages, to report offsets in the file.
+    let base: Int
+    private(set) var position = 0
+
+    init(_ bytes: UnsafeRawBufferPointer, base: Int = 0) {
+        self.bytes = bytes
+        self.base = base
+    }
+
+    var isAtEnd: Bool { position >= bytes.count }
+
+    func error(_ reason: String) -> WeightsError {
+        WeightsError(.invalidHeaderDeserialization, "\(reason) at header byte \(position)",
+                     offset: base + position)
+    }
+
+    mutating func skipWhitespace() {
+        while position < bytes.count {
+            switch bytes[position] {
+            case 0x20, 0x09, 0x0A, 0x0D: position += 1
+            default: return
+            }
+        }
+    }
+
+    /// The next non-space byte, not consumed.
+    mutating func peek() throws -> UInt8 {
+        skipWhitespace()
+        guard position < bytes.count else { throw error("unexpected end of JSON") }
+        return bytes[position]
+    }
+
+    mutating func expect(_ byte: UInt8) throws {
+        guard try peek() == byte else {
+            throw error("expected '\(Character(Unicode.Scalar(byte)))'")
+        }
+        position += 1
+    }
+
+    /// Consumes `byte` if it comes next.
+    mutating func consume(_ byte: UInt8) throws -> Bool {
+        guard try peek() == byte else { return false }
+        position += 1
+        return true
+    }
+
+    /// Reads the members of an object: `body` is called with each key and must consume the
+    /// value. Duplicate keys are refused by `body`'s owner; this only reads the syntax.
+    mutating func readObject(_ body: (inout JSONScanner, String) throws -> Void) throws {
+        try expect(UInt8(ascii: "{"))
+        if try consume(UInt8(ascii: "}")) { return }
+        repeat {
+            guard try peek() == UInt8(ascii: "\"") else { throw error("expected a string key") }
+            let key = try readString()
+            try expect(UInt8(ascii: ":"))
+            try body(&self, key)
+        } while try consume(UInt8(ascii: ","))
+        try expect(UInt8(ascii: "}"))
+    }
+
+    /// Reads the elements of an array: `body` must consume each element.
+    mutating func readArray(_ body: (inout JSONScanner) throws -> Void) throws {
+        try expect(UInt8(ascii: "["))
+        if try consume(UInt8(ascii: "]")) { return }
+        repeat { try body(&self) } while try consume(UInt8(ascii: ","))
+        try expect(UInt8(ascii: "]"))
+    }
+
+    /// Reads a string, resolving escapes. Raw control characters and lone surrogates are refused.
+    mutating func readString() throws -> String {
+        try expect(UInt8(ascii: "\""))
+        let start = position
+        // Fast path: no escapes, which is nearly every name in practice.
+        while position < bytes.count {
+            let byte = bytes[position]
+            if byte == UInt8(ascii: "\"") {
+                let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+                position += 1
+                return text
+            }
+            if byte == UInt8(ascii: "\\") { break }
+            guard byte >= 0x20 else { throw error("control character in string") }
+            position += 1
+        }
+        var scalars = [UInt8](UnsafeRawBufferPointer(rebasing: bytes[start..<position]))
+        while true {
+            guard position < bytes.count else { throw error("unterminated string") }
+            let byte = bytes[position]
+            position += 1
+            switch byte {
+            case UInt8(ascii: "\""):
+                return String(decoding: scalars, as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                try readEscape(into: &scalars)
+            case ..<0x20:
+                position -= 1
+                throw error("control character in string")
+            default:
+                scalars.append(byte)
+            }
+        }
+    }
+
+    private mutating func readEscape(into out: inout [UInt8]) throws {
+        guard position < bytes.count else { throw error("unterminated string") }
+        let byte = bytes[position]
+        position += 1
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(byte)
+        case UInt8(ascii: "b"): out.append(0x08)
+        case UInt8(ascii: "f"): out.append(0x0C)
+        case UInt8(ascii: "n"): out.append(0x0A)
+        case UInt8(ascii: "r"): out.append(0x0D)
+        case UInt8(ascii: "t"): out.append(0x09)
+        case UInt8(ascii: "u"):
+            var value = try readHex4()
+            if (0xD800..<0xDC00).contains(value) {
+                guard position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"),
+                      bytes[position + 1] == UInt8(ascii: "u") else { throw error("lone surrogate in string") }
+                position += 2
+                let low = try readHex4()
+                guard (0xDC00..<0xE000).contains(low) else { throw error("lone surrogate in string") }
+                value = 0x10000 + ((value - 0xD800) << 10) + (low - 0xDC00)
+            } else if (0xDC00..<0xE000).contains(value) {
+                throw error("lone surrogate in string")
+            }
+            out.append(contentsOf: String(Character(Unicode.Scalar(value)!)).utf8)
+        default:
+            position -= 1
+            throw error("invalid escape in string")
+        }
+    }
+
+    private mutating func readHex4() throws -> UInt32 {
+        guard position + 4 <= bytes.count else { throw error("truncated \\u escape") }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let byte = bytes[position]
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: throw error("invalid \\u escape")
+            }
+            value = value << 4 | UInt32(digit)
+            position += 1
+        }
+        return value
+    }
+
+    /// Reads a non-negative integer in plain decimal that fits in 64 bits. Fractions,
+    /// exponents, signs and leading zeros are refused, as the header's number rules require.
+    mutating func readUInt64() throws -> UInt64 {
+        let start = try peek()
+        guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(start) else {
+            throw error("expected a non-negative integer")
+        }
+        var value: UInt64 = 0
+        let first = position
+        while position < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position]) {
+            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(UInt64(bytes[position] - UInt8(ascii: "0")))
+            guard !o1, !o2 else { throw error("integer does not fit in 64 bits") }
+            value = sum
+            position += 1
+        }
+        if start == UInt8(ascii: "0"), position - first > 1 {
+            throw error("number with a leading zero")
+        }
+        if position < bytes.count, [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E")].contains(bytes[position]) {
+            throw error("expected an integer, found a floating-point number")
+        }
+        return value
+    }
+
+    /// Reads any value into a ``JSONValue``.
+    mutating func readValue(depth: Int = 0) throws -> JSONValue {
+        guard depth < Self.maximumDepth else { throw error("JSON nested deeper than \(Self.maximumDepth) levels") }
+        switch try peek() {
+        case UInt8(ascii: "{"):
+            var members: [(String, JSONValue)] = []
+            var seen = Set<UTF8Key>()
+            try readObject { scanner, key in
+                guard seen.insert(UTF8Key(key)).inserted else { throw scanner.error("duplicate key \"\(key)\"") }
+                members.append((key, try scanner.readValue(depth: depth + 1)))
+            }
+            return .object(members)
+        case UInt8(ascii: "["):
+            var elements: [JSONValue] = []
+            try readArray { elements.append(try $0.readValue(depth: depth + 1)) }
+            return .array(elements)
+        case UInt8(ascii: "\""):
+            return .string(try readString())
+        case UInt8(ascii: "t"):
+            try readLiteral("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try readLiteral("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try readLiteral("null")
+            return .null
+        default:
+            return .number(try readNumberText())
+        }
+    }
+
+    /// Skips any value, with the same checks as ``readValue(depth:)`` and no allocation for
+    /// containers.
+    mutating func skipValue(depth: Int = 0) throws {
+        guard depth < Self.maximumDepth else { throw error("JSON nested deeper than \(Self.maximumDepth) levels") }
+        switch try peek() {
+        case UInt8(ascii: "{"):
+            var seen = Set<UTF8Key>()
+            try readObject { scanner, key in
+                guard seen.insert(UTF8Key(key)).inserted else { throw scanner.error("duplicate key \"\(key)\"") }
+                try scanner.skipValue(depth: depth + 1)
+            }
+        case UInt8(ascii: "["):
+            try readArray { try $0.skipValue(depth: depth + 1) }
+        default:
+            _ = try readValue(depth: depth)
+        }
+    }
+
+    private mutating func readLiteral(_ word: StaticString) throws {
+        let count = word.utf8CodeUnitCount
+        guard position + count <= bytes.count,
+              memcmp(bytes.baseAddress! + position, word.utf8Start, count) == 0
+        else { throw error("invalid literal") }
+        position += count
+    }
+
+    /// Reads a number in JSON's grammar and returns its text.
+    private mutating func readNumberText() throws -> String {
+        let start = position
+        func digits() -> Int {
+            let from = position
+            while position < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position]) { position += 1 }
+            return position - from
+        }
+        if position < bytes.count, bytes[position] == UInt8(ascii: "-") { position += 1 }
+        let leadingZero = position < bytes.count && bytes[position] == UInt8(ascii: "0")
+        let integerDigits = digits()
+        guard integerDigits > 0 else { throw error("invalid value") }
+        guard !(leadingZero && integerDigits > 1) else { throw error("number with a leading zero") }
+        if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
+            position += 1
+            guard digits() > 0 else { throw error("invalid number") }
+        }
+        if position < bytes.count, bytes[position] | 0x20 == UInt8(ascii: "e") {
+            position += 1
+            if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") { position += 1 }
+            guard digits() > 0 else { throw error("invalid number") }
+        }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+    }
+}
+
+/// A parsed JSON value that keeps object members in order. Numbers keep their text.
+enum JSONValue: Sendable, Equatable {
+    case object([(String, JSONValue)])
+    case array([JSONValue])
+    case string(String)
+    case number(String)
+    case bool(Bool)
+    case null
+
+    static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+        switch (lhs, rhs) {
+        case let (.object(a), .object(b)):
+            a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case let (.array(a), .array(b)): a == b
+        case let (.string(a), .string(b)): a == b
+        case let (.number(a), .number(b)): a == b
+        case let (.bool(a), .bool(b)): a == b
+        case (.null, .null): true
+        default: false
+        }
+    }
+
+    /// Parses a whole document: one value with optional surrounding whitespace.
+    static func parse(_ bytes: UnsafeRawBufferPointer) throws -> JSONValue {
+        var scanner = JSONScanner(bytes)
+        let value = try scanner.readValue()
+        scanner.skipWhitespace()
+        guard scanner.isAtEnd else { throw scanner.error("trailing characters after JSON") }
+        return value
+    }
+
+    subscript(key: String) -> JSONValue? {
+        guard case .object(let members) = self else { return nil }
+        return members.first { $0.0 == key }?.1
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif

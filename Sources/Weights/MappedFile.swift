@@ -1,0 +1,104 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Bytes that stay valid while this object lives: a read-only memory mapping of a file, or
+/// an owned, 64-byte-aligned allocation.
+///
+/// Tensors hold a reference to their storage, so a tensor stays readable after the file
+/// object that produced it is gone.
+public final class ByteStorage: @unchecked Sendable {
+    /// The bytes. Immutable for the storage's whole life.
+    public let bytes: UnsafeRawBufferPointer
+    private let release: @Sendable (UnsafeRawBufferPointer) -> Void
+
+    private init(bytes: UnsafeRawBufferPointer, release: @escaping @Sendable (UnsafeRawBufferPointer) -> Void) {
+        self.bytes = bytes
+        self.release = release
+    }
+
+    deinit { release(bytes) }
+
+    /// Maps the whole file at `path` read-only.
+    ///
+    /// Mapping costs O(1) in the file's size: pages are read when first touched.
+    ///
+    /// - Throws: `io` when the file cannot be opened, is not a regular file, or cannot be mapped.
+    public static func map(path: String) throws -> ByteStorage {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw WeightsError.system("cannot open", file: path) }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw WeightsError.system("cannot stat", file: path) }
+        guard (status.st_mode & S_IFMT) == S_IFREG else {
+            throw WeightsError(.io, "not a regular file", file: path)
+        }
+        let size = Int(status.st_size)
+        guard size > 0 else {
+            return ByteStorage(bytes: UnsafeRawBufferPointer(start: nil, count: 0), release: { _ in })
+        }
+        let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let address, address != MAP_FAILED else { throw WeightsError.system("cannot map", file: path) }
+        return ByteStorage(bytes: UnsafeRawBufferPointer(start: address, count: size)) { bytes in
+            munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count)
+        }
+    }
+
+    /// A new zero-filled allocation of `count` bytes, aligned to 64 bytes, that `initialize`
+    /// fills before the storage becomes immutable.
+    public static func allocate(
+        count: Int, initialize: (UnsafeMutableRawBufferPointer) throws -> Void
+    ) rethrows -> ByteStorage {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 64)
+        buffer.initializeMemory(as: UInt8.self, repeating: 0)
+        do {
+            try initialize(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
+        } catch {
+            buffer.deallocate()
+            throw error
+        }
+        return ByteStorage(bytes: UnsafeRawBufferPointer(rebasing: buffer[0..<count])) { bytes in
+            UnsafeMutableRawPointer(mutating: bytes.baseAddress)?.deallocate()
+        }
+    }
+
+    /// A copy of `bytes` in owned, aligned storage.
+    public static func copy(of bytes: some Collection<UInt8>) -> ByteStorage {
+        allocate(count: bytes.count) { buffer in buffer.copyBytes(from: bytes) }
+    }
+
+    /// Tells the kernel how the mapped range will be read. Has no effect on owned storage.
+    public func advise(_ advice: Advice, range: Range<Int>? = nil) {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+        let range = range ?? 0..<bytes.count
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: base + range.lowerBound) & ~(pageSize - 1)
+        let length = Int(bitPattern: base + range.upperBound) - start
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: start), length, advice.rawValue)
+    }
+
+    /// Read-ahead hints for mapped storage.
+    public enum Advice: Sendable {
+        case sequential, willNeed, random
+
+        var rawValue: Int32 {
+            switch self {
+            case .sequential: MADV_SEQUENTIAL
+            case .willNeed: MADV_WILLNEED
+            case .random: MADV_RANDOM
+            }
+        }
+    }
+}
+
+extension WeightsError {
+    /// An `io` error from the current `errno`.
+    static func system(_ what: String, file: String) -> WeightsError {
+        let message = String(cString: strerror(errno))
+        return WeightsError(.io, "\(what): \(message)", file: file)
+    }
+}

@@ -1,0 +1,110 @@
+/// A safetensors file opened for reading, memory-mapped.
+///
+/// Opening reads and validates only the header: it costs O(header), whatever the file's size.
+/// Tensors are views into the mapping; pages are read from disk when first touched.
+///
+/// ```swift
+/// let file = try SafetensorsFile(path: "model.safetensors")
+/// for info in file.tensors { print(info.name, info.dtype, info.shape) }   // data order
+/// let bias = try file.tensor(named: "pooler.dense.bias")
+/// ```
+///
+/// Every failure is a ``WeightsError`` naming the file, and the tensor or byte offset.
+public final class SafetensorsFile: @unchecked Sendable {
+    /// The path the file was opened from.
+    public let path: String
+    /// The validated header: metadata and tensors in data order.
+    public let header: SafetensorsHeader
+    /// The length of the header JSON, padding included (the file's first 8 bytes).
+    public let headerLength: Int
+    /// The whole file's bytes.
+    public let storage: ByteStorage
+    private let index: [UTF8Key: Int]
+
+    /// Opens and validates the file at `path`.
+    ///
+    /// - Throws: ``WeightsError``: `io` when the file can't be read, else the first reader
+    ///   rule it breaks (see `Spec/safetensors.md`).
+    public convenience init(path: String) throws {
+        let storage = try ByteStorage.map(path: path)
+        try self.init(storage: storage, path: path)
+    }
+
+    /// Validates safetensors bytes held in `storage`; `path` names them in errors.
+    public init(storage: ByteStorage, path: String) throws {
+        self.path = path
+        self.storage = storage
+        (headerLength, header) = try WeightsError.tagging(file: path) { try Self.readHeader(storage.bytes) }
+        var index = [UTF8Key: Int](minimumCapacity: header.tensors.count)
+        for (position, tensor) in header.tensors.enumerated() { index[UTF8Key(tensor.name)] = position }
+        self.index = index
+    }
+
+    /// Parses a serialized file held in memory (for example, one received over a network).
+    public convenience init(bytes: some Collection<UInt8>, name: String = "<memory>") throws {
+        try self.init(storage: .copy(of: bytes), path: name)
+    }
+
+    /// The reference reader's checks, in its order.
+    static func readHeader(_ bytes: UnsafeRawBufferPointer) throws -> (Int, SafetensorsHeader) {
+        guard bytes.count >= 8 else {
+            throw WeightsError(.headerTooSmall, "file of \(bytes.count) bytes is too small for the 8-byte header length")
+        }
+        let declared = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
+        guard declared <= UInt64(SafetensorsHeader.maximumLength) else {
+            throw WeightsError(.headerTooLarge,
+                "header length \(declared) is over the \(SafetensorsHeader.maximumLength)-byte limit", offset: 0)
+        }
+        let length = Int(declared)
+        guard 8 + length <= bytes.count else {
+            throw WeightsError(.invalidHeaderLength,
+                "header length \(length) runs past the end of the \(bytes.count)-byte file", offset: 0)
+        }
+        let header = try SafetensorsHeader.decode(UnsafeRawBufferPointer(rebasing: bytes[8..<8 + length]))
+        let expected = 8 + length + header.dataSize
+        guard expected == bytes.count else {
+            throw WeightsError(.metadataIncompleteBuffer,
+                "tensors end at byte \(expected), but the file has \(bytes.count) bytes", offset: min(expected, bytes.count))
+        }
+        return (length, header)
+    }
+
+    /// The metadata, or `nil` when the header has none.
+    public var metadata: [String: String]? { header.metadata }
+    /// Every tensor's header entry, in data order.
+    public var tensors: [TensorInfo] { header.tensors }
+    /// The file size in bytes.
+    public var fileSize: Int { storage.bytes.count }
+    /// Where the data section starts in the file.
+    public var dataOffset: Int { 8 + headerLength }
+
+    /// Whether a tensor is named exactly `name` (compared by UTF-8 bytes).
+    public func contains(_ name: String) -> Bool { index[UTF8Key(name)] != nil }
+
+    /// The header entry of the tensor named `name`, or `nil`.
+    public func info(named name: String) -> TensorInfo? {
+        index[UTF8Key(name)].map { header.tensors[$0] }
+    }
+
+    /// The tensor named `name`: a view into the mapping. O(1).
+    ///
+    /// - Throws: `tensorNotFound`.
+    public func tensor(named name: String) throws -> Tensor {
+        guard let info = info(named: name) else {
+            throw WeightsError(.tensorNotFound, "no tensor named '\(name)'", file: path, tensor: name)
+        }
+        return tensor(info)
+    }
+
+    /// The tensor for a header entry of this file.
+    public func tensor(_ info: TensorInfo) -> Tensor {
+        let start = dataOffset + info.dataOffsets.lowerBound
+        let bytes = UnsafeRawBufferPointer(rebasing: storage.bytes[start..<start + info.byteCount])
+        return Tensor(info: info, storage: storage, bytes: bytes)
+    }
+
+    /// The tensor named `name`, or `nil`.
+    public subscript(name: String) -> Tensor? {
+        info(named: name).map(tensor)
+    }
+}

@@ -1,0 +1,97 @@
+/// An error from reading, writing or checking weight files.
+///
+/// Every error carries a ``Code`` to match on, and as much context as is known: the file, the
+/// tensor, the byte offset. Its `description` is one line for people:
+///
+/// ```swift
+/// do { _ = try SafetensorsFile(path: "model.safetensors") }
+/// catch let error as WeightsError where error.code == .invalidOffset {
+///     print(error)   // model.safetensors: tensor 'b' begins at 12, expected 8 (tensor 'b')
+/// }
+/// ```
+public struct WeightsError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What went wrong. The first cases mirror the reference implementation's errors, in the
+    /// order its reader checks them.
+    public enum Code: String, Sendable, Hashable, CaseIterable {
+        /// The file is shorter than the 8-byte header length.
+        case headerTooSmall
+        /// The declared header length is over the 100,000,000-byte limit.
+        case headerTooLarge
+        /// The declared header length runs past the end of the file.
+        case invalidHeaderLength
+        /// The header is not valid UTF-8.
+        case invalidHeader
+        /// The header is not JSON of the expected shape.
+        case invalidHeaderDeserialization
+        /// A tensor's data offsets leave a gap, overlap another tensor, or run backwards.
+        case invalidOffset
+        /// A shape's element count or bit count does not fit in 64 bits.
+        case validationOverflow
+        /// A packed sub-byte tensor does not fill a whole number of bytes.
+        case misalignedSlice
+        /// A tensor's byte span does not match its shape and dtype.
+        case tensorInvalidInfo
+        /// The data section is longer or shorter than the tensors it holds.
+        case metadataIncompleteBuffer
+        /// Two tensors share a name (the reference keeps the last one silently; we refuse).
+        case duplicateTensorName
+        /// A tensor is named `__metadata__`, which the header reserves.
+        case reservedTensorName
+        /// No tensor has the requested name.
+        case tensorNotFound
+        /// A typed view asked for an element type that does not match the tensor's dtype.
+        case dtypeMismatch
+        /// The bytes handed to a writer do not match the tensor's shape and dtype.
+        case byteCountMismatch
+        /// A sharded checkpoint's index is malformed or disagrees with its shards.
+        case invalidShardIndex
+        /// A value is outside what the operation accepts (an element, an option, a size).
+        case invalidArgument
+        /// Compressed data is corrupt, truncated or fails its checksum.
+        case corruptData
+        /// The file is of a format this library does not read.
+        case unsupportedFormat
+        /// A system call failed.
+        case io
+    }
+
+    public var code: Code
+    /// A line for people that says what is wrong, without the file name.
+    public var reason: String
+    /// The file the error is about, when known.
+    public var file: String?
+    /// The tensor the error is about, when known.
+    public var tensor: String?
+    /// The byte offset in the file the error is about, when known.
+    public var offset: Int?
+
+    public init(_ code: Code, _ reason: String, file: String? = nil, tensor: String? = nil, offset: Int? = nil) {
+        self.code = code
+        self.reason = reason
+        self.file = file
+        self.tensor = tensor
+        self.offset = offset
+    }
+
+    /// The same error, about `file` (kept when it already names one).
+    public func `in`(file: String) -> WeightsError {
+        var copy = self
+        if copy.file == nil { copy.file = file }
+        return copy
+    }
+
+    public var description: String {
+        var text = file.map { "\($0): \(reason)" } ?? reason
+        if let tensor, !reason.contains("'\(tensor)'") { text += " (tensor '\(tensor)')" }
+        if let offset, !reason.contains("offset") { text += " (at byte offset \(offset))" }
+        return text
+    }
+}
+
+extension WeightsError {
+    /// Runs `body`, tagging any `WeightsError` it throws with `file`.
+    @inlinable
+    static func tagging<R>(file: String, _ body: () throws -> R) throws -> R {
+        do { return try body() } catch let error as WeightsError { throw error.in(file: file) }
+    }
+}

@@ -1,0 +1,145 @@
+import ArgumentParser
+import Weights
+
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "List the tensors, totals and metadata of a weights file.",
+        discussion: """
+            Tensors are listed in data order with their dtype, shape, size and offset in the data \
+            section. --json prints one object: format, file_size, header_size (the header length \
+            field, summed over shards), metadata and tensors (with "file" for sharded sets).
+            """
+    )
+
+    @Argument(help: "A .safetensors file, an index.json, or a model directory.")
+    var path: String
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    func run() throws {
+        let source = try openSource(path)
+        let summary = CheckpointSummary(source)
+        print(json ? summary.json() : summary.table())
+    }
+}
+
+/// What `inspect` reports about a source, independent of how it is printed.
+struct CheckpointSummary {
+    struct Row {
+        var info: TensorInfo
+        var file: String?
+    }
+
+    var format: String
+    var fileSize: Int
+    var headerSize: Int
+    var metadata: [String: String]?
+    var rows: [Row]
+
+    init(_ source: any TensorSource) {
+        metadata = source.metadata
+        switch source {
+        case let sharded as ShardedCheckpoint:
+            format = "safetensors-sharded"
+            fileSize = sharded.shards.reduce(0) { $0 + $1.fileSize }
+            headerSize = sharded.shards.reduce(0) { $0 + $1.headerLength }
+            rows = sharded.tensors.map { Row(info: $0, file: sharded.shard(of: $0.name)) }
+        case let file as SafetensorsFile:
+            format = "safetensors"
+            fileSize = file.fileSize
+            headerSize = file.headerLength
+            rows = file.tensors.map { Row(info: $0) }
+        default:
+            format = "unknown"
+            fileSize = 0
+            headerSize = 0
+            rows = source.tensors.map { Row(info: $0) }
+        }
+    }
+
+    func json() -> String {
+        var out = "{\"format\":\(CanonicalJSON.string(format)),\"file_size\":\(fileSize),\"header_size\":\(headerSize),\"metadata\":"
+        if let metadata {
+            let members = metadata.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map {
+                "\(CanonicalJSON.string($0)):\(CanonicalJSON.string(metadata[$0]!))"
+            }
+            out += "{" + members.joined(separator: ",") + "}"
+        } else {
+            out += "null"
+        }
+        let tensors = rows.map { row in
+            var entry = "{\"name\":\(CanonicalJSON.string(row.info.name)),\"dtype\":\"\(row.info.dtype)\","
+            entry += "\"shape\":[\(row.info.shape.map(String.init).joined(separator: ","))],"
+            entry += "\"data_offsets\":[\(row.info.dataOffsets.lowerBound),\(row.info.dataOffsets.upperBound)]"
+            if let file = row.file { entry += ",\"file\":\(CanonicalJSON.string(file))" }
+            return entry + "}"
+        }
+        return out + ",\"tensors\":[" + tensors.joined(separator: ",") + "]}"
+    }
+
+    func table() -> String {
+        var columns = ["name", "dtype", "shape", "bytes", "offset"]
+        if rows.contains(where: { $0.file != nil }) { columns.append("file") }
+        let cells = rows.map { row -> [String] in
+            var line = [row.info.name, row.info.dtype.rawValue, "[" + row.info.shape.map(String.init).joined(separator: ", ") + "]",
+                        String(row.info.byteCount), String(row.info.dataOffsets.lowerBound)]
+            if let file = row.file { line.append(file) }
+            return line
+        }
+        var lines = TextTable.render(header: columns, rows: cells, rightAligned: [3, 4])
+        lines.append("")
+        let parameters = rows.reduce(0) { $0 + $1.info.elementCount }
+        lines.append("\(format), \(formatBytes(fileSize)) (\(fileSize) bytes), header \(headerSize) bytes")
+        lines.append("\(rows.count) tensors, \(parameters) parameters")
+        var bytesByDType: [DType: (count: Int, bytes: Int)] = [:]
+        for row in rows { bytesByDType[row.info.dtype, default: (0, 0)].count += 1; bytesByDType[row.info.dtype]!.bytes += row.info.byteCount }
+        for dtype in bytesByDType.keys.sorted(by: { $0.rank > $1.rank }) {
+            let (count, bytes) = bytesByDType[dtype]!
+            lines.append("  \(dtype): \(count) tensors, \(bytes) bytes (\(formatBytes(bytes)))")
+        }
+        if let metadata, !metadata.isEmpty {
+            lines.append("metadata:")
+            for key in metadata.keys.sorted() { lines.append("  \(key): \(metadata[key]!)") }
+        } else {
+            lines.append("metadata: none")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// "90.9 MB" for 90_868_376: decimal units, as file sizes on the model hub are shown.
+func formatBytes(_ count: Int) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"]
+    var value = Double(count)
+    var unit = 0
+    while value >= 1000, unit < units.count - 1 {
+        value /= 1000
+        unit += 1
+    }
+    return unit == 0 ? "\(count) B" : "\((value * 10).rounded() / 10) \(units[unit])"
+}
+
+/// Plain-text tables with aligned columns.
+enum TextTable {
+    static func render(header: [String], rows: [[String]], rightAligned: Set<Int> = []) -> [String] {
+        var widths = header.map(\.count)
+        for row in rows { for (column, cell) in row.enumerated() { widths[column] = max(widths[column], cell.count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { column, cell in
+                let padding = String(repeating: " ", count: widths[column] - cell.count)
+                return rightAligned.contains(column) ? padding + cell : cell + padding
+            }.joined(separator: "  ").trimmingTrailingSpaces()
+        }
+        return [line(header)] + rows.map(line)
+    }
+}
+
+extension String {
+    func trimmingTrailingSpaces() -> String {
+        var text = self
+        while text.last == " " { text.removeLast() }
+        return text
+    }
+}
