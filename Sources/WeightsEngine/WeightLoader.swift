@@ -52,7 +52,14 @@ struct WeightLoader {
                 throw WeightsError(.invalidArgument,
                     "tensor '\(tensor.name)' has shape \(tensor.shape), expected [\(count)]", tensor: tensor.name)
             }
-            return try tensor.floats()
+            let values = try tensor.floats()
+            // `--dtype f16` rounds every float tensor, vectors included; INT8 leaves vectors alone.
+            guard precision == .f16, tensor.dtype != .f16 else { return values }
+            var halves = [Float16](repeating: 0, count: values.count)
+            values.withUnsafeBufferPointer { source in
+                halves.withUnsafeMutableBufferPointer { _ = FloatFormat.convert(source, into: $0) }
+            }
+            return halves.map(Float.init)
         }
     }
 

@@ -53,7 +53,7 @@ public struct WeightMatrix: Sendable {
         case (.f16, nil), (.f16, .f16?):
             storage = .f16(Self.aligned(tensor))
         case (_, .int8?):
-            let (values, scales) = try Self.quantize(tensor)
+            let (values, scales) = try Int8Quantization.quantize(tensor)
             storage = .int8(values: values, scales: scales)
         case (_, .f16?):
             storage = .f16(try Self.converted(tensor, to: .f16))
@@ -67,7 +67,7 @@ public struct WeightMatrix: Sendable {
     ///
     /// - Throws: the errors of `Int8Quantization.checkPair`.
     public init(quantized values: Tensor, scales: Tensor) throws {
-        try Self.checkQuantizedPair(values: values.info, scales: scales.info)
+        try Int8Quantization.checkPair(values: values.info, scales: scales.info)
         guard values.shape.count == 2 else {
             throw WeightsError(.invalidArgument,
                 "tensor '\(values.name)' has shape \(values.shape), expected a matrix", tensor: values.name)
@@ -155,6 +155,7 @@ enum Conversion {
     /// Widens `count` halves to floats (exact).
     @inline(__always)
     static func widen(_ source: UnsafePointer<Float16>, into destination: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { destination[i] = Float(source[i]) }
+        FloatFormat.convert(UnsafeBufferPointer(start: source, count: count),
+                            into: UnsafeMutableBufferPointer(start: destination, count: count))
     }
 }
