@@ -121,10 +121,11 @@ def check_malformed(entry, scratch):
           f"{name}: deserialize said {deser!r}, manifest {entry['reference_error']!r}")
     check(opened == ("error", entry["reference_error_safe_open"]),
           f"{name}: safe_open said {opened!r}, manifest {entry['reference_error_safe_open']!r}")
-    signature = g.RULE_SIGNATURE[rule]
+    reference_rule = entry["reference_rule"]
+    signature = g.RULE_SIGNATURE[reference_rule]
     check(signature is not None and signature in (entry["reference_error"] or ""),
-          f"{name}: message does not belong to {rule}")
-    if rule == "invalidOffset":
+          f"{name}: message does not belong to {reference_rule}")
+    if reference_rule == "invalidOffset":
         check(f"`{entry['tensor']}`" in entry["reference_error"], f"{name}: wrong tensor named")
     if entry["made_by"] == "reference":
         again = g.reference_writer_malformed(name, scratch)
