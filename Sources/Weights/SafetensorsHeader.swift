@@ -118,6 +118,7 @@ extension SafetensorsHeader {
         var dtype: DType?
         var shape: [UInt64]?
         var offsets: [UInt64]?
+        var unknownKeys = Set<UTF8Key>()
         guard try scanner.peek() == UInt8(ascii: "{") else {
             throw scanner.error("tensor '\(name)' is not an object")
         }
@@ -140,6 +141,9 @@ extension SafetensorsHeader {
                     throw scanner.error("tensor '\(name)' data_offsets has \(offsets!.count) numbers, expected 2")
                 }
             default:
+                guard unknownKeys.insert(UTF8Key(key)).inserted else {
+                    throw scanner.error("duplicate field \"\(key)\" in tensor '\(name)'")
+                }
                 try scanner.skipValue(depth: 2)
             }
         }
