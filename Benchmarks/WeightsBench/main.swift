@@ -13,6 +13,8 @@ let modes: [String: ([String]) throws -> Void] = [
     "scan": CoreBench.scan,
     "scan-memory": CoreBench.scanMemory,
     "write": CoreBench.write,
+    "engine-throughput": EngineBench.throughput,
+    "engine-memory": EngineBench.memory,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
