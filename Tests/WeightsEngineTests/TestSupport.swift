@@ -34,9 +34,7 @@ struct ReferenceEmbeddings: Decodable {
     }
 
     static let shared: ReferenceEmbeddings = {
-        let candidates = [repositoryRoot + "/Fixtures/minilm/minilm_embeddings.json",
-                          repositoryRoot + "/../shared/reference/minilm_embeddings.json"]
-        let path = candidates.first { FileManager.default.fileExists(atPath: $0) }!
+        let path = repositoryRoot + "/Fixtures/minilm/minilm_embeddings.json"
         let data = FileManager.default.contents(atPath: path)!
         return try! JSONDecoder().decode(ReferenceEmbeddings.self, from: data)
     }()
