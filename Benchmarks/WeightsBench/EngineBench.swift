@@ -18,7 +18,8 @@ enum EngineBench {
             _ = try model.embed(tokenIDs: batch, batchSize: batch.count)
         }
         Timing.report("engine-throughput", seconds,
-                      extra: "\"sentences\":\(batch.count),\"tokens\":\(batch.reduce(0) { $0 + $1.count })")
+                      extra: "\"sentences\":\(batch.count),\"tokens\":\(batch.reduce(0) { $0 + $1.count })," +
+                             "\"blas_core\":\"\(BLASRuntime.coreName)\"")
     }
 
     /// `engine-memory IDS [--dtype f32|f16|int8]`: load, embed the batch once, and report

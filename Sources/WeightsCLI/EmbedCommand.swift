@@ -54,10 +54,9 @@ struct ModelOptions: ParsableArguments {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
-    /// Loads the model, first restarting with faster BLAS kernels when the CPU has them.
+    /// Loads the model.
     func load() throws -> SentenceEmbedder {
-        BLASRuntime.reexecuteForFasterKernels()
-        return try SentenceEmbedder(modelDirectory: model ?? ModelDirectory.default, precision: dtype, threads: threads)
+        try SentenceEmbedder(modelDirectory: model ?? ModelDirectory.default, precision: dtype, threads: threads)
     }
 }
 
