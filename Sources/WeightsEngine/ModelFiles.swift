@@ -15,6 +15,8 @@ enum ModelFiles {
         let bytes = try read(path)
         do {
             return try JSONDecoder().decode(T.self, from: Data(bytes))
+        } catch let error as WeightsError {
+            throw error.in(file: path)
         } catch {
             throw WeightsError(.invalidArgument, "not the JSON expected: \(describe(error))", file: path)
         }
