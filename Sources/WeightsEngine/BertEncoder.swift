@@ -247,13 +247,6 @@ struct BertLayer: Sendable {
 
     /// matrix = GELU(matrix + bias), row by row.
     static func addBiasAndGELU(_ matrix: UnsafeMutablePointer<Float>, bias: [Float], rows: Int) {
-        let width = bias.count
-        bias.withUnsafeBufferPointer { bias in
-            for row in 0..<rows {
-                let values = matrix + row * width
-                for j in 0..<width { values[j] += bias[j] }
-                Operations.gelu(UnsafeMutableBufferPointer(start: values, count: width))
-            }
-        }
+        bias.withUnsafeBufferPointer { Operations.addBiasAndGELU(matrix, rows: rows, bias: $0) }
     }
 }

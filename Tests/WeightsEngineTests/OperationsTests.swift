@@ -4,10 +4,11 @@ import WeightsEngine
 
 /// The encoder's operations against definitions evaluated in Double.
 @Suite struct OperationsTests {
-    @Test func geluIsTheErfFormToFloatPrecision() {
+    @Test(arguments: [Operations.Kernel.best, .portable])
+    func geluIsTheErfFormToFloatPrecision(kernel: Operations.Kernel) {
         // Every 1/64 from -10 to 10: the GELU definition x·Φ(x) with the C library's erf.
         var values = (-640...640).map { Float($0) / 64 }
-        values.withUnsafeMutableBufferPointer { Operations.gelu($0) }
+        values.withUnsafeMutableBufferPointer { Operations.gelu($0, kernel: kernel) }
         for (step, got) in zip(-640...640, values) {
             let x = Double(step) / 64
             let expected = 0.5 * x * (1 + erf(x / 2.0.squareRoot()))
@@ -24,11 +25,12 @@ import WeightsEngine
         #expect(abs(one[0] - tanhForm) > 1e-5)
     }
 
-    @Test func softmaxSumsToOneAndMatchesExp() {
+    @Test(arguments: [Operations.Kernel.best, .portable])
+    func softmaxSumsToOneAndMatchesExp(kernel: Operations.Kernel) {
         var row: [Float] = [1, 2, 3, -1000, 0.5, 80, 79.5, -3]
         let expected = row.map { exp(Double($0) - 80) }
         let total = expected.reduce(0, +)
-        row.withUnsafeMutableBufferPointer { Operations.softmax($0) }
+        row.withUnsafeMutableBufferPointer { Operations.softmax($0, kernel: kernel) }
         for (got, value) in zip(row, expected) {
             let error: Double = abs(Double(got) - value / total)
             #expect(error <= 1e-7)
@@ -37,22 +39,37 @@ import WeightsEngine
         #expect(row[3] < 1e-30)
     }
 
-    @Test func softmaxOfLongRowsMatchesDouble() {
-        // Lengths around the 8-wide vector blocks, values across exp's range.
-        for length in [1, 7, 8, 9, 31, 256] {
+    @Test(arguments: [Operations.Kernel.best, .portable])
+    func softmaxOfLongRowsMatchesDouble(kernel: Operations.Kernel) {
+        // Lengths around the 8- and 16-wide vector blocks, values across exp's range.
+        for length in [1, 7, 8, 9, 15, 16, 17, 31, 256] {
             var row = (0..<length).map { Float(sin(Double($0) * 1.7) * 40) }
             let largest = row.max()!
             // exp of the Float difference, as the kernel sees it: the subtraction's own
             // rounding is not the kernel's error.
             let exps = row.map { exp(Double($0 - largest)) }
             let sum = exps.reduce(0, +)
-            row.withUnsafeMutableBufferPointer { Operations.softmax($0) }
+            row.withUnsafeMutableBufferPointer { Operations.softmax($0, kernel: kernel) }
             for (got, value) in zip(row, exps) {
                 let probability: Double = value / sum
                 let error: Double = abs(Double(got) - probability)
                 #expect(error <= 4e-7 * probability + 1e-38, "length \(length)")
             }
         }
+    }
+
+    /// The GELU tails of every vector width: a row of each length from 1 to 40 gives the same
+    /// values as the same elements in a long row.
+    @Test func geluTailsMatchFullBlocks() {
+        let source = (0..<40).map { Float($0) / 4 - 5 }
+        var whole = source
+        whole.withUnsafeMutableBufferPointer { Operations.gelu($0) }
+        for length in 1...40 {
+            var part = Array(source.prefix(length))
+            part.withUnsafeMutableBufferPointer { Operations.gelu($0) }
+            for (a, b) in zip(part, whole) { #expect(abs(a - b) <= 2 * b.ulp, "length \(length)") }
+        }
+        print("GELU and softmax kernels: \(Operations.Kernel.bestInstructionSet)")
     }
 
     @Test func layerNormMatchesDefinition() {
