@@ -85,8 +85,11 @@ public final class BertEncoder: Sendable {
              _ body: @Sendable ([Int], PackedSequences, UnsafeMutablePointer<Float>) -> Void) throws {
         try validate(sequences)
         let groups = Self.shareOut(lengths: sequences.map(\.count), into: max(1, threads))
-        // Parallel groups each run BLAS on one thread; a single group lets BLAS use them all.
-        BLAS.threads = groups.count > 1 ? 1 : max(1, threads)
+        // Parallel groups each run BLAS on one thread. A single group lets BLAS use every
+        // core, unless it is too small to share: waking BLAS threads for a few tokens costs
+        // more than it saves (their spinning doubled the time of a one-sentence call).
+        let tokens = sequences.reduce(0) { $0 + $1.count }
+        BLAS.threads = groups.count > 1 || tokens < Self.tokensWorthSharing ? 1 : max(1, threads)
         DispatchQueue.concurrentPerform(iterations: groups.count) { group in
             let indices = groups[group]
             let packed = PackedSequences(indices.lazy.map { sequences[$0] })
@@ -96,6 +99,9 @@ public final class BertEncoder: Sendable {
             body(indices, packed, workspace.hidden)
         }
     }
+
+    /// The fewest tokens for which a single group's products use several BLAS threads.
+    static let tokensWorthSharing = 64
 
     /// Splits sequence indices into at most `count` groups of nearly equal token counts
     /// (longest first, each to the lightest group), each group in index order.
