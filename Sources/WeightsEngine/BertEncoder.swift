@@ -61,6 +61,9 @@ public final class BertEncoder: Sendable {
     /// The last layer's hidden states of each sequence: `count × hiddenSize` floats, token
     /// after token.
     ///
+    /// All sequences run as one batch, whose activations take about 6 × the result's size;
+    /// feed very many sequences in slices (``EmbeddingModel`` does).
+    ///
     /// - Parameter threads: how many cores to use (sequences are shared out between them).
     /// - Throws: `invalidArgument` for an empty sequence, one longer than
     ///   `maximumPositions`, or a token id outside the vocabulary.
@@ -118,8 +121,11 @@ public final class BertEncoder: Sendable {
         return groups.filter { !$0.isEmpty }.map { $0.sorted() }
     }
 
+    /// Floats of scratch that widening the largest non-F32 matrix needs (files may mix
+    /// formats, so every layer is asked).
     private var weightScratchCount: Int {
-        precision == .f32 ? 0 : max(configuration.hiddenSize, configuration.intermediateSize) * configuration.hiddenSize
+        layers.flatMap(\.linears).filter { $0.weight.precision != .f32 }
+            .map { $0.weight.rows * $0.weight.columns }.max() ?? 0
     }
 
     private func validate(_ sequences: [[Int32]]) throws {
@@ -207,8 +213,10 @@ struct BertLayer: Sendable {
         outputNorm = try loader.layerNorm(prefix + "output.LayerNorm", count: hidden, epsilon: epsilon)
     }
 
+    var linears: [Linear] { [query, key, value, attentionOutput, intermediate, output] }
+
     var byteCount: Int {
-        [query, key, value, attentionOutput, intermediate, output].reduce(0) { $0 + $1.weight.byteCount + 4 * $1.bias.count }
+        linears.reduce(0) { $0 + $1.weight.byteCount + 4 * $1.bias.count }
             + 8 * (attentionNorm.gamma.count + outputNorm.gamma.count)
     }
 

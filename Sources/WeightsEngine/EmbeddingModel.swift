@@ -28,7 +28,7 @@ public final class EmbeddingModel: Sendable {
     ///
     /// - Parameters:
     ///   - precision: the format to keep weight matrices in (`nil`: as stored).
-    ///   - threads: cores to use; the default is every core this process may run on.
+    ///   - threads: cores to use; the default is every online core.
     /// - Throws: ``WeightsError`` naming the file at fault: a missing or malformed
     ///   configuration, a module other than Transformer, Pooling and Normalize, a missing tensor.
     public init(modelDirectory directory: String, precision: WeightPrecision? = nil, threads: Int? = nil) throws {

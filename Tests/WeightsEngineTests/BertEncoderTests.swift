@@ -58,6 +58,33 @@ import WeightsEngine
         #expect(try prefixed.hiddenStates(Self.expected.inputIDs) == plain.hiddenStates(Self.expected.inputIDs))
     }
 
+    /// A file may quantize some matrices and not others; each runs in its own format.
+    @Test func filesMayMixFormats() throws {
+        let directory = try TemporaryDirectory()
+        let file = try SafetensorsFile(path: Self.fixture + "/model.safetensors")
+        var tensors: [Tensor] = []
+        for info in file.tensors {
+            if info.name == "encoder.layer.1.intermediate.dense.weight" {
+                let (values, scales) = try Int8Quantization.quantize(file.tensor(info))
+                tensors += [values, scales]
+            } else if info.name == "encoder.layer.1.output.dense.weight" {
+                tensors.append(try Tensor(name: info.name, shape: info.shape,
+                                          elements: try file.tensor(info).floats().map { Float16($0) }))
+            } else {
+                tensors.append(file.tensor(info))
+            }
+        }
+        try SafetensorsWriter.write(tensors, metadata: nil, to: directory.path + "/model.safetensors")
+        try FileManager.default.copyItem(atPath: Self.fixture + "/config.json", toPath: directory.path + "/config.json")
+        let mixed = try BertEncoder(modelDirectory: directory.path)
+        #expect(mixed.precision == .f32)
+        let states = try mixed.hiddenStates(Self.expected.inputIDs)
+        for (got, want) in zip(states, Self.expected.lastHiddenState) {
+            let error = zip(got, want).map { abs($0 - $1) }.max()!
+            #expect(error > 0 && error < 0.05, "max difference \(error)")
+        }
+    }
+
     @Test func badSequencesAreRefused() throws {
         let encoder = try BertEncoder(modelDirectory: Self.fixture)
         let cases: [([[Int32]], String)] = [
