@@ -51,7 +51,9 @@ extension SafetensorsHeader {
     {
         try checkUTF8(json, fileOffset: fileOffset)
         var (metadata, entries) = try parseEntries(json, fileOffset: fileOffset)
-        entries.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
+        // Writers list tensors in data order, so the sort is nearly always a no-op: check first.
+        let inOrder = zip(entries, entries.dropFirst()).allSatisfy { ($0.begin, $0.end) <= ($1.begin, $1.end) }
+        if !inOrder { entries.sort { ($0.begin, $0.end) < ($1.begin, $1.end) } }
         let index = try indexNames(entries)
         let tensors = try validate(entries)
         return (SafetensorsHeader(metadata: metadata, tensors: tensors), index)
@@ -105,7 +107,9 @@ extension SafetensorsHeader {
     struct Entry {
         var name: String
         var dtype: DType
-        var shape: [UInt64]
+        /// Dimensions above `Int.max` are kept as `-1` and flagged, to be refused in rule order.
+        var shape: [Int]
+        var hasHugeDimension: Bool
         var begin: UInt64
         var end: UInt64
     }
@@ -152,7 +156,7 @@ extension SafetensorsHeader {
 
     private static func readEntry(_ scanner: inout JSONScanner, name: String) throws -> Entry {
         var dtype: DType?
-        var shape: [UInt64]?
+        var shape: (dimensions: [Int], huge: Bool)?
         var offsets: (UInt64, UInt64)?
         var unknownKeys = Set<UTF8Key>()
         guard try scanner.peek() == UInt8(ascii: "{") else {
@@ -171,7 +175,7 @@ extension SafetensorsHeader {
                 dtype = value
             case "shape":
                 guard shape == nil else { throw scanner.error("duplicate field \"shape\" in tensor '\(name)'") }
-                shape = try readIntegers(&scanner)
+                shape = try readDimensions(&scanner)
             case "data_offsets":
                 guard offsets == nil else { throw scanner.error("duplicate field \"data_offsets\" in tensor '\(name)'") }
                 offsets = try readOffsets(&scanner, name: name)
@@ -186,7 +190,8 @@ extension SafetensorsHeader {
         guard let dtype else { throw scanner.error("tensor '\(name)' has no \"dtype\"") }
         guard let shape else { throw scanner.error("tensor '\(name)' has no \"shape\"") }
         guard let offsets else { throw scanner.error("tensor '\(name)' has no \"data_offsets\"") }
-        return Entry(name: name, dtype: dtype, shape: shape, begin: offsets.0, end: offsets.1)
+        return Entry(name: name, dtype: dtype, shape: shape.dimensions, hasHugeDimension: shape.huge,
+                     begin: offsets.0, end: offsets.1)
     }
 
     /// Exactly two integers, read without building an array.
@@ -208,13 +213,20 @@ extension SafetensorsHeader {
         return values
     }
 
-    private static func readIntegers(_ scanner: inout JSONScanner) throws -> [UInt64] {
-        var values: [UInt64] = []
+    private static func readDimensions(_ scanner: inout JSONScanner) throws -> ([Int], Bool) {
+        var values: [Int] = []
+        var huge = false
         try scanner.expect(UInt8(ascii: "["))
-        if try scanner.consume(UInt8(ascii: "]")) { return values }
-        repeat { values.append(try scanner.readUInt64()) } while try scanner.consume(UInt8(ascii: ","))
+        if try scanner.consume(UInt8(ascii: "]")) { return (values, huge) }
+        repeat {
+            let value = try scanner.readUInt64()
+            if let dimension = Int(exactly: value) { values.append(dimension) } else {
+                values.append(-1)
+                huge = true
+            }
+        } while try scanner.consume(UInt8(ascii: ","))
         try scanner.expect(UInt8(ascii: "]"))
-        return values
+        return (values, huge)
     }
 
     /// The reference's offset rules, on tensors sorted by (begin, end): they tile the data section from
@@ -231,28 +243,20 @@ extension SafetensorsHeader {
                 throw WeightsError(.invalidOffset, reason, tensor: entry.name)
             }
             expectedBegin = entry.end
-            let size = try entry.dtype.byteCount(forShape: entry.shape, tensor: entry.name)
-            guard entry.end - entry.begin == UInt64(size) else {
-                throw WeightsError(.tensorInvalidInfo,
-                    "tensor '\(entry.name)' spans \(entry.end - entry.begin) bytes, but \(entry.dtype) \(entry.shape) needs \(size)",
-                    tensor: entry.name)
-            }
-            // Every dimension now fits in Int: a zero-byte tensor may still carry huge ones.
-            let shape = entry.shape.compactMap { Int(exactly: $0) }
-            guard shape.count == entry.shape.count,
-                  let begin = Int(exactly: entry.begin), let end = Int(exactly: entry.end) else {
+            // A dimension above Int.max fits no Swift shape; only zero-size tensors can have one.
+            guard !entry.hasHugeDimension, let begin = Int(exactly: entry.begin), let end = Int(exactly: entry.end) else {
                 throw WeightsError(.validationOverflow, "tensor '\(entry.name)' has a dimension or offset beyond Int.max",
                                    tensor: entry.name)
             }
-            tensors.append(TensorInfo(name: entry.name, dtype: entry.dtype, shape: shape, dataOffsets: begin..<end))
+            let size = try entry.dtype.byteCount(forShape: entry.shape.lazy.map { UInt64($0) }, tensor: entry.name)
+            guard end - begin == size else {
+                throw WeightsError(.tensorInvalidInfo,
+                    "tensor '\(entry.name)' spans \(end - begin) bytes, but \(entry.dtype) \(entry.shape) needs \(size)",
+                    tensor: entry.name)
+            }
+            tensors.append(TensorInfo(name: entry.name, dtype: entry.dtype, shape: entry.shape, dataOffsets: begin..<end))
         }
         return tensors
-    }
-}
-
-extension DType {
-    func byteCount(forShape shape: [UInt64], tensor: String) throws -> Int {
-        try byteCount(forShape: shape.map(Optional.some), tensor: tensor)
     }
 }
 
