@@ -99,25 +99,40 @@ public enum Int8Quantization {
     /// Quantizes one row; returns its scale, or `nil` when the row is not finite.
     @inline(__always)
     static func quantizeRow(_ row: UnsafeBufferPointer<Float>, into q: UnsafeMutableBufferPointer<Int8>) -> Float? {
+        guard let largest = largestMagnitude(row) else { return nil }
+        let scale = scale(forLargestMagnitude: largest)
+        quantize(row, scale: scale, into: q)
+        return scale
+    }
+
+    /// The largest magnitude in `values`, or `nil` when one is NaN or infinite.
+    static func largestMagnitude(_ values: UnsafeBufferPointer<Float>) -> Float? {
         var largest: Float = 0
         var finite = true
-        for value in row {
+        for value in values {
             largest = Swift.max(largest, value.magnitude)
             finite = finite && value.isFinite
         }
-        guard finite else { return nil }
-        let scale = largest / maximumLevel
+        return finite ? largest : nil
+    }
+
+    /// The scale of a row whose largest magnitude is `largest`: 0 when it underflows.
+    static func scale(forLargestMagnitude largest: Float) -> Float {
+        largest / maximumLevel
+    }
+
+    /// Quantizes `values` with `scale`; a zero scale gives zeros.
+    static func quantize(_ values: UnsafeBufferPointer<Float>, scale: Float, into q: UnsafeMutableBufferPointer<Int8>) {
         guard scale > 0 else {
             q.update(repeating: 0)
-            return 0
+            return
         }
-        for index in row.indices {
+        for index in values.indices {
             // Division, not multiplication by 1/scale: the reciprocal would round a second time
             // and move ties, so results would differ from `round(x / scale)` elsewhere.
-            let level = (row[index] / scale).rounded(.toNearestOrEven)
+            let level = (values[index] / scale).rounded(.toNearestOrEven)
             q[index] = Int8(Swift.min(Swift.max(level, -maximumLevel), maximumLevel))
         }
-        return scale
     }
 
     private static func checkedRowLength(count: Int, rows: Int, other: Int, scales: Int) throws(WeightsError) -> Int {
