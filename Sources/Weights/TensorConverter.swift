@@ -69,6 +69,12 @@ public final class TensorConverter: @unchecked Sendable {
             if let record { records[UTF8Key(record.name)] = record }
         }
         try writer.finish()
+        // The writer skips tensors with no bytes; they are still converted, in name and dtype.
+        for plan in plans.values where (try? plan.output.byteCount()) == 0 {
+            if let record = try convert(plan, measuringAccuracy: measuringAccuracy, into: { _ in }) {
+                records[UTF8Key(record.name)] = record
+            }
+        }
         // Report in the source's order, which people know, rather than the file's.
         return ConversionReport(tensors: outputs.compactMap { records[UTF8Key($0.name)] })
     }

@@ -43,7 +43,7 @@ struct ConversionExhaustiveTests {
     static func walkBinary32(to target: FloatFormat, reference format: ReferenceFormat) -> Walk {
         let patterns = (UInt64(1) << 32 + stride - 1) / stride
         let blocks = Int((patterns + UInt64(blockSize) - 1) / UInt64(blockSize))
-        let workers = max(1, min(ProcessorCount.value, blocks))
+        let workers = max(1, min(ConversionTestCPUs.value, blocks))
         let total = Mutex(Walk())
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var walk = Walk()
@@ -128,7 +128,7 @@ extension ConversionKernel: CustomTestStringConvertible {
 }
 
 /// The number of CPUs this process may use.
-enum ProcessorCount {
+enum ConversionTestCPUs {
     static let value: Int = {
         #if canImport(Glibc)
         Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
