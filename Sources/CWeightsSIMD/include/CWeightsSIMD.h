@@ -8,4 +8,27 @@
 /// True when the running CPU has F16C and AVX2 (checked once, at run time).
 bool weights_cpu_has_f16c(void);
 
+/// Kernel choice for the conversions below: the fastest the CPU runs, or the portable C
+/// loop (same bits, for testing and comparison).
+#define WEIGHTS_KERNEL_BEST 0
+#define WEIGHTS_KERNEL_PORTABLE 1
+
+/// True when the conversions below use AVX2 + F16C on this CPU.
+bool weights_simd_conversion_available(void);
+
+/// Rounds `count` binary32 values to binary16 (ties to even; subnormals kept; NaN quieted,
+/// sign and top payload bits kept). Buffers need no alignment and must not overlap.
+/// Returns how many finite values overflowed to infinity.
+size_t weights_f32_to_f16(const void *src, void *dst, size_t count, int kernel);
+
+/// Widens `count` binary16 values to binary32, exactly (NaN quieted, payload kept).
+void weights_f16_to_f32(const void *src, void *dst, size_t count, int kernel);
+
+/// Rounds `count` binary32 values to bfloat16 (ties to even; NaN quieted, sign and top payload
+/// bits kept). Returns how many finite values overflowed to infinity.
+size_t weights_f32_to_bf16(const void *src, void *dst, size_t count, int kernel);
+
+/// Widens `count` bfloat16 values to binary32, exactly (every bit kept).
+void weights_bf16_to_f32(const void *src, void *dst, size_t count, int kernel);
+
 #endif

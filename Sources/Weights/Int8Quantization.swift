@@ -1,0 +1,231 @@
+/// Symmetric per-row INT8 quantization: the scheme behind `weights convert --dtype int8`.
+///
+/// A row is a slice along the first dimension: for an `[out, in]` weight, one output channel.
+/// Each row gets one `Float` scale:
+///
+/// - `scale = max|row| / 127`, computed in `Float`;
+/// - `q = x / scale`, rounded to nearest with ties to even, clamped to `-127...127`;
+/// - a row whose largest magnitude is 0, or so small that `max / 127` underflows to 0, gets
+///   scale 0 and all `q` = 0.
+///
+/// Dequantization is `Float(q) * scale`. In a file, a tensor `name` becomes `name` (I8, same
+/// shape) plus `name_scale` (F32, shape `[rows, 1, ...]`), and the metadata entry
+/// ``metadataKey`` = ``scheme`` says so. `Spec/conversion.md` defines the format.
+///
+/// ```swift
+/// let values: [Float] = [0.5, -1, 0.25, 0, 0, 0]      // 2 rows of 3
+/// var q = [Int8](repeating: 0, count: 6), scales = [Float](repeating: 0, count: 2)
+/// try values.withUnsafeBufferPointer { v in
+///     try q.withUnsafeMutableBufferPointer { q in
+///         try scales.withUnsafeMutableBufferPointer { s in
+///             try Int8Quantization.quantizeRows(v, rows: 2, into: q, scales: s)
+///         }
+///     }
+/// }
+/// // q == [64, -127, 32, 0, 0, 0], scales == [1 / 127, 0]
+/// ```
+public enum Int8Quantization {
+    /// Appended to a quantized tensor's name to name its scales: `x.weight` → `x.weight_scale`
+    /// (the compressed-tensors convention).
+    public static let scaleSuffix = "_scale"
+    /// The file metadata key that marks a file as quantized with this scheme.
+    public static let metadataKey = "weights.quantization"
+    /// The value of ``metadataKey``.
+    public static let scheme = "int8-symmetric-per-row"
+    /// The largest stored magnitude; -128 is never produced, so the range is symmetric.
+    public static let maximumLevel: Float = 127
+
+    /// The name of the scale tensor that goes with the quantized tensor `name`.
+    public static func scaleName(for name: String) -> String { name + scaleSuffix }
+
+    /// The shape of the scale tensor for a quantized tensor of `shape`: `[rows, 1, ...]`, of
+    /// the same rank, so that it broadcasts against the values.
+    public static func scaleShape(for shape: [Int]) -> [Int] {
+        guard let rows = shape.first else { return [] }
+        return [rows] + Array(repeating: 1, count: shape.count - 1)
+    }
+
+    /// Whether a tensor of `dtype` and `shape` is quantized by `--dtype int8`: a floating
+    /// tensor of rank 2 or more.
+    public static func isQuantizable(dtype: DType, shape: [Int]) -> Bool {
+        shape.count >= 2 && FloatFormat(dtype) != nil
+    }
+
+    /// Quantizes `values`, laid out as `rows` equal rows, into `q` with one scale per row.
+    ///
+    /// - Parameters:
+    ///   - values: `rows × n` values, row after row.
+    ///   - rows: the number of rows; `values.count` must be a multiple of it.
+    ///   - q: receives `values.count` quantized values.
+    ///   - scales: receives `rows` scales.
+    /// - Throws: `invalidArgument` when the buffer sizes disagree, or when a row holds NaN or an
+    ///   infinity (which has no finite scale); nothing is guaranteed about `q` and `scales`
+    ///   then.
+    /// - Complexity: O(*n*), two passes over each row.
+    public static func quantizeRows(
+        _ values: UnsafeBufferPointer<Float>, rows: Int,
+        into q: UnsafeMutableBufferPointer<Int8>, scales: UnsafeMutableBufferPointer<Float>
+    ) throws(WeightsError) {
+        let rowLength = try checkedRowLength(count: values.count, rows: rows, other: q.count, scales: scales.count)
+        for row in 0..<rows {
+            let start = row * rowLength
+            let slice = UnsafeBufferPointer(rebasing: values[start..<start + rowLength])
+            let output = UnsafeMutableBufferPointer(rebasing: q[start..<start + rowLength])
+            guard let scale = quantizeRow(slice, into: output) else {
+                throw WeightsError(.invalidArgument, "row \(row) holds NaN or infinity, which INT8 cannot scale")
+            }
+            scales[row] = scale
+        }
+    }
+
+    /// Reconstructs `Float(q) * scale` for every value of every row.
+    ///
+    /// - Throws: `invalidArgument` when the buffer sizes disagree.
+    /// - Complexity: O(*n*).
+    public static func dequantizeRows(
+        _ q: UnsafeBufferPointer<Int8>, scales: UnsafeBufferPointer<Float>, rows: Int,
+        into values: UnsafeMutableBufferPointer<Float>
+    ) throws(WeightsError) {
+        let rowLength = try checkedRowLength(count: q.count, rows: rows, other: values.count, scales: scales.count)
+        for row in 0..<rows {
+            let scale = scales[row]
+            let start = row * rowLength
+            for index in start..<start + rowLength {
+                values[index] = Float(q[index]) * scale
+            }
+        }
+    }
+
+    /// Quantizes one row; returns its scale, or `nil` when the row is not finite.
+    @inline(__always)
+    static func quantizeRow(_ row: UnsafeBufferPointer<Float>, into q: UnsafeMutableBufferPointer<Int8>) -> Float? {
+        guard let largest = largestMagnitude(row) else { return nil }
+        let scale = scale(forLargestMagnitude: largest)
+        quantize(row, scale: scale, into: q)
+        return scale
+    }
+
+    /// The largest magnitude in `values`, or `nil` when one is NaN or infinite.
+    static func largestMagnitude(_ values: UnsafeBufferPointer<Float>) -> Float? {
+        var largest: Float = 0
+        var finite = true
+        for value in values {
+            largest = Swift.max(largest, value.magnitude)
+            finite = finite && value.isFinite
+        }
+        return finite ? largest : nil
+    }
+
+    /// The scale of a row whose largest magnitude is `largest`: 0 when it underflows.
+    static func scale(forLargestMagnitude largest: Float) -> Float {
+        largest / maximumLevel
+    }
+
+    /// Quantizes `values` with `scale`; a zero scale gives zeros.
+    static func quantize(_ values: UnsafeBufferPointer<Float>, scale: Float, into q: UnsafeMutableBufferPointer<Int8>) {
+        guard scale > 0 else {
+            q.update(repeating: 0)
+            return
+        }
+        for index in values.indices {
+            // Division, not multiplication by 1/scale: the reciprocal would round a second time
+            // and move ties, so results would differ from `round(x / scale)` elsewhere.
+            let level = (values[index] / scale).rounded(.toNearestOrEven)
+            q[index] = Int8(Swift.min(Swift.max(level, -maximumLevel), maximumLevel))
+        }
+    }
+
+    private static func checkedRowLength(count: Int, rows: Int, other: Int, scales: Int) throws(WeightsError) -> Int {
+        guard rows >= 0, scales == rows, other == count else {
+            throw WeightsError(.invalidArgument,
+                "INT8 buffers disagree: \(count) values, \(other) outputs, \(rows) rows, \(scales) scales")
+        }
+        if rows == 0 {
+            guard count == 0 else {
+                throw WeightsError(.invalidArgument, "\(count) values cannot form 0 rows")
+            }
+            return 0
+        }
+        guard count % rows == 0 else {
+            throw WeightsError(.invalidArgument, "\(count) values do not split into \(rows) equal rows")
+        }
+        return count / rows
+    }
+}
+
+extension Int8Quantization {
+    /// Quantizes a floating tensor of rank 2 or more into its INT8 values and its scales.
+    ///
+    /// The values keep the tensor's name and shape as I8; the scales are named
+    /// ``scaleName(for:)`` with shape ``scaleShape(for:)``. F16, BF16, F64 and 8-bit float
+    /// tensors are widened to `Float` first (exactly, except F64, which rounds to nearest).
+    ///
+    /// ```swift
+    /// let (q, scales) = try Int8Quantization.quantize(file.tensor(named: "encoder.weight"))
+    /// ```
+    ///
+    /// - Throws: `dtypeMismatch` for a tensor that ``isQuantizable(dtype:shape:)`` rejects;
+    ///   `invalidArgument`, naming the tensor, for a row holding NaN or infinity.
+    /// - Complexity: O(*n*) time; O(*n*) memory for the result.
+    public static func quantize(_ tensor: Tensor) throws -> (values: Tensor, scales: Tensor) {
+        guard isQuantizable(dtype: tensor.dtype, shape: tensor.shape) else {
+            throw WeightsError(.dtypeMismatch,
+                "tensor '\(tensor.name)' is \(tensor.dtype) of rank \(tensor.shape.count); INT8 takes floating tensors of rank 2 or more",
+                tensor: tensor.name)
+        }
+        let rows = tensor.shape[0]
+        let floats = try tensor.floats()
+        var q = [Int8](repeating: 0, count: floats.count)
+        var scales = [Float](repeating: 0, count: rows)
+        do {
+            try floats.withUnsafeBufferPointer { values throws(WeightsError) in
+                try q.withUnsafeMutableBufferPointer { q throws(WeightsError) in
+                    try scales.withUnsafeMutableBufferPointer { scales throws(WeightsError) in
+                        try quantizeRows(values, rows: rows, into: q, scales: scales)
+                    }
+                }
+            }
+        } catch {
+            throw WeightsError(error.code, "tensor '\(tensor.name)': \(error.reason)", tensor: tensor.name)
+        }
+        return (try Tensor(name: tensor.name, shape: tensor.shape, elements: q),
+                try Tensor(name: scaleName(for: tensor.name), shape: scaleShape(for: tensor.shape), elements: scales))
+    }
+
+    /// Reconstructs an F32 tensor, named and shaped as `values`, from INT8 `values` and their
+    /// `scales`.
+    ///
+    /// - Throws: `dtypeMismatch` unless `values` is I8 and `scales` F32; `invalidArgument` when
+    ///   `scales` does not have the shape ``scaleShape(for:)`` gives for `values`.
+    /// - Complexity: O(*n*).
+    public static func dequantize(_ values: Tensor, scales: Tensor) throws -> Tensor {
+        try checkPair(values: values.info, scales: scales.info)
+        let rows = values.shape[0]
+        let output = try [Float](unsafeUninitializedCapacity: values.elementCount) { buffer, count in
+            try values.withElements(of: Int8.self) { q in
+                try scales.withElements(of: Float.self) { scales in
+                    try dequantizeRows(q, scales: scales, rows: rows, into: buffer)
+                }
+            }
+            count = values.elementCount
+        }
+        return try Tensor(name: values.name, shape: values.shape, elements: output)
+    }
+
+    /// Checks that `values` and `scales` form a quantized pair.
+    public static func checkPair(values: TensorInfo, scales: TensorInfo) throws {
+        guard values.dtype == .i8, values.shape.count >= 2 else {
+            throw WeightsError(.dtypeMismatch,
+                "tensor '\(values.name)' is \(values.dtype) of rank \(values.shape.count); quantized values are I8 of rank 2 or more",
+                tensor: values.name)
+        }
+        guard scales.dtype == .f32 else {
+            throw WeightsError(.dtypeMismatch, "scale tensor '\(scales.name)' is \(scales.dtype), not F32", tensor: scales.name)
+        }
+        guard scales.shape == scaleShape(for: values.shape) else {
+            throw WeightsError(.invalidArgument,
+                "scale tensor '\(scales.name)' has shape \(scales.shape); \(values.shape) needs \(scaleShape(for: values.shape))",
+                tensor: scales.name)
+        }
+    }
+}
