@@ -50,18 +50,37 @@ public struct TensorDiff: Sendable {
     static func compareTensor(_ a: Tensor, _ b: Tensor) -> Change? {
         var change = Change(name: a.name, dtypes: (a.dtype, b.dtype), shapes: (a.shape, b.shape))
         guard a.shape == b.shape else { return change }
-        let sameBytes = a.withUnsafeBytes { x in b.withUnsafeBytes { y in x.elementsEqual(y) } }
+        let sameBytes = a.withUnsafeBytes { x in
+            b.withUnsafeBytes { y in x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0) }
+        }
         if sameBytes, a.dtype == b.dtype { return nil }
         if let readA = NumericReader(a.dtype), let readB = NumericReader(b.dtype) {
-            var differing = 0
-            var largest = 0.0
-            // With one dtype, an element differs when its bytes do (so -0 differs from +0, and
-            // 64-bit integers beyond 2^53 are told apart); across dtypes, when its value does.
-            let width = a.dtype == b.dtype ? a.dtype.byteWidth : nil
-            a.withUnsafeBytes { x in
-                b.withUnsafeBytes { y in
-                    for index in 0..<a.elementCount {
-                        let (u, v) = (readA.value(x, index), readB.value(y, index))
+            (change.differingElements, change.maxAbsDifference) = compareValues(a, readA, b, readB)
+        } else {
+            change.differingElements = sameBytes ? 0 : differingChunks(a, b)
+        }
+        return change
+    }
+
+    /// Compares element values in blocks widened to `Double`, so memory stays bounded.
+    ///
+    /// With one dtype, an element differs when its bytes do (so -0 differs from +0, and 64-bit
+    /// integers beyond 2^53 are told apart); across dtypes, when its value does.
+    static func compareValues(_ a: Tensor, _ readA: NumericReader, _ b: Tensor, _ readB: NumericReader) -> (Int, Double) {
+        let block = 16_384
+        let width = a.dtype == b.dtype ? a.dtype.byteWidth : nil
+        var differing = 0
+        var largest = 0.0
+        var valuesA = [Double](repeating: 0, count: block)
+        var valuesB = [Double](repeating: 0, count: block)
+        a.withUnsafeBytes { x in
+            b.withUnsafeBytes { y in
+                for start in stride(from: 0, to: a.elementCount, by: block) {
+                    let range = start..<min(start + block, a.elementCount)
+                    readA.read(x, range, into: &valuesA)
+                    readB.read(y, range, into: &valuesB)
+                    for index in range {
+                        let (u, v) = (valuesA[index - start], valuesB[index - start])
                         if u.isNaN && v.isNaN { continue }
                         if let width {
                             if x[index * width..<(index + 1) * width].elementsEqual(y[index * width..<(index + 1) * width]) { continue }
@@ -71,12 +90,8 @@ public struct TensorDiff: Sendable {
                     }
                 }
             }
-            change.differingElements = differing
-            change.maxAbsDifference = largest
-        } else {
-            change.differingElements = sameBytes ? 0 : differingChunks(a, b)
         }
-        return change
+        return (differing, largest)
     }
 
     /// For dtypes without a numeric reading: elements (or packed bytes) that differ.
@@ -91,26 +106,46 @@ public struct TensorDiff: Sendable {
     }
 }
 
-/// Reads elements of a dtype as `Double`, exactly.
+/// Reads elements of a dtype as `Double`.
 struct NumericReader {
-    let value: (UnsafeRawBufferPointer, Int) -> Double
+    let dtype: DType
 
+    /// `nil` for dtypes without a numeric reading here (packed, complex, exotic 8-bit floats).
     init?(_ dtype: DType) {
+        switch dtype {
+        case .f64, .f32, .f16, .bf16, .f8E4M3, .f8E5M2, .bool, .u8, .i8, .i16, .u16, .i32, .u32, .i64, .u64:
+            self.dtype = dtype
+        default:
+            return nil
+        }
+    }
+
+    /// Widens the elements in `range` into the front of `values`. Exact, except for 64-bit
+    /// integers beyond 2^53, which round.
+    func read(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, into values: inout [Double]) {
         if let format = FloatFormat(dtype) {
-            value = { format.load($0, at: $1) }
+            let width = format.byteWidth
+            let source = UnsafeRawBufferPointer(rebasing: bytes[range.lowerBound * width..<range.upperBound * width])
+            values.withUnsafeMutableBytes { FloatFormat.convert(source, from: format, to: .f64, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<range.count * 8])) }
             return
         }
-        switch dtype {
-        case .bool, .u8: value = { Double($0[$1]) }
-        case .i8: value = { Double(Int8(bitPattern: $0[$1])) }
-        case .i16: value = { Double($0.loadUnaligned(fromByteOffset: $1 * 2, as: Int16.self)) }
-        case .u16: value = { Double($0.loadUnaligned(fromByteOffset: $1 * 2, as: UInt16.self)) }
-        case .i32: value = { Double($0.loadUnaligned(fromByteOffset: $1 * 4, as: Int32.self)) }
-        case .u32: value = { Double($0.loadUnaligned(fromByteOffset: $1 * 4, as: UInt32.self)) }
-        // 64-bit integers beyond 2^53 round as Double: the difference is then approximate.
-        case .i64: value = { Double($0.loadUnaligned(fromByteOffset: $1 * 8, as: Int64.self)) }
-        case .u64: value = { Double($0.loadUnaligned(fromByteOffset: $1 * 8, as: UInt64.self)) }
-        default: return nil
+        for (slot, index) in range.enumerated() {
+            values[slot] = switch dtype {
+            case .bool, .u8: Double(bytes[index])
+            case .i8: Double(Int8(bitPattern: bytes[index]))
+            case .i16: Double(bytes.loadUnaligned(fromByteOffset: index * 2, as: Int16.self))
+            case .u16: Double(bytes.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
+            case .i32: Double(bytes.loadUnaligned(fromByteOffset: index * 4, as: Int32.self))
+            case .u32: Double(bytes.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self))
+            case .i64: Double(bytes.loadUnaligned(fromByteOffset: index * 8, as: Int64.self))
+            default: Double(bytes.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self))
+            }
         }
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
