@@ -17,7 +17,7 @@ struct WeightsCommand: ParsableCommand {
             or a directory holding either.
             """,
         version: "0.1.0",
-        subcommands: [InspectCommand.self, HashCommand.self, ConvertCommand.self]
+        subcommands: [InspectCommand.self, HashCommand.self, ConvertCommand.self, CompressCommand.self, DecompressCommand.self]
     )
 
     /// Runs the command; a `WeightsError` becomes one line, `error: <path>: <reason>`, and exit 1.
