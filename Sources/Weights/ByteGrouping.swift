@@ -6,33 +6,35 @@
 /// and so on — the exponent plane compresses well and the others can be stored as they are.
 /// This is the method of ZipNN (arXiv 2411.05239).
 ///
-/// `rotatedPlanes` first rotates every element left by one bit, which moves the sign from the
-/// top bit to the bottom one: the top byte then holds the exponent's high eight bits alone
-/// (all of a BF16 or F32 exponent), rather than seven of them next to the sign.
+/// `exponentPlanes` first swaps each element's sign bit with the top bit of the byte below it
+/// (bit 8*w*-9 of a *w*-byte element). The top byte then holds eight exponent bits alone —
+/// all of a BF16 or F32 exponent, the high eight of an F64 one — rather than seven of them
+/// next to the sign. ZipNN moves the sign for the same reason, by a rotation; a swap leaves
+/// the lower bytes where they were, and measured here it compresses F32 weights better.
 ///
 /// ```swift
-/// ByteGrouping.rotatedPlanes.split(bf16Bytes, width: 2, into: planes)
-/// ByteGrouping.rotatedPlanes.join(planes, width: 2, into: restored)   // == bf16Bytes
+/// ByteGrouping.exponentPlanes.split(bf16Bytes, width: 2, into: planes)
+/// ByteGrouping.exponentPlanes.join(planes, width: 2, into: restored)   // == bf16Bytes
 /// ```
 public enum ByteGrouping: UInt8, Sendable, CaseIterable {
     /// The bytes as they are, in one plane.
     case none = 0
     /// Byte *k* of every element in plane *k*, least significant first.
     case planes = 1
-    /// As `planes`, after rotating each little-endian element left by one bit.
-    case rotatedPlanes = 2
+    /// As `planes`, after swapping each element's sign bit (bit 8*w*-1) with bit 8*w*-9.
+    case exponentPlanes = 2
 
     /// The element widths that grouping supports.
     public static let widths: Set<Int> = [2, 4, 8]
 
-    /// The grouping and element width the writer uses for `dtype`: rotated planes for the
+    /// The grouping and element width the writer uses for `dtype`: exponent planes for the
     /// IEEE-style floating dtypes (a C64 is two F32s), none for the rest — integers, booleans
     /// and single-byte or packed floats hold no exponent byte to separate.
     public static func preferred(for dtype: DType) -> (grouping: ByteGrouping, width: Int) {
         switch dtype {
-        case .f16, .bf16: (.rotatedPlanes, 2)
-        case .f32, .c64: (.rotatedPlanes, 4)
-        case .f64: (.rotatedPlanes, 8)
+        case .f16, .bf16: (.exponentPlanes, 2)
+        case .f32, .c64: (.exponentPlanes, 4)
+        case .f64: (.exponentPlanes, 8)
         default: (.none, 1)
         }
     }
@@ -44,12 +46,12 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
     public func split(_ source: UnsafeRawBufferPointer, width: Int, into destination: UnsafeMutableRawBufferPointer) {
         precondition(source.count == destination.count && (self == .none || source.count % width == 0))
         guard let from = source.baseAddress, let to = destination.baseAddress else { return }
-        let rotate = self == .rotatedPlanes
+        let swap = self == .exponentPlanes
         switch (self, width) {
         case (.none, _): to.copyMemory(from: from, byteCount: source.count)
-        case (_, 2): Self.split(from, to, count: source.count / 2, rotate: rotate, as: UInt16.self)
-        case (_, 4): Self.split(from, to, count: source.count / 4, rotate: rotate, as: UInt32.self)
-        case (_, 8): Self.split(from, to, count: source.count / 8, rotate: rotate, as: UInt64.self)
+        case (_, 2): Self.split(from, to, count: source.count / 2, swap: swap, as: UInt16.self)
+        case (_, 4): Self.split(from, to, count: source.count / 4, swap: swap, as: UInt32.self)
+        case (_, 8): Self.split(from, to, count: source.count / 8, swap: swap, as: UInt64.self)
         default: preconditionFailure("byte grouping of \(width)-byte elements")
         }
     }
@@ -60,27 +62,27 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
     public func join(_ source: UnsafeRawBufferPointer, width: Int, into destination: UnsafeMutableRawBufferPointer) {
         precondition(source.count == destination.count && (self == .none || source.count % width == 0))
         guard let from = source.baseAddress, let to = destination.baseAddress else { return }
-        let rotate = self == .rotatedPlanes
+        let swap = self == .exponentPlanes
         switch (self, width) {
         case (.none, _): to.copyMemory(from: from, byteCount: source.count)
-        case (_, 2): Self.join(from, to, count: source.count / 2, rotate: rotate, as: UInt16.self)
-        case (_, 4): Self.join(from, to, count: source.count / 4, rotate: rotate, as: UInt32.self)
-        case (_, 8): Self.join(from, to, count: source.count / 8, rotate: rotate, as: UInt64.self)
+        case (_, 2): Self.join(from, to, count: source.count / 2, swap: swap, as: UInt16.self)
+        case (_, 4): Self.join(from, to, count: source.count / 4, swap: swap, as: UInt32.self)
+        case (_, 8): Self.join(from, to, count: source.count / 8, swap: swap, as: UInt64.self)
         default: preconditionFailure("byte grouping of \(width)-byte elements")
         }
     }
 
-    // Two loops per direction rather than a test per element: the rotation is decided once.
+    // Two loops per direction rather than a test per element: the swap is decided once.
     @inline(__always)
     private static func split<Word: FixedWidthInteger & UnsignedInteger>(
-        _ from: UnsafeRawPointer, _ to: UnsafeMutableRawPointer, count: Int, rotate: Bool, as: Word.Type
+        _ from: UnsafeRawPointer, _ to: UnsafeMutableRawPointer, count: Int, swap: Bool, as: Word.Type
     ) {
         let planes = to.assumingMemoryBound(to: UInt8.self)
         let width = MemoryLayout<Word>.size
-        if rotate {
+        if swap {
             for element in 0..<count {
                 let word = Word(littleEndian: from.loadUnaligned(fromByteOffset: element * width, as: Word.self))
-                scatter(word.rotatedLeftByOne, planes, element, count)
+                scatter(word.swappingSignBit, planes, element, count)
             }
         } else {
             for element in 0..<count {
@@ -99,13 +101,13 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
 
     @inline(__always)
     private static func join<Word: FixedWidthInteger & UnsignedInteger>(
-        _ from: UnsafeRawPointer, _ to: UnsafeMutableRawPointer, count: Int, rotate: Bool, as: Word.Type
+        _ from: UnsafeRawPointer, _ to: UnsafeMutableRawPointer, count: Int, swap: Bool, as: Word.Type
     ) {
         let planes = from.assumingMemoryBound(to: UInt8.self)
         let width = MemoryLayout<Word>.size
-        if rotate {
+        if swap {
             for element in 0..<count {
-                let word = gather(planes, element, count, as: Word.self).rotatedRightByOne
+                let word = gather(planes, element, count, as: Word.self).swappingSignBit
                 to.storeBytes(of: word.littleEndian, toByteOffset: element * width, as: Word.self)
             }
         } else {
@@ -127,6 +129,10 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
 }
 
 extension FixedWidthInteger where Self: UnsignedInteger {
-    @inline(__always) var rotatedLeftByOne: Self { self << 1 | self >> (Self.bitWidth - 1) }
-    @inline(__always) var rotatedRightByOne: Self { self >> 1 | self << (Self.bitWidth - 1) }
+    /// The word with its top bit and bit `bitWidth - 9` exchanged; its own inverse.
+    @inline(__always) var swappingSignBit: Self {
+        let top = Self.bitWidth - 1, below = Self.bitWidth - 9
+        let differ = (self >> top ^ self >> below) & 1
+        return self ^ (differ << top | differ << below)
+    }
 }

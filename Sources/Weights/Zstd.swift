@@ -11,7 +11,7 @@ import CZstd
 /// Contexts are not thread-safe: use one per thread.
 ///
 /// ```swift
-/// let compressor = try Zstd.Compressor(level: 1)
+/// let compressor = try Zstd.Compressor(.level(1))
 /// let frame = try compressor.compress(bytes)
 /// let decompressor = try Zstd.Decompressor()
 /// try decompressor.decompress(frame, into: destination)   // destination.count == bytes.count
@@ -41,16 +41,42 @@ enum Zstd {
         return result
     }
 
-    /// A compression context, with its level and checksum settings applied.
+    /// How a compressor searches: a level, or the parameters tuned for exponent planes.
+    enum Tuning: Hashable {
+        case level(Int)
+        /// For bytes whose redundancy is in their skewed distribution, not in repeats (the
+        /// exponent plane of weights): the fast strategy with a tiny hash table and 7-byte
+        /// minimum matches, so that nearly everything goes to zstd's Huffman-coded literals.
+        /// On all-MiniLM-L6-v2 it shrinks the exponent plane to 0.330 of its size, against
+        /// 0.384 at level 1 and 0.332 at level 19, at level 1's speed.
+        case exponent
+    }
+
+    /// A compression context, with its tuning and checksum settings applied.
     final class Compressor {
         private let context: OpaquePointer
 
-        init(level: Int) throws(Failure) {
+        init(_ tuning: Tuning) throws(Failure) {
             guard let context = ZSTD_createCCtx() else { throw Failure("cannot allocate a compression context") }
             self.context = context
-            _ = try check(ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, Int32(level)))
-            _ = try check(ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1))
-            _ = try check(ZSTD_CCtx_setParameter(context, ZSTD_c_contentSizeFlag, 1))
+            switch tuning {
+            case .level(let level):
+                try set(ZSTD_c_compressionLevel, level)
+            case .exponent:
+                try set(ZSTD_c_strategy, Int(ZSTD_fast.rawValue))
+                try set(ZSTD_c_windowLog, 17)
+                try set(ZSTD_c_hashLog, 6)
+                try set(ZSTD_c_chainLog, 6)
+                try set(ZSTD_c_searchLog, 1)
+                try set(ZSTD_c_minMatch, 7)
+                try set(ZSTD_c_targetLength, 0)
+            }
+            try set(ZSTD_c_checksumFlag, 1)
+            try set(ZSTD_c_contentSizeFlag, 1)
+        }
+
+        private func set(_ parameter: ZSTD_cParameter, _ value: Int) throws(Failure) {
+            _ = try check(ZSTD_CCtx_setParameter(context, parameter, Int32(value)))
         }
 
         deinit { ZSTD_freeCCtx(context) }

@@ -158,7 +158,7 @@ struct CompressIntegrityTests {
         index.bytes += json
         index.append(UInt32(64 << 20))
         index.append(UInt32(1))
-        index.bytes += [ByteGrouping.rotatedPlanes.rawValue, 4, 0, 0]
+        index.bytes += [ByteGrouping.exponentPlanes.rawValue, 4, 0, 0]
         index.append(UInt32(1))
         index.bytes += [UInt8](repeating: 0, count: 32)
         for _ in 0..<4 { index.append(UInt32(4)) }

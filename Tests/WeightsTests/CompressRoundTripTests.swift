@@ -46,7 +46,7 @@ struct CompressRoundTripTests {
             #expect(entry.sha256 == SHA256Digest.hex(of: expected))
         }
         let weights = try #require(container.compressedInfo(named: "weights.f32"))
-        #expect(weights.chunkCount == 5 && weights.planeCount == 4 && weights.grouping == .rotatedPlanes)
+        #expect(weights.chunkCount == 5 && weights.planeCount == 4 && weights.grouping == .exponentPlanes)
         #expect(weights.compressedSize < weights.info.byteCount)
         #expect(try container.tensor(named: "weights.bf16").floats() == plain.tensor(named: "weights.bf16").floats())
         #expect(try container.compressedInfo(named: "random.I32")?.grouping == ByteGrouping.none)
@@ -148,21 +148,21 @@ struct CompressRoundTripTests {
 
 @Suite("Byte grouping")
 struct CompressByteGroupingTests {
-    @Test("BF16 1.0 and -1.0: the rotation puts the whole exponent in the high plane")
+    @Test("BF16 1.0 and -1.0: after the swap the high plane holds the exponent alone")
     func bf16KnownAnswer() {
-        // 1.0 = 0x3F80, -1.0 = 0xBF80; rotated left by one bit: 0x7F00 and 0x7F01.
-        let planes = Self.split([0x80, 0x3F, 0x80, 0xBF], .rotatedPlanes, width: 2)
-        #expect(planes == [0x00, 0x01, 0x7F, 0x7F])
+        // 1.0 = 0x3F80 and -1.0 = 0xBF80 share the exponent 127. Swapping bit 15 (sign) with
+        // bit 7 (the exponent's low bit) gives 0xBF00 and 0xBF80: equal high bytes.
+        #expect(Self.split([0x80, 0x3F, 0x80, 0xBF], .exponentPlanes, width: 2) == [0x00, 0x80, 0xBF, 0xBF])
         #expect(Self.split([0x80, 0x3F, 0x80, 0xBF], .planes, width: 2) == [0x80, 0x80, 0x3F, 0xBF])
     }
 
     @Test("F32 1.0 and -2.0, and F64 1.0")
     func widerKnownAnswers() {
-        // 1.0f = 0x3F800000 -> 0x7F000000; -2.0f = 0xC0000000 -> 0x80000001.
-        #expect(Self.split([0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x00, 0xC0], .rotatedPlanes, width: 4)
-                == [0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x7F, 0x80])
-        // 1.0 = 0x3FF0000000000000 -> 0x7FE0000000000000.
-        #expect(Self.split([0, 0, 0, 0, 0, 0, 0xF0, 0x3F], .rotatedPlanes, width: 8) == [0, 0, 0, 0, 0, 0, 0xE0, 0x7F])
+        // 1.0f = 0x3F800000 -> 0xBF000000; -2.0f = 0xC0000000 -> 0x40800000 (bits 31 and 23).
+        #expect(Self.split([0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x00, 0xC0], .exponentPlanes, width: 4)
+                == [0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0xBF, 0x40])
+        // 1.0 = 0x3FF0000000000000 -> 0xBF70000000000000 (bits 63 and 55).
+        #expect(Self.split([0, 0, 0, 0, 0, 0, 0xF0, 0x3F], .exponentPlanes, width: 8) == [0, 0, 0, 0, 0, 0, 0x70, 0xBF])
     }
 
     @Test("join undoes split for every grouping and width", arguments: ByteGrouping.allCases, [2, 4, 8])
@@ -179,10 +179,10 @@ struct CompressByteGroupingTests {
 
     @Test("the writer groups floating dtypes only")
     func preferred() {
-        #expect(ByteGrouping.preferred(for: .bf16) == (.rotatedPlanes, 2))
-        #expect(ByteGrouping.preferred(for: .f32) == (.rotatedPlanes, 4))
-        #expect(ByteGrouping.preferred(for: .c64) == (.rotatedPlanes, 4))
-        #expect(ByteGrouping.preferred(for: .f64) == (.rotatedPlanes, 8))
+        #expect(ByteGrouping.preferred(for: .bf16) == (.exponentPlanes, 2))
+        #expect(ByteGrouping.preferred(for: .f32) == (.exponentPlanes, 4))
+        #expect(ByteGrouping.preferred(for: .c64) == (.exponentPlanes, 4))
+        #expect(ByteGrouping.preferred(for: .f64) == (.exponentPlanes, 8))
         #expect(ByteGrouping.preferred(for: .i32) == (.none, 1))
         #expect(ByteGrouping.preferred(for: .f8E4M3) == (.none, 1))
     }
