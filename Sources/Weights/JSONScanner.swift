@@ -6,8 +6,9 @@
 ///
 /// Errors are `invalidHeaderDeserialization`, with the byte offset relative to `base`.
 struct JSONScanner {
-    /// Nesting deeper than this is refused, as the reference's JSON reader refuses it.
-    static let maximumDepth = 128
+    /// The most containers (objects and arrays) that may nest, the outermost object included.
+    /// The reference reader accepts 127 and refuses 128.
+    static let maximumNesting = 127
 
     let bytes: UnsafeRawBufferPointer
     /// Added to positions in error messages, to report offsets in the file.
@@ -68,6 +69,29 @@ struct JSONScanner {
             try body(&self, key)
         } while try consume(UInt8(ascii: ","))
         try expect(UInt8(ascii: "}"))
+    }
+
+    /// Starts reading an object without a closure, for hot loops: consumes `{` and returns
+    /// whether a member follows. Read each member with ``readKey()`` and its value, then call
+    /// ``continueObject()``.
+    mutating func beginObject() throws -> Bool {
+        try expect(UInt8(ascii: "{"))
+        return try !consume(UInt8(ascii: "}"))
+    }
+
+    /// Reads a member's key and the colon after it.
+    mutating func readKey() throws -> String {
+        guard try peek() == UInt8(ascii: "\"") else { throw error("expected a string key") }
+        let key = try readString()
+        try expect(UInt8(ascii: ":"))
+        return key
+    }
+
+    /// After a member's value: consumes `,` and returns true, or `}` and returns false.
+    mutating func continueObject() throws -> Bool {
+        if try consume(UInt8(ascii: ",")) { return true }
+        try expect(UInt8(ascii: "}"))
+        return false
     }
 
     /// Reads the elements of an array: `body` must consume each element.
@@ -187,10 +211,12 @@ struct JSONScanner {
     }
 
     /// Reads any value into a ``JSONValue``.
+    ///
+    /// `depth` is the number of containers around the value.
     mutating func readValue(depth: Int = 0) throws -> JSONValue {
-        guard depth < Self.maximumDepth else { throw error("JSON nested deeper than \(Self.maximumDepth) levels") }
         switch try peek() {
         case UInt8(ascii: "{"):
+            try checkNesting(depth)
             var members: [(String, JSONValue)] = []
             var seen = Set<UTF8Key>()
             try readObject { scanner, key in
@@ -199,6 +225,7 @@ struct JSONScanner {
             }
             return .object(members)
         case UInt8(ascii: "["):
+            try checkNesting(depth)
             var elements: [JSONValue] = []
             try readArray { elements.append(try $0.readValue(depth: depth + 1)) }
             return .array(elements)
@@ -221,18 +248,26 @@ struct JSONScanner {
     /// Skips any value, with the same checks as ``readValue(depth:)`` and no allocation for
     /// containers.
     mutating func skipValue(depth: Int = 0) throws {
-        guard depth < Self.maximumDepth else { throw error("JSON nested deeper than \(Self.maximumDepth) levels") }
         switch try peek() {
         case UInt8(ascii: "{"):
+            try checkNesting(depth)
             var seen = Set<UTF8Key>()
             try readObject { scanner, key in
                 guard seen.insert(UTF8Key(key)).inserted else { throw scanner.error("duplicate key \"\(key)\"") }
                 try scanner.skipValue(depth: depth + 1)
             }
         case UInt8(ascii: "["):
+            try checkNesting(depth)
             try readArray { try $0.skipValue(depth: depth + 1) }
         default:
             _ = try readValue(depth: depth)
+        }
+    }
+
+    /// Refuses a container with `depth` containers around it when that nests too deep.
+    private func checkNesting(_ depth: Int) throws {
+        guard depth < Self.maximumNesting else {
+            throw error("JSON nested deeper than \(Self.maximumNesting) levels")
         }
     }
 
@@ -266,7 +301,9 @@ struct JSONScanner {
             if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") { position += 1 }
             guard digits() > 0 else { throw error("invalid number") }
         }
-        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+        guard Double(text)?.isFinite == true else { throw error("number out of range") }
+        return text
     }
 }
 

@@ -1,0 +1,334 @@
+import Foundation
+
+/// Everything a ``WordPieceTokenizer`` needs, read from a `tokenizer.json`
+/// (Hugging Face `tokenizers` format) or from a BERT `vocab.txt`.
+struct TokenizerConfiguration: Sendable {
+    /// A token matched in the raw text before normalization (the `added_tokens`
+    /// of `tokenizer.json` with `normalized: false`).
+    struct AddedToken: Sendable, Equatable {
+        var content: String
+        var id: Int32
+        var singleWord = false
+        var leftStrip = false
+        var rightStrip = false
+    }
+
+    var vocabulary: [String: Int32]
+    var unknownToken: String
+    var continuingSubwordPrefix = "##"
+    var maxInputCharsPerWord = 100
+    /// nil: the text is not normalized.
+    var normalizer: BertNormalizer?
+    var addedTokens: [AddedToken] = []
+    /// Ids the post-processor puts before and after the sequence.
+    var prefixIDs: [Int32] = []
+    var suffixIDs: [Int32] = []
+    var paddingID: Int32 = 0
+}
+
+// MARK: - tokenizer.json
+
+extension TokenizerConfiguration {
+    /// Reads a `tokenizer.json` with a `WordPiece` model, a `BertNormalizer`
+    /// (or none), a `BertPreTokenizer`, and a `TemplateProcessing` or
+    /// `BertProcessing` post-processor (or none). Its `truncation` and
+    /// `padding` sections are ignored except for the padding id: the maximum
+    /// length is the caller's choice.
+    ///
+    /// Complexity: O(file size).
+    static func load(tokenizerJSON url: URL) throws(TokenizerError) -> TokenizerConfiguration {
+        let data = try readFile(url)
+        let file: TokenizerFile
+        do {
+            file = try JSONDecoder().decode(TokenizerFile.self, from: data)
+        } catch let error as DecodingError {
+            throw .invalidJSON(url, reason: describe(error))
+        } catch {
+            throw .invalidJSON(url, reason: String(describing: error))
+        }
+
+        let model = file.model
+        if let type = model.type, type != "WordPiece" {
+            throw .unsupported(url, feature: "model type \"\(type)\" (only WordPiece is implemented)")
+        }
+        var vocabulary: [String: Int32] = [:]
+        vocabulary.reserveCapacity(model.vocab.count)
+        for (token, id) in model.vocab {
+            guard let id32 = Int32(exactly: id), id32 >= 0 else {
+                throw .invalidVocabulary(url, reason: "token \"\(token)\" has id \(id)")
+            }
+            vocabulary[token] = id32
+        }
+        if vocabulary.isEmpty { throw .invalidVocabulary(url, reason: "the vocabulary is empty") }
+
+        var configuration = TokenizerConfiguration(vocabulary: vocabulary, unknownToken: model.unkToken ?? "[UNK]")
+        guard vocabulary[configuration.unknownToken] != nil else {
+            throw .missingToken(url, token: configuration.unknownToken)
+        }
+        if let prefix = model.continuingSubwordPrefix { configuration.continuingSubwordPrefix = prefix }
+        if let limit = model.maxInputCharsPerWord { configuration.maxInputCharsPerWord = limit }
+
+        if let normalizer = file.normalizer {
+            guard normalizer.type == "BertNormalizer" else {
+                throw .unsupported(url, feature: "normalizer \"\(normalizer.type)\" (only BertNormalizer is implemented)")
+            }
+            if normalizer.separateNumbers == true {
+                throw .unsupported(url, feature: "BertNormalizer.separate_numbers")
+            }
+            let lowercase = normalizer.lowercase ?? true
+            configuration.normalizer = BertNormalizer(
+                cleanText: normalizer.cleanText ?? true,
+                handleChineseChars: normalizer.handleChineseChars ?? true,
+                stripAccents: normalizer.stripAccents ?? lowercase,
+                lowercase: lowercase)
+        }
+
+        guard let preTokenizer = file.preTokenizer else {
+            throw .unsupported(url, feature: "no pre_tokenizer (only BertPreTokenizer is implemented)")
+        }
+        guard preTokenizer.type == "BertPreTokenizer" else {
+            throw .unsupported(url, feature: "pre_tokenizer \"\(preTokenizer.type)\" (only BertPreTokenizer is implemented)")
+        }
+
+        var addedIDs: [String: Int32] = [:]
+        for token in file.addedTokens ?? [] {
+            guard let id = Int32(exactly: token.id), id >= 0 else {
+                throw .invalidVocabulary(url, reason: "added token \"\(token.content)\" has id \(token.id)")
+            }
+            guard !token.content.isEmpty else {
+                throw .invalidVocabulary(url, reason: "added token \(token.id) is empty")
+            }
+            if token.normalized ?? !(token.special ?? false) {
+                throw .unsupported(url, feature: "added token \"\(token.content)\" with normalized: true")
+            }
+            addedIDs[token.content] = id
+            configuration.addedTokens.append(AddedToken(
+                content: token.content, id: id, singleWord: token.singleWord ?? false,
+                leftStrip: token.lstrip ?? false, rightStrip: token.rstrip ?? false))
+        }
+
+        func requireKnown(_ token: String) throws(TokenizerError) {
+            if vocabulary[token] == nil && addedIDs[token] == nil { throw .missingToken(url, token: token) }
+        }
+        if let processor = file.postProcessor {
+            switch processor.type {
+            case "TemplateProcessing":
+                guard let single = processor.single else {
+                    throw .invalidJSON(url, reason: "TemplateProcessing without a \"single\" template")
+                }
+                var seenSequence = false
+                for piece in single {
+                    if let special = piece.specialToken {
+                        try requireKnown(special.id)
+                        guard let ids = processor.specialTokens?[special.id]?.ids else {
+                            throw .invalidJSON(url, reason: "template token \"\(special.id)\" is not in special_tokens")
+                        }
+                        for id in ids {
+                            guard let id32 = Int32(exactly: id), id32 >= 0 else {
+                                throw .invalidVocabulary(url, reason: "special token \"\(special.id)\" has id \(id)")
+                            }
+                            if seenSequence { configuration.suffixIDs.append(id32) } else { configuration.prefixIDs.append(id32) }
+                        }
+                    } else if piece.sequence != nil {
+                        if seenSequence {
+                            throw .unsupported(url, feature: "a single-sequence template that repeats the sequence")
+                        }
+                        seenSequence = true
+                    } else {
+                        throw .invalidJSON(url, reason: "template piece is neither SpecialToken nor Sequence")
+                    }
+                }
+                guard seenSequence else {
+                    throw .invalidJSON(url, reason: "the single-sequence template has no Sequence")
+                }
+            case "BertProcessing":
+                guard let cls = processor.cls, let sep = processor.sep,
+                      let clsID = Int32(exactly: cls.id), let sepID = Int32(exactly: sep.id) else {
+                    throw .invalidJSON(url, reason: "BertProcessing without cls and sep")
+                }
+                try requireKnown(cls.token)
+                try requireKnown(sep.token)
+                configuration.prefixIDs = [clsID]
+                configuration.suffixIDs = [sepID]
+            default:
+                throw .unsupported(url, feature: "post_processor \"\(processor.type)\"")
+            }
+        }
+
+        configuration.paddingID = file.padding?.padID.flatMap { Int32(exactly: $0) }
+            ?? vocabulary["[PAD]"] ?? 0
+        return configuration
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let keys = context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }
+            return keys.isEmpty ? "" : " at \(keys.joined(separator: "."))"
+        }
+        switch error {
+        case .dataCorrupted(let context):
+            return "malformed JSON\(path(context)): \(context.debugDescription)"
+        case .keyNotFound(let key, let context):
+            return "missing key \"\(key.stringValue)\"\(path(context))"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "unexpected value\(path(context)): \(context.debugDescription)"
+        @unknown default:
+            return String(describing: error)
+        }
+    }
+}
+
+// MARK: - vocab.txt
+
+extension TokenizerConfiguration {
+    /// Builds a BERT configuration from a `vocab.txt` (one token per line, the
+    /// line number is the id, trailing whitespace ignored; a later duplicate
+    /// wins, as in `tokenizers`). `[UNK]`, `[CLS]` and `[SEP]` must be in the
+    /// file; `[PAD]`, `[UNK]`, `[CLS]`, `[SEP]` and `[MASK]`, where present, are
+    /// matched literally in the input text, as `BertTokenizerFast` does.
+    ///
+    /// Complexity: O(file size).
+    static func load(vocabularyText url: URL, lowercase: Bool) throws(TokenizerError) -> TokenizerConfiguration {
+        let data = try readFile(url)
+        var vocabulary: [String: Int32] = [:]
+        var lines = data.split(separator: 0x0A, omittingEmptySubsequences: false)
+        if lines.last?.isEmpty == true { lines.removeLast() }  // a final newline ends the last line
+        for (lineNumber, line) in lines.enumerated() {
+            guard var scalars = String(data: Data(line), encoding: .utf8)?.unicodeScalars else {
+                throw .unreadable(url, reason: "line \(lineNumber + 1) is not UTF-8 text")
+            }
+            while let last = scalars.last, last.properties.isWhitespace { scalars.removeLast() }
+            vocabulary[String(scalars)] = Int32(lineNumber)
+        }
+        if vocabulary.isEmpty { throw .invalidVocabulary(url, reason: "the file has no tokens") }
+        for required in ["[UNK]", "[CLS]", "[SEP]"] where vocabulary[required] == nil {
+            throw .missingToken(url, token: required)
+        }
+        var configuration = TokenizerConfiguration(vocabulary: vocabulary, unknownToken: "[UNK]")
+        configuration.normalizer = BertNormalizer(
+            cleanText: true, handleChineseChars: true, stripAccents: lowercase, lowercase: lowercase)
+        configuration.addedTokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].compactMap { token in
+            vocabulary[token].map { AddedToken(content: token, id: $0) }
+        }
+        configuration.prefixIDs = [vocabulary["[CLS]"]!]
+        configuration.suffixIDs = [vocabulary["[SEP]"]!]
+        configuration.paddingID = vocabulary["[PAD]"] ?? 0
+        return configuration
+    }
+
+    static func readFile(_ url: URL) throws(TokenizerError) -> Data {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw .fileNotFound(url)
+        }
+        if isDirectory.boolValue { throw .unreadable(url, reason: "it is a directory") }
+        do {
+            return try Data(contentsOf: url)
+        } catch {
+            throw .unreadable(url, reason: error.localizedDescription)
+        }
+    }
+}
+
+// MARK: - The JSON shape
+
+/// The parts of `tokenizer.json` the tokenizer reads; other keys are ignored.
+private struct TokenizerFile: Decodable {
+    struct Model: Decodable {
+        var type: String?
+        var vocab: [String: Int]
+        var unkToken: String?
+        var continuingSubwordPrefix: String?
+        var maxInputCharsPerWord: Int?
+        enum CodingKeys: String, CodingKey {
+            case type, vocab
+            case unkToken = "unk_token"
+            case continuingSubwordPrefix = "continuing_subword_prefix"
+            case maxInputCharsPerWord = "max_input_chars_per_word"
+        }
+    }
+
+    struct Normalizer: Decodable {
+        var type: String
+        var cleanText: Bool?
+        var handleChineseChars: Bool?
+        var stripAccents: Bool?
+        var lowercase: Bool?
+        var separateNumbers: Bool?
+        enum CodingKeys: String, CodingKey {
+            case type, lowercase
+            case cleanText = "clean_text"
+            case handleChineseChars = "handle_chinese_chars"
+            case stripAccents = "strip_accents"
+            case separateNumbers = "separate_numbers"
+        }
+    }
+
+    struct TypeOnly: Decodable {
+        var type: String
+    }
+
+    struct AddedToken: Decodable {
+        var id: Int
+        var content: String
+        var singleWord: Bool?
+        var lstrip: Bool?
+        var rstrip: Bool?
+        var normalized: Bool?
+        var special: Bool?
+        enum CodingKeys: String, CodingKey {
+            case id, content, lstrip, rstrip, normalized, special
+            case singleWord = "single_word"
+        }
+    }
+
+    struct PostProcessor: Decodable {
+        struct Piece: Decodable {
+            struct Reference: Decodable { var id: String }
+            var specialToken: Reference?
+            var sequence: Reference?
+            enum CodingKeys: String, CodingKey {
+                case specialToken = "SpecialToken"
+                case sequence = "Sequence"
+            }
+        }
+        struct SpecialTokenIDs: Decodable { var ids: [Int] }
+        /// BertProcessing writes its tokens as `["[CLS]", 101]`.
+        struct TokenAndID: Decodable {
+            var token: String
+            var id: Int
+            init(from decoder: any Decoder) throws {
+                var container = try decoder.unkeyedContainer()
+                token = try container.decode(String.self)
+                id = try container.decode(Int.self)
+            }
+        }
+        var type: String
+        var single: [Piece]?
+        var specialTokens: [String: SpecialTokenIDs]?
+        var cls: TokenAndID?
+        var sep: TokenAndID?
+        enum CodingKeys: String, CodingKey {
+            case type, single, cls, sep
+            case specialTokens = "special_tokens"
+        }
+    }
+
+    struct Padding: Decodable {
+        var padID: Int?
+        enum CodingKeys: String, CodingKey { case padID = "pad_id" }
+    }
+
+    var model: Model
+    var normalizer: Normalizer?
+    var preTokenizer: TypeOnly?
+    var postProcessor: PostProcessor?
+    var addedTokens: [AddedToken]?
+    var padding: Padding?
+    enum CodingKeys: String, CodingKey {
+        case model, normalizer, padding
+        case preTokenizer = "pre_tokenizer"
+        case postProcessor = "post_processor"
+        case addedTokens = "added_tokens"
+    }
+}

@@ -1,0 +1,389 @@
+import Foundation
+import Testing
+@testable import WeightsEngine
+
+// MARK: - Against the reference
+
+@Suite("Tokenizer: reference ids")
+struct TokenizerReferenceTests {
+    /// Every sentence of the sentence-transformers reference file, including
+    /// the ones longer than 256 tokens, which must come out truncated.
+    @Test func matchesSentenceTransformersInputIDs() throws {
+        let tokenizer = try TokenizerTestSupport.tokenizer()
+        let reference = try TokenizerTestSupport.decodeFixture(MiniLMReference.self, "minilm_embeddings.json")
+        try #require(reference.sentences.count == reference.inputIDs.count)
+        #expect(reference.inputIDs.contains { $0.count == 256 }, "the fixture should have a truncated sentence")
+        for (sentence, expected) in zip(reference.sentences, reference.inputIDs) {
+            let encoded = tokenizer.encode(sentence)
+            #expect(encoded.ids == expected, "\(sentence.prefix(60))")
+            #expect(encoded.wasTruncated == (expected.count == 256 && encoded.ids.count == 256))
+        }
+    }
+
+    /// Tricky strings and seeded random strings run through the `tokenizers`
+    /// library (see Fixtures/minilm/make_tokenizer_cases.py).
+    @Test func matchesHuggingFaceTokenizersCases() throws {
+        let tokenizer = try TokenizerTestSupport.tokenizer()
+        let fixture = try TokenizerTestSupport.decodeFixture(TokenizerCases.self, "tokenizer_cases.json")
+        #expect(fixture.cases.count > 200)
+        for testCase in fixture.cases {
+            let ids = tokenizer.encode(testCase.text, maxLength: fixture.maxLength).ids
+            #expect(ids == testCase.ids, "\(testCase.name)")
+            if ids == testCase.ids {
+                #expect(tokenizer.tokens(testCase.text, maxLength: fixture.maxLength) == testCase.tokens, "\(testCase.name)")
+            }
+        }
+    }
+
+    /// Texts of about 6,000 scalars, encoded without truncation: long texts
+    /// are normalized in chunks, and these cross many chunk boundaries.
+    @Test func matchesHuggingFaceOnLongTexts() throws {
+        let tokenizer = try TokenizerTestSupport.tokenizer()
+        let fixture = try TokenizerTestSupport.decodeFixture(TokenizerCases.self, "tokenizer_cases.json")
+        #expect(!fixture.longCases.isEmpty)
+        for testCase in fixture.longCases {
+            #expect(testCase.text.unicodeScalars.count > 4 * WordPieceTokenizer.chunkLength)
+            let encoded = tokenizer.encode(testCase.text, maxLength: Int.max)
+            #expect(encoded.ids == testCase.ids, "\(testCase.name)")
+            #expect(!encoded.wasTruncated)
+        }
+    }
+
+    /// The tokenizer built from `vocab.txt` gives the same ids as the one
+    /// built from `tokenizer.json`.
+    @Test func vocabularyFileGivesTheSameIDs() throws {
+        let fromJSON = try TokenizerTestSupport.tokenizer()
+        let fromVocabulary = try TokenizerTestSupport.vocabularyTokenizer()
+        #expect(fromVocabulary.vocabularySize == fromJSON.vocabularySize)
+        let fixture = try TokenizerTestSupport.decodeFixture(TokenizerCases.self, "tokenizer_cases.json")
+        let reference = try TokenizerTestSupport.decodeFixture(MiniLMReference.self, "minilm_embeddings.json")
+        for text in fixture.cases.map(\.text) + reference.sentences {
+            #expect(fromVocabulary.encode(text).ids == fromJSON.encode(text).ids, "\(text.prefix(60))")
+        }
+    }
+
+    /// A made-up tokenizer.json whose added tokens use single_word, lstrip and
+    /// rstrip, with a BertProcessing post-processor.
+    @Test func addedTokenFlagsMatchHuggingFace() throws {
+        let tokenizer = try WordPieceTokenizer(
+            tokenizerJSON: TokenizerTestSupport.fixture("added_tokens_tokenizer.json"))
+        let fixture = try TokenizerTestSupport.decodeFixture(TokenizerCases.self, "tokenizer_cases.json")
+        #expect(!fixture.addedTokenCases.isEmpty)
+        for testCase in fixture.addedTokenCases {
+            #expect(tokenizer.encode(testCase.text).ids == testCase.ids, "\(testCase.name)")
+        }
+    }
+}
+
+// MARK: - Every code point
+
+@Suite("Tokenizer: Unicode tables")
+struct TokenizerUnicodeTableTests {
+    /// Normalizes every Unicode scalar on its own and compares with what the
+    /// reference normalizer made of it. The scalars are normalized in one
+    /// string, separated by "|", which nothing normalizes into or reorders across.
+    @Test func normalizerAgreesOnEveryScalar() throws {
+        let table = try TokenizerTestSupport.decodeFixture(UnicodeTable.self, "unicode_table.json")
+        var mapped: [UInt32: String] = [:]
+        for entry in table.mapped { mapped[entry.codePoint] = entry.text }
+
+        var scalars: [Unicode.Scalar] = []
+        var input = String.UnicodeScalarView()
+        for value in UInt32(0)...0x10FFFF where value != 0x7C {
+            guard let scalar = Unicode.Scalar(value) else { continue }
+            scalars.append(scalar)
+            input.append(scalar)
+            input.append("|")
+        }
+        let normalizer = BertNormalizer(cleanText: true, handleChineseChars: true, stripAccents: true, lowercase: true)
+        let pieces = normalizer.normalize(String(input)).unicodeScalars.split(separator: "|", omittingEmptySubsequences: false)
+        try #require(pieces.count == scalars.count + 1)
+
+        var mismatches: [String] = []
+        for (scalar, piece) in zip(scalars, pieces) {
+            let value = scalar.value
+            let expected: String?
+            if UnicodeTable.contains(table.removed, value) {
+                expected = ""
+            } else if UnicodeTable.contains(table.whitespace, value) {
+                expected = " "
+            } else if UnicodeTable.contains(table.isolated, value) {
+                expected = " \(scalar) "
+            } else if let text = mapped[value] {
+                expected = text
+            } else if UnicodeTable.contains(table.sampled, value) {
+                expected = nil
+            } else {
+                expected = String(scalar)
+            }
+            let actual = String(String.UnicodeScalarView(piece))
+            if let expected, actual != expected {
+                mismatches.append(String(format: "U+%04X", value) + " \(Self.escaped(actual)) != \(Self.escaped(expected))")
+            }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.count) scalars differ: \(mismatches.prefix(40).joined(separator: ", "))")
+        #expect(normalizer.normalize("|") == "|")
+    }
+
+    @Test func punctuationAgreesOnEveryScalar() throws {
+        let table = try TokenizerTestSupport.decodeFixture(UnicodeTable.self, "unicode_table.json")
+        var mismatches: [String] = []
+        for value in UInt32(0)...0x10FFFF where Unicode.Scalar(value) != nil {
+            if BertCharacters.isPunctuation(value) != UnicodeTable.contains(table.punctuation, value) {
+                mismatches.append(String(format: "U+%04X", value))
+            }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.count) scalars differ: \(mismatches.prefix(40).joined(separator: ", "))")
+    }
+
+    private static func escaped(_ text: String) -> String {
+        "\"" + text.unicodeScalars.map { $0.isASCII && $0.value >= 0x20 ? String($0) : String(format: "\\u{%X}", $0.value) }.joined() + "\""
+    }
+}
+
+// MARK: - One test per rule
+
+@Suite("Tokenizer: rules")
+struct TokenizerRuleTests {
+    let tokenizer: WordPieceTokenizer
+    init() throws { tokenizer = try TokenizerTestSupport.tokenizer() }
+
+    @Test func accentsAreStripped() {
+        #expect(tokenizer.tokens("Café naïve RÉSUMÉ") == ["[CLS]", "cafe", "naive", "resume", "[SEP]"])
+        // Decomposed input gives the same result as precomposed input.
+        #expect(tokenizer.encode("cafe\u{301}").ids == tokenizer.encode("caf\u{E9}").ids)
+    }
+
+    @Test func cjkIdeographsAreSeparateWords() {
+        #expect(tokenizer.tokens("東京abc") == ["[CLS]", "東", "京", "abc", "[SEP]"])
+        // Hiragana is not in the CJK ideograph ranges: it stays one word.
+        #expect(tokenizer.tokens("ひらがな") == ["[CLS]", "ひ", "##ら", "##か", "##な", "[SEP]"])
+    }
+
+    @Test func punctuationIsSplitOff() {
+        #expect(tokenizer.tokens("hello,world!(ok)") == ["[CLS]", "hello", ",", "world", "!", "(", "ok", ")", "[SEP]"])
+        // ASCII symbols count as punctuation for BERT, and so does Unicode P*.
+        #expect(tokenizer.tokens("a$b¿c") == ["[CLS]", "a", "$", "b", "¿", "c", "[SEP]"])
+    }
+
+    @Test func controlCharactersAreRemovedAndWhitespaceSplits() {
+        #expect(tokenizer.tokens("he\u{0}l\u{7}lo\u{FFFD} wo\u{200D}rld") == ["[CLS]", "hello", "world", "[SEP]"])
+        #expect(tokenizer.tokens("a\tb\nc\r\nd\u{3000}e") == ["[CLS]", "a", "b", "c", "d", "e", "[SEP]"])
+    }
+
+    @Test func continuationPiecesUseThePrefix() {
+        #expect(tokenizer.tokens("unbelievably") == ["[CLS]", "un", "##bel", "##ie", "##va", "##bly", "[SEP]"])
+        #expect(tokenizer.id(for: "##bly") != nil)
+    }
+
+    @Test func wordsLongerThan100ScalarsAreUnknown() {
+        let hundred = tokenizer.encode(String(repeating: "a", count: 100)).ids
+        #expect(hundred.count > 3 && !hundred.contains(100))
+        #expect(tokenizer.encode(String(repeating: "a", count: 101)).ids == [101, 100, 102])
+        // The limit applies after accent stripping: 120 scalars in, 60 out.
+        #expect(!tokenizer.encode(String(repeating: "e\u{301}", count: 60)).ids.contains(100))
+    }
+
+    @Test func unknownCharacterMakesTheWholeWordUnknown() {
+        #expect(tokenizer.tokens("abc☃def dog") == ["[CLS]", "[UNK]", "dog", "[SEP]"])
+        #expect(tokenizer.tokens("😀") == ["[CLS]", "[UNK]", "[SEP]"])
+    }
+
+    @Test func literalSpecialTokensBecomeTheirIDs() {
+        #expect(tokenizer.encode("first [SEP] second").ids == [101, 2034, 102, 2117, 102])
+        #expect(tokenizer.tokens("a[MASK]b") == ["[CLS]", "a", "[MASK]", "b", "[SEP]"])
+        // Matching is case-sensitive and happens before lowercasing.
+        #expect(tokenizer.tokens("[mask]") == ["[CLS]", "[", "mask", "]", "[SEP]"])
+        #expect(tokenizer.id(for: "[MASK]") == 103)
+        #expect(tokenizer.token(for: 102) == "[SEP]")
+    }
+
+    @Test func emptyStringIsJustTheSpecialTokens() {
+        let encoded = tokenizer.encode("")
+        #expect(encoded.ids == [101, 102])
+        #expect(encoded.attentionMask == [1, 1])
+        #expect(!encoded.wasTruncated)
+        #expect(tokenizer.encode(" \t\u{0}\n ").ids == [101, 102])
+    }
+
+    @Test func truncationKeepsTheSpecialTokens() {
+        let long = String(repeating: "word ", count: 300)
+        let encoded = tokenizer.encode(long)
+        #expect(encoded.count == WordPieceTokenizer.defaultMaxLength)
+        #expect(encoded.ids.first == 101 && encoded.ids.last == 102)
+        #expect(encoded.wasTruncated)
+
+        let short = tokenizer.encode("a b c d e", maxLength: 5)
+        #expect(short.ids == [101, 1037, 1038, 1039, 102])
+        #expect(short.wasTruncated)
+        #expect(!tokenizer.encode("a b c", maxLength: 5).wasTruncated)
+        // Cutting inside a word's pieces: "unbelievably" has 5 pieces.
+        #expect(tokenizer.tokens("unbelievably", maxLength: 4) == ["[CLS]", "un", "##bel", "[SEP]"])
+        #expect(tokenizer.encode("anything", maxLength: 2).ids == [101, 102])
+    }
+
+    @Test func maxLengthComesFromTheModelDirectory() throws {
+        #expect(tokenizer.maxLength == 256)
+        #expect(tokenizer.vocabularySize == 30522)
+        #expect(tokenizer.paddingID == 0)
+        #expect(tokenizer.unknownID == 100)
+    }
+
+    @Test func batchIsPaddedToTheLongest() {
+        let batch = tokenizer.encodeBatch(["a", "a b c", ""])
+        #expect(batch.batchSize == 3)
+        #expect(batch.sequenceLength == 5)
+        #expect(batch.lengths == [3, 5, 2])
+        #expect(batch.ids == [
+            101, 1037, 102, 0, 0,
+            101, 1037, 1038, 1039, 102,
+            101, 102, 0, 0, 0,
+        ])
+        #expect(batch.attentionMask == [
+            1, 1, 1, 0, 0,
+            1, 1, 1, 1, 1,
+            1, 1, 0, 0, 0,
+        ])
+        #expect(Array(batch.ids(row: 1)) == [101, 1037, 1038, 1039, 102])
+        #expect(Array(batch.attentionMask(row: 2)) == [1, 1, 0, 0, 0])
+
+        let empty = tokenizer.encodeBatch([])
+        #expect(empty.batchSize == 0 && empty.sequenceLength == 0 && empty.ids.isEmpty)
+
+        let truncated = tokenizer.encodeBatch([String(repeating: "x ", count: 10), "y"], maxLength: 4)
+        #expect(truncated.ids == [101, 1060, 1060, 102, 101, 1061, 102, 0])
+    }
+
+    @Test func tokenizerIsUsableFromManyTasks() async {
+        let tokenizer = tokenizer
+        let results = await withTaskGroup(of: [Int32].self) { group in
+            for _ in 0..<8 { group.addTask { tokenizer.encode("The quick brown fox.").ids } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(Set(results).count == 1)
+    }
+}
+
+// MARK: - Errors
+
+@Suite("Tokenizer: errors")
+struct TokenizerErrorTests {
+    /// Writes `contents` to a file in a fresh directory and loads it.
+    private func load(_ contents: String, name: String = "tokenizer.json") throws -> TokenizerError? {
+        let directory = try TokenizerTestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent(name)
+        try contents.write(to: url, atomically: true, encoding: .utf8)
+        do {
+            _ = name == "vocab.txt"
+                ? try WordPieceTokenizer(vocabulary: url)
+                : try WordPieceTokenizer(tokenizerJSON: url)
+            return nil
+        } catch {
+            #expect(error.file == url)
+            #expect(error.description.contains(url.path))
+            return error
+        }
+    }
+
+    private static let minimalModel = """
+        "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+                  "max_input_chars_per_word": 100, "vocab": {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "a": 3}}
+        """
+
+    @Test func missingFile() {
+        let url = URL(fileURLWithPath: "/nonexistent/weights/tokenizer.json")
+        #expect(throws: TokenizerError.fileNotFound(url)) { try WordPieceTokenizer(tokenizerJSON: url) }
+        #expect(throws: TokenizerError.fileNotFound(url)) { try WordPieceTokenizer(vocabulary: url) }
+        let directory = URL(fileURLWithPath: "/nonexistent/weights")
+        #expect(throws: TokenizerError.fileNotFound(directory.appendingPathComponent("tokenizer.json"))) {
+            try WordPieceTokenizer(modelDirectory: directory)
+        }
+        #expect(TokenizerError.fileNotFound(url).description == "/nonexistent/weights/tokenizer.json: no such file")
+    }
+
+    @Test func malformedJSON() throws {
+        let error = try load("{\"model\": ")
+        guard case .invalidJSON(_, let reason) = error else {
+            Issue.record("expected invalidJSON, got \(String(describing: error))")
+            return
+        }
+        #expect(reason.contains("malformed"))
+    }
+
+    @Test func jsonWithoutModel() throws {
+        let error = try load("{\"normalizer\": null}")
+        guard case .invalidJSON(_, let reason) = error else {
+            Issue.record("expected invalidJSON, got \(String(describing: error))")
+            return
+        }
+        #expect(reason.contains("model"))
+    }
+
+    @Test func vocabularyWithoutUnknownToken() throws {
+        let json = """
+            {"pre_tokenizer": {"type": "BertPreTokenizer"},
+             "model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"a": 0}}}
+            """
+        #expect(try load(json).map { error in
+            guard case .missingToken(_, "[UNK]") = error else { return false }
+            return true
+        } == true)
+    }
+
+    @Test func templateTokenMissingFromVocabulary() throws {
+        let json = """
+            {"pre_tokenizer": {"type": "BertPreTokenizer"},
+             "post_processor": {"type": "TemplateProcessing",
+                "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                           {"SpecialToken": {"id": "[BOS]", "type_id": 0}}],
+                "special_tokens": {"[CLS]": {"id": "[CLS]", "ids": [1], "tokens": ["[CLS]"]},
+                                   "[BOS]": {"id": "[BOS]", "ids": [9], "tokens": ["[BOS]"]}}},
+             \(Self.minimalModel)}
+            """
+        #expect(try load(json).map { error in
+            guard case .missingToken(_, "[BOS]") = error else { return false }
+            return true
+        } == true)
+    }
+
+    @Test func unsupportedComponents() throws {
+        let bpe = """
+            {"pre_tokenizer": {"type": "BertPreTokenizer"}, "model": {"type": "BPE", "vocab": {}, "merges": []}}
+            """
+        let metaspace = "{\"pre_tokenizer\": {\"type\": \"Metaspace\"}, \(Self.minimalModel)}"
+        let nfc = """
+            {"normalizer": {"type": "NFC"}, "pre_tokenizer": {"type": "BertPreTokenizer"}, \(Self.minimalModel)}
+            """
+        for json in [bpe, metaspace, nfc] {
+            let error = try load(json)
+            guard case .unsupported = error else {
+                Issue.record("expected unsupported, got \(String(describing: error))")
+                continue
+            }
+        }
+    }
+
+    @Test func minimalValidFileLoads() throws {
+        let json = "{\"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}, \(Self.minimalModel)}"
+        #expect(try load(json) == nil)
+    }
+
+    @Test func vocabularyTextWithoutRequiredTokens() throws {
+        let error = try load("[PAD]\n[UNK]\n[SEP]\na\n", name: "vocab.txt")
+        guard case .missingToken(_, "[CLS]") = error else {
+            Issue.record("expected missingToken [CLS], got \(String(describing: error))")
+            return
+        }
+    }
+
+    @Test func vocabularyTextWithCRLFLines() throws {
+        let directory = try TokenizerTestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("vocab.txt")
+        try "[PAD]\r\n[UNK]\r\n[CLS]\r\n[SEP]\r\nhello\r\n##s\r\n".write(to: url, atomically: true, encoding: .utf8)
+        let tokenizer = try WordPieceTokenizer(vocabulary: url)
+        #expect(tokenizer.encode("Hellos [SEP]").ids == [2, 4, 5, 3, 3])
+        #expect(tokenizer.vocabularySize == 6)
+    }
+}
