@@ -94,8 +94,10 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
 
     @inline(__always)
     private static func scatter<Word: FixedWidthInteger>(_ word: Word, _ planes: UnsafeMutablePointer<UInt8>, _ element: Int, _ count: Int) {
+        // Masking shifts (`&>>`): Swift's `>>` checks for over-wide shifts, which keeps these
+        // loops from vectorizing.
         for byte in 0..<MemoryLayout<Word>.size {
-            planes[byte * count + element] = UInt8(truncatingIfNeeded: word >> (byte * 8))
+            planes[byte &* count &+ element] = UInt8(truncatingIfNeeded: word &>> (byte &* 8))
         }
     }
 
@@ -122,7 +124,7 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
     private static func gather<Word: FixedWidthInteger>(_ planes: UnsafePointer<UInt8>, _ element: Int, _ count: Int, as: Word.Type) -> Word {
         var word: Word = 0
         for byte in 0..<MemoryLayout<Word>.size {
-            word |= Word(planes[byte * count + element]) << (byte * 8)
+            word |= Word(truncatingIfNeeded: planes[byte &* count &+ element]) &<< (byte &* 8)
         }
         return word
     }
@@ -131,8 +133,8 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
 extension FixedWidthInteger where Self: UnsignedInteger {
     /// The word with its top bit and bit `bitWidth - 9` exchanged; its own inverse.
     @inline(__always) var swappingSignBit: Self {
-        let top = Self.bitWidth - 1, below = Self.bitWidth - 9
-        let differ = (self >> top ^ self >> below) & 1
-        return self ^ (differ << top | differ << below)
+        let top = Self.bitWidth &- 1, below = Self.bitWidth &- 9
+        let differ = (self &>> top ^ self &>> below) & 1
+        return self ^ (differ &<< top | differ &<< below)
     }
 }
