@@ -13,6 +13,9 @@ let modes: [String: ([String]) throws -> Void] = [
     "scan": CoreBench.scan,
     "scan-memory": CoreBench.scanMemory,
     "write": CoreBench.write,
+    "compress": CompressionBench.compress,
+    "decompress": CompressionBench.decompress,
+    "zstd-decompress": CompressionBench.zstdDecompress,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

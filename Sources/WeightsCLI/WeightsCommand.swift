@@ -19,7 +19,7 @@ struct WeightsCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             InspectCommand.self, HashCommand.self, DigestCommand.self, ManifestCommand.self, VerifyCommand.self,
-            DiffCommand.self, ConvertCommand.self,
+            DiffCommand.self, ConvertCommand.self, CompressCommand.self, DecompressCommand.self,
         ]
     )
 
