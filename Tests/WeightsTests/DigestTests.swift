@@ -155,3 +155,31 @@ import Weights
         #expect(try TensorDiff.compare(a, a).isIdentical)
     }
 }
+
+@Suite struct CompressedVerificationTests {
+    @Test func verifyChecksEveryTensorOfAContainerAndNamesTheDamagedOne() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let plain = packageRoot.appendingPathComponent("Fixtures/safetensors/valid/model_bert_tiny.safetensors").path
+        let packed = directory + "/model.wzst"
+        _ = try CompressedWriter.compress(SafetensorsFile(path: plain), to: packed)
+        let digest = try ContentDigest.compute(for: Checkpoint.open(plain))
+        #expect(try ContentDigest.compute(for: Checkpoint.open(packed)) == digest, "compression keeps the content digest")
+        #expect(try TensorDiff.compare(Checkpoint.open(plain), Checkpoint.open(packed)).isIdentical)
+        let findings = try Verification.verify(packed, expectations: .init(contentDigest: digest))
+        let tensorCount = try SafetensorsFile(path: plain).tensors.count
+        #expect(findings.count == tensorCount + 1)
+        #expect(findings.filter { !$0.passed }.isEmpty)
+
+        // Damage one byte in the middle of the frames (between the 16-byte prologue and the
+        // index, whose offset the trailer's first field gives): exactly one tensor is reported.
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: packed)))
+        let indexOffset = bytes[(bytes.count - 56)..<(bytes.count - 48)].reversed().reduce(0) { $0 << 8 | Int($1) }
+        #expect(indexOffset > 16 && indexOffset < bytes.count)
+        bytes[(16 + indexOffset) / 2] ^= 0x55
+        try Data(bytes).write(to: URL(fileURLWithPath: packed))
+        let damaged = try Verification.verify(packed, expectations: .init()).filter { !$0.passed }
+        #expect(damaged.count == 1, "\(damaged)")
+        #expect(damaged.first?.subject.hasPrefix("tensor '") == true)
+    }
+}
