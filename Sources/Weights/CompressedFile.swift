@@ -93,7 +93,8 @@ public final class CompressedFile: @unchecked Sendable {
     public func tensor(_ entry: CompressedTensorInfo, verifyDigest: Bool = false) throws -> Tensor {
         try WeightsError.tagging(file: path) {
             try Self.checkAllocatable(entry)
-            let owned = try ByteStorage.allocate(count: entry.info.byteCount) { buffer in
+            // The decoder writes every byte or throws: frame sizes are checked against the chunk.
+            let owned = try ByteStorage.allocate(count: entry.info.byteCount, zeroed: false) { buffer in
                 try decode(entry, into: buffer)
                 if verifyDigest { try checkDigest(entry, UnsafeRawBufferPointer(buffer)) }
             }
