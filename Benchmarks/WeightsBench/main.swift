@@ -1,1 +1,25 @@
-print("benchmarks: not yet")
+// weights-bench: the Swift side of the side-by-side benchmarks. Each mode times one operation
+// in-process and prints one JSON object, {"mode": ..., "seconds": [...]}, for the Python
+// drivers in Benchmarks/*/ to compare with their anchors in the same run.
+//
+// Usage: WeightsBench <mode> [arguments...]
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let modes: [String: ([String]) throws -> Void] = [
+    "convert-memory": ConversionBench.memory,
+]
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+guard let mode = arguments.first, let run = modes[mode] else {
+    print("usage: WeightsBench <\(modes.keys.sorted().joined(separator: "|"))> [arguments...]")
+    exit(2)
+}
+do {
+    try run(Array(arguments.dropFirst()))
+} catch {
+    print("error: \(error)")
+    exit(1)
+}

@@ -1,3 +1,5 @@
+import CWeightsSIMD
+
 /// Symmetric per-row INT8 quantization: the scheme behind `weights convert --dtype int8`.
 ///
 /// A row is a slice along the first dimension: for an `[out, in]` weight, one output channel.
@@ -107,13 +109,9 @@ public enum Int8Quantization {
 
     /// The largest magnitude in `values`, or `nil` when one is NaN or infinite.
     static func largestMagnitude(_ values: UnsafeBufferPointer<Float>) -> Float? {
+        guard let base = values.baseAddress else { return 0 }
         var largest: Float = 0
-        var finite = true
-        for value in values {
-            largest = Swift.max(largest, value.magnitude)
-            finite = finite && value.isFinite
-        }
-        return finite ? largest : nil
+        return weights_largest_magnitude(base, values.count, &largest, WEIGHTS_KERNEL_BEST) ? largest : nil
     }
 
     /// The scale of a row whose largest magnitude is `largest`: 0 when it underflows.
@@ -121,18 +119,16 @@ public enum Int8Quantization {
         largest / maximumLevel
     }
 
-    /// Quantizes `values` with `scale`; a zero scale gives zeros.
+    /// Quantizes finite `values` with `scale`; a zero scale gives zeros.
     static func quantize(_ values: UnsafeBufferPointer<Float>, scale: Float, into q: UnsafeMutableBufferPointer<Int8>) {
         guard scale > 0 else {
             q.update(repeating: 0)
             return
         }
-        for index in values.indices {
-            // Division, not multiplication by 1/scale: the reciprocal would round a second time
-            // and move ties, so results would differ from `round(x / scale)` elsewhere.
-            let level = (values[index] / scale).rounded(.toNearestOrEven)
-            q[index] = Int8(Swift.min(Swift.max(level, -maximumLevel), maximumLevel))
-        }
+        guard let base = values.baseAddress else { return }
+        // The kernel divides (it does not multiply by 1/scale: the reciprocal would round a
+        // second time and move ties away from `round(x / scale)`).
+        weights_quantize_int8(base, values.count, scale, q.baseAddress!, WEIGHTS_KERNEL_BEST)
     }
 
     private static func checkedRowLength(count: Int, rows: Int, other: Int, scales: Int) throws(WeightsError) -> Int {
