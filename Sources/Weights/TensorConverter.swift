@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Converts every floating tensor of a source to a ``ConversionTarget``, tensor by tensor, in
 /// bounded memory.
 ///
@@ -84,27 +86,37 @@ public final class TensorConverter: @unchecked Sendable {
     /// - Throws: `tensorNotFound`; the conversion's errors.
     /// - Complexity: O(*n*) time and memory for the tensor.
     public func tensor(named name: String) throws -> Tensor {
+        try convertedTensor(named: name, measuringAccuracy: false).tensor
+    }
+
+    /// The converted tensor named `name`, in memory, with what happened to it (`nil` for a
+    /// tensor copied as it was, or for the scales of a quantized tensor).
+    public func convertedTensor(named name: String, measuringAccuracy: Bool) throws -> (tensor: Tensor, record: TensorConversion?) {
         guard let plan = plans[UTF8Key(name)] else {
             throw WeightsError(.tensorNotFound, "no tensor named '\(name)' in the converted output",
                                file: source.path, tensor: name)
         }
         let byteCount = try plan.output.byteCount()
         var filled = 0
+        var record: TensorConversion?
         let storage = try ByteStorage.allocate(count: byteCount) { buffer in
-            _ = try WeightsError.tagging(file: source.path) {
-                try convert(plan, measuringAccuracy: false) { bytes in
+            record = try WeightsError.tagging(file: source.path) {
+                try convert(plan, measuringAccuracy: measuringAccuracy) { bytes in
                     UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<filled + bytes.count]).copyMemory(from: bytes)
                     filled += bytes.count
                 }
             }
         }
         let info = TensorInfo(name: name, dtype: plan.output.dtype, shape: plan.output.shape, dataOffsets: 0..<byteCount)
-        return Tensor(info: info, storage: storage, bytes: storage.bytes)
+        return (Tensor(info: info, storage: storage, bytes: storage.bytes), record)
     }
 
     /// The converted tensors as a ``TensorSource``, for writers that take one (such as
-    /// ``ShardedWriter``). Each tensor is converted when asked for, in memory.
-    public var convertedSource: any TensorSource { ConvertedTensorSource(self) }
+    /// ``ShardedWriter``). Each tensor is converted when asked for, whole, in memory; the
+    /// source collects what happened in its ``ConvertedTensorSource/report``.
+    public func convertedSource(measuringAccuracy: Bool = false) -> ConvertedTensorSource {
+        ConvertedTensorSource(self, measuringAccuracy: measuringAccuracy)
+    }
 }
 
 // MARK: - Planning
@@ -451,12 +463,21 @@ struct RowQuantizer {
 }
 
 /// The output of a ``TensorConverter`` as a source: each tensor converted when asked for.
-final class ConvertedTensorSource: TensorSource, @unchecked Sendable {
-    let converter: TensorConverter
-    let tensors: [TensorInfo]
+///
+/// ```swift
+/// let converted = try TensorConverter(source: source, target: .float(.bf16)).convertedSource()
+/// try ShardedWriter.write(converted, to: "out", maximumShardSize: 2_000_000_000, metadata: converted.metadata)
+/// converted.report.overflowCount
+/// ```
+public final class ConvertedTensorSource: TensorSource, @unchecked Sendable {
+    public let converter: TensorConverter
+    public let tensors: [TensorInfo]
+    private let measuringAccuracy: Bool
+    private let records = Mutex<[UTF8Key: TensorConversion]>([:])
 
-    init(_ converter: TensorConverter) {
+    init(_ converter: TensorConverter, measuringAccuracy: Bool) {
         self.converter = converter
+        self.measuringAccuracy = measuringAccuracy
         var offset = 0
         var infos: [TensorInfo] = []
         for output in converter.outputs {
@@ -468,7 +489,22 @@ final class ConvertedTensorSource: TensorSource, @unchecked Sendable {
         tensors = infos
     }
 
-    var path: String { converter.source.path }
-    var metadata: [String: String]? { converter.metadata }
-    func tensor(named name: String) throws -> Tensor { try converter.tensor(named: name) }
+    public var path: String { converter.source.path }
+    public var metadata: [String: String]? { converter.metadata }
+
+    public func tensor(named name: String) throws -> Tensor {
+        let (tensor, record) = try converter.convertedTensor(named: name, measuringAccuracy: measuringAccuracy)
+        if let record { records.withLock { $0[UTF8Key(record.name)] = record } }
+        return tensor
+    }
+
+    /// What happened to every converted tensor read so far, in the source's order. Tensors
+    /// without bytes, which writers never ask for, are included.
+    public var report: ConversionReport {
+        for info in tensors where info.byteCount == 0 {
+            _ = try? tensor(named: info.name)
+        }
+        let records = records.withLock { $0 }
+        return ConversionReport(tensors: converter.outputs.compactMap { records[UTF8Key($0.name)] })
+    }
 }
