@@ -16,6 +16,7 @@ let modes: [String: ([String]) throws -> Void] = [
     "compress": CompressionBench.compress,
     "decompress": CompressionBench.decompress,
     "zstd-decompress": CompressionBench.zstdDecompress,
+    "convert-memory": ConversionBench.memory,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Converts every floating tensor of a source to a ``ConversionTarget``, tensor by tensor, in
 /// bounded memory.
 ///
@@ -84,27 +86,37 @@ public final class TensorConverter: @unchecked Sendable {
     /// - Throws: `tensorNotFound`; the conversion's errors.
     /// - Complexity: O(*n*) time and memory for the tensor.
     public func tensor(named name: String) throws -> Tensor {
+        try convertedTensor(named: name, measuringAccuracy: false).tensor
+    }
+
+    /// The converted tensor named `name`, in memory, with what happened to it (`nil` for a
+    /// tensor copied as it was, or for the scales of a quantized tensor).
+    public func convertedTensor(named name: String, measuringAccuracy: Bool) throws -> (tensor: Tensor, record: TensorConversion?) {
         guard let plan = plans[UTF8Key(name)] else {
             throw WeightsError(.tensorNotFound, "no tensor named '\(name)' in the converted output",
                                file: source.path, tensor: name)
         }
         let byteCount = try plan.output.byteCount()
         var filled = 0
+        var record: TensorConversion?
         let storage = try ByteStorage.allocate(count: byteCount) { buffer in
-            _ = try WeightsError.tagging(file: source.path) {
-                try convert(plan, measuringAccuracy: false) { bytes in
+            record = try WeightsError.tagging(file: source.path) {
+                try convert(plan, measuringAccuracy: measuringAccuracy) { bytes in
                     UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<filled + bytes.count]).copyMemory(from: bytes)
                     filled += bytes.count
                 }
             }
         }
         let info = TensorInfo(name: name, dtype: plan.output.dtype, shape: plan.output.shape, dataOffsets: 0..<byteCount)
-        return Tensor(info: info, storage: storage, bytes: storage.bytes)
+        return (Tensor(info: info, storage: storage, bytes: storage.bytes), record)
     }
 
     /// The converted tensors as a ``TensorSource``, for writers that take one (such as
-    /// ``ShardedWriter``). Each tensor is converted when asked for, in memory.
-    public var convertedSource: any TensorSource { ConvertedTensorSource(self) }
+    /// ``ShardedWriter``). Each tensor is converted when asked for, whole, in memory; the
+    /// source collects what happened in its ``ConvertedTensorSource/report``.
+    public func convertedSource(measuringAccuracy: Bool = false) -> ConvertedTensorSource {
+        ConvertedTensorSource(self, measuringAccuracy: measuringAccuracy)
+    }
 }
 
 // MARK: - Planning
@@ -345,111 +357,127 @@ final class AccuracyMeasurer {
     }
 }
 
-/// Streams one tensor's INT8 values or scales, row block by row block.
+/// Streams one tensor's INT8 values or scales, in blocks of whole rows (or, for rows longer
+/// than a chunk, row by row in pieces).
 struct RowQuantizer {
     let tensor: Tensor
     let format: FloatFormat
     let rows: Int
     let rowLength: Int
+    /// Rows per block when a block holds whole rows; 0 when rows are longer than a chunk.
+    let rowsPerBlock: Int
 
     init(tensor: Tensor, format: FloatFormat) {
         self.tensor = tensor
         self.format = format
         self.rows = tensor.shape[0]
         self.rowLength = rows == 0 ? 0 : tensor.elementCount / rows
+        self.rowsPerBlock = rowLength == 0 ? max(rows, 1) : TensorConverter.chunkElements / rowLength
     }
 
     /// Writes the F32 scale of every row.
     func streamScales(into sink: (UnsafeRawBufferPointer) throws -> Void) throws {
-        var scales = [Float](repeating: 0, count: min(rows, TensorConverter.chunkElements))
-        var filled = 0
-        try forEachRow { row, scale in
-            scales[filled] = scale
-            filled += 1
-            if filled == scales.count || row == rows - 1 {
-                try scales.withUnsafeBytes { try sink(UnsafeRawBufferPointer(rebasing: $0[0..<filled * 4])) }
-                filled = 0
+        let scales = try self.scales()
+        try scales.withUnsafeBytes { try sink($0) }
+    }
+
+    /// Every row's scale, in one pass over the tensor.
+    func scales() throws -> [Float] {
+        var scales = [Float](repeating: 0, count: rows)
+        let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: min(max(rowLength, 1), TensorConverter.chunkElements))
+        defer { scratch.deallocate() }
+        for row in 0..<rows {
+            var largest: Float = 0
+            var start = 0
+            while start < rowLength {
+                let length = min(rowLength - start, scratch.count)
+                guard let piece = Int8Quantization.largestMagnitude(floats(row * rowLength + start, count: length, scratch: scratch)) else {
+                    throw WeightsError(.invalidArgument,
+                        "tensor '\(tensor.name)' row \(row) holds NaN or infinity, which INT8 cannot scale", tensor: tensor.name)
+                }
+                largest = max(largest, piece)
+                start += length
             }
+            scales[row] = Int8Quantization.scale(forLargestMagnitude: largest)
         }
+        return scales
     }
 
     /// Writes the I8 values of every row, measuring their dequantized error when asked.
     func streamValues(accuracy: inout AccuracyAccumulator?,
                       into sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let scales = try self.scales()
         let chunk = TensorConverter.chunkElements
-        let floats = UnsafeMutableBufferPointer<Float>.allocate(capacity: chunk)
+        let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: 2 * chunk)
         let restored = UnsafeMutableBufferPointer<Float>.allocate(capacity: accuracy == nil ? 0 : chunk)
-        let output = UnsafeMutableBufferPointer<Int8>.allocate(capacity: chunk)
+        let output = UnsafeMutableBufferPointer<Int8>.allocate(capacity: 2 * chunk)
         defer {
-            floats.deallocate()
+            scratch.deallocate()
             restored.deallocate()
             output.deallocate()
         }
-        var filled = 0
-        func flush() throws {
-            try sink(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(output)[0..<filled]))
-            filled = 0
-        }
-        try forEachRow { row, scale in
-            var start = 0
-            while start < rowLength {
-                if filled == chunk { try flush() }
-                let length = min(rowLength - start, chunk - filled)
-                let values = widen(row * rowLength + start, count: length, into: floats)
-                let levels = UnsafeMutableBufferPointer(rebasing: output[filled..<filled + length])
-                Int8Quantization.quantize(values, scale: scale, into: levels)
+        // A piece: rows `rows` of a block, or elements `start..<end` of one long row.
+        let pieces: [(row: Int, start: Int, end: Int)] = rowsPerBlock > 0
+            ? stride(from: 0, to: rows, by: rowsPerBlock).map { ($0, $0 * rowLength, min(rows, $0 + rowsPerBlock) * rowLength) }
+            : (0..<rows).flatMap { row in
+                stride(from: 0, to: rowLength, by: chunk).map { (row, row * rowLength + $0, row * rowLength + min(rowLength, $0 + chunk)) }
+            }
+        try ChunkPipeline.run(chunkCount: pieces.count, produce: { index, slot in
+            let piece = pieces[index]
+            let count = piece.end - piece.start
+            let slotScratch = UnsafeMutableBufferPointer(rebasing: scratch[slot * chunk..<(slot + 1) * chunk])
+            let values = floats(piece.start, count: count, scratch: slotScratch)
+            let levels = UnsafeMutableBufferPointer(rebasing: output[slot * chunk..<slot * chunk + count])
+            var offset = 0
+            while offset < count {
+                let row = (piece.start + offset) / rowLength
+                let length = min(count - offset, (row + 1) * rowLength - (piece.start + offset))
+                let rowValues = UnsafeBufferPointer(rebasing: values[offset..<offset + length])
+                let rowLevels = UnsafeMutableBufferPointer(rebasing: levels[offset..<offset + length])
+                Int8Quantization.quantize(rowValues, scale: scales[row], into: rowLevels)
                 if accuracy != nil {
                     let back = UnsafeMutableBufferPointer(rebasing: restored[0..<length])
-                    for index in 0..<length { back[index] = Float(levels[index]) * scale }
-                    accuracy!.add(reference: values, approximation: UnsafeBufferPointer(back))
+                    for index in 0..<length { back[index] = Float(rowLevels[index]) * scales[row] }
+                    accuracy!.add(reference: rowValues, approximation: UnsafeBufferPointer(back))
                 }
-                filled += length
-                start += length
+                offset += length
             }
-        }
-        if filled > 0 { try flush() }
+            return UnsafeRawBufferPointer(levels)
+        }, consume: sink)
     }
 
-    /// Calls `body` with each row's index and scale, widening the row chunk by chunk.
-    private func forEachRow(_ body: (_ row: Int, _ scale: Float) throws -> Void) throws {
-        let chunk = TensorConverter.chunkElements
-        let floats = UnsafeMutableBufferPointer<Float>.allocate(capacity: min(max(rowLength, 1), chunk))
-        defer { floats.deallocate() }
-        for row in 0..<rows {
-            var largest: Float = 0
-            var start = 0
-            while start < rowLength {
-                let length = min(rowLength - start, floats.count)
-                guard let chunkLargest = Int8Quantization.largestMagnitude(widen(row * rowLength + start, count: length, into: floats)) else {
-                    throw WeightsError(.invalidArgument,
-                        "tensor '\(tensor.name)' row \(row) holds NaN or infinity, which INT8 cannot scale", tensor: tensor.name)
-                }
-                largest = max(largest, chunkLargest)
-                start += length
-            }
-            try body(row, Int8Quantization.scale(forLargestMagnitude: largest))
-        }
-    }
-
-    /// Elements `start..<start+count` as `Float` (F64 rounds to nearest).
-    private func widen(_ start: Int, count: Int, into floats: UnsafeMutableBufferPointer<Float>) -> UnsafeBufferPointer<Float> {
-        let target = UnsafeMutableBufferPointer(rebasing: floats[0..<count])
+    /// Elements `start..<start+count` as `Float`: the mapped bytes themselves for aligned F32,
+    /// otherwise widened into `scratch` (F64 rounds to nearest).
+    private func floats(_ start: Int, count: Int, scratch: UnsafeMutableBufferPointer<Float>) -> UnsafeBufferPointer<Float> {
         tensor.withUnsafeBytes { bytes in
             let width = format.byteWidth
-            FloatFormat.convert(UnsafeRawBufferPointer(rebasing: bytes[start * width..<(start + count) * width]),
-                                from: format, to: .f32, into: UnsafeMutableRawBufferPointer(target))
+            let slice = UnsafeRawBufferPointer(rebasing: bytes[start * width..<(start + count) * width])
+            if format == .f32, let base = slice.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 {
+                return UnsafeBufferPointer(start: base.assumingMemoryBound(to: Float.self), count: count)
+            }
+            let target = UnsafeMutableBufferPointer(rebasing: scratch[0..<count])
+            FloatFormat.convert(slice, from: format, to: .f32, into: UnsafeMutableRawBufferPointer(target))
+            return UnsafeBufferPointer(target)
         }
-        return UnsafeBufferPointer(target)
     }
 }
 
 /// The output of a ``TensorConverter`` as a source: each tensor converted when asked for.
-final class ConvertedTensorSource: TensorSource, @unchecked Sendable {
-    let converter: TensorConverter
-    let tensors: [TensorInfo]
+///
+/// ```swift
+/// let converted = try TensorConverter(source: source, target: .float(.bf16)).convertedSource()
+/// try ShardedWriter.write(converted, to: "out", maximumShardSize: 2_000_000_000, metadata: converted.metadata)
+/// converted.report.overflowCount
+/// ```
+public final class ConvertedTensorSource: TensorSource, @unchecked Sendable {
+    public let converter: TensorConverter
+    public let tensors: [TensorInfo]
+    private let measuringAccuracy: Bool
+    private let records = Mutex<[UTF8Key: TensorConversion]>([:])
 
-    init(_ converter: TensorConverter) {
+    init(_ converter: TensorConverter, measuringAccuracy: Bool) {
         self.converter = converter
+        self.measuringAccuracy = measuringAccuracy
         var offset = 0
         var infos: [TensorInfo] = []
         for output in converter.outputs {
@@ -461,7 +489,22 @@ final class ConvertedTensorSource: TensorSource, @unchecked Sendable {
         tensors = infos
     }
 
-    var path: String { converter.source.path }
-    var metadata: [String: String]? { converter.metadata }
-    func tensor(named name: String) throws -> Tensor { try converter.tensor(named: name) }
+    public var path: String { converter.source.path }
+    public var metadata: [String: String]? { converter.metadata }
+
+    public func tensor(named name: String) throws -> Tensor {
+        let (tensor, record) = try converter.convertedTensor(named: name, measuringAccuracy: measuringAccuracy)
+        if let record { records.withLock { $0[UTF8Key(record.name)] = record } }
+        return tensor
+    }
+
+    /// What happened to every converted tensor read so far, in the source's order. Tensors
+    /// without bytes, which writers never ask for, are included.
+    public var report: ConversionReport {
+        for info in tensors where info.byteCount == 0 {
+            _ = try? tensor(named: info.name)
+        }
+        let records = records.withLock { $0 }
+        return ConversionReport(tensors: converter.outputs.compactMap { records[UTF8Key($0.name)] })
+    }
 }

@@ -50,7 +50,6 @@ struct ConvertCommand: ParsableCommand {
     func validate() throws {
         if report, dtype == nil { throw ValidationError("--report needs --dtype") }
         if json, !report { throw ValidationError("--json needs --report") }
-        if report, shardSize != nil { throw ValidationError("--report cannot be combined with --shard-size") }
     }
 
     func run() throws {
@@ -75,13 +74,15 @@ struct ConvertCommand: ParsableCommand {
 extension ConvertCommand {
     private func convert(_ source: any TensorSource, to target: ConversionTarget) throws {
         let converter = try TensorConverter(source: source, target: target)
+        let result: ConversionReport
         if let shardSize {
             let directory = output.hasSuffix(".index.json") ? parentDirectory(of: output) : output
-            try ShardedWriter.write(converter.convertedSource, to: directory, maximumShardSize: shardSize,
-                                    metadata: converter.metadata)
-            return
+            let converted = converter.convertedSource(measuringAccuracy: report)
+            try ShardedWriter.write(converted, to: directory, maximumShardSize: shardSize, metadata: converter.metadata)
+            result = converted.report
+        } else {
+            result = try converter.write(to: output, measuringAccuracy: report)
         }
-        let result = try converter.write(to: output, measuringAccuracy: report)
         for tensor in result.tensors where tensor.overflowCount > 0 {
             Terminal.printError("warning: \(input): tensor '\(tensor.name)': \(tensor.overflowCount) finite "
                 + "value\(tensor.overflowCount == 1 ? "" : "s") overflowed to infinity in \(tensor.dtype)")

@@ -104,7 +104,6 @@ struct ConvertDTypeTests {
         (["--dtype", "f8"], "unknown dtype 'f8'"),
         (["--report"], "--report needs --dtype"),
         (["--dtype", "f16", "--json"], "--json needs --report"),
-        (["--dtype", "f16", "--report", "--shard-size", "1MB"], "--report cannot be combined with --shard-size"),
     ])
     func badOptions(arguments: [String], message: String) throws {
         let output = Self.temporaryFile("never.safetensors")
@@ -112,6 +111,23 @@ struct ConvertDTypeTests {
         #expect(run.status != 0)
         #expect(run.standardError.contains(message), "\(run.standardError)")
         #expect(!FileManager.default.fileExists(atPath: output))
+    }
+
+    @Test("--dtype with --shard-size writes converted shards, warns and reports")
+    func sharded() throws {
+        let directory = Self.temporaryFile("shards")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let run = try Self.weights("convert", Self.fixture("source.safetensors"), directory, "--dtype", "f16",
+                                   "--shard-size", "12000", "--report", "--json")
+        #expect(run.status == 0)
+        #expect(run.standardError.contains("tensor 'edges': 6 finite values overflowed to infinity in F16"))
+        #expect(run.standardOutput.contains("\"name\":\"edges\""))
+        let shards = try Checkpoint.open(directory)
+        let expected = try SafetensorsFile(path: Self.fixture("expected_f16.safetensors"))
+        #expect(shards.tensors.count == expected.tensors.count)
+        for info in expected.tensors {
+            #expect(try shards.tensor(named: info.name).copyBytes() == expected.tensor(named: info.name).copyBytes())
+        }
     }
 
     @Test("INT8 of a tensor holding NaN names the file, tensor and row")

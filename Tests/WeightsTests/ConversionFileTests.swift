@@ -160,7 +160,11 @@ struct ConversionFileTests {
         }
         let converter = try TensorConverter(source: SafetensorsFile(path: ConversionFixtures.path("source.safetensors")),
                                             target: .float(.bf16))
-        try ShardedWriter.write(converter.convertedSource, to: directory, maximumShardSize: 12_000, metadata: converter.metadata)
+        let converted = converter.convertedSource(measuringAccuracy: true)
+        try ShardedWriter.write(converted, to: directory, maximumShardSize: 12_000, metadata: converter.metadata)
+        #expect(converted.report.tensors.count == 8)
+        #expect(converted.report.overflowCount == 3)
+        #expect(converted.report.tensors.allSatisfy { $0.accuracy != nil })
         let sharded = try Checkpoint.open(directory)
         let expected = try SafetensorsFile(path: ConversionFixtures.path("expected_bf16.safetensors"))
         #expect(sharded.tensors.count == expected.tensors.count)

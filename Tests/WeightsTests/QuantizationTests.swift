@@ -4,13 +4,13 @@ import Weights
 @Suite("INT8 quantization")
 struct QuantizationTests {
     /// Runs `quantizeRows` on arrays.
-    static func quantize(_ values: [Float], rows: Int) throws(WeightsError) -> (q: [Int8], scales: [Float]) {
+    static func quantize(_ values: [Float], rows: Int, kernel: ConversionKernel = .best) throws(WeightsError) -> (q: [Int8], scales: [Float]) {
         var q = [Int8](repeating: 99, count: values.count)
         var scales = [Float](repeating: -1, count: rows)
         try values.withUnsafeBufferPointer { values throws(WeightsError) in
             try q.withUnsafeMutableBufferPointer { q throws(WeightsError) in
                 try scales.withUnsafeMutableBufferPointer { scales throws(WeightsError) in
-                    try Int8Quantization.quantizeRows(values, rows: rows, into: q, scales: scales)
+                    try Int8Quantization.quantizeRows(values, rows: rows, into: q, scales: scales, kernel: kernel)
                 }
             }
         }
@@ -52,6 +52,21 @@ struct QuantizationTests {
         let random = (0..<4096).map { _ in Float.random(in: -5...5) }
         let (levels, _) = try Self.quantize(random, rows: 16)
         #expect(levels.allSatisfy { $0 >= -127 })
+    }
+
+    @Test("The AVX2 and portable kernels agree on every value, ties and ragged row ends included")
+    func kernelsAgree() throws {
+        var random = ConversionTestRandom(seed: 21)
+        // Rows of 67 (not a multiple of the vector width), with values on exact level ties.
+        let values: [Float] = (0..<67 * 300).map { index in
+            index % 5 == 0 ? Float(Int(random.next() % 255) - 127) + 0.5 : Float(random.nextNormal()) * 0.1
+        }
+        let best = try Self.quantize(values, rows: 300, kernel: .best)
+        let portable = try Self.quantize(values, rows: 300, kernel: .portable)
+        #expect(best.q == portable.q)
+        #expect(best.scales == portable.scales)
+        #expect(throws: WeightsError.self) { try Self.quantize([1, .infinity] + [Float](repeating: 0, count: 30), rows: 1, kernel: .portable) }
+        #expect(throws: WeightsError.self) { try Self.quantize([Float](repeating: 1, count: 30) + [.nan, 2], rows: 1, kernel: .best) }
     }
 
     @Test("Dequantizing restores every value within half a scale step")
