@@ -47,12 +47,20 @@ struct ConvertCommand: ParsableCommand {
     @Flag(help: "With --report: print the report as JSON.")
     var json = false
 
+    @Flag(help: "Record each tensor's SHA-256 and the content digest in the output's metadata, for `weights verify`.")
+    var embedDigests = false
+
     func validate() throws {
         if report, dtype == nil { throw ValidationError("--report needs --dtype") }
         if json, !report { throw ValidationError("--json needs --report") }
     }
 
     func run() throws {
+        try write()
+        if embedDigests { try Self.embedDigests(in: output) }
+    }
+
+    private func write() throws {
         let source = try openSource(input)
         if let dtype {
             try convert(source, to: dtype)
@@ -72,6 +80,17 @@ struct ConvertCommand: ParsableCommand {
 }
 
 extension ConvertCommand {
+    /// Rewrites the file at `path` with its tensors' digests in its metadata (Spec/digests.md).
+    /// The old file stays mapped while the new one replaces it atomically.
+    static func embedDigests(in path: String) throws {
+        let file = try SafetensorsFile(path: path)
+        let digests = try TensorDigests.compute(for: file).map(\.sha256)
+        let metadata = EmbeddedDigests.adding(to: file.metadata, tensors: file.tensors, digests: digests)
+        let writer = try SafetensorsWriter(path: path, tensors: file.tensors.map(\.descriptor), metadata: metadata)
+        while let next = writer.nextTensor { try writer.write(file.tensor(next)) }
+        try writer.finish()
+    }
+
     private func convert(_ source: any TensorSource, to target: ConversionTarget) throws {
         let converter = try TensorConverter(source: source, target: target)
         let result: ConversionReport

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Weights
 
 /// `weights digest`, `manifest`, `verify` and `diff`, run as a user runs them.
 @Suite struct IntegrityCommandTests {
@@ -57,5 +58,41 @@ import Testing
         let object = try #require(try JSONSerialization.jsonObject(with: Data(other.standardOutput.utf8)) as? [String: Any])
         #expect(object["identical"] as? Bool == false)
         #expect((object["only_in_b"] as? [[String: Any]])?.first?["name"] as? String == "w")
+    }
+}
+
+@Suite struct EmbeddedDigestCommandTests {
+    @Test func convertEmbedsDigestsThatVerifyChecksAndOtherReadersIgnore() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let source = fixture("valid/model_bert_tiny.safetensors")
+        for extra in [[], ["--dtype", "bf16"]] {
+            let out = directory + "/embedded\(extra.count).safetensors"
+            let convert = try runWeights(["convert", source, out, "--embed-digests"] + extra)
+            #expect(convert.status == 0, "\(convert.standardError)")
+            let file = try SafetensorsFile(path: out)
+            #expect(file.metadata?["format"] == "pt", "existing metadata is kept")
+            #expect(file.metadata?["weights.content_digest"] != nil)
+            #expect(file.tensors.allSatisfy { file.metadata?["weights.sha256.\($0.name)"] != nil })
+            let verify = try runWeights(["verify", out])
+            #expect(verify.status == 0, "\(verify.standardOutput)")
+            #expect(verify.standardOutput.contains("checks passed"))
+            // The digests describe the tensors, so the content digest is the plain copy's.
+            let plain = directory + "/plain\(extra.count).safetensors"
+            _ = try runWeights(["convert", source, plain] + extra)
+            #expect(try runWeights(["digest", out]).standardOutput.prefix(64) == runWeights(["digest", plain]).standardOutput.prefix(64))
+        }
+        // A tensor changed after the fact is named.
+        let out = directory + "/embedded0.safetensors"
+        let file = try SafetensorsFile(path: out)
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: out)))
+        let victim = try #require(file.tensors.last { $0.byteCount > 0 })
+        bytes[file.dataOffset + victim.dataOffsets.lowerBound] ^= 1
+        try Data(bytes).write(to: URL(fileURLWithPath: out))
+        let verify = try runWeights(["verify", out])
+        #expect(verify.status == 1)
+        #expect(verify.standardOutput.contains("tensor '\(victim.name)': FAILED"))
+        let refused = try runWeights(["convert", source, directory + "/s", "--embed-digests", "--shard-size", "1MB"])
+        #expect(refused.status != 0)
     }
 }
