@@ -41,15 +41,16 @@ enum CoreBench {
         Timing.report("scan-memory", seconds, extra: "\"checksum\":\(checksum)")
     }
 
-    /// `write SOURCE DEST [--repeat N]`: write the tensors of SOURCE (loaded into memory first,
-    /// as Python's save_file gets them) to DEST.
+    /// `write SOURCE DEST [--repeat N] [--no-sync]`: write the tensors of SOURCE (loaded into
+    /// memory first, as Python's save_file gets them) to DEST.
     static func write(_ arguments: [String]) throws {
         let source = try SafetensorsFile(path: arguments[0])
         let tensors = try source.tensors.map { info in
             try source.tensor(info).withUnsafeBytes { try Tensor(name: info.name, dtype: info.dtype, shape: info.shape, bytes: $0) }
         }
         let seconds = try Timing.measure(repeats: option("repeat", in: arguments, default: 5)) {
-            try SafetensorsWriter.write(tensors, metadata: source.metadata, to: arguments[1])
+            try SafetensorsWriter.write(tensors, metadata: source.metadata, to: arguments[1],
+                                        syncToDisk: !arguments.contains("--no-sync"))
         }
         Timing.report("write", seconds)
     }

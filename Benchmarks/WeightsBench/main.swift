@@ -13,6 +13,10 @@ let modes: [String: ([String]) throws -> Void] = [
     "scan": CoreBench.scan,
     "scan-memory": CoreBench.scanMemory,
     "write": CoreBench.write,
+    "compress": CompressionBench.compress,
+    "decompress": CompressionBench.decompress,
+    "zstd-decompress": CompressionBench.zstdDecompress,
+    "convert-memory": ConversionBench.memory,
     "engine-throughput": EngineBench.throughput,
     "engine-memory": EngineBench.memory,
 ]

@@ -28,6 +28,7 @@ public final class AtomicFile {
     private var fd: Int32
     private var buffer: [UInt8] = []
     private var committed = false
+    private let syncToDisk: Bool
     /// Bytes written so far.
     public private(set) var bytesWritten = 0
 
@@ -35,9 +36,13 @@ public final class AtomicFile {
 
     /// Creates the temporary file beside `path`.
     ///
+    /// - Parameter syncToDisk: Whether ``commit()`` waits for the data to reach the disk before
+    ///   renaming, so that a crash or power loss can't leave a renamed but empty file. Turn it
+    ///   off only for scratch files you can recreate.
     /// - Throws: `io` when the directory is missing or not writable.
-    public init(path: String) throws {
+    public init(path: String, syncToDisk: Bool = true) throws {
         self.path = path
+        self.syncToDisk = syncToDisk
         let directory = Self.directory(of: path)
         let base = path.split(separator: "/").last.map(String.init) ?? path
         var template = Array("\(directory)/.\(base).XXXXXX".utf8CString)
@@ -76,14 +81,16 @@ public final class AtomicFile {
         try bytes.withUnsafeBytes { try write($0) }
     }
 
-    /// Flushes, syncs the data to disk, renames the file into place and syncs the directory.
+    /// Flushes, syncs the data to disk, renames the file into place and syncs the directory
+    /// (the syncs only when `syncToDisk`).
     public func commit() throws {
         try flush()
-        guard fsync(fd) == 0 else { throw WeightsError.system("cannot sync", file: path) }
+        if syncToDisk, fsync(fd) != 0 { throw WeightsError.system("cannot sync", file: path) }
         guard close(fd) == 0 else { throw WeightsError.system("cannot close", file: path) }
         fd = -1
         guard rename(temporaryPath, path) == 0 else { throw WeightsError.system("cannot rename into place", file: path) }
         committed = true
+        guard syncToDisk else { return }
         let directoryFD = open(Self.directory(of: path), O_RDONLY | O_CLOEXEC)
         if directoryFD >= 0 {
             _ = fsync(directoryFD)

@@ -1,3 +1,5 @@
+import CWeightsSIMD
+
 /// Symmetric per-row INT8 quantization: the scheme behind `weights convert --dtype int8`.
 ///
 /// A row is a slice along the first dimension: for an `[out, in]` weight, one output channel.
@@ -58,20 +60,23 @@ public enum Int8Quantization {
     ///   - rows: the number of rows; `values.count` must be a multiple of it.
     ///   - q: receives `values.count` quantized values.
     ///   - scales: receives `rows` scales.
+    ///   - kernel: `.best` uses AVX2 when the CPU has it; `.portable` gives the same results
+    ///     without it.
     /// - Throws: `invalidArgument` when the buffer sizes disagree, or when a row holds NaN or an
     ///   infinity (which has no finite scale); nothing is guaranteed about `q` and `scales`
     ///   then.
     /// - Complexity: O(*n*), two passes over each row.
     public static func quantizeRows(
         _ values: UnsafeBufferPointer<Float>, rows: Int,
-        into q: UnsafeMutableBufferPointer<Int8>, scales: UnsafeMutableBufferPointer<Float>
+        into q: UnsafeMutableBufferPointer<Int8>, scales: UnsafeMutableBufferPointer<Float>,
+        kernel: ConversionKernel = .best
     ) throws(WeightsError) {
         let rowLength = try checkedRowLength(count: values.count, rows: rows, other: q.count, scales: scales.count)
         for row in 0..<rows {
             let start = row * rowLength
             let slice = UnsafeBufferPointer(rebasing: values[start..<start + rowLength])
             let output = UnsafeMutableBufferPointer(rebasing: q[start..<start + rowLength])
-            guard let scale = quantizeRow(slice, into: output) else {
+            guard let scale = quantizeRow(slice, into: output, kernel: kernel) else {
                 throw WeightsError(.invalidArgument, "row \(row) holds NaN or infinity, which INT8 cannot scale")
             }
             scales[row] = scale
@@ -98,26 +103,37 @@ public enum Int8Quantization {
 
     /// Quantizes one row; returns its scale, or `nil` when the row is not finite.
     @inline(__always)
-    static func quantizeRow(_ row: UnsafeBufferPointer<Float>, into q: UnsafeMutableBufferPointer<Int8>) -> Float? {
+    static func quantizeRow(_ row: UnsafeBufferPointer<Float>, into q: UnsafeMutableBufferPointer<Int8>,
+                            kernel: ConversionKernel = .best) -> Float? {
+        guard let largest = largestMagnitude(row, kernel: kernel) else { return nil }
+        let scale = scale(forLargestMagnitude: largest)
+        quantize(row, scale: scale, into: q, kernel: kernel)
+        return scale
+    }
+
+    /// The largest magnitude in `values`, or `nil` when one is NaN or infinite.
+    static func largestMagnitude(_ values: UnsafeBufferPointer<Float>, kernel: ConversionKernel = .best) -> Float? {
+        guard let base = values.baseAddress else { return 0 }
         var largest: Float = 0
-        var finite = true
-        for value in row {
-            largest = Swift.max(largest, value.magnitude)
-            finite = finite && value.isFinite
-        }
-        guard finite else { return nil }
-        let scale = largest / maximumLevel
+        return weights_largest_magnitude(base, values.count, &largest, kernel.code) ? largest : nil
+    }
+
+    /// The scale of a row whose largest magnitude is `largest`: 0 when it underflows.
+    static func scale(forLargestMagnitude largest: Float) -> Float {
+        largest / maximumLevel
+    }
+
+    /// Quantizes finite `values` with `scale`; a zero scale gives zeros.
+    static func quantize(_ values: UnsafeBufferPointer<Float>, scale: Float, into q: UnsafeMutableBufferPointer<Int8>,
+                         kernel: ConversionKernel = .best) {
         guard scale > 0 else {
             q.update(repeating: 0)
-            return 0
+            return
         }
-        for index in row.indices {
-            // Division, not multiplication by 1/scale: the reciprocal would round a second time
-            // and move ties, so results would differ from `round(x / scale)` elsewhere.
-            let level = (row[index] / scale).rounded(.toNearestOrEven)
-            q[index] = Int8(Swift.min(Swift.max(level, -maximumLevel), maximumLevel))
-        }
-        return scale
+        guard let base = values.baseAddress else { return }
+        // The kernel divides (it does not multiply by 1/scale: the reciprocal would round a
+        // second time and move ties away from `round(x / scale)`).
+        weights_quantize_int8(base, values.count, scale, q.baseAddress!, kernel.code)
     }
 
     private static func checkedRowLength(count: Int, rows: Int, other: Int, scales: Int) throws(WeightsError) -> Int {

@@ -71,6 +71,29 @@ struct JSONScanner {
         try expect(UInt8(ascii: "}"))
     }
 
+    /// Starts reading an object without a closure, for hot loops: consumes `{` and returns
+    /// whether a member follows. Read each member with ``readKey()`` and its value, then call
+    /// ``continueObject()``.
+    mutating func beginObject() throws -> Bool {
+        try expect(UInt8(ascii: "{"))
+        return try !consume(UInt8(ascii: "}"))
+    }
+
+    /// Reads a member's key and the colon after it.
+    mutating func readKey() throws -> String {
+        guard try peek() == UInt8(ascii: "\"") else { throw error("expected a string key") }
+        let key = try readString()
+        try expect(UInt8(ascii: ":"))
+        return key
+    }
+
+    /// After a member's value: consumes `,` and returns true, or `}` and returns false.
+    mutating func continueObject() throws -> Bool {
+        if try consume(UInt8(ascii: ",")) { return true }
+        try expect(UInt8(ascii: "}"))
+        return false
+    }
+
     /// Reads the elements of an array: `body` must consume each element.
     mutating func readArray(_ body: (inout JSONScanner) throws -> Void) throws {
         try expect(UInt8(ascii: "["))

@@ -48,13 +48,17 @@ public final class ByteStorage: @unchecked Sendable {
         }
     }
 
-    /// A new zero-filled allocation of `count` bytes, aligned to 64 bytes, that `initialize`
-    /// fills before the storage becomes immutable.
+    /// A new allocation of `count` bytes, aligned to 64 bytes, that `initialize` fills before
+    /// the storage becomes immutable.
+    ///
+    /// - Parameter zeroed: Whether the bytes are zero before `initialize` runs. Pass `false`
+    ///   only when `initialize` writes every byte (a decoder that checks its output size, say):
+    ///   it saves a pass over memory the size of the tensor.
     public static func allocate(
-        count: Int, initialize: (UnsafeMutableRawBufferPointer) throws -> Void
+        count: Int, zeroed: Bool = true, initialize: (UnsafeMutableRawBufferPointer) throws -> Void
     ) rethrows -> ByteStorage {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 64)
-        buffer.initializeMemory(as: UInt8.self, repeating: 0)
+        if zeroed { buffer.initializeMemory(as: UInt8.self, repeating: 0) }
         do {
             try initialize(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
         } catch {

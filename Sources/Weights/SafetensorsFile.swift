@@ -34,10 +34,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     public init(storage: ByteStorage, path: String) throws {
         self.path = path
         self.storage = storage
-        (headerLength, header) = try WeightsError.tagging(file: path) { try Self.readHeader(storage.bytes) }
-        var index = [UTF8Key: Int](minimumCapacity: header.tensors.count)
-        for (position, tensor) in header.tensors.enumerated() { index[UTF8Key(tensor.name)] = position }
-        self.index = index
+        (headerLength, header, index) = try WeightsError.tagging(file: path) { try Self.readHeader(storage.bytes) }
     }
 
     /// Parses a serialized file held in memory (for example, one received over a network).
@@ -46,7 +43,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     }
 
     /// The reference reader's checks, in its order.
-    static func readHeader(_ bytes: UnsafeRawBufferPointer) throws -> (Int, SafetensorsHeader) {
+    static func readHeader(_ bytes: UnsafeRawBufferPointer) throws -> (Int, SafetensorsHeader, [UTF8Key: Int]) {
         guard bytes.count >= 8 else {
             throw WeightsError(.headerTooSmall, "file of \(bytes.count) bytes is too small for the 8-byte header length")
         }
@@ -60,13 +57,13 @@ public final class SafetensorsFile: @unchecked Sendable {
             throw WeightsError(.invalidHeaderLength,
                 "header length \(length) runs past the end of the \(bytes.count)-byte file", offset: 0)
         }
-        let header = try SafetensorsHeader.decode(UnsafeRawBufferPointer(rebasing: bytes[8..<8 + length]))
+        let (header, index) = try SafetensorsHeader.decodeIndexed(UnsafeRawBufferPointer(rebasing: bytes[8..<8 + length]), fileOffset: 8)
         let expected = 8 + length + header.dataSize
         guard expected == bytes.count else {
             throw WeightsError(.metadataIncompleteBuffer,
                 "tensors end at byte \(expected), but the file has \(bytes.count) bytes", offset: min(expected, bytes.count))
         }
-        return (length, header)
+        return (length, header, index)
     }
 
     /// The metadata, or `nil` when the header has none.

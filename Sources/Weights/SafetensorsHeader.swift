@@ -41,13 +41,37 @@ extension SafetensorsHeader {
     ///   `misalignedSlice` or `tensorInvalidInfo`.
     /// - Complexity: O(*n* log *n*) for *n* tensors, O(*b*) in the header's bytes.
     public static func decode(_ json: UnsafeRawBufferPointer, fileOffset: Int = 8) throws -> SafetensorsHeader {
+        try decodeIndexed(json, fileOffset: fileOffset).header
+    }
+
+    /// Decodes and validates, and also returns each name's position in `tensors`: the reader
+    /// keeps it as its lookup table, and building it is how duplicates are found.
+    static func decodeIndexed(_ json: UnsafeRawBufferPointer, fileOffset: Int) throws
+        -> (header: SafetensorsHeader, index: [UTF8Key: Int])
+    {
         try checkUTF8(json, fileOffset: fileOffset)
         var (metadata, entries) = try parseEntries(json, fileOffset: fileOffset)
-        try validate(&entries)
-        return SafetensorsHeader(metadata: metadata, tensors: entries.map(\.info))
+        // Writers list tensors in data order, so the sort is nearly always a no-op: check first.
+        let inOrder = zip(entries, entries.dropFirst()).allSatisfy { ($0.begin, $0.end) <= ($1.begin, $1.end) }
+        if !inOrder { entries.sort { ($0.begin, $0.end) < ($1.begin, $1.end) } }
+        let index = try indexNames(entries)
+        let tensors = try validate(entries)
+        return (SafetensorsHeader(metadata: metadata, tensors: tensors), index)
+    }
+
+    /// Each name's position; a name seen twice is `duplicateTensorName`.
+    private static func indexNames(_ entries: [Entry]) throws -> [UTF8Key: Int] {
+        var index = [UTF8Key: Int](minimumCapacity: entries.count)
+        for (position, entry) in entries.enumerated() {
+            guard index.updateValue(position, forKey: UTF8Key(entry.name)) == nil else {
+                throw WeightsError(.duplicateTensorName, "tensor '\(entry.name)' appears twice in the header", tensor: entry.name)
+            }
+        }
+        return index
     }
 
     private static func checkUTF8(_ json: UnsafeRawBufferPointer, fileOffset: Int) throws {
+        if isASCII(json) { return }
         var iterator = json.makeIterator()
         var decoder = UTF8()
         var position = 0
@@ -62,14 +86,32 @@ extension SafetensorsHeader {
         }
     }
 
+    /// Whether every byte is below 0x80, checked eight bytes at a time: headers are nearly
+    /// always ASCII, and this spares the scalar-by-scalar decoder.
+    private static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        var index = 0
+        var high: UInt64 = 0
+        while index + 8 <= bytes.count {
+            high |= base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            index += 8
+        }
+        while index < bytes.count {
+            high |= UInt64(bytes[index])
+            index += 1
+        }
+        return high & 0x8080_8080_8080_8080 == 0
+    }
+
     /// A tensor entry as parsed, before validation; offsets stay 64-bit until checked.
     struct Entry {
         var name: String
         var dtype: DType
-        var shape: [UInt64]
+        /// Dimensions above `Int.max` are kept as `-1` and flagged, to be refused in rule order.
+        var shape: [Int]
+        var hasHugeDimension: Bool
         var begin: UInt64
         var end: UInt64
-        var info: TensorInfo!
     }
 
     private static func parseEntries(_ json: UnsafeRawBufferPointer, fileOffset: Int) throws -> ([String: String]?, [Entry]) {
@@ -77,23 +119,21 @@ extension SafetensorsHeader {
         var metadata: [String: String]?
         var sawMetadata = false
         var entries: [Entry] = []
-        var names = Set<UTF8Key>()
-        var duplicate: String?
-        try scanner.readObject { scanner, key in
+        entries.reserveCapacity(json.count / 80)
+        var more = try scanner.beginObject()
+        while more {
+            let key = try scanner.readKey()
             if key == metadataKey {
                 guard !sawMetadata else { throw scanner.error("duplicate key \"\(metadataKey)\"") }
                 sawMetadata = true
                 metadata = try readMetadata(&scanner)
-                return
+            } else {
+                entries.append(try readEntry(&scanner, name: key))
             }
-            entries.append(try readEntry(&scanner, name: key))
-            if !names.insert(UTF8Key(key)).inserted, duplicate == nil { duplicate = key }
+            more = try scanner.continueObject()
         }
         scanner.skipWhitespace()
         guard scanner.isAtEnd else { throw scanner.error("trailing characters after the header object") }
-        if let duplicate {
-            throw WeightsError(.duplicateTensorName, "tensor '\(duplicate)' appears twice in the header", tensor: duplicate)
-        }
         return (metadata, entries)
     }
 
@@ -116,13 +156,15 @@ extension SafetensorsHeader {
 
     private static func readEntry(_ scanner: inout JSONScanner, name: String) throws -> Entry {
         var dtype: DType?
-        var shape: [UInt64]?
-        var offsets: [UInt64]?
+        var shape: (dimensions: [Int], huge: Bool)?
+        var offsets: (UInt64, UInt64)?
         var unknownKeys = Set<UTF8Key>()
         guard try scanner.peek() == UInt8(ascii: "{") else {
             throw scanner.error("tensor '\(name)' is not an object")
         }
-        try scanner.readObject { scanner, key in
+        var more = try scanner.beginObject()
+        while more {
+            let key = try scanner.readKey()
             switch key {
             case "dtype":
                 guard dtype == nil else { throw scanner.error("duplicate field \"dtype\" in tensor '\(name)'") }
@@ -133,39 +175,67 @@ extension SafetensorsHeader {
                 dtype = value
             case "shape":
                 guard shape == nil else { throw scanner.error("duplicate field \"shape\" in tensor '\(name)'") }
-                shape = try readIntegers(&scanner)
+                shape = try readDimensions(&scanner)
             case "data_offsets":
                 guard offsets == nil else { throw scanner.error("duplicate field \"data_offsets\" in tensor '\(name)'") }
-                offsets = try readIntegers(&scanner)
-                guard offsets!.count == 2 else {
-                    throw scanner.error("tensor '\(name)' data_offsets has \(offsets!.count) numbers, expected 2")
-                }
+                offsets = try readOffsets(&scanner, name: name)
             default:
                 guard unknownKeys.insert(UTF8Key(key)).inserted else {
                     throw scanner.error("duplicate field \"\(key)\" in tensor '\(name)'")
                 }
                 try scanner.skipValue(depth: 2)
             }
+            more = try scanner.continueObject()
         }
         guard let dtype else { throw scanner.error("tensor '\(name)' has no \"dtype\"") }
         guard let shape else { throw scanner.error("tensor '\(name)' has no \"shape\"") }
         guard let offsets else { throw scanner.error("tensor '\(name)' has no \"data_offsets\"") }
-        return Entry(name: name, dtype: dtype, shape: shape, begin: offsets[0], end: offsets[1])
+        return Entry(name: name, dtype: dtype, shape: shape.dimensions, hasHugeDimension: shape.huge,
+                     begin: offsets.0, end: offsets.1)
     }
 
-    private static func readIntegers(_ scanner: inout JSONScanner) throws -> [UInt64] {
-        var values: [UInt64] = []
-        try scanner.readArray { values.append(try $0.readUInt64()) }
+    /// Exactly two integers, read without building an array.
+    private static func readOffsets(_ scanner: inout JSONScanner, name: String) throws -> (UInt64, UInt64) {
+        try scanner.expect(UInt8(ascii: "["))
+        var values: (UInt64, UInt64) = (0, 0)
+        var count = 0
+        if try !scanner.consume(UInt8(ascii: "]")) {
+            repeat {
+                let value = try scanner.readUInt64()
+                if count == 0 { values.0 = value } else if count == 1 { values.1 = value }
+                count += 1
+            } while try scanner.consume(UInt8(ascii: ","))
+            try scanner.expect(UInt8(ascii: "]"))
+        }
+        guard count == 2 else {
+            throw scanner.error("tensor '\(name)' data_offsets has \(count) numbers, expected 2")
+        }
         return values
     }
 
-    /// The reference's offset rules: tensors sorted by (begin, end) tile the data section from
+    private static func readDimensions(_ scanner: inout JSONScanner) throws -> ([Int], Bool) {
+        var values: [Int] = []
+        var huge = false
+        try scanner.expect(UInt8(ascii: "["))
+        if try scanner.consume(UInt8(ascii: "]")) { return (values, huge) }
+        repeat {
+            let value = try scanner.readUInt64()
+            if let dimension = Int(exactly: value) { values.append(dimension) } else {
+                values.append(-1)
+                huge = true
+            }
+        } while try scanner.consume(UInt8(ascii: ","))
+        try scanner.expect(UInt8(ascii: "]"))
+        return (values, huge)
+    }
+
+    /// The reference's offset rules, on tensors sorted by (begin, end): they tile the data section from
     /// 0 with no gap or overlap, and each spans exactly its shape's bytes.
-    private static func validate(_ entries: inout [Entry]) throws {
-        entries.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
+    private static func validate(_ entries: [Entry]) throws -> [TensorInfo] {
+        var tensors: [TensorInfo] = []
+        tensors.reserveCapacity(entries.count)
         var expectedBegin: UInt64 = 0
-        for index in entries.indices {
-            let entry = entries[index]
+        for entry in entries {
             guard entry.begin == expectedBegin, entry.end >= entry.begin else {
                 let reason = entry.end < entry.begin
                     ? "tensor '\(entry.name)' ends at \(entry.end), before it begins at \(entry.begin)"
@@ -173,27 +243,20 @@ extension SafetensorsHeader {
                 throw WeightsError(.invalidOffset, reason, tensor: entry.name)
             }
             expectedBegin = entry.end
-            let size = try entry.dtype.byteCount(forShape: entry.shape, tensor: entry.name)
-            guard entry.end - entry.begin == UInt64(size) else {
-                throw WeightsError(.tensorInvalidInfo,
-                    "tensor '\(entry.name)' spans \(entry.end - entry.begin) bytes, but \(entry.dtype) \(entry.shape) needs \(size)",
-                    tensor: entry.name)
-            }
-            // Every dimension now fits in Int: a zero-byte tensor may still carry huge ones.
-            let shape = entry.shape.compactMap { Int(exactly: $0) }
-            guard shape.count == entry.shape.count,
-                  let begin = Int(exactly: entry.begin), let end = Int(exactly: entry.end) else {
+            // A dimension above Int.max fits no Swift shape; only zero-size tensors can have one.
+            guard !entry.hasHugeDimension, let begin = Int(exactly: entry.begin), let end = Int(exactly: entry.end) else {
                 throw WeightsError(.validationOverflow, "tensor '\(entry.name)' has a dimension or offset beyond Int.max",
                                    tensor: entry.name)
             }
-            entries[index].info = TensorInfo(name: entry.name, dtype: entry.dtype, shape: shape, dataOffsets: begin..<end)
+            let size = try entry.dtype.byteCount(forShape: entry.shape.lazy.map { UInt64($0) }, tensor: entry.name)
+            guard end - begin == size else {
+                throw WeightsError(.tensorInvalidInfo,
+                    "tensor '\(entry.name)' spans \(end - begin) bytes, but \(entry.dtype) \(entry.shape) needs \(size)",
+                    tensor: entry.name)
+            }
+            tensors.append(TensorInfo(name: entry.name, dtype: entry.dtype, shape: entry.shape, dataOffsets: begin..<end))
         }
-    }
-}
-
-extension DType {
-    func byteCount(forShape shape: [UInt64], tensor: String) throws -> Int {
-        try byteCount(forShape: shape.map(Optional.some), tensor: tensor)
+        return tensors
     }
 }
 

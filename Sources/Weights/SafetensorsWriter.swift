@@ -22,17 +22,19 @@ public final class SafetensorsWriter {
     private var writtenOfNext = 0
 
     /// Starts a file at `path` with `layout`'s header.
-    public init(path: String, layout: SafetensorsLayout) throws {
+    ///
+    /// - Parameter syncToDisk: See ``AtomicFile/init(path:syncToDisk:)``; on by default.
+    public init(path: String, layout: SafetensorsLayout, syncToDisk: Bool = true) throws {
         self.layout = layout
-        self.file = try AtomicFile(path: path)
+        self.file = try AtomicFile(path: path, syncToDisk: syncToDisk)
         try file.write(layout.headerBytes)
         skipEmptyTensors()
     }
 
     /// Starts a file at `path` for `tensors`, laid out canonically.
-    public convenience init(path: String, tensors: [TensorDescriptor], metadata: [String: String]?) throws {
+    public convenience init(path: String, tensors: [TensorDescriptor], metadata: [String: String]?, syncToDisk: Bool = true) throws {
         let layout = try WeightsError.tagging(file: path) { try SafetensorsLayout(tensors, metadata: metadata) }
-        try self.init(path: path, layout: layout)
+        try self.init(path: path, layout: layout, syncToDisk: syncToDisk)
     }
 
     /// The destination path.
@@ -99,8 +101,8 @@ extension SafetensorsWriter {
     ///
     /// Memory stays bounded: tensors that are views into mapped files are copied to the output
     /// one at a time.
-    public static func write(_ tensors: [Tensor], metadata: [String: String]?, to path: String) throws {
-        let writer = try SafetensorsWriter(path: path, tensors: tensors.map(\.descriptor), metadata: metadata)
+    public static func write(_ tensors: [Tensor], metadata: [String: String]?, to path: String, syncToDisk: Bool = true) throws {
+        let writer = try SafetensorsWriter(path: path, tensors: tensors.map(\.descriptor), metadata: metadata, syncToDisk: syncToDisk)
         let byName = Dictionary(tensors.map { (UTF8Key($0.name), $0) }, uniquingKeysWith: { first, _ in first })
         while let next = writer.nextTensor {
             try writer.write(byName[UTF8Key(next.name)]!)

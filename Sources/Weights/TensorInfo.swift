@@ -40,20 +40,20 @@ public struct TensorDescriptor: Sendable, Hashable {
     ///   `misalignedSlice` when packed elements do not fill whole bytes, `invalidArgument` for
     ///   a negative dimension.
     public func byteCount() throws -> Int {
-        try dtype.byteCount(forShape: shape.map { UInt64(exactly: $0) }, tensor: name)
+        guard shape.allSatisfy({ $0 >= 0 }) else {
+            throw WeightsError(.invalidArgument, "tensor '\(name)' has a negative dimension in \(shape)", tensor: name)
+        }
+        return try dtype.byteCount(forShape: shape.lazy.map { UInt64($0) }, tensor: name)
     }
 }
 
 extension DType {
     /// The byte size of a tensor of this dtype with `shape`, checked the way the reference
-    /// reader checks it: element count, then bit count, must fit in 64 bits, and the bit count
-    /// must be a whole number of bytes. `nil` dimensions are negative ones.
-    func byteCount(forShape shape: [UInt64?], tensor: String) throws -> Int {
+    /// reader checks it: the running product of the dimensions, then the bit count, must fit in
+    /// 64 bits, and the bit count must be a whole number of bytes.
+    func byteCount(forShape shape: some Sequence<UInt64>, tensor: String) throws -> Int {
         var elements: UInt64 = 1
         for dimension in shape {
-            guard let dimension else {
-                throw WeightsError(.invalidArgument, "tensor '\(tensor)' has a negative dimension", tensor: tensor)
-            }
             let (product, overflow) = elements.multipliedReportingOverflow(by: dimension)
             guard !overflow else { throw Self.overflow(tensor, shape) }
             elements = product
@@ -69,8 +69,8 @@ extension DType {
         return bytes
     }
 
-    private static func overflow(_ tensor: String, _ shape: [UInt64?]) -> WeightsError {
-        let dims = shape.map { $0.map(String.init) ?? "-" }.joined(separator: ", ")
+    private static func overflow(_ tensor: String, _ shape: some Sequence<UInt64>) -> WeightsError {
+        let dims = shape.map(String.init).joined(separator: ", ")
         return WeightsError(.validationOverflow, "tensor '\(tensor)' shape [\(dims)] overflows 64 bits", tensor: tensor)
     }
 }
@@ -92,11 +92,24 @@ struct UTF8Key: Hashable, Sendable {
     init(_ string: String) { self.string = string }
 
     static func == (lhs: UTF8Key, rhs: UTF8Key) -> Bool {
-        lhs.string.utf8.elementsEqual(rhs.string.utf8)
+        let (a, b) = (lhs.string.utf8, rhs.string.utf8)
+        guard a.count == b.count else { return false }
+        // Native strings are contiguous: compare their bytes in one call, without copies.
+        let equal = a.withContiguousStorageIfAvailable { x in
+            b.withContiguousStorageIfAvailable { y in x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 }
+        }
+        return (equal ?? nil) ?? a.elementsEqual(b)
     }
 
     func hash(into hasher: inout Hasher) {
-        var copy = string
-        copy.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        let utf8 = string.utf8
+        let hashed: Void? = utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        if hashed == nil { for byte in utf8 { hasher.combine(byte) } }
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -27,6 +27,7 @@ public enum Checkpoint {
     /// - a directory holding `model.safetensors.index.json`: that sharded checkpoint;
     /// - a directory holding `model.safetensors`: that file;
     /// - a path ending in `.index.json`: the sharded checkpoint it indexes;
+    /// - a file that begins with ``CompressedFormat/magic``: a compressed container;
     /// - any other file: a safetensors file.
     ///
     /// - Throws: ``WeightsError`` naming the path.
@@ -41,6 +42,7 @@ public enum Checkpoint {
         }
         if path.hasSuffix(".index.json") { return try ShardedCheckpoint(indexPath: path) }
         let storage = try ByteStorage.map(path: path)
+        if CompressedFormat.hasMagic(storage.bytes) { return try CompressedFile(storage: storage, path: path) }
         return try SafetensorsFile(storage: storage, path: path)
     }
 

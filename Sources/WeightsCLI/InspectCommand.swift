@@ -30,6 +30,8 @@ struct CheckpointSummary {
     struct Row {
         var info: TensorInfo
         var file: String?
+        /// The bytes the tensor takes in a compressed container.
+        var compressedSize: Int?
     }
 
     var format: String
@@ -46,6 +48,11 @@ struct CheckpointSummary {
             fileSize = sharded.shards.reduce(0) { $0 + $1.fileSize }
             headerSize = sharded.shards.reduce(0) { $0 + $1.headerLength }
             rows = sharded.tensors.map { Row(info: $0, file: sharded.shard(of: $0.name)) }
+        case let file as CompressedFile:
+            format = CompressedFormat.name
+            fileSize = file.fileSize
+            headerSize = file.headerLength
+            rows = file.compressedTensors.map { Row(info: $0.info, compressedSize: $0.compressedSize) }
         case let file as SafetensorsFile:
             format = "safetensors"
             fileSize = file.fileSize
@@ -74,6 +81,7 @@ struct CheckpointSummary {
             entry += "\"shape\":[\(row.info.shape.map(String.init).joined(separator: ","))],"
             entry += "\"data_offsets\":[\(row.info.dataOffsets.lowerBound),\(row.info.dataOffsets.upperBound)]"
             if let file = row.file { entry += ",\"file\":\(CanonicalJSON.string(file))" }
+            if let compressed = row.compressedSize { entry += ",\"compressed_size\":\(compressed)" }
             return entry + "}"
         }
         return out + ",\"tensors\":[" + tensors.joined(separator: ",") + "]}"
@@ -82,17 +90,26 @@ struct CheckpointSummary {
     func table() -> String {
         var columns = ["name", "dtype", "shape", "bytes", "offset"]
         if rows.contains(where: { $0.file != nil }) { columns.append("file") }
+        let compressed = rows.contains { $0.compressedSize != nil }
+        if compressed { columns += ["compressed", "ratio"] }
         let cells = rows.map { row -> [String] in
             var line = [row.info.name, row.info.dtype.rawValue, "[" + row.info.shape.map(String.init).joined(separator: ", ") + "]",
                         String(row.info.byteCount), String(row.info.dataOffsets.lowerBound)]
             if let file = row.file { line.append(file) }
+            if let size = row.compressedSize {
+                line += [String(size), formatRatio(size == 0 ? 1 : Double(row.info.byteCount) / Double(size))]
+            }
             return line
         }
-        var lines = TextTable.render(header: columns, rows: cells, rightAligned: [3, 4])
+        var lines = TextTable.render(header: columns, rows: cells, rightAligned: compressed ? [3, 4, 5, 6] : [3, 4])
         lines.append("")
         let parameters = rows.reduce(0) { $0 + $1.info.elementCount }
         lines.append("\(format), \(formatBytes(fileSize)) (\(fileSize) bytes), header \(headerSize) bytes")
         lines.append("\(rows.count) tensors, \(parameters) parameters")
+        if compressed {
+            let raw = rows.reduce(0) { $0 + $1.info.byteCount }, stored = rows.reduce(0) { $0 + ($1.compressedSize ?? 0) }
+            lines.append("tensor data \(formatBytes(raw)) stored in \(formatBytes(stored)) (\(formatRatio(Double(raw) / Double(max(stored, 1)))))")
+        }
         var bytesByDType: [DType: (count: Int, bytes: Int)] = [:]
         for row in rows { bytesByDType[row.info.dtype, default: (0, 0)].count += 1; bytesByDType[row.info.dtype]!.bytes += row.info.byteCount }
         for dtype in bytesByDType.keys.sorted(by: { $0.rank > $1.rank }) {

@@ -17,7 +17,11 @@ struct WeightsCommand: ParsableCommand {
             or a directory holding either.
             """,
         version: "0.1.0",
-        subcommands: [InspectCommand.self, HashCommand.self, ConvertCommand.self, EmbedCommand.self, SimilarCommand.self]
+        subcommands: [
+            InspectCommand.self, HashCommand.self, DigestCommand.self, ManifestCommand.self, VerifyCommand.self,
+            DiffCommand.self, ConvertCommand.self, CompressCommand.self, DecompressCommand.self,
+            EmbedCommand.self, SimilarCommand.self,
+        ]
     )
 
     /// Runs the command; a `WeightsError` becomes one line, `error: <path>: <reason>`, and exit 1.

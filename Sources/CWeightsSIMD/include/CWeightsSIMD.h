@@ -31,6 +31,13 @@ size_t weights_f32_to_bf16(const void *src, void *dst, size_t count, int kernel)
 /// Widens `count` bfloat16 values to binary32, exactly (every bit kept).
 void weights_bf16_to_f32(const void *src, void *dst, size_t count, int kernel);
 
+/// The largest |x| of `count` floats into `*largest`; false when one is NaN or infinite.
+bool weights_largest_magnitude(const float *values, size_t count, float *largest, int kernel);
+
+/// levels[i] = clamp(roundHalfEven(values[i] / scale), -127, 127) for a finite, positive
+/// `scale` and finite values.
+void weights_quantize_int8(const float *values, size_t count, float scale, int8_t *levels, int kernel);
+
 /// The encoder's kernels (engine_kernels.c): 2 when they use AVX-512F on this CPU, 1 for
 /// AVX2 + FMA, 0 for the portable C loops.
 int weights_engine_kernel_level(void);

@@ -1,0 +1,140 @@
+/// How a chunk of tensor bytes is rearranged before it is compressed.
+///
+/// In a floating-point weight only the byte that holds the exponent is predictable; the
+/// mantissa bytes are close to random. Mixed together, the random bytes hide the exponent's
+/// regularity from the compressor. Split into planes — byte 0 of every element, then byte 1,
+/// and so on — the exponent plane compresses well and the others can be stored as they are.
+/// This is the method of ZipNN (arXiv 2411.05239).
+///
+/// `exponentPlanes` first swaps each element's sign bit with the top bit of the byte below it
+/// (bit 8*w*-9 of a *w*-byte element). The top byte then holds eight exponent bits alone —
+/// all of a BF16 or F32 exponent, the high eight of an F64 one — rather than seven of them
+/// next to the sign. ZipNN moves the sign for the same reason, by a rotation; a swap leaves
+/// the lower bytes where they were, and measured here it compresses F32 weights better.
+///
+/// ```swift
+/// ByteGrouping.exponentPlanes.split(bf16Bytes, width: 2, into: planes)
+/// ByteGrouping.exponentPlanes.join(planes, width: 2, into: restored)   // == bf16Bytes
+/// ```
+public enum ByteGrouping: UInt8, Sendable, CaseIterable {
+    /// The bytes as they are, in one plane.
+    case none = 0
+    /// Byte *k* of every element in plane *k*, least significant first.
+    case planes = 1
+    /// As `planes`, after swapping each element's sign bit (bit 8*w*-1) with bit 8*w*-9.
+    case exponentPlanes = 2
+
+    /// The element widths that grouping supports.
+    public static let widths: Set<Int> = [2, 4, 8]
+
+    /// The grouping and element width the writer uses for `dtype`: exponent planes for the
+    /// IEEE-style floating dtypes (a C64 is two F32s), none for the rest — integers, booleans
+    /// and single-byte or packed floats hold no exponent byte to separate.
+    public static func preferred(for dtype: DType) -> (grouping: ByteGrouping, width: Int) {
+        switch dtype {
+        case .f16, .bf16: (.exponentPlanes, 2)
+        case .f32, .c64: (.exponentPlanes, 4)
+        case .f64: (.exponentPlanes, 8)
+        default: (.none, 1)
+        }
+    }
+
+    /// Writes the planes of `source` into `destination`, which has the same size; plane *k*
+    /// occupies bytes `k*n ..< (k+1)*n` for *n* elements of `width` bytes.
+    ///
+    /// - Complexity: O(*n*).
+    public func split(_ source: UnsafeRawBufferPointer, width: Int, into destination: UnsafeMutableRawBufferPointer) {
+        precondition(source.count == destination.count && (self == .none || source.count % width == 0))
+        guard let from = source.baseAddress, let to = destination.baseAddress else { return }
+        let swap = self == .exponentPlanes
+        switch (self, width) {
+        case (.none, _): to.copyMemory(from: from, byteCount: source.count)
+        case (_, 2): Self.split(from, to, count: source.count / 2, swap: swap, as: UInt16.self)
+        case (_, 4): Self.split(from, to, count: source.count / 4, swap: swap, as: UInt32.self)
+        case (_, 8): Self.split(from, to, count: source.count / 8, swap: swap, as: UInt64.self)
+        default: preconditionFailure("byte grouping of \(width)-byte elements")
+        }
+    }
+
+    /// Reverses ``split(_:width:into:)``: interleaves the planes in `source` into elements.
+    ///
+    /// - Complexity: O(*n*).
+    public func join(_ source: UnsafeRawBufferPointer, width: Int, into destination: UnsafeMutableRawBufferPointer) {
+        precondition(source.count == destination.count && (self == .none || source.count % width == 0))
+        guard let from = source.baseAddress, let to = destination.baseAddress else { return }
+        let swap = self == .exponentPlanes
+        switch (self, width) {
+        case (.none, _): to.copyMemory(from: from, byteCount: source.count)
+        case (_, 2): Self.join(from, to, count: source.count / 2, swap: swap, as: UInt16.self)
+        case (_, 4): Self.join(from, to, count: source.count / 4, swap: swap, as: UInt32.self)
+        case (_, 8): Self.join(from, to, count: source.count / 8, swap: swap, as: UInt64.self)
+        default: preconditionFailure("byte grouping of \(width)-byte elements")
+        }
+    }
+
+    // Two loops per direction rather than a test per element: the swap is decided once.
+    @inline(__always)
+    private static func split<Word: FixedWidthInteger & UnsignedInteger>(
+        _ from: UnsafeRawPointer, _ to: UnsafeMutableRawPointer, count: Int, swap: Bool, as: Word.Type
+    ) {
+        let planes = to.assumingMemoryBound(to: UInt8.self)
+        let width = MemoryLayout<Word>.size
+        if swap {
+            for element in 0..<count {
+                let word = Word(littleEndian: from.loadUnaligned(fromByteOffset: element * width, as: Word.self))
+                scatter(word.swappingSignBit, planes, element, count)
+            }
+        } else {
+            for element in 0..<count {
+                let word = Word(littleEndian: from.loadUnaligned(fromByteOffset: element * width, as: Word.self))
+                scatter(word, planes, element, count)
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func scatter<Word: FixedWidthInteger>(_ word: Word, _ planes: UnsafeMutablePointer<UInt8>, _ element: Int, _ count: Int) {
+        // Masking shifts (`&>>`): Swift's `>>` checks for over-wide shifts, which keeps these
+        // loops from vectorizing.
+        for byte in 0..<MemoryLayout<Word>.size {
+            planes[byte &* count &+ element] = UInt8(truncatingIfNeeded: word &>> (byte &* 8))
+        }
+    }
+
+    @inline(__always)
+    private static func join<Word: FixedWidthInteger & UnsignedInteger>(
+        _ from: UnsafeRawPointer, _ to: UnsafeMutableRawPointer, count: Int, swap: Bool, as: Word.Type
+    ) {
+        let planes = from.assumingMemoryBound(to: UInt8.self)
+        let width = MemoryLayout<Word>.size
+        if swap {
+            for element in 0..<count {
+                let word = gather(planes, element, count, as: Word.self).swappingSignBit
+                to.storeBytes(of: word.littleEndian, toByteOffset: element * width, as: Word.self)
+            }
+        } else {
+            for element in 0..<count {
+                let word = gather(planes, element, count, as: Word.self)
+                to.storeBytes(of: word.littleEndian, toByteOffset: element * width, as: Word.self)
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func gather<Word: FixedWidthInteger>(_ planes: UnsafePointer<UInt8>, _ element: Int, _ count: Int, as: Word.Type) -> Word {
+        var word: Word = 0
+        for byte in 0..<MemoryLayout<Word>.size {
+            word |= Word(truncatingIfNeeded: planes[byte &* count &+ element]) &<< (byte &* 8)
+        }
+        return word
+    }
+}
+
+extension FixedWidthInteger where Self: UnsignedInteger {
+    /// The word with its top bit and bit `bitWidth - 9` exchanged; its own inverse.
+    @inline(__always) var swappingSignBit: Self {
+        let top = Self.bitWidth &- 1, below = Self.bitWidth &- 9
+        let differ = (self &>> top ^ self &>> below) & 1
+        return self ^ (differ &<< top | differ &<< below)
+    }
+}

@@ -1,0 +1,291 @@
+import Crypto
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A compressed weights container opened for reading, memory-mapped.
+///
+/// Opening reads and checks only the prologue, trailer and index: O(header), whatever the
+/// file's size. Reading a tensor decompresses that tensor's chunks alone, on all cores, into
+/// owned 64-byte-aligned storage; every chunk's checksum is checked on the way. It reads like a
+/// ``SafetensorsFile`` through ``TensorSource``, and ``Checkpoint/open(_:)`` recognizes it.
+///
+/// ```swift
+/// let file = try CompressedFile(path: "model.wzst")
+/// let bias = try file.tensor(named: "pooler.dense.bias")       // decompresses this tensor only
+/// try file.decompress(to: "model.safetensors")                  // the original, byte for byte
+/// ```
+///
+/// Every failure is a ``WeightsError`` naming the file, and the tensor and byte offset where
+/// they are known. Damage anywhere is reported, never returned as data.
+public final class CompressedFile: @unchecked Sendable {
+    /// The path the file was opened from.
+    public let path: String
+    /// The container's bytes.
+    public let storage: ByteStorage
+    /// The original file's header: its metadata and tensors in data order.
+    public let header: SafetensorsHeader
+    /// How each tensor is stored, in data order.
+    public let compressedTensors: [CompressedTensorInfo]
+    /// Tensor bytes per chunk.
+    public let chunkSize: Int
+    /// The threads that decompress a tensor's chunks.
+    public var threads: Int
+    private let index: CompressedIndex
+    private let positions: [UTF8Key: Int]
+
+    /// Opens and checks the container at `path`.
+    ///
+    /// - Throws: ``WeightsError``: `io` when the file can't be read, `unsupportedFormat` when
+    ///   it is not a container of a version this library reads, `corruptData` when it is
+    ///   damaged or truncated, or an error of the original header.
+    public convenience init(path: String, threads: Int = ParallelChunks.availableCores) throws {
+        try self.init(storage: try ByteStorage.map(path: path), path: path, threads: threads)
+    }
+
+    /// Checks the container held in `storage`; `path` names it in errors.
+    public init(storage: ByteStorage, path: String, threads: Int = ParallelChunks.availableCores) throws {
+        self.path = path
+        self.storage = storage
+        self.threads = max(1, threads)
+        index = try WeightsError.tagging(file: path) { try CompressedIndex.decode(storage.bytes) }
+        header = index.header
+        compressedTensors = index.tensors
+        chunkSize = index.chunkSize
+        var positions = [UTF8Key: Int](minimumCapacity: index.tensors.count)
+        for (position, tensor) in index.tensors.enumerated() { positions[UTF8Key(tensor.name)] = position }
+        self.positions = positions
+    }
+
+    /// The metadata of the original file, or `nil`.
+    public var metadata: [String: String]? { header.metadata }
+    /// Every tensor's header entry, in data order.
+    public var tensors: [TensorInfo] { header.tensors }
+    /// The container's size in bytes.
+    public var fileSize: Int { storage.bytes.count }
+    /// The length of the original header JSON, padding included.
+    public var headerLength: Int { index.headerBytes.count }
+    /// The size of the original safetensors file.
+    public var originalSize: Int { 8 + index.headerBytes.count + header.dataSize }
+
+    /// How the tensor named `name` is stored, or `nil`.
+    public func compressedInfo(named name: String) -> CompressedTensorInfo? {
+        positions[UTF8Key(name)].map { compressedTensors[$0] }
+    }
+
+    /// The tensor named `name`, decompressed into owned, aligned storage.
+    ///
+    /// - Complexity: O(tensor size) over ``threads`` threads; only this tensor's chunks are read.
+    /// - Throws: `tensorNotFound`; `corruptData` naming the tensor when a chunk is damaged.
+    public func tensor(named name: String) throws -> Tensor {
+        guard let entry = compressedInfo(named: name) else {
+            throw WeightsError(.tensorNotFound, "no tensor named '\(name)'", file: path, tensor: name)
+        }
+        return try tensor(entry)
+    }
+
+    /// The tensor stored as `entry`, one of ``compressedTensors``.
+    public func tensor(_ entry: CompressedTensorInfo, verifyDigest: Bool = false) throws -> Tensor {
+        try WeightsError.tagging(file: path) {
+            try Self.checkAllocatable(entry)
+            // The decoder writes every byte or throws: frame sizes are checked against the chunk.
+            let owned = try ByteStorage.allocate(count: entry.info.byteCount, zeroed: false) { buffer in
+                try decode(entry, into: buffer)
+                if verifyDigest { try checkDigest(entry, UnsafeRawBufferPointer(buffer)) }
+            }
+            var info = entry.info
+            info.dataOffsets = 0..<info.byteCount
+            return Tensor(info: info, storage: owned, bytes: owned.bytes)
+        }
+    }
+
+    /// Decompresses every chunk and checks every tensor's SHA-256, keeping nothing.
+    ///
+    /// - Complexity: O(original size); memory O(largest tensor).
+    /// - Throws: `corruptData` naming the first damaged tensor found.
+    public func verify() throws {
+        for entry in compressedTensors { _ = try tensor(entry, verifyDigest: true) }
+    }
+
+    // MARK: Decoding
+
+    /// Decompresses `entry`'s chunks into `destination`, in parallel.
+    func decode(_ entry: CompressedTensorInfo, into destination: UnsafeMutableRawBufferPointer) throws {
+        try ParallelChunks.run(jobs: entry.chunkCount, threads: threads,
+                               state: { try ChunkDecompressor(chunkSize: chunkSize) }) { decompressor, chunk in
+            let range = index.chunkRange(chunk, of: entry)
+            try decode(entry, chunk: chunk, into: UnsafeMutableRawBufferPointer(rebasing: destination[range]), using: decompressor)
+        }
+    }
+
+    /// Decompresses chunk `chunk` of `entry` into `destination`, which holds exactly its bytes.
+    func decode(_ entry: CompressedTensorInfo, chunk: Int, into destination: UnsafeMutableRawBufferPointer,
+                using decompressor: ChunkDecompressor) throws {
+        let firstFrame = entry.firstFrame + chunk * entry.planeCount
+        let frames = index.frames[firstFrame..<firstFrame + entry.planeCount]
+        do {
+            try decompressor.decompress(frames.map { UnsafeRawBufferPointer(rebasing: storage.bytes[$0]) },
+                                        grouping: entry.grouping, into: destination)
+        } catch let failure as ChunkDecompressor.PlaneFailure {
+            let frame = frames[frames.startIndex + failure.plane]
+            throw WeightsError(.corruptData,
+                "tensor '\(entry.name)' is damaged: chunk \(chunk) plane \(failure.plane) (bytes \(frame.lowerBound)..<\(frame.upperBound)): \(failure.reason)",
+                tensor: entry.name, offset: frame.lowerBound)
+        }
+    }
+
+    func checkDigest(_ entry: CompressedTensorInfo, _ bytes: UnsafeRawBufferPointer) throws {
+        let digest = SHA256Digest.hex(of: bytes)
+        guard digest == entry.sha256 else {
+            throw WeightsError(.corruptData, "tensor '\(entry.name)' fails its SHA-256 check: \(digest), expected \(entry.sha256)",
+                               tensor: entry.name)
+        }
+    }
+
+    /// Refuses a tensor larger than the machine's memory before anything is allocated: its
+    /// size was checked against its frames, but frames may legitimately expand 32768-fold.
+    static func checkAllocatable(_ entry: CompressedTensorInfo) throws {
+        let memory = Int(sysconf(Int32(_SC_PHYS_PAGES))) &* Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard memory <= 0 || entry.info.byteCount <= memory else {
+            throw WeightsError(.invalidArgument,
+                "tensor '\(entry.name)' needs \(entry.info.byteCount) bytes, more than this machine's \(memory) bytes of memory",
+                tensor: entry.name)
+        }
+    }
+}
+
+extension CompressedFile: TensorSource {}
+
+/// One thread's decompression context and scratch space for a chunk's planes.
+final class ChunkDecompressor {
+    /// A plane that failed to decompress: which, and libzstd's reason.
+    struct PlaneFailure: Error {
+        var plane: Int
+        var reason: String
+    }
+
+    private let decompressor: Zstd.Decompressor
+    private let planes: UnsafeMutableRawBufferPointer
+
+    init(chunkSize: Int) throws {
+        decompressor = try Zstd.Decompressor()
+        planes = .allocate(byteCount: chunkSize, alignment: 64)
+    }
+
+    deinit { planes.deallocate() }
+
+    /// Decompresses a chunk's plane frames into `chunk`, then interleaves them.
+    func decompress(_ frames: [UnsafeRawBufferPointer], grouping: ByteGrouping, into chunk: UnsafeMutableRawBufferPointer) throws {
+        // Without grouping the single plane is the chunk: decompress it in place.
+        let target = grouping == .none ? chunk : UnsafeMutableRawBufferPointer(rebasing: planes[0..<chunk.count])
+        let planeSize = chunk.count / frames.count
+        for (plane, frame) in frames.enumerated() {
+            do {
+                try decompressor.decompress(frame, into: UnsafeMutableRawBufferPointer(rebasing: target[plane * planeSize..<(plane + 1) * planeSize]))
+            } catch {
+                throw PlaneFailure(plane: plane, reason: error.description)
+            }
+        }
+        if grouping != .none { grouping.join(UnsafeRawBufferPointer(target), width: frames.count, into: chunk) }
+    }
+}
+
+// MARK: - Restoring the original file
+
+extension CompressedFile {
+    /// A progress report: original bytes restored so far, and in all.
+    public typealias Progress = (_ done: Int, _ total: Int) -> Void
+
+    /// Writes the original safetensors file, byte for byte, to `path`.
+    ///
+    /// Chunks of every tensor decompress in parallel, a window at a time, and are written in
+    /// order through an ``AtomicFile``: a damaged container leaves no output behind.
+    ///
+    /// - Parameter verifyDigests: also check every tensor's SHA-256 (chunk checksums are always
+    ///   checked).
+    /// - Complexity: O(original size) over ``threads`` threads; memory O(`threads × chunkSize`).
+    /// - Throws: `corruptData` naming this container and the damaged tensor; `io` naming `path`.
+    public func decompress(to path: String, verifyDigests: Bool = true, progress: Progress? = nil) throws {
+        let out = try AtomicFile(path: path)
+        var prefix = ByteWriter()
+        prefix.append(UInt64(index.headerBytes.count))
+        try out.write(prefix.bytes + index.headerBytes)
+        var digests = DigestChecker(enabled: verifyDigests)
+        try forEachWindow { jobs, buffer in
+            for job in jobs {
+                let bytes = UnsafeRawBufferPointer(rebasing: buffer[job.slot])
+                try out.write(bytes)
+                try digests.update(compressedTensors[job.tensor], chunk: job.chunk, bytes, file: self)
+            }
+            progress?(8 + index.headerBytes.count + (jobs.last.map { compressedTensors[$0.tensor].info.dataOffsets.lowerBound + $0.slot.upperBound - $0.slot.lowerBound + $0.chunk * chunkSize } ?? 0),
+                      originalSize)
+        }
+        for entry in compressedTensors where entry.chunkCount == 0 {
+            try digests.update(entry, chunk: 0, UnsafeRawBufferPointer(start: nil, count: 0), file: self)
+        }
+        try out.commit()
+    }
+
+    /// One chunk of a window: its tensor, its position in the tensor, its bytes in the buffer.
+    struct WindowJob {
+        var tensor: Int
+        var chunk: Int
+        var slot: Range<Int>
+    }
+
+    /// Decompresses every chunk of every tensor in data order, a window of chunks at a time,
+    /// and hands each window to `body` with the buffer that holds it.
+    func forEachWindow(_ body: ([WindowJob], UnsafeMutableRawBufferPointer) throws -> Void) throws {
+        let windowChunks = max(threads, min(threads * 4, (256 << 20) / chunkSize))
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: windowChunks * chunkSize, alignment: 64)
+        defer { buffer.deallocate() }
+        var window: [WindowJob] = []
+        func flush() throws {
+            let jobs = window
+            try WeightsError.tagging(file: path) {
+                try ParallelChunks.run(jobs: jobs.count, threads: threads,
+                                       state: { try ChunkDecompressor(chunkSize: chunkSize) }) { decompressor, position in
+                    let job = jobs[position]
+                    try decode(compressedTensors[job.tensor], chunk: job.chunk,
+                               into: UnsafeMutableRawBufferPointer(rebasing: buffer[job.slot]), using: decompressor)
+                }
+            }
+            try body(jobs, buffer)
+            window.removeAll(keepingCapacity: true)
+        }
+        for (position, entry) in compressedTensors.enumerated() {
+            for chunk in 0..<entry.chunkCount {
+                let start = window.count * chunkSize
+                window.append(WindowJob(tensor: position, chunk: chunk,
+                                        slot: start..<start + index.chunkRange(chunk, of: entry).count))
+                if window.count == windowChunks { try flush() }
+            }
+        }
+        if !window.isEmpty { try flush() }
+    }
+}
+
+/// Checks each tensor's SHA-256 as its chunks go by in order.
+private struct DigestChecker {
+    var enabled: Bool
+    var hasher = SHA256()
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    mutating func update(_ entry: CompressedTensorInfo, chunk: Int, _ bytes: UnsafeRawBufferPointer, file: CompressedFile) throws {
+        guard enabled else { return }
+        if chunk == 0 { hasher = SHA256() }
+        hasher.update(bufferPointer: bytes)
+        guard chunk + 1 >= entry.chunkCount else { return }
+        let digest = SHA256Digest.hex(hasher.finalize())
+        guard digest == entry.sha256 else {
+            throw WeightsError(.corruptData, "tensor '\(entry.name)' fails its SHA-256 check: \(digest), expected \(entry.sha256)",
+                               file: file.path, tensor: entry.name)
+        }
+    }
+}

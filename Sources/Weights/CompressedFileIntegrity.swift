@@ -1,0 +1,19 @@
+extension CompressedFile: IntegrityCheckable {
+    /// Decompresses every tensor, checking every chunk's checksum and every tensor's SHA-256,
+    /// and reports each tensor on its own, so one damaged tensor doesn't hide the others.
+    ///
+    /// - Complexity: O(original size); memory O(largest tensor).
+    public func integrityFindings() -> [VerificationFinding] {
+        compressedTensors.map { entry in
+            let subject = "tensor '\(entry.info.name)' in \(path)"
+            do {
+                _ = try tensor(entry, verifyDigest: true)
+                return VerificationFinding(subject: subject)
+            } catch let error as WeightsError {
+                return VerificationFinding(subject: subject, problem: error.reason)
+            } catch {
+                return VerificationFinding(subject: subject, problem: "\(error)")
+            }
+        }
+    }
+}

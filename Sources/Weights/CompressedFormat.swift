@@ -1,0 +1,323 @@
+import Crypto
+
+/// The constants and the index of the compressed weights container (`.wzst`), specified in
+/// `Spec/compressed-container.md`.
+///
+/// A container holds a safetensors file: the original header bytes, verbatim, and every
+/// tensor's bytes cut into fixed-size chunks, byte-grouped, and compressed plane by plane into
+/// independent, checksummed zstd frames. An index at the end says where every frame is, and
+/// holds each tensor's SHA-256.
+///
+/// ```text
+/// prologue  16 bytes   magic "\x89WZST\r\n\x1A", version, flags
+/// frames               every tensor's chunks, in data order, each chunk's planes in order
+/// index                original header, chunk size, per-tensor records, frame sizes
+/// trailer   56 bytes   index offset and length, index SHA-256, magic again
+/// ```
+public enum CompressedFormat {
+    /// The first 8 bytes of a container, and its last 8.
+    public static let magic: [UInt8] = [0x89, 0x57, 0x5A, 0x53, 0x54, 0x0D, 0x0A, 0x1A]
+    /// The format version this library writes and reads.
+    public static let version: UInt16 = 1
+    /// The file name extension of a container, without the dot.
+    public static let fileExtension = "wzst"
+    /// The format's name in `weights inspect`.
+    public static let name = "weights-compressed"
+    /// The chunk size the writer uses unless told otherwise: 1 MiB of tensor bytes.
+    public static let defaultChunkSize = 1 << 20
+    /// The chunk sizes a container may declare; a chunk size is also a multiple of 8, so that
+    /// every chunk holds whole elements.
+    public static let chunkSizes: ClosedRange<Int> = 4096...(64 << 20)
+
+    static let prologueSize = 16
+    static let trailerSize = 56
+    static let tensorRecordSize = 40
+    /// A zstd block of at most 128 KiB takes at least 4 bytes (a run-length block), so no frame
+    /// can decode to more than this many times its own size. A frame that declares more is
+    /// corrupt, whatever it holds.
+    static let maximumExpansion = 32768
+
+    /// Whether `bytes` begin with the container's magic.
+    public static func hasMagic(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        bytes.count >= magic.count && bytes.prefix(magic.count).elementsEqual(magic)
+    }
+}
+
+/// How one tensor is stored in a container.
+public struct CompressedTensorInfo: Sendable, Hashable {
+    /// The tensor's entry in the original header.
+    public var info: TensorInfo
+    /// How each chunk's bytes were rearranged before compression.
+    public var grouping: ByteGrouping
+    /// The element width of the grouping: the number of planes per chunk (1 without grouping).
+    public var planeCount: Int
+    /// The number of chunks: the tensor's size over the chunk size, rounded up.
+    public var chunkCount: Int
+    /// The SHA-256 of the tensor's raw bytes, as 64 lower-case hex digits.
+    public var sha256: String
+    /// The bytes the tensor's frames take in the container.
+    public var compressedSize: Int
+    /// The position of the tensor's first frame in the index's frame list.
+    var firstFrame: Int
+
+    public var name: String { info.name }
+
+    /// The tensor's size over its compressed size (1 for an empty tensor).
+    public var ratio: Double { compressedSize == 0 ? 1 : Double(info.byteCount) / Double(compressedSize) }
+}
+
+/// The decoded index of a container: everything but the frames themselves.
+struct CompressedIndex {
+    /// The original header JSON, padding included, byte for byte.
+    var headerBytes: [UInt8]
+    var header: SafetensorsHeader
+    var chunkSize: Int
+    var tensors: [CompressedTensorInfo]
+    /// Every frame's byte range in the container, tensor by tensor, chunk by chunk, plane by plane.
+    var frames: [Range<Int>]
+
+    /// The raw byte range, within its tensor, of chunk `chunk`.
+    func chunkRange(_ chunk: Int, of tensor: CompressedTensorInfo) -> Range<Int> {
+        let start = chunk * chunkSize
+        return start..<min(start + chunkSize, tensor.info.byteCount)
+    }
+}
+
+// MARK: - Encoding
+
+extension CompressedIndex {
+    /// The index bytes: the original header, the chunk size, a record per tensor, then every
+    /// frame's size.
+    static func encode(headerBytes: [UInt8], chunkSize: Int, tensors: [CompressedTensorInfo], frameSizes: [Int]) -> [UInt8] {
+        var out = ByteWriter()
+        out.append(UInt64(headerBytes.count))
+        out.bytes += headerBytes
+        out.append(UInt32(chunkSize))
+        out.append(UInt32(tensors.count))
+        for tensor in tensors {
+            out.append(tensor.grouping.rawValue)
+            out.append(UInt8(tensor.planeCount))
+            out.append(UInt16(0))
+            out.append(UInt32(tensor.chunkCount))
+            out.bytes += hexToBytes(tensor.sha256)
+        }
+        for size in frameSizes { out.append(UInt32(size)) }
+        return out.bytes
+    }
+
+    /// The 16-byte prologue.
+    static func prologue() -> [UInt8] {
+        var out = ByteWriter()
+        out.bytes += CompressedFormat.magic
+        out.append(CompressedFormat.version)
+        out.append(UInt16(0))
+        out.append(UInt32(0))
+        return out.bytes
+    }
+
+    /// The 56-byte trailer for an index at `offset`.
+    static func trailer(indexOffset: Int, index: [UInt8]) -> [UInt8] {
+        var out = ByteWriter()
+        out.append(UInt64(indexOffset))
+        out.append(UInt64(index.count))
+        out.bytes += Array(SHA256.hash(data: index))
+        out.bytes += CompressedFormat.magic
+        return out.bytes
+    }
+
+    private static func hexToBytes(_ hex: String) -> [UInt8] {
+        let digits = Array(hex.utf8).map { $0 <= 0x39 ? $0 - 0x30 : $0 - 0x61 + 10 }
+        return stride(from: 0, to: digits.count, by: 2).map { digits[$0] << 4 | digits[$0 + 1] }
+    }
+}
+
+struct ByteWriter {
+    var bytes: [UInt8] = []
+    mutating func append<T: FixedWidthInteger>(_ value: T) {
+        withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
+    }
+}
+
+// MARK: - Decoding
+
+extension CompressedIndex {
+    /// Reads and checks the prologue, trailer and index of the container in `file`.
+    ///
+    /// Every size is checked against the bytes that hold it before anything is allocated
+    /// for it; the index is checked against its SHA-256 before it is parsed.
+    ///
+    /// - Complexity: O(index): the frames are not read.
+    /// - Throws: `unsupportedFormat` for another format or version, `corruptData` for a damaged
+    ///   or truncated container.
+    static func decode(_ file: UnsafeRawBufferPointer) throws -> CompressedIndex {
+        let size = file.count
+        guard CompressedFormat.hasMagic(file) else {
+            throw WeightsError(.unsupportedFormat, "not a \(CompressedFormat.name) container (no magic)", offset: 0)
+        }
+        guard size >= CompressedFormat.prologueSize + CompressedFormat.trailerSize else {
+            throw corrupt("container of \(size) bytes is truncated: too short for its prologue and trailer", offset: size)
+        }
+        var prologue = ByteReader(file, range: 8..<CompressedFormat.prologueSize)
+        let version: UInt16 = try prologue.read(), flags: UInt16 = try prologue.read(), reserved: UInt32 = try prologue.read()
+        guard version == CompressedFormat.version else {
+            throw WeightsError(.unsupportedFormat,
+                "container version \(version); this reader knows version \(CompressedFormat.version)", offset: 8)
+        }
+        guard flags == 0, reserved == 0 else { throw corrupt("prologue has unknown flags set", offset: 10) }
+
+        let trailerStart = size - CompressedFormat.trailerSize
+        guard file[(size - 8)...].elementsEqual(CompressedFormat.magic) else {
+            throw corrupt("container is truncated or damaged: its trailer is missing", offset: size - 8)
+        }
+        var trailer = ByteReader(file, range: trailerStart..<size - 8)
+        let indexOffset: UInt64 = try trailer.read(), indexLength: UInt64 = try trailer.read()
+        let digest = try trailer.bytes(32)
+        guard indexOffset >= UInt64(CompressedFormat.prologueSize), indexLength <= UInt64(trailerStart),
+              indexOffset == UInt64(trailerStart) - indexLength else {
+            throw corrupt("trailer places the index at \(indexOffset)..+\(indexLength), not just before the trailer at \(trailerStart)",
+                          offset: trailerStart)
+        }
+        let indexRange = Int(indexOffset)..<trailerStart
+        let indexBytes = UnsafeRawBufferPointer(rebasing: file[indexRange])
+        var hasher = SHA256()
+        hasher.update(bufferPointer: indexBytes)
+        guard hasher.finalize().elementsEqual(digest) else {
+            throw corrupt("index fails its SHA-256 check", offset: indexRange.lowerBound)
+        }
+        var index = try parse(ByteReader(file, range: indexRange))
+        try index.placeFrames(dataEnd: indexRange.lowerBound)
+        return index
+    }
+
+    private static func parse(_ reader: ByteReader) throws -> CompressedIndex {
+        var reader = reader
+        let headerLength: UInt64 = try reader.read()
+        guard headerLength <= UInt64(SafetensorsHeader.maximumLength), headerLength <= UInt64(reader.remaining) else {
+            throw corrupt("index declares a \(headerLength)-byte header, beyond its \(reader.remaining) bytes", offset: reader.offset - 8)
+        }
+        let headerOffset = reader.offset
+        let headerBytes = try reader.bytes(Int(headerLength))
+        let header = try headerBytes.withUnsafeBytes { try SafetensorsHeader.decode($0, fileOffset: headerOffset) }
+        let chunkSize = Int(try reader.read() as UInt32)
+        guard CompressedFormat.chunkSizes.contains(chunkSize), chunkSize % 8 == 0 else {
+            throw corrupt("index declares chunk size \(chunkSize)", offset: reader.offset - 4)
+        }
+        let tensorCount = Int(try reader.read() as UInt32)
+        guard tensorCount == header.tensors.count else {
+            throw corrupt("index has \(tensorCount) tensor records for \(header.tensors.count) tensors", offset: reader.offset - 4)
+        }
+        guard tensorCount * CompressedFormat.tensorRecordSize <= reader.remaining else {
+            throw corrupt("index is too short for \(tensorCount) tensor records", offset: reader.offset)
+        }
+        var tensors: [CompressedTensorInfo] = []
+        tensors.reserveCapacity(tensorCount)
+        var frameCount = 0
+        for info in header.tensors {
+            let tensor = try parseRecord(&reader, info: info, chunkSize: chunkSize, firstFrame: frameCount)
+            frameCount += tensor.chunkCount * tensor.planeCount
+            tensors.append(tensor)
+        }
+        guard frameCount * 4 == reader.remaining else {
+            throw corrupt("index holds \(reader.remaining) bytes of frame sizes for \(frameCount) frames", offset: reader.offset)
+        }
+        var frameSizes = [Int]()
+        frameSizes.reserveCapacity(frameCount)
+        for _ in 0..<frameCount { frameSizes.append(Int(try reader.read() as UInt32)) }
+        // Frame ranges are placed once the data section's end is known; sizes ride along until then.
+        return CompressedIndex(headerBytes: headerBytes, header: header, chunkSize: chunkSize, tensors: tensors,
+                               frames: frameSizes.map { 0..<$0 })
+    }
+
+    private static func parseRecord(_ reader: inout ByteReader, info: TensorInfo, chunkSize: Int, firstFrame: Int) throws -> CompressedTensorInfo {
+        let recordOffset = reader.offset
+        let groupingCode: UInt8 = try reader.read(), planeCount = Int(try reader.read() as UInt8)
+        let reserved: UInt16 = try reader.read(), chunkCount = Int(try reader.read() as UInt32)
+        let digest = try reader.bytes(32)
+        func fail(_ reason: String) -> WeightsError {
+            WeightsError(.corruptData, "tensor '\(info.name)': \(reason)", tensor: info.name, offset: recordOffset)
+        }
+        guard let grouping = ByteGrouping(rawValue: groupingCode), reserved == 0 else {
+            throw fail("unknown byte grouping \(groupingCode)")
+        }
+        let expectedChunks = info.byteCount / chunkSize + (info.byteCount % chunkSize == 0 ? 0 : 1)
+        guard chunkCount == expectedChunks else { throw fail("\(chunkCount) chunks, expected \(expectedChunks)") }
+        let validWidth = grouping == .none ? planeCount == 1
+            : ByteGrouping.widths.contains(planeCount) && info.byteCount % planeCount == 0
+        guard validWidth else { throw fail("\(grouping) over \(planeCount)-byte elements of a \(info.byteCount)-byte tensor") }
+        return CompressedTensorInfo(info: info, grouping: grouping, planeCount: planeCount, chunkCount: chunkCount,
+                                    sha256: SHA256Digest.hex(bytes: digest), compressedSize: 0, firstFrame: firstFrame)
+    }
+
+    /// Lays the frames end to end from the prologue, checks that they fill the data section
+    /// exactly, and that no frame claims to expand beyond what zstd can encode.
+    private mutating func placeFrames(dataEnd: Int) throws {
+        var offset = CompressedFormat.prologueSize
+        for position in tensors.indices {
+            var tensor = tensors[position]
+            for chunk in 0..<tensor.chunkCount {
+                let planeBytes = chunkRange(chunk, of: tensor).count / tensor.planeCount
+                for plane in 0..<tensor.planeCount {
+                    let frame = tensor.firstFrame + chunk * tensor.planeCount + plane
+                    let size = frames[frame].count
+                    guard size > 0, planeBytes <= size * CompressedFormat.maximumExpansion, size <= dataEnd - offset else {
+                        throw WeightsError(.corruptData,
+                            "tensor '\(tensor.name)' chunk \(chunk) plane \(plane): frame of \(size) bytes at \(offset) "
+                                + "cannot hold \(planeBytes) bytes within the data section ending at \(dataEnd)",
+                            tensor: tensor.name, offset: offset)
+                    }
+                    frames[frame] = offset..<offset + size
+                    offset += size
+                    tensor.compressedSize += size
+                }
+            }
+            tensors[position] = tensor
+        }
+        guard offset == dataEnd else {
+            throw WeightsError(.corruptData, "frames end at byte \(offset), but the index starts at \(dataEnd)", offset: offset)
+        }
+    }
+
+    private static func corrupt(_ reason: String, offset: Int) -> WeightsError {
+        WeightsError(.corruptData, reason, offset: offset)
+    }
+}
+
+/// Little-endian reads from a byte range that fail, rather than trap, past its end.
+struct ByteReader {
+    private let file: UnsafeRawBufferPointer
+    private(set) var offset: Int
+    private let end: Int
+
+    init(_ file: UnsafeRawBufferPointer, range: Range<Int>) {
+        self.file = file
+        offset = range.lowerBound
+        end = range.upperBound
+    }
+
+    var remaining: Int { end - offset }
+
+    mutating func read<T: FixedWidthInteger>(_ type: T.Type = T.self) throws -> T {
+        let size = MemoryLayout<T>.size
+        guard size <= remaining else { throw truncated(size) }
+        defer { offset += size }
+        return T(littleEndian: file.loadUnaligned(fromByteOffset: offset, as: T.self))
+    }
+
+    mutating func bytes(_ count: Int) throws -> [UInt8] {
+        guard count <= remaining else { throw truncated(count) }
+        defer { offset += count }
+        return Array(file[offset..<offset + count])
+    }
+
+    private func truncated(_ count: Int) -> WeightsError {
+        WeightsError(.corruptData, "index ends before the \(count) bytes it needs at byte \(offset)", offset: offset)
+    }
+}
+
+extension SHA256Digest {
+    /// 64 lower-case hex digits for a 32-byte digest.
+    static func hex(bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] }, as: UTF8.self)
+    }
+}

@@ -1,0 +1,230 @@
+/// Settings for writing a compressed container.
+///
+/// ```swift
+/// var options = CompressionOptions()
+/// options.level = 3
+/// options.threads = 2
+/// ```
+public struct CompressionOptions: Sendable, Hashable {
+    /// The zstd level for the planes that compress. Level 1 is the default: on the exponent
+    /// plane of weights it compresses as well as levels 3 to 9, and faster.
+    public var level: Int
+    /// Tensor bytes per chunk: a multiple of 8 in ``CompressedFormat/chunkSizes``.
+    public var chunkSize: Int
+    /// The number of threads that compress chunks at once.
+    public var threads: Int
+    /// Whether exponent planes (the top plane of a grouped floating tensor) get zstd
+    /// parameters tuned for them — few, long matches, so that nearly every byte is Huffman
+    /// coded — instead of `level`. Tuned, they compress better than at any level, at level 1's
+    /// speed (see `Benchmarks/compression/RESULTS.md`).
+    public var tunesExponentPlanes: Bool
+
+    public init(level: Int = 1, chunkSize: Int = CompressedFormat.defaultChunkSize, threads: Int = ParallelChunks.availableCores,
+                tunesExponentPlanes: Bool = true) {
+        self.level = level
+        self.chunkSize = chunkSize
+        self.threads = threads
+        self.tunesExponentPlanes = tunesExponentPlanes
+    }
+
+    func validate() throws {
+        guard Zstd.levels.contains(level) else {
+            throw WeightsError(.invalidArgument, "compression level \(level) is outside \(Zstd.levels.lowerBound)...\(Zstd.levels.upperBound)")
+        }
+        guard CompressedFormat.chunkSizes.contains(chunkSize), chunkSize % 8 == 0 else {
+            throw WeightsError(.invalidArgument,
+                "chunk size \(chunkSize) is not a multiple of 8 in \(CompressedFormat.chunkSizes.lowerBound)...\(CompressedFormat.chunkSizes.upperBound)")
+        }
+        guard threads >= 1 else { throw WeightsError(.invalidArgument, "thread count \(threads) is below 1") }
+    }
+}
+
+/// What compressing a file produced.
+public struct CompressionSummary: Sendable, Hashable {
+    /// The size of the safetensors file that was compressed.
+    public var originalSize: Int
+    /// The size of the container written.
+    public var compressedSize: Int
+    /// How each tensor was stored.
+    public var tensors: [CompressedTensorInfo]
+
+    /// The original size over the compressed size.
+    public var ratio: Double { Double(originalSize) / Double(max(compressedSize, 1)) }
+}
+
+/// Writes safetensors files as compressed containers (see ``CompressedFormat``).
+///
+/// Chunks are compressed in parallel, a window at a time, and written in order through an
+/// ``AtomicFile``: memory stays bounded by the window, whatever the model's size, and the
+/// container appears under its name only once it is complete.
+///
+/// ```swift
+/// let source = try SafetensorsFile(path: "model.safetensors")
+/// let summary = try CompressedWriter.compress(source, to: "model.wzst")
+/// print(summary.ratio)
+/// ```
+public enum CompressedWriter {
+    /// A progress report: tensor bytes done so far, and in all.
+    public typealias Progress = (_ done: Int, _ total: Int) -> Void
+
+    /// Compresses `source` into a container at `path`.
+    ///
+    /// - Complexity: O(*n*) in the file's size, over `options.threads` threads; memory
+    ///   O(`threads × chunkSize`).
+    /// - Throws: `invalidArgument` for bad options, `io` when the container cannot be written.
+    @discardableResult
+    public static func compress(
+        _ source: SafetensorsFile, to path: String, options: CompressionOptions = CompressionOptions(),
+        progress: Progress? = nil
+    ) throws -> CompressionSummary {
+        try WeightsError.tagging(file: path) {
+            try options.validate()
+            var plan = layout(source, chunkSize: options.chunkSize)
+            try digest(source, into: &plan, threads: options.threads)
+            let out = try AtomicFile(path: path)
+            try out.write(CompressedIndex.prologue())
+            let frameSizes = try writeFrames(source, plan: plan, options: options, to: out, progress: progress)
+            var offset = CompressedFormat.prologueSize
+            for position in plan.indices {
+                let frames = plan[position].firstFrame..<plan[position].firstFrame + plan[position].chunkCount * plan[position].planeCount
+                plan[position].compressedSize = frames.reduce(0) { $0 + frameSizes[$1] }
+                offset += plan[position].compressedSize
+            }
+            let headerBytes = Array(source.storage.bytes[8..<source.dataOffset])
+            let index = CompressedIndex.encode(headerBytes: headerBytes, chunkSize: options.chunkSize,
+                                               tensors: plan, frameSizes: frameSizes)
+            try out.write(index)
+            try out.write(CompressedIndex.trailer(indexOffset: offset, index: index))
+            let size = out.bytesWritten
+            try out.commit()
+            return CompressionSummary(originalSize: source.fileSize, compressedSize: size, tensors: plan)
+        }
+    }
+
+    /// Compresses the safetensors file at `inputPath` into a container at `path`.
+    @discardableResult
+    public static func compress(
+        file inputPath: String, to path: String, options: CompressionOptions = CompressionOptions(),
+        progress: Progress? = nil
+    ) throws -> CompressionSummary {
+        try compress(try SafetensorsFile(path: inputPath), to: path, options: options, progress: progress)
+    }
+
+    /// Every tensor's grouping and chunk count; sizes and digests come later.
+    private static func layout(_ source: SafetensorsFile, chunkSize: Int) -> [CompressedTensorInfo] {
+        var firstFrame = 0
+        return source.tensors.map { info in
+            let preferred = ByteGrouping.preferred(for: info.dtype)
+            let (grouping, width) = info.byteCount % preferred.width == 0 ? preferred : (.none, 1)
+            let chunks = info.byteCount / chunkSize + (info.byteCount % chunkSize == 0 ? 0 : 1)
+            defer { firstFrame += chunks * width }
+            return CompressedTensorInfo(info: info, grouping: grouping, planeCount: width, chunkCount: chunks,
+                                        sha256: "", compressedSize: 0, firstFrame: firstFrame)
+        }
+    }
+
+    /// Fills in every tensor's SHA-256, largest tensors first so the threads finish together.
+    private static func digest(_ source: SafetensorsFile, into plan: inout [CompressedTensorInfo], threads: Int) throws {
+        let order = plan.indices.sorted { plan[$0].info.byteCount > plan[$1].info.byteCount }
+        let digests = UnsafeMutableBufferPointer<String>.allocate(capacity: plan.count)
+        digests.initialize(repeating: "")
+        defer { digests.deinitialize().deallocate() }
+        try ParallelChunks.run(jobs: order.count, threads: threads, state: {}) { _, job in
+            let position = order[job]
+            digests[position] = source.tensor(plan[position].info).withUnsafeBytes { SHA256Digest.hex(of: $0) }
+        }
+        for position in plan.indices { plan[position].sha256 = digests[position] }
+    }
+
+    /// One chunk to compress: which tensor, and its bytes' range in the source file.
+    private struct Job {
+        var tensor: Int
+        var bytes: Range<Int>
+    }
+
+    /// Compresses and writes every frame; returns their sizes in index order.
+    private static func writeFrames(
+        _ source: SafetensorsFile, plan: [CompressedTensorInfo], options: CompressionOptions,
+        to out: AtomicFile, progress: Progress?
+    ) throws -> [Int] {
+        var jobs: [Job] = []
+        for (position, tensor) in plan.enumerated() {
+            let start = source.dataOffset + tensor.info.dataOffsets.lowerBound
+            for chunk in 0..<tensor.chunkCount {
+                let range = chunk * options.chunkSize..<min((chunk + 1) * options.chunkSize, tensor.info.byteCount)
+                jobs.append(Job(tensor: position, bytes: start + range.lowerBound..<start + range.upperBound))
+            }
+        }
+        let total = source.fileSize - source.dataOffset
+        let window = max(options.threads, min(options.threads * 4, (256 << 20) / options.chunkSize))
+        var frameSizes: [Int] = []
+        var done = 0
+        let results = UnsafeMutableBufferPointer<(bytes: [UInt8], sizes: [Int])>.allocate(capacity: window)
+        results.initialize(repeating: ([], []))
+        defer { results.deinitialize().deallocate() }
+        let file = source.storage.bytes
+        for windowStart in stride(from: 0, to: jobs.count, by: window) {
+            let batch = jobs[windowStart..<min(windowStart + window, jobs.count)]
+            try ParallelChunks.run(jobs: batch.count, threads: options.threads,
+                                   state: { try ChunkCompressor(options) }) { compressor, slot in
+                let job = batch[batch.startIndex + slot]
+                let tensor = plan[job.tensor]
+                do {
+                    results[slot] = try compressor.compress(UnsafeRawBufferPointer(rebasing: file[job.bytes]),
+                                                            grouping: tensor.grouping, width: tensor.planeCount)
+                } catch {
+                    throw WeightsError(.io, "cannot compress tensor '\(tensor.name)': \(error)", tensor: tensor.name)
+                }
+            }
+            for slot in 0..<batch.count {
+                try results[slot].bytes.withUnsafeBytes { try out.write($0) }
+                frameSizes += results[slot].sizes
+                done += batch[batch.startIndex + slot].bytes.count
+                results[slot] = ([], [])
+            }
+            progress?(done, total)
+        }
+        return frameSizes
+    }
+}
+
+/// One thread's compression context and scratch space.
+private final class ChunkCompressor {
+    private let compressor: Zstd.Compressor
+    private let exponentCompressor: Zstd.Compressor
+    private let planes: UnsafeMutableRawBufferPointer
+    private let frame: UnsafeMutableRawBufferPointer
+
+    init(_ options: CompressionOptions) throws {
+        compressor = try Zstd.Compressor(.level(options.level))
+        exponentCompressor = options.tunesExponentPlanes ? try Zstd.Compressor(.exponent) : compressor
+        planes = .allocate(byteCount: options.chunkSize, alignment: 64)
+        frame = .allocate(byteCount: Zstd.bound(options.chunkSize), alignment: 64)
+    }
+
+    deinit {
+        planes.deallocate()
+        frame.deallocate()
+    }
+
+    /// The chunk's frames, one per plane, end to end, and their sizes.
+    func compress(_ chunk: UnsafeRawBufferPointer, grouping: ByteGrouping, width: Int) throws -> (bytes: [UInt8], sizes: [Int]) {
+        var grouped = chunk
+        if grouping != .none {
+            let scratch = UnsafeMutableRawBufferPointer(rebasing: planes[0..<chunk.count])
+            grouping.split(chunk, width: width, into: scratch)
+            grouped = UnsafeRawBufferPointer(scratch)
+        }
+        let planeSize = chunk.count / width
+        var bytes: [UInt8] = []
+        var sizes: [Int] = []
+        for plane in 0..<width {
+            let source = UnsafeRawBufferPointer(rebasing: grouped[plane * planeSize..<(plane + 1) * planeSize])
+            let isExponent = grouping == .exponentPlanes && plane == width - 1
+            let size = try (isExponent ? exponentCompressor : compressor).compress(source, into: frame)
+            bytes += UnsafeRawBufferPointer(rebasing: frame[0..<size])
+            sizes.append(size)
+        }
+        return (bytes, sizes)
+    }
+}

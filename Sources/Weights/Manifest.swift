@@ -1,0 +1,93 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A list of files with their SHA-256, in the format `sha256sum` prints and `sha256sum -c`
+/// checks: one `<64 hex digits>  <path>` line per file.
+///
+/// ```swift
+/// let manifest = try Manifest.make(for: ["llama/"])   // every file of the model, shards and index too
+/// print(manifest.text, terminator: "")
+/// ```
+public struct Manifest: Sendable, Hashable {
+    public struct Entry: Sendable, Hashable {
+        public var sha256: String
+        public var path: String
+    }
+
+    public var entries: [Entry]
+
+    public init(entries: [Entry]) { self.entries = entries }
+
+    /// The manifest's lines, each ending in a newline.
+    public var text: String { entries.map { "\($0.sha256)  \($0.path)\n" }.joined() }
+
+    /// Hashes the files of `paths`, on all cores. A directory contributes every regular file
+    /// below it (hidden ones excepted), an index file contributes itself and its shards, any
+    /// other file itself. Paths are printed as they would be given to `sha256sum`.
+    public static func make(for paths: [String]) throws -> Manifest {
+        var files: [String] = []
+        for path in paths { files += try self.files(of: path) }
+        var seen = Set<String>()
+        let unique = files.filter { seen.insert($0).inserted }
+        let sizes = unique.map(fileSize)
+        let digests = try ParallelMap.run(count: unique.count, cost: { sizes[$0] }) { try SHA256Digest.file(at: unique[$0]) }
+        return Manifest(entries: zip(digests, unique).map { Entry(sha256: $0, path: $1) })
+    }
+
+    /// Parses `sha256sum` output: `<hex>  <path>` or `<hex> *<path>` lines; blank lines skipped.
+    ///
+    /// - Throws: `invalidArgument` naming the line that is neither.
+    public static func parse(_ text: String, file: String) throws -> Manifest {
+        var entries: [Entry] = []
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
+            let characters = Array(line)
+            guard characters.count > 66, characters[64] == " ", characters[65] == " " || characters[65] == "*",
+                  characters[0..<64].allSatisfy({ $0.isHexDigit }) else {
+                throw WeightsError(.invalidArgument, "line \(number + 1) is not '<sha256>  <path>'", file: file)
+            }
+            entries.append(Entry(sha256: String(characters[0..<64]).lowercased(), path: String(characters[66...])))
+        }
+        return Manifest(entries: entries)
+    }
+
+    static func files(of path: String) throws -> [String] {
+        if Checkpoint.isDirectory(path) {
+            return try walk(path.hasSuffix("/") ? String(path.dropLast()) : path)
+        }
+        if path.hasSuffix(".index.json") {
+            let directory = AtomicFile.directory(of: path)
+            let index = try ShardIndex.decode(ByteStorage.map(path: path).bytes)
+            let prefix = path.contains("/") ? directory + "/" : ""
+            return [path] + index.shardFiles.map { prefix + $0 }
+        }
+        guard Checkpoint.fileExists(path) else {
+            throw WeightsError(.io, "no such file or directory", file: path)
+        }
+        return [path]
+    }
+
+    /// Regular files below `directory`, sorted, hidden entries skipped.
+    static func walk(_ directory: String) throws -> [String] {
+        guard let handle = opendir(directory) else { throw WeightsError.system("cannot list", file: directory) }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if !name.hasPrefix(".") { names.append(name) }
+        }
+        var files: [String] = []
+        for name in names.sorted(by: utf8Precedes) {
+            let path = directory + "/" + name
+            if Checkpoint.isDirectory(path) { files += try walk(path) } else { files.append(path) }
+        }
+        return files
+    }
+
+    static func fileSize(_ path: String) -> Int {
+        var status = stat()
+        return stat(path, &status) == 0 ? Int(status.st_size) : 0
+    }
+}

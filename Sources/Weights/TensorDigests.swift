@@ -1,0 +1,22 @@
+/// SHA-256 digests of every tensor of a source, computed on all cores.
+///
+/// One SHA-256 runs on one core, so the work is spread tensor by tensor, largest first (see
+/// ``ParallelMap``): even when one tensor is half the model, two cores stay busy.
+///
+/// ```swift
+/// let digests = try TensorDigests.compute(for: try Checkpoint.open("model.safetensors"))
+/// digests[0]   // (name: "embeddings.position_ids", sha256: "9f0c…")
+/// ```
+public enum TensorDigests {
+    /// The SHA-256 of each tensor's raw bytes, in `source.tensors` order.
+    ///
+    /// - Parameter threads: How many tensors to hash at once; all cores by default.
+    /// - Complexity: O(total bytes / threads) when no tensor dominates.
+    public static func compute(for source: any TensorSource, threads: Int? = nil) throws -> [(name: String, sha256: String)] {
+        let infos = source.tensors
+        let digests = try ParallelMap.run(count: infos.count, threads: threads, cost: { infos[$0].byteCount }) { index in
+            SHA256Digest.hex(of: try source.tensor(named: infos[index].name))
+        }
+        return zip(infos, digests).map { ($0.name, $1) }
+    }
+}

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Weights
+
+struct CompressCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compress",
+        abstract: "Compress a safetensors file losslessly into a .wzst container.",
+        discussion: """
+            Tensors are cut into chunks; in floating tensors each byte of the element goes in \
+            its own plane, and every plane is compressed with zstd into its own checksummed \
+            frame, on all cores. `weights decompress` restores the original file byte for byte; \
+            `inspect`, `hash --tensors` and `convert` read the container directly, \
+            decompressing only the tensors they need. See Spec/compressed-container.md.
+            """
+    )
+
+    @Argument(help: "The safetensors file to compress.")
+    var input: String
+
+    @Argument(help: "The container to write (by convention, NAME.wzst).")
+    var output: String
+
+    @Option(help: "The zstd level of the planes that compress (negative levels are faster).")
+    var level: Int = CompressionOptions().level
+
+    @Option(help: "The threads that compress at once (default: every core).")
+    var threads: Int = ParallelChunks.availableCores
+
+    @Option(help: "Tensor bytes per chunk, a multiple of 8 from 4KiB to 64MiB (e.g. 1MiB, 4MiB).",
+            transform: ByteSize.parse)
+    var chunkSize: Int = CompressedFormat.defaultChunkSize
+
+    func run() throws {
+        let source = try SafetensorsFile(path: input)
+        let options = CompressionOptions(level: level, chunkSize: chunkSize, threads: threads)
+        let bar = ProgressBar(label: "compress")
+        let start = ContinuousClock.now
+        let summary = try CompressedWriter.compress(source, to: output, options: options) { done, total in
+            bar.update(done: done, total: total)
+        }
+        bar.finish()
+        let seconds = (ContinuousClock.now - start).seconds
+        print("\(output): \(formatBytes(summary.originalSize)) -> \(formatBytes(summary.compressedSize)) "
+              + "(\(formatRatio(summary.ratio))) in \(formatSeconds(seconds))")
+    }
+}
+
+/// "1.227x": a size ratio to three decimals.
+func formatRatio(_ ratio: Double) -> String {
+    let thousandths = Int((ratio * 1000).rounded())
+    let fraction = String(thousandths % 1000)
+    return "\(thousandths / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)x"
+}
+
+/// "0.42 s".
+func formatSeconds(_ seconds: Double) -> String {
+    "\((seconds * 100).rounded() / 100) s"
+}
+
+extension Duration {
+    var seconds: Double {
+        let (whole, fraction) = components
+        return Double(whole) + Double(fraction) / 1e18
+    }
+}

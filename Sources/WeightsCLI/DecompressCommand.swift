@@ -1,0 +1,37 @@
+import ArgumentParser
+import Weights
+
+struct DecompressCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decompress",
+        abstract: "Restore the original safetensors file from a .wzst container.",
+        discussion: """
+            The output is the file that was compressed, byte for byte. Every chunk's checksum \
+            is checked, and every tensor's SHA-256 unless --no-verify is given; a damaged \
+            container is reported with the tensor it damages, and leaves no output behind.
+            """
+    )
+
+    @Argument(help: "The container to decompress.")
+    var input: String
+
+    @Argument(help: "The safetensors file to write.")
+    var output: String
+
+    @Option(help: "The threads that decompress at once (default: every core).")
+    var threads: Int = ParallelChunks.availableCores
+
+    @Flag(name: .customLong("verify", withSingleDash: false), inversion: .prefixedNo,
+          help: "Check every tensor's SHA-256 as well as every chunk's checksum.")
+    var verify = true
+
+    func run() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        let container = try CompressedFile(path: input, threads: threads)
+        let bar = ProgressBar(label: "decompress")
+        try container.decompress(to: output, verifyDigests: verify) { done, total in
+            bar.update(done: done, total: total)
+        }
+        bar.finish()
+    }
+}
