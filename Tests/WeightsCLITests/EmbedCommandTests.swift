@@ -66,6 +66,25 @@ import Testing
         #expect(cosine(vector, Self.reference.embeddings[1]) >= (dtype == "f16" ? 0.99999 : 0.998))
     }
 
+    /// `--dtype` at load gives exactly what running the file `weights convert --dtype` wrote gives.
+    @Test(arguments: ["f16", "int8"])
+    func dtypeAtLoadEqualsAConvertedFile(_ dtype: String) throws {
+        try requireModel()
+        let source = (modelPath() as NSString).deletingLastPathComponent
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let converted = try runWeights(["convert", "--dtype", dtype, modelPath(), directory + "/model.safetensors"])
+        try #require(converted.status == 0, "\(converted.standardError)")
+        for name in ["config.json", "modules.json", "sentence_bert_config.json", "tokenizer.json", "1_Pooling"] {
+            try FileManager.default.copyItem(atPath: source + "/" + name, toPath: directory + "/" + name)
+        }
+        let sentences = Array(Self.reference.sentences.prefix(3))
+        let fromFile = try runWeights(["embed", "--json", "--model", directory] + sentences)
+        let atLoad = try runWeights(["embed", "--json", "--dtype", dtype] + sentences)
+        #expect(fromFile.status == 0 && atLoad.status == 0, "\(fromFile.standardError)\(atLoad.standardError)")
+        #expect(fromFile.standardOutput == atLoad.standardOutput)
+    }
+
     @Test func similarRanksByMeaning() throws {
         try requireModel()
         let result = try runWeights(["similar", "--top", "2", "A man is eating pasta.",
