@@ -49,7 +49,8 @@ public final class BertEncoder: Sendable {
         try self.init(configuration: configuration, weights: source, precision: precision)
     }
 
-    /// The format of the layers' weight matrices.
+    /// The format of the weight matrices (of the first layer's, for a file that mixes
+    /// formats).
     public var precision: WeightPrecision { layers.first?.query.weight.precision ?? embeddings.words.precision }
 
     /// Bytes of weights the encoder reads (mapped or owned), scales included.
