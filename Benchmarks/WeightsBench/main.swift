@@ -17,6 +17,8 @@ let modes: [String: ([String]) throws -> Void] = [
     "decompress": CompressionBench.decompress,
     "zstd-decompress": CompressionBench.zstdDecompress,
     "convert-memory": ConversionBench.memory,
+    "engine-throughput": EngineBench.throughput,
+    "engine-memory": EngineBench.memory,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

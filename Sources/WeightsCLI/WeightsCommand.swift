@@ -20,6 +20,7 @@ struct WeightsCommand: ParsableCommand {
         subcommands: [
             InspectCommand.self, HashCommand.self, DigestCommand.self, ManifestCommand.self, VerifyCommand.self,
             DiffCommand.self, ConvertCommand.self, CompressCommand.self, DecompressCommand.self,
+            EmbedCommand.self, SimilarCommand.self,
         ]
     )
 

@@ -38,4 +38,15 @@ bool weights_largest_magnitude(const float *values, size_t count, float *largest
 /// `scale` and finite values.
 void weights_quantize_int8(const float *values, size_t count, float scale, int8_t *levels, int kernel);
 
+/// The encoder's kernels (engine_kernels.c): 2 when they use AVX-512F on this CPU, 1 for
+/// AVX2 + FMA, 0 for the portable C loops.
+int weights_engine_kernel_level(void);
+
+/// values[r][j] = GELU(values[r][j] + bias[j]) for `rows` rows of `width` floats, with the
+/// exact erf form (erf within 1.5e-7). `bias` may be NULL. `kernel`: WEIGHTS_KERNEL_*.
+void weights_gelu_rows(float *values, const float *bias, size_t rows, size_t width, int kernel);
+
+/// Replaces `row` with its softmax, e^(x - max) / sum e^(x - max). `kernel`: WEIGHTS_KERNEL_*.
+void weights_softmax(float *row, size_t count, int kernel);
+
 #endif

@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""Engine benchmarks: Weights' all-MiniLM-L6-v2 against ONNX Runtime, side by side.
+
+Measures in one run, alternating the two so that both see the same machine load:
+  - throughput, sentences/s, for a batch of 32 sentences of 12 and of 128 tokens, on 1 and 2
+    threads (Weights: `WeightsBench engine-throughput`; ONNX Runtime: the exported model,
+    intra_op_num_threads = N, plus the same mean pooling and normalization in numpy);
+  - process start to first embedding of one sentence, warm cache (hyperfine);
+  - resident memory after embedding a 32 × 128 batch, for F32, F16 and INT8 weights.
+Both sides get the same token ids (tokenization is not timed). Reports medians and ratios
+(Weights / ONNX Runtime: above 1 means Weights is faster) and writes the table to
+Benchmarks/engine/RESULTS.md.
+
+    python3 Benchmarks/engine/run.py [--runs 7]
+
+Needs: onnxruntime, torch (CPU), transformers, onnx, onnxscript (pip), hyperfine; a release
+build (made here) and the ONNX export (made here by export_onnx.py when missing).
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import onnxruntime as ort
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+WORK = os.path.join(ROOT, ".bench", "engine")
+BENCH = os.path.join(ROOT, ".build", "release", "WeightsBench")
+WEIGHTS = os.path.join(ROOT, ".build", "release", "weights")
+REFERENCE = os.path.join(ROOT, "Fixtures", "minilm", "minilm_embeddings.json")
+BATCH = 32
+
+
+def make_batches():
+    """Batches of 32 sentences of exactly 12 and 128 tokens: [CLS], windows of real text
+    from the reference's long documents, [SEP]. Same length throughout, so no padding."""
+    with open(REFERENCE) as f:
+        reference = json.load(f)
+    text = [t for ids in reference["input_ids"] if len(ids) == 256 for t in ids[1:-1]]
+    batches = {}
+    for length in (12, 128):
+        batch = []
+        for k in range(BATCH):
+            start = (k * 37) % (len(text) - length)
+            batch.append([101] + text[start:start + length - 2] + [102])
+        path = os.path.join(WORK, f"ids_{length}.json")
+        with open(path, "w") as f:
+            json.dump(batch, f)
+        batches[length] = (path, np.array(batch, dtype=np.int64))
+    return batches
+
+
+def blas_environment(kernels):
+    """The environment for Weights' process: as given ("machine"), or without
+    OPENBLAS_CORETYPE, so that OpenBLAS picks its kernels from the CPU ("detected")."""
+    environment = dict(os.environ)
+    if kernels == "detected":
+        environment.pop("OPENBLAS_CORETYPE", None)
+    return environment
+
+
+def swift_throughput(path, threads, repeat, kernels):
+    out = subprocess.run([BENCH, "engine-throughput", path, "--threads", str(threads), "--repeat", str(repeat)],
+                         check=True, capture_output=True, text=True, env=blas_environment(kernels)).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    return result["seconds"], result["blas_core"]
+
+
+class OnnxAnchor:
+    def __init__(self, model, threads):
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+    def embed(self, ids):
+        mask = np.ones_like(ids)
+        states = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                         "token_type_ids": np.zeros_like(ids)})[0]
+        summed = (states * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+        return summed / np.maximum(np.linalg.norm(summed, axis=1, keepdims=True), 1e-12)
+
+    def time(self, ids, repeat):
+        self.embed(ids)
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            self.embed(ids)
+            times.append(time.perf_counter() - start)
+        return times
+
+
+def throughput(batches, runs, repeat):
+    """sentences/s medians: {(threads, length): (weights, weights with the machine's
+    OPENBLAS_CORETYPE, onnx, onnx_plain)}, and the two kernel families."""
+    results, cores = {}, {}
+    for threads in (1, 2):
+        anchors = {name: OnnxAnchor(os.path.join(WORK, name), threads)
+                   for name in ("minilm-optimized.onnx", "minilm.onnx")}
+        for length, (path, ids) in batches.items():
+            ours, pinned, fused, plain = [], [], [], []
+            for _ in range(runs):
+                seconds, cores["detected"] = swift_throughput(path, threads, repeat, "detected")
+                ours.append(statistics.median(seconds))
+                seconds, cores["machine"] = swift_throughput(path, threads, repeat, "machine")
+                pinned.append(statistics.median(seconds))
+                fused.append(statistics.median(anchors["minilm-optimized.onnx"].time(ids, repeat)))
+                plain.append(statistics.median(anchors["minilm.onnx"].time(ids, repeat)))
+            rates = tuple(BATCH / statistics.median(t) for t in (ours, pinned, fused, plain))
+            results[(threads, length)] = rates
+            print(f"threads {threads}, {length} tokens: Weights {rates[0]:.1f}/s ({cores['detected']}), "
+                  f"{rates[1]:.1f}/s ({cores['machine']}), ONNX Runtime {rates[2]:.1f}/s (unfused {rates[3]:.1f}/s)",
+                  file=sys.stderr)
+    return results, cores
+
+
+def latency():
+    """Process start to first embedding (ms: mean, σ, median), warm cache, with hyperfine;
+    and the median of `weights --version`, the floor every run pays (loading the executable
+    and its libraries, OpenBLAS's start-up included)."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        subprocess.run(["hyperfine", "--warmup", "3", "--runs", "30", "-N", "--export-json", out.name,
+                        f"{WEIGHTS} embed 'The quick brown fox jumps over the lazy dog.'", f"{WEIGHTS} --version"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=sys.stderr)
+        embed, floor = json.load(open(out.name))["results"]
+    return embed["mean"] * 1e3, embed["stddev"] * 1e3, embed["median"] * 1e3, floor["median"] * 1e3
+
+
+ONNX_MEMORY = """
+import json, sys, numpy as np, onnxruntime as ort
+ids = np.array(json.load(open(sys.argv[2])), dtype=np.int64)
+session = ort.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
+session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)})
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+print(json.dumps({k: int(status[k].split()[0]) * 1024 for k in ("VmRSS", "VmHWM")}))
+"""
+
+
+def memory(batches):
+    path = batches[128][0]
+    rows = {}
+    for dtype in ("f32", "f16", "int8"):
+        out = subprocess.run([BENCH, "engine-memory", path, "--dtype", dtype], check=True,
+                             capture_output=True, text=True).stdout
+        result = json.loads(out.strip().splitlines()[-1])
+        rows[dtype] = (result["rss"], result["peak_rss"], result["weight_bytes"])
+    out = subprocess.run([sys.executable, "-c", ONNX_MEMORY, os.path.join(WORK, "minilm-optimized.onnx"), path],
+                         check=True, capture_output=True, text=True).stdout
+    onnx = json.loads(out)
+    rows["onnx"] = (onnx["VmRSS"], onnx["VmHWM"], None)
+    return rows
+
+
+def report(rates, cores, latency_ms, rss, runs, repeat):
+    mib = 1 << 20
+    machine = os.environ.get("OPENBLAS_CORETYPE")
+    lines = [
+        f"| batch of 32 | threads | Weights, OpenBLAS {cores['detected']} (sentences/s) | ONNX Runtime (sentences/s) "
+        f"| ratio (Weights / ORT) | Weights, OpenBLAS {cores['machine']} | ratio | ORT unfused graph |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for (threads, length), (ours, pinned, fused, plain) in sorted(rates.items(), key=lambda item: (item[0][1], item[0][0])):
+        lines.append(f"| {length} tokens | {threads} | {ours:.1f} | {fused:.1f} | **{ours / fused:.2f}×** "
+                     f"| {pinned:.1f} | {pinned / fused:.2f}× | {plain:.1f} |")
+    mean, sigma, median, floor = latency_ms
+    lines += [
+        "",
+        f"Process start to first embedding (`weights embed` of one sentence, warm cache, hyperfine): "
+        f"{mean:.1f} ms ± {sigma:.1f} ms (median {median:.1f} ms; target ≤ 50 ms). Starting the executable "
+        f"alone (`weights --version`) takes {floor:.1f} ms.",
+        "",
+        "| resident memory after a 32 × 128 batch | RSS | peak RSS | weights read |",
+        "|---|---:|---:|---:|",
+    ]
+    for dtype in ("f32", "f16", "int8"):
+        now, peak, weights = rss[dtype]
+        lines.append(f"| Weights, {dtype.upper()} weights | {now / mib:.0f} MiB | {peak / mib:.0f} MiB | {weights / mib:.1f} MiB |")
+    now, peak, _ = rss["onnx"]
+    lines.append(f"| ONNX Runtime (Python process), F32 | {now / mib:.0f} MiB | {peak / mib:.0f} MiB | |")
+    lines += [
+        "",
+        f"Medians of {runs} alternating rounds of {repeat} batches each. ONNX Runtime {ort.__version__} "
+        f"(CPUExecutionProvider, intra_op_num_threads = threads) on the model exported by export_onnx.py and fused by "
+        f"its BERT optimizer; the unfused export is shown for reference. OpenBLAS picks its kernels from the CPU "
+        f"({cores['detected']}) unless OPENBLAS_CORETYPE names them; this machine's environment sets "
+        f"OPENBLAS_CORETYPE={machine} ({cores['machine']}, AVX2 only), shown in the second Weights column. "
+        f"Python {platform.python_version()}, numpy {np.__version__}; {os.cpu_count()} cores.",
+    ]
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(ROOT, "Benchmarks", "engine", "RESULTS.md"), "w") as f:
+        f.write(text)
+    print(text)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    os.makedirs(WORK, exist_ok=True)
+    if not os.path.exists(os.path.join(WORK, "minilm-optimized.onnx")):
+        subprocess.run([sys.executable, os.path.join(ROOT, "Benchmarks", "engine", "export_onnx.py")], check=True)
+    subprocess.run(["swift", "build", "-c", "release", "--product", "WeightsBench"], cwd=ROOT, check=True, stdout=sys.stderr)
+    subprocess.run(["swift", "build", "-c", "release", "--product", "weights"], cwd=ROOT, check=True, stdout=sys.stderr)
+    batches = make_batches()
+    rates, core = throughput(batches, args.runs, args.repeat)
+    report(rates, core, latency(), memory(batches), args.runs, args.repeat)
+
+
+if __name__ == "__main__":
+    main()

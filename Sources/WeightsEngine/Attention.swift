@@ -1,0 +1,30 @@
+/// Multi-head self-attention of one sequence, softmax(Q·Kᵀ / √d) · V per head.
+///
+/// Padding never enters: the sequence is attended over its own `length` tokens only, which
+/// equals what a padded batch with an attention mask computes (masked scores become exactly 0
+/// after the softmax).
+struct Attention {
+    let headCount: Int
+    let headSize: Int
+
+    /// Writes the heads' outputs, side by side, into `context` (`length` rows of
+    /// `headCount × headSize`). `query`, `key`, `value` hold the projections of the same
+    /// rows; `scores` holds `length²` floats.
+    ///
+    /// - Complexity: O(length² × hidden).
+    func apply(query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>,
+               length: Int, context: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>) {
+        let width = headCount * headSize
+        let scale = 1 / Float(headSize).squareRoot()
+        for head in 0..<headCount {
+            let offset = head * headSize
+            BLAS.multiplyTransposed(query + offset, lda: width, key + offset, ldb: width,
+                                    into: scores, ldc: length, m: length, n: length, k: headSize, alpha: scale)
+            for row in 0..<length {
+                Operations.softmax(UnsafeMutableBufferPointer(start: scores + row * length, count: length))
+            }
+            BLAS.multiply(scores, lda: length, value + offset, ldb: width,
+                          into: context + offset, ldc: width, m: length, n: headSize, k: length)
+        }
+    }
+}

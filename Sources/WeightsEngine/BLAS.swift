@@ -1,0 +1,33 @@
+import COpenBLAS
+
+/// Matrix products through the system BLAS (OpenBLAS), on row-major `Float` matrices.
+enum BLAS {
+    /// C = alpha · A · Bᵀ + beta · C, where A is m × k (row stride `lda`), B is n × k (row
+    /// stride `ldb`, so a `[out, in]` weight matrix as stored), and C is m × n (row stride `ldc`).
+    @inline(__always)
+    static func multiplyTransposed(
+        _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+        into c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, n: Int, k: Int,
+        alpha: Float = 1, beta: Float = 0
+    ) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(m), blasint(n), blasint(k),
+                    alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+
+    /// C = A · B, where A is m × k (row stride `lda`), B is k × n (row stride `ldb`), and C is
+    /// m × n (row stride `ldc`).
+    @inline(__always)
+    static func multiply(
+        _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+        into c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, n: Int, k: Int
+    ) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(m), blasint(n), blasint(k),
+                    1, a, blasint(lda), b, blasint(ldb), 0, c, blasint(ldc))
+    }
+
+    /// How many threads one BLAS call may use. OpenBLAS keeps this setting process-wide.
+    static var threads: Int {
+        get { Int(openblas_get_num_threads()) }
+        set { if newValue != threads { openblas_set_num_threads(Int32(newValue)) } }
+    }
+}

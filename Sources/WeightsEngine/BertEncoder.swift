@@ -1,0 +1,266 @@
+import Dispatch
+import Weights
+
+/// A BERT-family transformer encoder: token ids in, one hidden state per token out.
+///
+/// Built from a `config.json` and weights with the standard Hugging Face tensor names
+/// (`embeddings.*`, `encoder.layer.N.*`, with or without a `bert.` prefix). The forward pass
+/// is BERT's: word + position + token-type-0 embeddings, LayerNorm, then per layer masked
+/// multi-head self-attention and a GELU feed-forward block, each followed by a residual
+/// LayerNorm (post-norm).
+///
+/// With F32 weights nothing is copied: products read the mapped file. The encoder is
+/// immutable and may be shared between threads.
+///
+/// ```swift
+/// let encoder = try BertEncoder(modelDirectory: "all-MiniLM-L6-v2")
+/// let states = try encoder.hiddenStates([[101, 7592, 102]])   // 3 × 384 floats
+/// ```
+public final class BertEncoder: Sendable {
+    public let configuration: BertConfiguration
+    let embeddings: Embeddings
+    let layers: [BertLayer]
+    let attention: Attention
+
+    /// Loads the encoder from `source`, keeping its matrices in `precision` (`nil`: as
+    /// stored; INT8 matrices in the file stay INT8 whatever is asked).
+    ///
+    /// - Complexity: O(1) in the weights' size for F32 (they stay mapped); a conversion pass
+    ///   for F16 and INT8.
+    /// - Throws: `tensorNotFound`, or `invalidArgument` for a tensor of the wrong shape, naming
+    ///   the file and tensor; `dtypeMismatch` for a non-float tensor.
+    public init(configuration: BertConfiguration, weights source: any TensorSource,
+                precision: WeightPrecision? = nil) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        let loader = try WeightLoader(source: source, precision: precision)
+        let hidden = configuration.hiddenSize
+        embeddings = try Embeddings(loader, configuration)
+        layers = try (0..<configuration.layerCount).map { index in
+            try BertLayer(loader, prefix: "encoder.layer.\(index).", configuration)
+        }
+        attention = Attention(headCount: configuration.headCount, headSize: hidden / configuration.headCount)
+    }
+
+    /// Loads `config.json` and the weights (`model.safetensors`, or a sharded index) of the
+    /// model in `directory`.
+    public convenience init(modelDirectory directory: String, precision: WeightPrecision? = nil) throws {
+        let configuration = try BertConfiguration(contentsOf: directory + "/config.json")
+        let source = try Checkpoint.open(directory)
+        try self.init(configuration: configuration, weights: source, precision: precision)
+    }
+
+    /// The format of the layers' weight matrices.
+    public var precision: WeightPrecision { layers.first?.query.weight.precision ?? embeddings.words.precision }
+
+    /// Bytes of weights the encoder reads (mapped or owned), scales included.
+    public var weightByteCount: Int {
+        embeddings.byteCount + layers.reduce(0) { $0 + $1.byteCount }
+    }
+
+    /// The last layer's hidden states of each sequence: `count × hiddenSize` floats, token
+    /// after token.
+    ///
+    /// All sequences run as one batch, whose activations take about 6 × the result's size;
+    /// feed very many sequences in slices (``EmbeddingModel`` does).
+    ///
+    /// - Parameter threads: how many cores to use (sequences are shared out between them).
+    /// - Throws: `invalidArgument` for an empty sequence, one longer than
+    ///   `maximumPositions`, or a token id outside the vocabulary.
+    /// - Complexity: O(tokens × parameters + Σ length² × hidden).
+    public func hiddenStates(_ sequences: [[Int32]], threads: Int = 1) throws -> [[Float]] {
+        let width = configuration.hiddenSize
+        let result = ResultSlots<[Float]>(count: sequences.count, initial: [])
+        try run(sequences, threads: threads) { indices, packed, hidden in
+            for (position, index) in indices.enumerated() {
+                let start = hidden + packed.starts[position] * width
+                result[index] = Array(UnsafeBufferPointer(start: start, count: packed.lengths[position] * width))
+            }
+        }
+        return result.array
+    }
+
+    /// Runs the encoder over `sequences`, split into up to `threads` groups that run in
+    /// parallel, and calls `body` once per group, on that group's thread, with the indices of
+    /// its sequences, the packed group, and its hidden states. Calls to `body` may overlap;
+    /// they write disjoint results.
+    func run(_ sequences: [[Int32]], threads: Int,
+             _ body: @Sendable ([Int], PackedSequences, UnsafeMutablePointer<Float>) -> Void) throws {
+        try validate(sequences)
+        let groups = Self.shareOut(lengths: sequences.map(\.count), into: max(1, threads))
+        // Parallel groups each run BLAS on one thread. A single group lets BLAS use every
+        // core, unless it is too small to share: waking BLAS threads for a few tokens costs
+        // more than it saves (their spinning doubled the time of a one-sentence call).
+        let tokens = sequences.reduce(0) { $0 + $1.count }
+        BLAS.threads = groups.count > 1 || tokens < Self.tokensWorthSharing ? 1 : max(1, threads)
+        DispatchQueue.concurrentPerform(iterations: groups.count) { group in
+            let indices = groups[group]
+            let packed = PackedSequences(indices.lazy.map { sequences[$0] })
+            let workspace = Workspace(tokens: packed.tokenCount, longest: packed.longest,
+                                      configuration: configuration, weightScratch: weightScratchCount)
+            forward(packed, workspace)
+            body(indices, packed, workspace.hidden)
+        }
+    }
+
+    /// The fewest tokens for which a single group's products use several BLAS threads.
+    static let tokensWorthSharing = 64
+
+    /// Splits sequence indices into at most `count` groups of nearly equal token counts
+    /// (longest first, each to the lightest group), each group in index order.
+    static func shareOut(lengths: [Int], into count: Int) -> [[Int]] {
+        guard count > 1, lengths.count > 1 else { return lengths.isEmpty ? [] : [Array(lengths.indices)] }
+        var groups = [[Int]](repeating: [], count: min(count, lengths.count))
+        var loads = [Int](repeating: 0, count: groups.count)
+        for index in lengths.indices.sorted(by: { lengths[$0] > lengths[$1] }) {
+            let lightest = loads.indices.min { loads[$0] < loads[$1] }!
+            groups[lightest].append(index)
+            // Attention grows with the square of the length; weigh it in.
+            loads[lightest] += lengths[index] * (1 + lengths[index] / 64)
+        }
+        return groups.filter { !$0.isEmpty }.map { $0.sorted() }
+    }
+
+    /// Floats of scratch that widening the largest non-F32 matrix needs (files may mix
+    /// formats, so every layer is asked).
+    private var weightScratchCount: Int {
+        layers.flatMap(\.linears).filter { $0.weight.precision != .f32 }
+            .map { $0.weight.rows * $0.weight.columns }.max() ?? 0
+    }
+
+    private func validate(_ sequences: [[Int32]]) throws {
+        for (index, sequence) in sequences.enumerated() {
+            guard !sequence.isEmpty else {
+                throw WeightsError(.invalidArgument, "sequence \(index) is empty")
+            }
+            guard sequence.count <= configuration.maximumPositions else {
+                throw WeightsError(.invalidArgument,
+                    "sequence \(index) has \(sequence.count) tokens; the model takes at most \(configuration.maximumPositions)")
+            }
+            if let bad = sequence.first(where: { $0 < 0 || Int($0) >= configuration.vocabularySize }) {
+                throw WeightsError(.invalidArgument,
+                    "sequence \(index) holds token id \(bad), outside the vocabulary of \(configuration.vocabularySize)")
+            }
+        }
+    }
+
+    /// The forward pass over a packed group; leaves the result in `workspace.hidden`.
+    private func forward(_ packed: PackedSequences, _ workspace: Workspace) {
+        embeddings.apply(packed, into: workspace.hidden)
+        for layer in layers {
+            layer.apply(packed, workspace, attention: attention)
+        }
+    }
+}
+
+/// Word, position and token-type embeddings, summed and normalized.
+struct Embeddings: Sendable {
+    let words: WeightMatrix
+    let positions: WeightMatrix
+    let tokenTypes: WeightMatrix
+    let norm: LayerNorm
+
+    init(_ loader: WeightLoader, _ configuration: BertConfiguration) throws {
+        let hidden = configuration.hiddenSize
+        words = try loader.matrix("embeddings.word_embeddings.weight", rows: configuration.vocabularySize, columns: hidden)
+        positions = try loader.matrix("embeddings.position_embeddings.weight",
+                                      rows: configuration.maximumPositions, columns: hidden)
+        tokenTypes = try loader.matrix("embeddings.token_type_embeddings.weight",
+                                       rows: configuration.tokenTypeCount, columns: hidden)
+        norm = try loader.layerNorm("embeddings.LayerNorm", count: hidden, epsilon: configuration.layerNormEpsilon)
+    }
+
+    var byteCount: Int { words.byteCount + positions.byteCount + tokenTypes.byteCount + 8 * norm.gamma.count }
+
+    /// Writes each token's embedding (token type 0) into `output`, one row per token.
+    func apply(_ packed: PackedSequences, into output: UnsafeMutablePointer<Float>) {
+        let width = words.columns
+        let row = UnsafeMutablePointer<Float>.allocate(capacity: 2 * width)
+        defer { row.deallocate() }
+        let position = row + width
+        tokenTypes.copyRow(0, into: row)
+        for sequence in 0..<packed.count {
+            for offset in 0..<packed.lengths[sequence] {
+                let token = packed.starts[sequence] + offset
+                let target = output + token * width
+                words.copyRow(Int(packed.ids[token]), into: target)
+                positions.copyRow(offset, into: position)
+                // Added in PyTorch's order: (word + token type) + position.
+                for j in 0..<width { target[j] = (target[j] + row[j]) + position[j] }
+            }
+        }
+        norm.apply(output, rows: packed.tokenCount)
+    }
+}
+
+/// One encoder layer: attention, then the feed-forward block, each with a residual LayerNorm.
+struct BertLayer: Sendable {
+    let query, key, value, attentionOutput: Linear
+    let attentionNorm: LayerNorm
+    let intermediate, output: Linear
+    let outputNorm: LayerNorm
+
+    init(_ loader: WeightLoader, prefix: String, _ configuration: BertConfiguration) throws {
+        let hidden = configuration.hiddenSize, inner = configuration.intermediateSize
+        let epsilon = configuration.layerNormEpsilon
+        query = try loader.linear(prefix + "attention.self.query", input: hidden, output: hidden)
+        key = try loader.linear(prefix + "attention.self.key", input: hidden, output: hidden)
+        value = try loader.linear(prefix + "attention.self.value", input: hidden, output: hidden)
+        attentionOutput = try loader.linear(prefix + "attention.output.dense", input: hidden, output: hidden)
+        attentionNorm = try loader.layerNorm(prefix + "attention.output.LayerNorm", count: hidden, epsilon: epsilon)
+        intermediate = try loader.linear(prefix + "intermediate.dense", input: hidden, output: inner)
+        output = try loader.linear(prefix + "output.dense", input: inner, output: hidden)
+        outputNorm = try loader.layerNorm(prefix + "output.LayerNorm", count: hidden, epsilon: epsilon)
+    }
+
+    var linears: [Linear] { [query, key, value, attentionOutput, intermediate, output] }
+
+    var byteCount: Int {
+        linears.reduce(0) { $0 + $1.weight.byteCount + 4 * $1.bias.count }
+            + 8 * (attentionNorm.gamma.count + outputNorm.gamma.count)
+    }
+
+    func apply(_ packed: PackedSequences, _ w: Workspace, attention: Attention) {
+        let tokens = packed.tokenCount
+        let width = query.outputSize
+        query.apply(w.hidden, rows: tokens, into: w.query, scratch: w.weightScratch)
+        key.apply(w.hidden, rows: tokens, into: w.key, scratch: w.weightScratch)
+        value.apply(w.hidden, rows: tokens, into: w.value, scratch: w.weightScratch)
+        for sequence in 0..<packed.count {
+            let offset = packed.starts[sequence] * width
+            attention.apply(query: w.query + offset, key: w.key + offset, value: w.value + offset,
+                            length: packed.lengths[sequence], context: w.context + offset, scores: w.scores)
+        }
+        attentionOutput.multiply(w.context, rows: tokens, into: w.temporary, scratch: w.weightScratch)
+        Self.addResidualAndNormalize(w.temporary, bias: attentionOutput.bias, residual: w.hidden, rows: tokens, attentionNorm)
+
+        intermediate.multiply(w.hidden, rows: tokens, into: w.intermediate, scratch: w.weightScratch)
+        Self.addBiasAndGELU(w.intermediate, bias: intermediate.bias, rows: tokens)
+        output.multiply(w.intermediate, rows: tokens, into: w.temporary, scratch: w.weightScratch)
+        Self.addResidualAndNormalize(w.temporary, bias: output.bias, residual: w.hidden, rows: tokens, outputNorm)
+    }
+
+    /// residual = LayerNorm(product + bias + residual), row by row.
+    static func addResidualAndNormalize(_ product: UnsafeMutablePointer<Float>, bias: [Float],
+                                        residual: UnsafeMutablePointer<Float>, rows: Int, _ norm: LayerNorm) {
+        let width = bias.count
+        bias.withUnsafeBufferPointer { bias in
+            norm.gamma.withUnsafeBufferPointer { gamma in
+                norm.beta.withUnsafeBufferPointer { beta in
+                    for row in 0..<rows {
+                        let sum = product + row * width, target = residual + row * width
+                        for j in 0..<width { sum[j] = (sum[j] + bias[j]) + target[j] }
+                        Operations.layerNorm(UnsafeMutableBufferPointer(start: sum, count: width),
+                                             gamma: gamma, beta: beta, epsilon: norm.epsilon)
+                        target.update(from: sum, count: width)
+                    }
+                }
+            }
+        }
+    }
+
+    /// matrix = GELU(matrix + bias), row by row.
+    static func addBiasAndGELU(_ matrix: UnsafeMutablePointer<Float>, bias: [Float], rows: Int) {
+        bias.withUnsafeBufferPointer { Operations.addBiasAndGELU(matrix, rows: rows, bias: $0) }
+    }
+}

@@ -1,0 +1,43 @@
+import Weights
+
+/// A fully connected layer, y = x · Wᵀ + b, with W stored `[out, in]` as PyTorch stores it.
+///
+/// The product runs in `Float` through BLAS; the weights are read in place for F32 and
+/// widened into the caller's scratch buffer for F16 and INT8.
+struct Linear: Sendable {
+    let weight: WeightMatrix
+    let bias: [Float]
+
+    var inputSize: Int { weight.columns }
+    var outputSize: Int { weight.rows }
+
+    init(weight: WeightMatrix, bias: [Float]) throws {
+        guard bias.count == weight.rows else {
+            throw WeightsError(.invalidArgument,
+                "bias has \(bias.count) values for a weight of \(weight.rows) rows")
+        }
+        self.weight = weight
+        self.bias = bias
+    }
+
+    /// Writes `rows` outputs (each `outputSize` wide) into `output`, without the bias: callers
+    /// add it in the pass that follows (activation, residual), which saves a pass over memory.
+    ///
+    /// - Complexity: O(rows × in × out).
+    func multiply(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>,
+                  scratch: UnsafeMutablePointer<Float>) {
+        weight.withFloats(scratch: scratch) { w in
+            BLAS.multiplyTransposed(input, lda: inputSize, w, ldb: inputSize, into: output, ldc: outputSize,
+                                    m: rows, n: outputSize, k: inputSize)
+        }
+    }
+
+    /// y = x · Wᵀ + b.
+    func apply(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>,
+               scratch: UnsafeMutablePointer<Float>) {
+        multiply(input, rows: rows, into: output, scratch: scratch)
+        bias.withUnsafeBufferPointer { bias in
+            Operations.addBias(UnsafeMutableBufferPointer(start: output, count: rows * outputSize), bias)
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Weights
+
+/// Sentence embeddings from text: the model directory's WordPiece tokenizer, then its
+/// ``EmbeddingModel`` (encoder, pooling, normalization).
+///
+/// For all-MiniLM-L6-v2 the vectors equal sentence-transformers' `encode` to within float
+/// rounding (cosine ≥ 0.999999 on the reference sentences).
+///
+/// ```swift
+/// let embedder = try SentenceEmbedder()                 // the default model, F32, all cores
+/// let vectors = try embedder.embed(["A man is eating food.", "A man is riding a horse."])
+/// let ranked = try embedder.rank("Someone eats", among: ["A man is eating food.", "Jazz"])
+/// ```
+public final class SentenceEmbedder: Sendable {
+    public let tokenizer: WordPieceTokenizer
+    public let model: EmbeddingModel
+
+    /// The length of the vectors.
+    public var dimension: Int { model.dimension }
+
+    /// Loads the model in `directory` (by default ``ModelDirectory/default``).
+    ///
+    /// - Parameters:
+    ///   - precision: the format to keep weight matrices in (`nil`: as stored).
+    ///   - threads: cores to use; the default is every core.
+    /// - Throws: ``WeightsError`` naming the file at fault (the tokenizer's errors are
+    ///   converted, with their message).
+    public init(modelDirectory directory: String = ModelDirectory.default, precision: WeightPrecision? = nil,
+                threads: Int? = nil) throws {
+        guard ModelFiles.isDirectory(directory) else {
+            throw WeightsError(.io, "no model directory here (run scripts/setup to install the default model)",
+                               file: directory)
+        }
+        model = try EmbeddingModel(modelDirectory: directory, precision: precision, threads: threads)
+        do {
+            tokenizer = try WordPieceTokenizer(modelDirectory: URL(fileURLWithPath: directory))
+        } catch {
+            throw WeightsError(error)
+        }
+    }
+
+    /// One vector per text, in order. Texts longer than the model's limit are truncated
+    /// (256 tokens for all-MiniLM-L6-v2), as sentence-transformers truncates them.
+    ///
+    /// - Complexity: O(characters) to tokenize, then as ``EmbeddingModel/embed(tokenIDs:batchSize:)``.
+    public func embed(_ texts: [String], batchSize: Int = 32) throws -> [[Float]] {
+        let ids = texts.map { tokenizer.encode($0, maxLength: model.maximumLength).ids }
+        return try model.embed(tokenIDs: ids, batchSize: batchSize)
+    }
+
+    /// The vector of one text.
+    public func embed(_ text: String) throws -> [Float] {
+        try embed([text])[0]
+    }
+
+    /// `candidates` ordered by cosine similarity to `query`, most similar first (ties keep
+    /// the input order).
+    ///
+    /// - Returns: each candidate's index in `candidates` and its similarity.
+    public func rank(_ query: String, among candidates: [String]) throws -> [(index: Int, similarity: Float)] {
+        let vectors = try embed([query] + candidates)
+        let scored = vectors.dropFirst().enumerated().map { index, vector in
+            (index: index, similarity: Self.cosine(vectors[0], vector))
+        }
+        return scored.sorted { $0.similarity != $1.similarity ? $0.similarity > $1.similarity : $0.index < $1.index }
+    }
+
+    /// The cosine similarity of two vectors of equal length (0 when either is zero).
+    public static func cosine(_ a: [Float], _ b: [Float]) -> Float {
+        precondition(a.count == b.count, "cosine: vectors differ in length")
+        return a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                let norms = (Operations.dot(a, a) * Operations.dot(b, b)).squareRoot()
+                return norms > 0 ? Operations.dot(a, b) / norms : 0
+            }
+        }
+    }
+}
+
+extension WeightsError {
+    /// The tokenizer's error as a ``WeightsError`` about the same file.
+    init(_ error: TokenizerError) {
+        let code: Code
+        switch error {
+        case .fileNotFound, .unreadable: code = .io
+        case .unsupported: code = .unsupportedFormat
+        case .invalidJSON, .missingToken, .invalidVocabulary: code = .invalidArgument
+        }
+        let path = error.file.path
+        var reason = error.description
+        if reason.hasPrefix(path + ": ") { reason.removeFirst(path.count + 2) }
+        self.init(code, reason, file: path)
+    }
+}

@@ -1,0 +1,115 @@
+import Weights
+
+/// Finds an encoder's tensors by their Hugging Face names and checks their shapes.
+struct WeightLoader {
+    let source: any TensorSource
+    let infos: [String: TensorInfo]
+    /// `"bert."` for checkpoints saved from `BertForMaskedLM` and the like, else empty.
+    let prefix: String
+    let precision: WeightPrecision?
+
+    /// - Throws: `tensorNotFound` when the source has no `embeddings.word_embeddings.weight`,
+    ///   with or without the `bert.` prefix.
+    init(source: any TensorSource, precision: WeightPrecision?) throws {
+        self.source = source
+        self.precision = precision
+        var infos = [String: TensorInfo](minimumCapacity: source.tensors.count)
+        for info in source.tensors { infos[info.name] = info }
+        self.infos = infos
+        let probe = "embeddings.word_embeddings.weight"
+        if infos[probe] != nil {
+            prefix = ""
+        } else if infos["bert." + probe] != nil {
+            prefix = "bert."
+        } else {
+            throw WeightsError(.tensorNotFound,
+                "no tensor named '\(probe)' or 'bert.\(probe)': not a BERT checkpoint with Hugging Face names",
+                file: source.path, tensor: probe)
+        }
+    }
+
+    /// The `[rows, columns]` matrix `name`, as INT8 when the file stores it so.
+    func matrix(_ name: String, rows: Int, columns: Int) throws -> WeightMatrix {
+        let tensor = try self.tensor(name)
+        return try tagged(name) {
+            guard tensor.shape == [rows, columns] else {
+                throw WeightsError(.invalidArgument,
+                    "tensor '\(tensor.name)' has shape \(tensor.shape), expected \([rows, columns])", tensor: tensor.name)
+            }
+            let scaleName = tensor.name + "_scale"
+            if tensor.dtype == .i8, infos[scaleName] != nil {
+                return try WeightMatrix(quantized: tensor, scales: try source.tensor(named: scaleName))
+            }
+            return try WeightMatrix(tensor, precision: precision)
+        }
+    }
+
+    /// The vector `name` of `count` values, widened to `Float`.
+    func vector(_ name: String, count: Int) throws -> [Float] {
+        let tensor = try self.tensor(name)
+        return try tagged(name) {
+            guard tensor.shape == [count] else {
+                throw WeightsError(.invalidArgument,
+                    "tensor '\(tensor.name)' has shape \(tensor.shape), expected [\(count)]", tensor: tensor.name)
+            }
+            let values = try tensor.floats()
+            // `--dtype f16` rounds every float tensor, vectors included; INT8 leaves vectors alone.
+            guard precision == .f16, tensor.dtype != .f16 else { return values }
+            var halves = [Float16](repeating: 0, count: values.count)
+            values.withUnsafeBufferPointer { source in
+                halves.withUnsafeMutableBufferPointer { _ = FloatFormat.convert(source, into: $0) }
+            }
+            return halves.map(Float.init)
+        }
+    }
+
+    /// The layer `name` with `name.weight` `[output, input]` and `name.bias` `[output]`.
+    func linear(_ name: String, input: Int, output: Int) throws -> Linear {
+        try Linear(weight: matrix(name + ".weight", rows: output, columns: input),
+                   bias: vector(name + ".bias", count: output))
+    }
+
+    /// The LayerNorm `name` with `name.weight` and `name.bias` of `count` values.
+    func layerNorm(_ name: String, count: Int, epsilon: Float) throws -> LayerNorm {
+        LayerNorm(gamma: try vector(name + ".weight", count: count),
+                  beta: try vector(name + ".bias", count: count), epsilon: epsilon)
+    }
+
+    private func tensor(_ name: String) throws -> Tensor {
+        do {
+            return try source.tensor(named: prefix + name)
+        } catch let error as WeightsError {
+            throw error.in(file: source.path)
+        }
+    }
+
+    private func tagged<R>(_ name: String, _ body: () throws -> R) throws -> R {
+        do {
+            return try body()
+        } catch let error as WeightsError {
+            var error = error.in(file: source.path)
+            if error.tensor == nil { error.tensor = prefix + name }
+            throw error
+        }
+    }
+}
+
+/// LayerNorm's parameters.
+struct LayerNorm: Sendable {
+    let gamma: [Float]
+    let beta: [Float]
+    let epsilon: Float
+
+    /// Normalizes each `gamma.count`-wide row of `rows` rows in place.
+    func apply(_ matrix: UnsafeMutablePointer<Float>, rows: Int) {
+        let width = gamma.count
+        gamma.withUnsafeBufferPointer { gamma in
+            beta.withUnsafeBufferPointer { beta in
+                for row in 0..<rows {
+                    Operations.layerNorm(UnsafeMutableBufferPointer(start: matrix + row * width, count: width),
+                                         gamma: gamma, beta: beta, epsilon: epsilon)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,161 @@
+import Weights
+
+/// A `[rows, columns]` weight matrix in F32, F16 or per-row INT8, as the encoder keeps it.
+///
+/// F32 and F16 matrices may point straight into a mapped file (zero-copy); converted ones own
+/// their bytes. Either way the matrix holds its ``Tensor``s, which keep the bytes alive.
+/// Products always run in `Float`: F16 and INT8 matrices are widened into a scratch buffer
+/// just before use, so they stay small in memory.
+public struct WeightMatrix: Sendable {
+    enum Storage: Sendable {
+        case f32(Tensor)
+        case f16(Tensor)
+        /// I8 values and one F32 scale per row; a value is `Float(q) * scale`.
+        case int8(values: Tensor, scales: Tensor)
+    }
+
+    let storage: Storage
+    public let rows: Int
+    public let columns: Int
+
+    /// The format the values are kept in.
+    public var precision: WeightPrecision {
+        switch storage {
+        case .f32: .f32
+        case .f16: .f16
+        case .int8: .int8
+        }
+    }
+
+    /// Bytes the values occupy (scales included).
+    public var byteCount: Int {
+        switch storage {
+        case .f32(let tensor), .f16(let tensor): tensor.byteCount
+        case .int8(let values, let scales): values.byteCount + scales.byteCount
+        }
+    }
+
+    /// A matrix over `tensor`, which must be `[rows, columns]`, kept in `precision`
+    /// (`nil`: as stored, widening formats other than F32 and F16 to F32).
+    ///
+    /// - Throws: `invalidArgument` for another shape; `dtypeMismatch` for a non-float tensor;
+    ///   the quantizer's `invalidArgument` for a row holding NaN or infinity.
+    public init(_ tensor: Tensor, precision: WeightPrecision? = nil) throws {
+        guard tensor.shape.count == 2 else {
+            throw WeightsError(.invalidArgument,
+                "tensor '\(tensor.name)' has shape \(tensor.shape), expected a matrix", tensor: tensor.name)
+        }
+        rows = tensor.shape[0]
+        columns = tensor.shape[1]
+        switch (tensor.dtype, precision) {
+        case (.f32, nil), (.f32, .f32?):
+            storage = .f32(Self.aligned(tensor))
+        case (.f16, nil), (.f16, .f16?):
+            storage = .f16(Self.aligned(tensor))
+        case (_, .int8?):
+            let (values, scales) = try Int8Quantization.quantize(tensor)
+            storage = .int8(values: values, scales: scales)
+        case (_, .f16?):
+            storage = .f16(try Self.converted(tensor, to: .f16))
+        default:
+            storage = .f32(try Self.converted(tensor, to: .f32))
+        }
+    }
+
+    /// A matrix over quantized `values` (I8, `[rows, columns]`) and their `scales`
+    /// (F32, `[rows, 1]`).
+    ///
+    /// - Throws: the errors of `Int8Quantization.checkPair`.
+    public init(quantized values: Tensor, scales: Tensor) throws {
+        try Int8Quantization.checkPair(values: values.info, scales: scales.info)
+        guard values.shape.count == 2 else {
+            throw WeightsError(.invalidArgument,
+                "tensor '\(values.name)' has shape \(values.shape), expected a matrix", tensor: values.name)
+        }
+        rows = values.shape[0]
+        columns = values.shape[1]
+        storage = .int8(values: Self.aligned(values), scales: Self.aligned(scales))
+    }
+
+    /// Calls `body` with the matrix as row-major `Float`s: the mapped values themselves for
+    /// F32, else a widened copy in `scratch`, which must hold `rows * columns` floats.
+    ///
+    /// - Complexity: O(1) for F32; O(rows × columns) otherwise.
+    func withFloats<R>(scratch: UnsafeMutablePointer<Float>, _ body: (UnsafePointer<Float>) -> R) -> R {
+        switch storage {
+        case .f32(let tensor):
+            return tensor.withUnsafeBytes { body($0.baseAddress!.assumingMemoryBound(to: Float.self)) }
+        case .f16(let tensor):
+            tensor.withUnsafeBytes { bytes in
+                Conversion.widen(bytes.baseAddress!.assumingMemoryBound(to: Float16.self),
+                                 into: scratch, count: rows * columns)
+            }
+            return body(scratch)
+        case .int8(let values, let scales):
+            for row in 0..<rows { dequantize(values, scales, row: row, into: scratch + row * columns) }
+            return body(scratch)
+        }
+    }
+
+    /// Writes row `row` as `Float`s into `destination`, which holds `columns` floats.
+    ///
+    /// - Complexity: O(columns).
+    func copyRow(_ row: Int, into destination: UnsafeMutablePointer<Float>) {
+        switch storage {
+        case .f32(let tensor):
+            tensor.withUnsafeBytes { bytes in
+                destination.update(from: bytes.baseAddress!.assumingMemoryBound(to: Float.self) + row * columns,
+                                   count: columns)
+            }
+        case .f16(let tensor):
+            tensor.withUnsafeBytes { bytes in
+                Conversion.widen(bytes.baseAddress!.assumingMemoryBound(to: Float16.self) + row * columns,
+                                 into: destination, count: columns)
+            }
+        case .int8(let values, let scales):
+            dequantize(values, scales, row: row, into: destination)
+        }
+    }
+
+    private func dequantize(_ values: Tensor, _ scales: Tensor, row: Int, into destination: UnsafeMutablePointer<Float>) {
+        values.withUnsafeBytes { q in
+            scales.withUnsafeBytes { s in
+                let scale = s.load(fromByteOffset: row * 4, as: Float.self)
+                let source = q.baseAddress!.assumingMemoryBound(to: Int8.self) + row * columns
+                for column in 0..<columns { destination[column] = Float(source[column]) * scale }
+            }
+        }
+    }
+
+    /// `tensor`, or an aligned owned copy when its bytes are misaligned for its elements.
+    private static func aligned(_ tensor: Tensor) -> Tensor {
+        if tensor.isAligned { return tensor }
+        let storage = tensor.withUnsafeBytes { ByteStorage.copy(of: $0) }
+        let info = TensorInfo(name: tensor.name, dtype: tensor.dtype, shape: tensor.shape, dataOffsets: 0..<tensor.byteCount)
+        return Tensor(info: info, storage: storage, bytes: storage.bytes)
+    }
+
+    /// `tensor` rounded (or widened) to `format`, as `weights convert --dtype` writes it.
+    private static func converted(_ tensor: Tensor, to format: FloatFormat) throws -> Tensor {
+        guard let source = FloatFormat(tensor.dtype) else {
+            throw WeightsError(.dtypeMismatch,
+                "tensor '\(tensor.name)' is \(tensor.dtype), not a floating dtype", tensor: tensor.name)
+        }
+        let count = tensor.elementCount * format.byteWidth
+        let storage = ByteStorage.allocate(count: count) { destination in
+            _ = tensor.withUnsafeBytes { FloatFormat.convert($0, from: source, to: format, into: destination) }
+        }
+        let info = TensorInfo(name: tensor.name, dtype: format.dtype, shape: tensor.shape, dataOffsets: 0..<count)
+        return Tensor(info: info, storage: storage, bytes: storage.bytes)
+    }
+}
+
+/// Widening conversions used on the hot path.
+enum Conversion {
+    /// Widens `count` halves to floats (exact).
+    @inline(__always)
+    static func widen(_ source: UnsafePointer<Float16>, into destination: UnsafeMutablePointer<Float>, count: Int) {
+        FloatFormat.convert(UnsafeBufferPointer(start: source, count: count),
+                            into: UnsafeMutableBufferPointer(start: destination, count: count))
+    }
+}

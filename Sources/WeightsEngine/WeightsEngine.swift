@@ -1,1 +1,0 @@
-// The inference engine; see issue 6.

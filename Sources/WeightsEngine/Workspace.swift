@@ -1,0 +1,57 @@
+/// The activations of one forward pass over a packed batch, in one aligned allocation.
+///
+/// Sizes are O(tokens × (hidden + intermediate) + longest²): for 32 sequences of 256 tokens
+/// of MiniLM, about 50 MB.
+final class Workspace {
+    let hidden, query, key, value, context, temporary, intermediate, scores, weightScratch: UnsafeMutablePointer<Float>
+    private let memory: UnsafeMutableRawPointer
+
+    init(tokens: Int, longest: Int, configuration: BertConfiguration, weightScratch scratchCount: Int) {
+        let width = tokens * configuration.hiddenSize
+        // Round every buffer up to 16 floats so each starts on a 64-byte boundary.
+        func rounded(_ count: Int) -> Int { (max(count, 1) + 15) & ~15 }
+        let sizes = [width, width, width, width, width, width, tokens * configuration.intermediateSize,
+                     longest * longest, scratchCount].map(rounded)
+        memory = UnsafeMutableRawPointer.allocate(byteCount: sizes.reduce(0, +) * 4, alignment: 64)
+        var next = memory.bindMemory(to: Float.self, capacity: sizes.reduce(0, +))
+        func take(_ size: Int) -> UnsafeMutablePointer<Float> {
+            defer { next += size }
+            return next
+        }
+        hidden = take(sizes[0])
+        query = take(sizes[1])
+        key = take(sizes[2])
+        value = take(sizes[3])
+        context = take(sizes[4])
+        temporary = take(sizes[5])
+        intermediate = take(sizes[6])
+        scores = take(sizes[7])
+        weightScratch = take(sizes[8])
+    }
+
+    deinit { memory.deallocate() }
+}
+
+/// Token sequences laid end to end, so that no work is spent on padding: every matrix
+/// product covers exactly the real tokens, and attention runs per sequence over its own
+/// length, which is what masking the padding of a padded batch computes.
+struct PackedSequences {
+    /// All token ids, sequence after sequence.
+    var ids: [Int32] = []
+    /// Where each sequence starts in `ids`.
+    var starts: [Int] = []
+    /// Each sequence's length.
+    var lengths: [Int] = []
+
+    init<S: Collection<Int32>>(_ sequences: some Collection<S>) {
+        for sequence in sequences {
+            starts.append(ids.count)
+            lengths.append(sequence.count)
+            ids.append(contentsOf: sequence)
+        }
+    }
+
+    var tokenCount: Int { ids.count }
+    var count: Int { lengths.count }
+    var longest: Int { lengths.max() ?? 0 }
+}

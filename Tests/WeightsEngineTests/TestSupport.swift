@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+import Weights
+import WeightsEngine
+
+/// The repository's root, found from this file's path.
+let repositoryRoot: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.path
+}()
+
+/// The default model's directory, or a test failure naming the set-up step.
+func modelDirectory(sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+    let directory = ModelDirectory.default
+    try #require(FileManager.default.fileExists(atPath: directory + "/model.safetensors"),
+                 "all-MiniLM-L6-v2 is not installed at \(directory): run scripts/setup",
+                 sourceLocation: sourceLocation)
+    return directory
+}
+
+/// Sentences, token ids and embeddings from sentence-transformers (see Fixtures/minilm).
+struct ReferenceEmbeddings: Decodable {
+    let model: String
+    let producedBy: String
+    let sentences: [String]
+    let inputIDs: [[Int32]]
+    let embeddings: [[Float]]
+
+    enum CodingKeys: String, CodingKey {
+        case model, sentences, embeddings
+        case producedBy = "produced_by"
+        case inputIDs = "input_ids"
+    }
+
+    static let shared: ReferenceEmbeddings = {
+        let path = repositoryRoot + "/Fixtures/minilm/minilm_embeddings.json"
+        let data = FileManager.default.contents(atPath: path)!
+        return try! JSONDecoder().decode(ReferenceEmbeddings.self, from: data)
+    }()
+}
+
+/// cos(a, b), accumulated in Double.
+func cosine(_ a: [Float], _ b: [Float]) -> Double {
+    precondition(a.count == b.count)
+    var dot = 0.0, na = 0.0, nb = 0.0
+    for (x, y) in zip(a, b) {
+        dot += Double(x) * Double(y)
+        na += Double(x) * Double(x)
+        nb += Double(y) * Double(y)
+    }
+    return dot / (na.squareRoot() * nb.squareRoot())
+}
