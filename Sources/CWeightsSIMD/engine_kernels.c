@@ -250,8 +250,9 @@ AVX512_TARGET static void softmax_avx512(float *row, size_t count) {
 typedef void (*gelu_rows_fn)(float *, const float *, size_t, size_t);
 typedef void (*softmax_fn)(float *, size_t);
 
+// 2: AVX-512F, 1: AVX2 + FMA, 0: portable; the best the CPU has, capped by the choice.
 static int engine_kernel_level(int kernel) {
-    if (kernel != WEIGHTS_KERNEL_BEST) return 0;
+    if (kernel == WEIGHTS_KERNEL_PORTABLE) return 0;
 #ifdef WEIGHTS_X86
     static int level = -1;  // a benign race: every thread computes the same value
     if (level < 0) {
@@ -259,7 +260,7 @@ static int engine_kernel_level(int kernel) {
         level = __builtin_cpu_supports("avx512f") ? 2
               : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
     }
-    return level;
+    return kernel == WEIGHTS_ENGINE_KERNEL_AVX2 && level > 1 ? 1 : level;
 #else
     return 0;
 #endif

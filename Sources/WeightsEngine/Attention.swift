@@ -9,22 +9,34 @@ struct Attention {
 
     /// Writes the heads' outputs, side by side, into `context` (`length` rows of
     /// `headCount × headSize`). `query`, `key`, `value` hold the projections of the same
-    /// rows; `scores` holds `length²` floats.
+    /// rows; `scores` holds `threads × length²` floats. Heads are shared out over `threads`.
     ///
     /// - Complexity: O(length² × hidden).
     func apply(query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>,
-               length: Int, context: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>) {
-        let width = headCount * headSize
-        let scale = 1 / Float(headSize).squareRoot()
-        for head in 0..<headCount {
-            let offset = head * headSize
-            BLAS.multiplyTransposed(query + offset, lda: width, key + offset, ldb: width,
-                                    into: scores, ldc: length, m: length, n: length, k: headSize, alpha: scale)
-            for row in 0..<length {
-                Operations.softmax(UnsafeMutableBufferPointer(start: scores + row * length, count: length))
+               length: Int, context: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>,
+               threads: Int = 1) {
+        let workers = min(max(threads, 1), headCount)
+        Parallel.forEach(workers) { worker in
+            var head = worker
+            while head < headCount {
+                self.head(head, query: query, key: key, value: value, length: length, context: context,
+                          scores: scores + worker * length * length)
+                head += workers
             }
-            BLAS.multiply(scores, lda: length, value + offset, ldb: width,
-                          into: context + offset, ldc: width, m: length, n: headSize, k: length)
         }
+    }
+
+    private func head(_ head: Int, query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>,
+                      length: Int, context: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>) {
+        let width = headCount * headSize
+        let offset = head * headSize
+        let scale = 1 / Float(headSize).squareRoot()
+        BLAS.multiplyTransposed(query + offset, lda: width, key + offset, ldb: width,
+                                into: scores, ldc: length, m: length, n: length, k: headSize, alpha: scale)
+        for row in 0..<length {
+            Operations.softmax(UnsafeMutableBufferPointer(start: scores + row * length, count: length))
+        }
+        BLAS.multiply(scores, lda: length, value + offset, ldb: width,
+                      into: context + offset, ldc: width, m: length, n: headSize, k: length)
     }
 }

@@ -25,9 +25,10 @@ enum BLAS {
                     1, a, blasint(lda), b, blasint(ldb), 0, c, blasint(ldc))
     }
 
-    /// How many threads one BLAS call may use. OpenBLAS keeps this setting process-wide.
-    static var threads: Int {
-        get { Int(openblas_get_num_threads()) }
-        set { if newValue != threads { openblas_set_num_threads(Int32(newValue)) } }
-    }
+    /// Makes OpenBLAS run every call on the calling thread. Done once, before the first
+    /// product: the engine shares work out itself (``Parallel``). OpenBLAS's own threading
+    /// is process-wide, so letting calls change it would let concurrent calls change each
+    /// other's thread count, and with it the last bits of their results (OpenBLAS takes
+    /// other code paths for small matrices when single-threaded).
+    static let singleThreaded: Void = openblas_set_num_threads(1)
 }

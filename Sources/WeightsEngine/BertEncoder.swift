@@ -1,4 +1,3 @@
-import Dispatch
 import Weights
 
 /// A BERT-family transformer encoder: token ids in, one hidden state per token out.
@@ -83,27 +82,29 @@ public final class BertEncoder: Sendable {
     /// Runs the encoder over `sequences`, split into up to `threads` groups that run in
     /// parallel, and calls `body` once per group, on that group's thread, with the indices of
     /// its sequences, the packed group, and its hidden states. Calls to `body` may overlap;
-    /// they write disjoint results.
+    /// they write disjoint results. Fewer groups than threads (one long sequence) share out
+    /// each product's columns and the attention heads instead.
     func run(_ sequences: [[Int32]], threads: Int,
              _ body: @Sendable ([Int], PackedSequences, UnsafeMutablePointer<Float>) -> Void) throws {
         try validate(sequences)
-        let groups = Self.shareOut(lengths: sequences.map(\.count), into: max(1, threads))
-        // Parallel groups each run BLAS on one thread. A single group lets BLAS use every
-        // core, unless it is too small to share: waking BLAS threads for a few tokens costs
-        // more than it saves (their spinning doubled the time of a one-sentence call).
+        BLAS.singleThreaded
+        let threads = max(1, threads)
+        let groups = Self.shareOut(lengths: sequences.map(\.count), into: threads)
+        // Sharing a product out costs a fork-join per product: for a few tokens it costs
+        // more than it saves.
         let tokens = sequences.reduce(0) { $0 + $1.count }
-        BLAS.threads = groups.count > 1 || tokens < Self.tokensWorthSharing ? 1 : max(1, threads)
-        DispatchQueue.concurrentPerform(iterations: groups.count) { group in
+        let inner = tokens < Self.tokensWorthSharing ? 1 : max(1, threads / max(groups.count, 1))
+        Parallel.forEach(groups.count) { group in
             let indices = groups[group]
             let packed = PackedSequences(indices.lazy.map { sequences[$0] })
-            let workspace = Workspace(tokens: packed.tokenCount, longest: packed.longest,
-                                      configuration: configuration, weightScratch: weightScratchCount)
-            forward(packed, workspace)
+            let workspace = Workspace(tokens: packed.tokenCount, longest: packed.longest, configuration: configuration,
+                                      weightScratch: weightScratchCount, threads: inner)
+            forward(packed, workspace, threads: inner)
             body(indices, packed, workspace.hidden)
         }
     }
 
-    /// The fewest tokens for which a single group's products use several BLAS threads.
+    /// The fewest tokens for which one group's products are shared out between threads.
     static let tokensWorthSharing = 64
 
     /// Splits sequence indices into at most `count` groups of nearly equal token counts
@@ -145,10 +146,10 @@ public final class BertEncoder: Sendable {
     }
 
     /// The forward pass over a packed group; leaves the result in `workspace.hidden`.
-    private func forward(_ packed: PackedSequences, _ workspace: Workspace) {
+    private func forward(_ packed: PackedSequences, _ workspace: Workspace, threads: Int) {
         embeddings.apply(packed, into: workspace.hidden)
         for layer in layers {
-            layer.apply(packed, workspace, attention: attention)
+            layer.apply(packed, workspace, attention: attention, threads: threads)
         }
     }
 }
@@ -220,23 +221,25 @@ struct BertLayer: Sendable {
             + 8 * (attentionNorm.gamma.count + outputNorm.gamma.count)
     }
 
-    func apply(_ packed: PackedSequences, _ w: Workspace, attention: Attention) {
+    /// One layer over a packed group, `threads` sharing out each product and the heads.
+    func apply(_ packed: PackedSequences, _ w: Workspace, attention: Attention, threads: Int) {
         let tokens = packed.tokenCount
         let width = query.outputSize
-        query.apply(w.hidden, rows: tokens, into: w.query, scratch: w.weightScratch)
-        key.apply(w.hidden, rows: tokens, into: w.key, scratch: w.weightScratch)
-        value.apply(w.hidden, rows: tokens, into: w.value, scratch: w.weightScratch)
+        query.apply(w.hidden, rows: tokens, into: w.query, scratch: w.weightScratch, threads: threads)
+        key.apply(w.hidden, rows: tokens, into: w.key, scratch: w.weightScratch, threads: threads)
+        value.apply(w.hidden, rows: tokens, into: w.value, scratch: w.weightScratch, threads: threads)
         for sequence in 0..<packed.count {
             let offset = packed.starts[sequence] * width
             attention.apply(query: w.query + offset, key: w.key + offset, value: w.value + offset,
-                            length: packed.lengths[sequence], context: w.context + offset, scores: w.scores)
+                            length: packed.lengths[sequence], context: w.context + offset, scores: w.scores,
+                            threads: threads)
         }
-        attentionOutput.multiply(w.context, rows: tokens, into: w.temporary, scratch: w.weightScratch)
+        attentionOutput.multiply(w.context, rows: tokens, into: w.temporary, scratch: w.weightScratch, threads: threads)
         Self.addResidualAndNormalize(w.temporary, bias: attentionOutput.bias, residual: w.hidden, rows: tokens, attentionNorm)
 
-        intermediate.multiply(w.hidden, rows: tokens, into: w.intermediate, scratch: w.weightScratch)
+        intermediate.multiply(w.hidden, rows: tokens, into: w.intermediate, scratch: w.weightScratch, threads: threads)
         Self.addBiasAndGELU(w.intermediate, bias: intermediate.bias, rows: tokens)
-        output.multiply(w.intermediate, rows: tokens, into: w.temporary, scratch: w.weightScratch)
+        output.multiply(w.intermediate, rows: tokens, into: w.temporary, scratch: w.weightScratch, threads: threads)
         Self.addResidualAndNormalize(w.temporary, bias: output.bias, residual: w.hidden, rows: tokens, outputNorm)
     }
 

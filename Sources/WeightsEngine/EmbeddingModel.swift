@@ -32,8 +32,10 @@ public final class EmbeddingModel: Sendable {
     /// - Throws: ``WeightsError`` naming the file at fault: a missing or malformed
     ///   configuration, a module other than Transformer, Pooling and Normalize, a missing tensor.
     public init(modelDirectory directory: String, precision: WeightPrecision? = nil, threads: Int? = nil) throws {
-        encoder = try BertEncoder(modelDirectory: directory, precision: precision)
         let modules = try ModuleList(directory: directory)
+        // Older sentence-transformers models keep the encoder in a subdirectory (0_Transformer).
+        let encoderDirectory = modules.transformerPath.isEmpty ? directory : directory + "/" + modules.transformerPath
+        encoder = try BertEncoder(modelDirectory: encoderDirectory, precision: precision)
         pooling = try modules.poolingPath.map { try Pooling(contentsOf: directory + "/" + $0 + "/config.json") } ?? .mean
         normalizes = modules.normalizes
         let limit = try ModuleList.maximumSequenceLength(directory: directory)
@@ -44,6 +46,9 @@ public final class EmbeddingModel: Sendable {
     /// One vector per sequence, in order.
     ///
     /// Sequences run `batchSize` at a time, each batch shared out over ``threads`` cores.
+    /// Calls from several threads at once are safe; they share OpenBLAS's process-wide
+    /// thread count, so overlapping calls may oversubscribe the cores, never give wrong
+    /// results.
     ///
     /// - Throws: `invalidArgument` for an empty sequence, one longer than ``maximumLength``,
     ///   or a token id outside the vocabulary.
@@ -75,6 +80,7 @@ public final class EmbeddingModel: Sendable {
 
 /// The modules of a sentence-transformers directory (`modules.json`).
 struct ModuleList: Decodable {
+    var transformerPath = ""
     var poolingPath: String?
     var normalizes = false
 
@@ -87,7 +93,7 @@ struct ModuleList: Decodable {
         self.init()
         for module in try [Module](from: decoder) {
             switch module.type.split(separator: ".").last {
-            case "Transformer": continue
+            case "Transformer": transformerPath = module.path
             case "Pooling": poolingPath = module.path
             case "Normalize": normalizes = true
             default:

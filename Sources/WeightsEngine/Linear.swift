@@ -24,18 +24,26 @@ struct Linear: Sendable {
     /// add it in the pass that follows (activation, residual), which saves a pass over memory.
     ///
     /// - Complexity: O(rows × in × out).
+    /// With `threads` > 1 the output columns (rows of W) are shared out, one BLAS call per
+    /// thread.
     func multiply(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>,
-                  scratch: UnsafeMutablePointer<Float>) {
+                  scratch: UnsafeMutablePointer<Float>, threads: Int = 1) {
+        let (inputSize, outputSize) = (self.inputSize, self.outputSize)
         weight.withFloats(scratch: scratch) { w in
-            BLAS.multiplyTransposed(input, lda: inputSize, w, ldb: inputSize, into: output, ldc: outputSize,
-                                    m: rows, n: outputSize, k: inputSize)
+            Parallel.forEach(threads) { part in
+                let columns = Parallel.slice(outputSize, into: threads, part: part)
+                guard !columns.isEmpty else { return }
+                BLAS.multiplyTransposed(input, lda: inputSize, w + columns.lowerBound * inputSize, ldb: inputSize,
+                                        into: output + columns.lowerBound, ldc: outputSize,
+                                        m: rows, n: columns.count, k: inputSize)
+            }
         }
     }
 
     /// y = x · Wᵀ + b.
     func apply(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>,
-               scratch: UnsafeMutablePointer<Float>) {
-        multiply(input, rows: rows, into: output, scratch: scratch)
+               scratch: UnsafeMutablePointer<Float>, threads: Int = 1) {
+        multiply(input, rows: rows, into: output, scratch: scratch, threads: threads)
         bias.withUnsafeBufferPointer { bias in
             Operations.addBias(UnsafeMutableBufferPointer(start: output, count: rows * outputSize), bias)
         }

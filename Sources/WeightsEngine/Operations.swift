@@ -50,10 +50,19 @@ public enum Operations {
     public enum Kernel: Sendable, Hashable {
         /// AVX-512F, or AVX2 + FMA, when the CPU has them; the portable loop otherwise.
         case best
+        /// AVX2 + FMA even where AVX-512 is available (the portable loop without AVX2): for
+        /// tests and comparisons.
+        case avx2
         /// The portable C loop: for tests and comparisons.
         case portable
 
-        var code: Int32 { self == .best ? WEIGHTS_KERNEL_BEST : WEIGHTS_KERNEL_PORTABLE }
+        var code: Int32 {
+            switch self {
+            case .best: WEIGHTS_KERNEL_BEST
+            case .avx2: WEIGHTS_ENGINE_KERNEL_AVX2
+            case .portable: WEIGHTS_KERNEL_PORTABLE
+            }
+        }
 
         /// The instruction set ``best`` uses on this CPU: `avx512f`, `avx2+fma` or `portable`.
         public static var bestInstructionSet: String {

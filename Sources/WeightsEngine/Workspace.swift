@@ -6,12 +6,12 @@ final class Workspace {
     let hidden, query, key, value, context, temporary, intermediate, scores, weightScratch: UnsafeMutablePointer<Float>
     private let memory: UnsafeMutableRawPointer
 
-    init(tokens: Int, longest: Int, configuration: BertConfiguration, weightScratch scratchCount: Int) {
+    init(tokens: Int, longest: Int, configuration: BertConfiguration, weightScratch scratchCount: Int, threads: Int) {
         let width = tokens * configuration.hiddenSize
         // Round every buffer up to 16 floats so each starts on a 64-byte boundary.
         func rounded(_ count: Int) -> Int { (max(count, 1) + 15) & ~15 }
         let sizes = [width, width, width, width, width, width, tokens * configuration.intermediateSize,
-                     longest * longest, scratchCount].map(rounded)
+                     threads * longest * longest, scratchCount].map(rounded)
         memory = UnsafeMutableRawPointer.allocate(byteCount: sizes.reduce(0, +) * 4, alignment: 64)
         var next = memory.bindMemory(to: Float.self, capacity: sizes.reduce(0, +))
         func take(_ size: Int) -> UnsafeMutablePointer<Float> {

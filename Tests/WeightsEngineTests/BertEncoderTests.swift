@@ -217,6 +217,20 @@ import WeightsEngine
         #expect(error.reason.contains("9 tokens; the model takes at most 8"))
     }
 
+    @Test func encoderInASubdirectoryIsFound() throws {
+        let directory = try TemporaryDirectory()
+        let modules = """
+            [{"type": "sentence_transformers.models.Transformer", "path": "0_Transformer"},
+             {"type": "sentence_transformers.models.Normalize", "path": "2_Normalize"}]
+            """
+        try modules.write(toFile: directory.path + "/modules.json", atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(atPath: BertEncoderTests.fixture, toPath: directory.path + "/0_Transformer")
+        let model = try EmbeddingModel(modelDirectory: directory.path)
+        #expect(model.pooling == .mean && model.normalizes)
+        let vector = try model.embed(tokenIDs: [BertEncoderTests.expected.inputIDs[1]])[0]
+        #expect(abs(vector.reduce(0) { $0 + $1 * $1 } - 1) < 1e-5)
+    }
+
     @Test func meanPoolingWithoutModulesAveragesTokens() throws {
         let directory = try directory(config: tinyConfig)
         let model = try EmbeddingModel(modelDirectory: directory.path)

@@ -4,7 +4,7 @@ import WeightsEngine
 
 /// The encoder's operations against definitions evaluated in Double.
 @Suite struct OperationsTests {
-    @Test(arguments: [Operations.Kernel.best, .portable])
+    @Test(arguments: [Operations.Kernel.best, .avx2, .portable])
     func geluIsTheErfFormToFloatPrecision(kernel: Operations.Kernel) {
         // Every 1/64 from -10 to 10: the GELU definition x·Φ(x) with the C library's erf.
         var values = (-640...640).map { Float($0) / 64 }
@@ -25,7 +25,7 @@ import WeightsEngine
         #expect(abs(one[0] - tanhForm) > 1e-5)
     }
 
-    @Test(arguments: [Operations.Kernel.best, .portable])
+    @Test(arguments: [Operations.Kernel.best, .avx2, .portable])
     func softmaxSumsToOneAndMatchesExp(kernel: Operations.Kernel) {
         var row: [Float] = [1, 2, 3, -1000, 0.5, 80, 79.5, -3]
         let expected = row.map { exp(Double($0) - 80) }
@@ -39,7 +39,7 @@ import WeightsEngine
         #expect(row[3] < 1e-30)
     }
 
-    @Test(arguments: [Operations.Kernel.best, .portable])
+    @Test(arguments: [Operations.Kernel.best, .avx2, .portable])
     func softmaxOfLongRowsMatchesDouble(kernel: Operations.Kernel) {
         // Lengths around the 8- and 16-wide vector blocks, values across exp's range.
         for length in [1, 7, 8, 9, 15, 16, 17, 31, 256] {
@@ -60,13 +60,14 @@ import WeightsEngine
 
     /// The GELU tails of every vector width: a row of each length from 1 to 40 gives the same
     /// values as the same elements in a long row.
-    @Test func geluTailsMatchFullBlocks() {
+    @Test(arguments: [Operations.Kernel.best, .avx2, .portable])
+    func geluTailsMatchFullBlocks(kernel: Operations.Kernel) {
         let source = (0..<40).map { Float($0) / 4 - 5 }
         var whole = source
-        whole.withUnsafeMutableBufferPointer { Operations.gelu($0) }
+        whole.withUnsafeMutableBufferPointer { Operations.gelu($0, kernel: kernel) }
         for length in 1...40 {
             var part = Array(source.prefix(length))
-            part.withUnsafeMutableBufferPointer { Operations.gelu($0) }
+            part.withUnsafeMutableBufferPointer { Operations.gelu($0, kernel: kernel) }
             for (a, b) in zip(part, whole) { #expect(abs(a - b) <= 2 * b.ulp, "length \(length)") }
         }
         print("GELU and softmax kernels: \(Operations.Kernel.bestInstructionSet)")

@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import Testing
 import Weights
 import WeightsEngine
@@ -35,6 +37,27 @@ import WeightsEngine
         }
     }
 
+    /// Calls from several threads at once give what calls one after another give.
+    @Test func concurrentCallsAgreeWithSerialOnes() throws {
+        let embedder = try SentenceEmbedder(modelDirectory: try modelDirectory(), threads: 2)
+        let batches = [Array(reference.sentences[0..<6]), [reference.sentences[20]],
+                       Array(reference.sentences[10..<22]), [reference.sentences[13]]]
+        let serial = try batches.map { try embedder.embed($0) }
+        let results = Locked<[Int: [[Float]]]>([:])
+        DispatchQueue.concurrentPerform(iterations: batches.count * 2) { iteration in
+            let index = iteration % batches.count
+            let vectors = (try? embedder.embed(batches[index])) ?? []
+            results.withLock { $0[iteration] = vectors }
+        }
+        for iteration in 0..<batches.count * 2 {
+            let got = results.withLock { $0[iteration] } ?? []
+            let expected = serial[iteration % batches.count]
+            try #require(got.count == expected.count)
+            // Bit for bit: a result depends on the input and the thread count only.
+            #expect(got == expected)
+        }
+    }
+
     @Test func ranksByMeaning() throws {
         let embedder = try SentenceEmbedder(modelDirectory: try modelDirectory())
         let candidates = ["A man is riding a horse.", "A man is eating food.", "The girl is carrying a baby."]
@@ -63,5 +86,19 @@ import WeightsEngine
 extension Operations {
     static func dot(_ a: [Float], _ b: [Float]) -> Float {
         a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in dot(a, b) } }
+    }
+}
+
+/// A value behind a lock.
+final class Locked<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<R>(_ body: (inout Value) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
     }
 }

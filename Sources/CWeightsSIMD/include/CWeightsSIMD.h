@@ -42,6 +42,10 @@ void weights_quantize_int8(const float *values, size_t count, float scale, int8_
 /// AVX2 + FMA, 0 for the portable C loops.
 int weights_engine_kernel_level(void);
 
+/// A kernel choice for the encoder's kernels beside WEIGHTS_KERNEL_*: AVX2 + FMA even on a
+/// CPU with AVX-512 (portable on one without AVX2), so tests can run that form too.
+#define WEIGHTS_ENGINE_KERNEL_AVX2 2
+
 /// values[r][j] = GELU(values[r][j] + bias[j]) for `rows` rows of `width` floats, with the
 /// exact erf form (erf within 1.5e-7). `bias` may be NULL. `kernel`: WEIGHTS_KERNEL_*.
 void weights_gelu_rows(float *values, const float *bias, size_t rows, size_t width, int kernel);
