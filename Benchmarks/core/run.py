@@ -75,10 +75,12 @@ def measure(files, runs):
     """Each operation: `runs` rounds, each round one Weights batch then one Python batch."""
     results = {}
 
-    def both(name, swift_call, python_call, inner):
+    def both(name, swift_call, python_call, inner, settle=lambda: None):
         ours, theirs = [], []
         for _ in range(runs):
+            settle()
             ours += swift_call(inner)
+            settle()
             theirs += timed(python_call, inner)
         results[name] = (statistics.median(ours), statistics.median(theirs))
         print(f"{name}: Weights {results[name][0] * 1e3:.3f} ms, Python {results[name][1] * 1e3:.3f} ms", file=sys.stderr)
@@ -88,8 +90,10 @@ def measure(files, runs):
     both("read1g", lambda n: swift("scan", files["file1g"], repeat=n), lambda: load_file(files["file1g"]), 1)
     tensors = load_file(files["file1g"])
     out_ours, out_theirs = os.path.join(WORK, "out_weights.safetensors"), os.path.join(WORK, "out_python.safetensors")
+    # Each write starts with no dirty pages left by the one before (os.sync), so neither side
+    # is throttled by the other's write-back.
     both("write1g", lambda n: swift("write", files["file1g"], out_ours, "--no-sync", repeat=n),
-         lambda: save_file(tensors, out_theirs, metadata={"format": "pt"}), 1)
+         lambda: save_file(tensors, out_theirs, metadata={"format": "pt"}), 1, settle=os.sync)
 
     def save_durably():
         save_file(tensors, out_theirs, metadata={"format": "pt"})
@@ -97,7 +101,7 @@ def measure(files, runs):
         os.fsync(fd)
         os.close(fd)
 
-    both("write1g-sync", lambda n: swift("write", files["file1g"], out_ours, repeat=n), save_durably, 1)
+    both("write1g-sync", lambda n: swift("write", files["file1g"], out_ours, repeat=n), save_durably, 1, settle=os.sync)
     del tensors
     memory = []
     for _ in range(runs):

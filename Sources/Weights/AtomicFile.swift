@@ -61,6 +61,15 @@ public final class AtomicFile {
         }
     }
 
+    /// Reserves `count` bytes on disk up front, when the final size is known: the filesystem
+    /// then allocates blocks once instead of write by write, and a full disk fails here,
+    /// before any data is written. Ignored where the filesystem can't preallocate.
+    public func reserve(_ count: Int) throws {
+        guard count > 0 else { return }
+        let result = posix_fallocate(fd, 0, off_t(count))
+        if result == ENOSPC { throw WeightsError(.io, "no space left for \(count) bytes", file: path) }
+    }
+
     /// Appends `bytes`.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         bytesWritten += bytes.count

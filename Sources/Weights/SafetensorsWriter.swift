@@ -27,6 +27,7 @@ public final class SafetensorsWriter {
     public init(path: String, layout: SafetensorsLayout, syncToDisk: Bool = true) throws {
         self.layout = layout
         self.file = try AtomicFile(path: path, syncToDisk: syncToDisk)
+        try file.reserve(layout.fileSize)
         try file.write(layout.headerBytes)
         skipEmptyTensors()
     }

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import WeightsEngine
+import WeightsEngine
 
 /// Where the tokenizer tests find the model and the fixtures.
 enum TokenizerTestSupport {

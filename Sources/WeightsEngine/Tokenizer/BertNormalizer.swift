@@ -12,11 +12,18 @@ import Foundation
 ///    (so a final capital sigma becomes σ, not ς, as in the reference).
 ///
 /// Example: `"Héllo\tWORLD 東京"` normalizes to `"hello world  東  京 "`.
-struct BertNormalizer: Sendable, Equatable {
-    var cleanText = true
-    var handleChineseChars = true
-    var stripAccents = true
-    var lowercase = true
+public struct BertNormalizer: Sendable, Equatable {
+    public var cleanText = true
+    public var handleChineseChars = true
+    public var stripAccents = true
+    public var lowercase = true
+
+    public init(cleanText: Bool = true, handleChineseChars: Bool = true, stripAccents: Bool = true, lowercase: Bool = true) {
+        self.cleanText = cleanText
+        self.handleChineseChars = handleChineseChars
+        self.stripAccents = stripAccents
+        self.lowercase = lowercase
+    }
 
     /// Normalizes `input` and appends the result to `output`.
     ///
@@ -84,8 +91,8 @@ struct BertNormalizer: Sendable, Equatable {
         }
     }
 
-    /// Convenience for tests and debugging: normalizes a `String`.
-    func normalize(_ text: String) -> String {
+    /// Normalizes a `String`: what the tokenizer sees before it splits words.
+    public func normalize(_ text: String) -> String {
         let input = Array(text.unicodeScalars.lazy.map(\.value))
         var output: [UInt32] = []
         input.withUnsafeBufferPointer { normalize($0, into: &output) }
