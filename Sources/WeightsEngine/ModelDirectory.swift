@@ -1,3 +1,4 @@
+import Weights
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -27,8 +28,6 @@ public enum ModelDirectory {
 
 /// Facts about the processor.
 public enum Processor {
-    /// The cores online, at least 1.
-    public static var availableCores: Int {
-        max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-    }
+    /// The cores online, at least 1 (the count the `Weights` module uses too).
+    public static var availableCores: Int { ParallelChunks.availableCores }
 }
