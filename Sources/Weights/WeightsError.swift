@@ -89,9 +89,9 @@ public struct WeightsError: Error, Sendable, Hashable, CustomStringConvertible {
 }
 
 extension WeightsError {
-    /// Runs `body`, tagging any `WeightsError` it throws with `file`.
-    @inlinable
-    static func tagging<R>(file: String, _ body: () throws -> R) throws -> R {
+    /// Runs `body`, tagging any `WeightsError` it throws with `file` (kept when it already
+    /// names one).
+    public static func tagging<R>(file: String, _ body: () throws -> R) throws -> R {
         do { return try body() } catch let error as WeightsError { throw error.in(file: file) }
     }
 }

@@ -19,7 +19,7 @@ struct DiffCommand: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        let diff = try WeightsError.naming(a) { try TensorDiff.compare(openSource(a), openSource(b)) }
+        let diff = try WeightsError.tagging(file: a) { try TensorDiff.compare(openSource(a), openSource(b)) }
         print(json ? Self.json(diff) : Self.text(diff, a: a, b: b))
         if !diff.isIdentical { throw ExitCode(1) }
     }

@@ -28,7 +28,7 @@ struct HashCommand: ParsableCommand {
     func run() throws {
         if tensors {
             let source = try openSource(path)
-            let digests = try WeightsError.naming(path) { try TensorDigests.compute(for: source, threads: threads) }
+            let digests = try WeightsError.tagging(file: path) { try TensorDigests.compute(for: source, threads: threads) }
             print(digests.map { "\($0.sha256)  \($0.name)\n" }.joined(), terminator: "")
         } else {
             print("\(try SHA256Digest.file(at: path))  \(path)")
@@ -53,7 +53,7 @@ struct DigestCommand: ParsableCommand {
 
     func run() throws {
         let source = try openSource(path)
-        print("\(try WeightsError.naming(path) { try ContentDigest.compute(for: source) })  \(path)")
+        print("\(try WeightsError.tagging(file: path) { try ContentDigest.compute(for: source) })  \(path)")
     }
 }
 
@@ -119,12 +119,5 @@ struct VerifyCommand: ParsableCommand {
             print(failed == 0 ? "verified: \(findings.count) checks passed" : "FAILED: \(failed) of \(findings.count) checks")
         }
         if failed > 0 { throw ExitCode(1) }
-    }
-}
-
-extension WeightsError {
-    /// Runs `body`, tagging a `WeightsError` it throws with `path` when it names no file.
-    static func naming<R>(_ path: String, _ body: () throws -> R) throws -> R {
-        do { return try body() } catch let error as WeightsError { throw error.in(file: path) }
     }
 }

@@ -57,5 +57,5 @@ enum Terminal {
 
 /// Opens a checkpoint, making sure any error names the path the user gave.
 func openSource(_ path: String) throws -> any TensorSource {
-    do { return try Checkpoint.open(path) } catch let error as WeightsError { throw error.in(file: path) }
+    try WeightsError.tagging(file: path) { try Checkpoint.open(path) }
 }
