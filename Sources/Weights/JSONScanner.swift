@@ -5,29 +5,35 @@
 /// time so callers can apply a schema as they go, and bounds nesting at ``maximumDepth``.
 ///
 /// Errors are `invalidHeaderDeserialization`, with the byte offset relative to `base`.
-struct JSONScanner {
+///
+/// Visible to the package's other modules (`package`), which read their own JSON files with it
+/// (the engine's `tokenizer.json`); not part of the public API.
+package struct JSONScanner {
     /// The most containers (objects and arrays) that may nest, the outermost object included.
     /// The reference reader accepts 127 and refuses 128.
-    static let maximumNesting = 127
+    package static let maximumNesting = 127
 
     let bytes: UnsafeRawBufferPointer
     /// Added to positions in error messages, to report offsets in the file.
     let base: Int
-    private(set) var position = 0
+    /// What a position is counted in, for messages: "header byte", or "byte" for a whole file.
+    let unit: String
+    package private(set) var position = 0
 
-    init(_ bytes: UnsafeRawBufferPointer, base: Int = 0) {
+    package init(_ bytes: UnsafeRawBufferPointer, base: Int = 0, unit: String = "header byte") {
         self.bytes = bytes
         self.base = base
+        self.unit = unit
     }
 
-    var isAtEnd: Bool { position >= bytes.count }
+    package var isAtEnd: Bool { position >= bytes.count }
 
-    func error(_ reason: String) -> WeightsError {
-        WeightsError(.invalidHeaderDeserialization, "\(reason) at header byte \(position)",
+    package func error(_ reason: String) -> WeightsError {
+        WeightsError(.invalidHeaderDeserialization, "\(reason) at \(unit) \(position)",
                      offset: base + position)
     }
 
-    mutating func skipWhitespace() {
+    package mutating func skipWhitespace() {
         while position < bytes.count {
             switch bytes[position] {
             case 0x20, 0x09, 0x0A, 0x0D: position += 1
@@ -37,13 +43,13 @@ struct JSONScanner {
     }
 
     /// The next non-space byte, not consumed.
-    mutating func peek() throws -> UInt8 {
+    package mutating func peek() throws -> UInt8 {
         skipWhitespace()
         guard position < bytes.count else { throw error("unexpected end of JSON") }
         return bytes[position]
     }
 
-    mutating func expect(_ byte: UInt8) throws {
+    package mutating func expect(_ byte: UInt8) throws {
         guard try peek() == byte else {
             throw error("expected '\(Character(Unicode.Scalar(byte)))'")
         }
@@ -51,7 +57,7 @@ struct JSONScanner {
     }
 
     /// Consumes `byte` if it comes next.
-    mutating func consume(_ byte: UInt8) throws -> Bool {
+    package mutating func consume(_ byte: UInt8) throws -> Bool {
         guard try peek() == byte else { return false }
         position += 1
         return true
@@ -59,7 +65,7 @@ struct JSONScanner {
 
     /// Reads the members of an object: `body` is called with each key and must consume the
     /// value. Duplicate keys are refused by `body`'s owner; this only reads the syntax.
-    mutating func readObject(_ body: (inout JSONScanner, String) throws -> Void) throws {
+    package mutating func readObject(_ body: (inout JSONScanner, String) throws -> Void) throws {
         try expect(UInt8(ascii: "{"))
         if try consume(UInt8(ascii: "}")) { return }
         repeat {
@@ -74,13 +80,13 @@ struct JSONScanner {
     /// Starts reading an object without a closure, for hot loops: consumes `{` and returns
     /// whether a member follows. Read each member with ``readKey()`` and its value, then call
     /// ``continueObject()``.
-    mutating func beginObject() throws -> Bool {
+    package mutating func beginObject() throws -> Bool {
         try expect(UInt8(ascii: "{"))
         return try !consume(UInt8(ascii: "}"))
     }
 
     /// Reads a member's key and the colon after it.
-    mutating func readKey() throws -> String {
+    package mutating func readKey() throws -> String {
         guard try peek() == UInt8(ascii: "\"") else { throw error("expected a string key") }
         let key = try readString()
         try expect(UInt8(ascii: ":"))
@@ -88,14 +94,14 @@ struct JSONScanner {
     }
 
     /// After a member's value: consumes `,` and returns true, or `}` and returns false.
-    mutating func continueObject() throws -> Bool {
+    package mutating func continueObject() throws -> Bool {
         if try consume(UInt8(ascii: ",")) { return true }
         try expect(UInt8(ascii: "}"))
         return false
     }
 
     /// Reads the elements of an array: `body` must consume each element.
-    mutating func readArray(_ body: (inout JSONScanner) throws -> Void) throws {
+    package mutating func readArray(_ body: (inout JSONScanner) throws -> Void) throws {
         try expect(UInt8(ascii: "["))
         if try consume(UInt8(ascii: "]")) { return }
         repeat { try body(&self) } while try consume(UInt8(ascii: ","))
@@ -103,7 +109,7 @@ struct JSONScanner {
     }
 
     /// Reads a string, resolving escapes. Raw control characters and lone surrogates are refused.
-    mutating func readString() throws -> String {
+    package mutating func readString() throws -> String {
         try expect(UInt8(ascii: "\""))
         let start = position
         // Fast path: no escapes, which is nearly every name in practice.
@@ -187,7 +193,7 @@ struct JSONScanner {
 
     /// Reads a non-negative integer in plain decimal that fits in 64 bits. Fractions,
     /// exponents, signs and leading zeros are refused, as the header's number rules require.
-    mutating func readUInt64() throws -> UInt64 {
+    package mutating func readUInt64() throws -> UInt64 {
         let start = try peek()
         guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(start) else {
             throw error("expected a non-negative integer")
@@ -213,7 +219,7 @@ struct JSONScanner {
     /// Reads any value into a ``JSONValue``.
     ///
     /// `depth` is the number of containers around the value.
-    mutating func readValue(depth: Int = 0) throws -> JSONValue {
+    package mutating func readValue(depth: Int = 0) throws -> JSONValue {
         switch try peek() {
         case UInt8(ascii: "{"):
             try checkNesting(depth)
@@ -247,7 +253,7 @@ struct JSONScanner {
 
     /// Skips any value, with the same checks as ``readValue(depth:)`` and no allocation for
     /// containers.
-    mutating func skipValue(depth: Int = 0) throws {
+    package mutating func skipValue(depth: Int = 0) throws {
         switch try peek() {
         case UInt8(ascii: "{"):
             try checkNesting(depth)
@@ -308,7 +314,7 @@ struct JSONScanner {
 }
 
 /// A parsed JSON value that keeps object members in order. Numbers keep their text.
-enum JSONValue: Sendable, Equatable {
+package enum JSONValue: Sendable, Equatable {
     case object([(String, JSONValue)])
     case array([JSONValue])
     case string(String)
@@ -316,7 +322,7 @@ enum JSONValue: Sendable, Equatable {
     case bool(Bool)
     case null
 
-    static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+    package static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case let (.object(a), .object(b)):
             a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
@@ -330,15 +336,15 @@ enum JSONValue: Sendable, Equatable {
     }
 
     /// Parses a whole document: one value with optional surrounding whitespace.
-    static func parse(_ bytes: UnsafeRawBufferPointer) throws -> JSONValue {
-        var scanner = JSONScanner(bytes)
+    package static func parse(_ bytes: UnsafeRawBufferPointer, unit: String = "header byte") throws -> JSONValue {
+        var scanner = JSONScanner(bytes, unit: unit)
         let value = try scanner.readValue()
         scanner.skipWhitespace()
         guard scanner.isAtEnd else { throw scanner.error("trailing characters after JSON") }
         return value
     }
 
-    subscript(key: String) -> JSONValue? {
+    package subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
         return members.first { $0.0 == key }?.1
     }

@@ -320,6 +320,64 @@ struct TokenizerErrorTests {
         #expect(reason.contains("model"))
     }
 
+    private static let preTokenizer = "\"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}"
+
+    /// A file whose model section is `model`, with a BERT pre-tokenizer.
+    private static func file(model: String, extra: String = "") -> String {
+        "{\(preTokenizer), \(extra)\"model\": {\(model)}}"
+    }
+
+    @Test(arguments: [
+        (file(model: "\"vocab\": {\"[UNK]\": 0, \"a\": -3}"), "\"a\" has a negative id"),
+        (file(model: "\"vocab\": {\"[UNK]\": 0, \"a\": 4294967296}"), "\"a\" has id 4294967296"),
+        (file(model: "\"vocab\": {\"[UNK]\": 0, \"a\": 1, \"a\": 2}"), "\"a\" appears twice"),
+    ])
+    func badVocabularyEntry(json: String, reason: String) throws {
+        let error = try load(json)
+        guard case .invalidVocabulary(_, let found) = error else {
+            Issue.record("expected invalidVocabulary, got \(String(describing: error))")
+            return
+        }
+        #expect(found.contains(reason), "\(found)")
+    }
+
+    @Test(arguments: [
+        (file(model: "\"vocab\": {\"[UNK]\": 0}, \"unk_token\": 5"), "model.unk_token: expected a string"),
+        (file(model: "\"vocab\": {\"[UNK]\": 0}, \"max_input_chars_per_word\": 1.5"),
+         "model.max_input_chars_per_word: expected an integer"),
+        (file(model: "\"vocab\": [\"[UNK]\"]"), "malformed JSON: expected '{'"),
+        (file(model: "\"vocab\": {\"[UNK]\": 0.5}"), "malformed JSON: expected an integer"),
+        (file(model: "\"type\": \"WordPiece\""), "missing key \"vocab\""),
+        (file(model: "\"vocab\": {\"[UNK]\": 0}", extra: "\"normalizer\": {\"lowercase\": true}, "),
+         "missing key \"type\" at normalizer"),
+        (file(model: "\"vocab\": {\"[UNK]\": 0}", extra: "\"normalizer\": {\"type\": \"BertNormalizer\", \"lowercase\": 1}, "),
+         "normalizer.lowercase: expected true or false"),
+        (file(model: "\"vocab\": {\"[UNK]\": 0}", extra: "\"added_tokens\": [{\"content\": \"[UNK]\"}], "),
+         "missing key \"id\" at added_tokens.0"),
+        (file(model: "\"vocab\": {\"[UNK]\": 0}", extra: "\"padding\": {\"pad_id\": \"0\"}, "),
+         "padding.pad_id: expected an integer"),
+        (file(model: "\"vocab\": {\"[UNK]\": 0}", extra: "\"post_processor\": {\"type\": \"BertProcessing\", \"cls\": [\"[CLS]\"]}, "),
+         "post_processor.cls: expected [token, id]"),
+        (file(model: "\"vocab\": {\"[UNK]\": 0}", extra: "\"padding\": null, \"padding\": null, "),
+         "duplicate key \"padding\""),
+        (file(model: "\"vocab\": {\"[UNK]\": 0}") + " x", "trailing characters after JSON at byte"),
+        ("[]", "expected an object at byte 0"),
+    ])
+    func badShape(json: String, reason: String) throws {
+        let error = try load(json)
+        guard case .invalidJSON(_, let found) = error else {
+            Issue.record("expected invalidJSON, got \(String(describing: error))")
+            return
+        }
+        #expect(found.contains(reason), "\(found)")
+    }
+
+    @Test func nullFieldsReadAsAbsent() throws {
+        let json = Self.file(model: "\"vocab\": {\"[UNK]\": 0, \"[CLS]\": 1, \"[SEP]\": 2}, \"unk_token\": null",
+                        extra: "\"normalizer\": null, \"post_processor\": null, \"added_tokens\": null, \"padding\": null, ")
+        #expect(try load(json) == nil)
+    }
+
     @Test func vocabularyWithoutUnknownToken() throws {
         let json = """
             {"pre_tokenizer": {"type": "BertPreTokenizer"},

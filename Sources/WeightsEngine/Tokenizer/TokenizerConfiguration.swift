@@ -38,27 +38,17 @@ extension TokenizerConfiguration {
     /// Complexity: O(file size).
     static func load(tokenizerJSON url: URL) throws(TokenizerError) -> TokenizerConfiguration {
         let data = try readFile(url)
-        let file: TokenizerFile
-        do {
-            file = try JSONDecoder().decode(TokenizerFile.self, from: data)
-        } catch let error as DecodingError {
-            throw .invalidJSON(url, reason: describe(error))
-        } catch {
-            throw .invalidJSON(url, reason: String(describing: error))
+        // A Result carries the typed error out of `withUnsafeBytes`, which rethrows untyped errors.
+        let parsed = data.withUnsafeBytes { bytes in
+            Result { () throws(TokenizerError) in try TokenizerFile(bytes, url: url) }
         }
+        let file = try parsed.get()
 
         let model = file.model
         if let type = model.type, type != "WordPiece" {
             throw .unsupported(url, feature: "model type \"\(type)\" (only WordPiece is implemented)")
         }
-        var vocabulary: [String: Int32] = [:]
-        vocabulary.reserveCapacity(model.vocab.count)
-        for (token, id) in model.vocab {
-            guard let id32 = Int32(exactly: id), id32 >= 0 else {
-                throw .invalidVocabulary(url, reason: "token \"\(token)\" has id \(id)")
-            }
-            vocabulary[token] = id32
-        }
+        let vocabulary = model.vocab
         if vocabulary.isEmpty { throw .invalidVocabulary(url, reason: "the vocabulary is empty") }
 
         var configuration = TokenizerConfiguration(vocabulary: vocabulary, unknownToken: model.unkToken ?? "[UNK]")
@@ -86,8 +76,8 @@ extension TokenizerConfiguration {
         guard let preTokenizer = file.preTokenizer else {
             throw .unsupported(url, feature: "no pre_tokenizer (only BertPreTokenizer is implemented)")
         }
-        guard preTokenizer.type == "BertPreTokenizer" else {
-            throw .unsupported(url, feature: "pre_tokenizer \"\(preTokenizer.type)\" (only BertPreTokenizer is implemented)")
+        guard preTokenizer == "BertPreTokenizer" else {
+            throw .unsupported(url, feature: "pre_tokenizer \"\(preTokenizer)\" (only BertPreTokenizer is implemented)")
         }
 
         var addedIDs: [String: Int32] = [:]
@@ -119,17 +109,17 @@ extension TokenizerConfiguration {
                 var seenSequence = false
                 for piece in single {
                     if let special = piece.specialToken {
-                        try requireKnown(special.id)
-                        guard let ids = processor.specialTokens?[special.id]?.ids else {
-                            throw .invalidJSON(url, reason: "template token \"\(special.id)\" is not in special_tokens")
+                        try requireKnown(special)
+                        guard let ids = processor.specialTokens?[special] else {
+                            throw .invalidJSON(url, reason: "template token \"\(special)\" is not in special_tokens")
                         }
                         for id in ids {
                             guard let id32 = Int32(exactly: id), id32 >= 0 else {
-                                throw .invalidVocabulary(url, reason: "special token \"\(special.id)\" has id \(id)")
+                                throw .invalidVocabulary(url, reason: "special token \"\(special)\" has id \(id)")
                             }
                             if seenSequence { configuration.suffixIDs.append(id32) } else { configuration.prefixIDs.append(id32) }
                         }
-                    } else if piece.sequence != nil {
+                    } else if piece.isSequence {
                         if seenSequence {
                             throw .unsupported(url, feature: "a single-sequence template that repeats the sequence")
                         }
@@ -155,26 +145,9 @@ extension TokenizerConfiguration {
             }
         }
 
-        configuration.paddingID = file.padding?.padID.flatMap { Int32(exactly: $0) }
+        configuration.paddingID = file.padID.flatMap { Int32(exactly: $0) }
             ?? vocabulary["[PAD]"] ?? 0
         return configuration
-    }
-
-    private static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            let keys = context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }
-            return keys.isEmpty ? "" : " at \(keys.joined(separator: "."))"
-        }
-        switch error {
-        case .dataCorrupted(let context):
-            return "malformed JSON\(path(context)): \(context.debugDescription)"
-        case .keyNotFound(let key, let context):
-            return "missing key \"\(key.stringValue)\"\(path(context))"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            return "unexpected value\(path(context)): \(context.debugDescription)"
-        @unknown default:
-            return String(describing: error)
-        }
     }
 }
 
@@ -227,108 +200,5 @@ extension TokenizerConfiguration {
         } catch {
             throw .unreadable(url, reason: error.localizedDescription)
         }
-    }
-}
-
-// MARK: - The JSON shape
-
-/// The parts of `tokenizer.json` the tokenizer reads; other keys are ignored.
-private struct TokenizerFile: Decodable {
-    struct Model: Decodable {
-        var type: String?
-        var vocab: [String: Int]
-        var unkToken: String?
-        var continuingSubwordPrefix: String?
-        var maxInputCharsPerWord: Int?
-        enum CodingKeys: String, CodingKey {
-            case type, vocab
-            case unkToken = "unk_token"
-            case continuingSubwordPrefix = "continuing_subword_prefix"
-            case maxInputCharsPerWord = "max_input_chars_per_word"
-        }
-    }
-
-    struct Normalizer: Decodable {
-        var type: String
-        var cleanText: Bool?
-        var handleChineseChars: Bool?
-        var stripAccents: Bool?
-        var lowercase: Bool?
-        var separateNumbers: Bool?
-        enum CodingKeys: String, CodingKey {
-            case type, lowercase
-            case cleanText = "clean_text"
-            case handleChineseChars = "handle_chinese_chars"
-            case stripAccents = "strip_accents"
-            case separateNumbers = "separate_numbers"
-        }
-    }
-
-    struct TypeOnly: Decodable {
-        var type: String
-    }
-
-    struct AddedToken: Decodable {
-        var id: Int
-        var content: String
-        var singleWord: Bool?
-        var lstrip: Bool?
-        var rstrip: Bool?
-        var normalized: Bool?
-        var special: Bool?
-        enum CodingKeys: String, CodingKey {
-            case id, content, lstrip, rstrip, normalized, special
-            case singleWord = "single_word"
-        }
-    }
-
-    struct PostProcessor: Decodable {
-        struct Piece: Decodable {
-            struct Reference: Decodable { var id: String }
-            var specialToken: Reference?
-            var sequence: Reference?
-            enum CodingKeys: String, CodingKey {
-                case specialToken = "SpecialToken"
-                case sequence = "Sequence"
-            }
-        }
-        struct SpecialTokenIDs: Decodable { var ids: [Int] }
-        /// BertProcessing writes its tokens as `["[CLS]", 101]`.
-        struct TokenAndID: Decodable {
-            var token: String
-            var id: Int
-            init(from decoder: any Decoder) throws {
-                var container = try decoder.unkeyedContainer()
-                token = try container.decode(String.self)
-                id = try container.decode(Int.self)
-            }
-        }
-        var type: String
-        var single: [Piece]?
-        var specialTokens: [String: SpecialTokenIDs]?
-        var cls: TokenAndID?
-        var sep: TokenAndID?
-        enum CodingKeys: String, CodingKey {
-            case type, single, cls, sep
-            case specialTokens = "special_tokens"
-        }
-    }
-
-    struct Padding: Decodable {
-        var padID: Int?
-        enum CodingKeys: String, CodingKey { case padID = "pad_id" }
-    }
-
-    var model: Model
-    var normalizer: Normalizer?
-    var preTokenizer: TypeOnly?
-    var postProcessor: PostProcessor?
-    var addedTokens: [AddedToken]?
-    var padding: Padding?
-    enum CodingKeys: String, CodingKey {
-        case model, normalizer, padding
-        case preTokenizer = "pre_tokenizer"
-        case postProcessor = "post_processor"
-        case addedTokens = "added_tokens"
     }
 }

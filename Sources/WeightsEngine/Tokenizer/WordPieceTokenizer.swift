@@ -72,7 +72,7 @@ public struct WordPieceTokenizer: Sendable {
     ///   valid JSON, an unsupported component, or a vocabulary without the
     ///   unknown token or a template's special token.
     /// - Precondition: `maxLength` leaves room for the template's special tokens (2 for BERT).
-    /// - Complexity: O(file size); about 50 ms for MiniLM's 30,522-token
+    /// - Complexity: O(file size); about 10 ms for MiniLM's 30,522-token
     ///   vocabulary in an optimized build.
     public init(tokenizerJSON: URL, maxLength: Int = WordPieceTokenizer.defaultMaxLength) throws(TokenizerError) {
         let configuration = try TokenizerConfiguration.load(tokenizerJSON: tokenizerJSON)

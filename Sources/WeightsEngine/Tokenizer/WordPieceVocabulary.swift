@@ -14,13 +14,9 @@ struct WordPieceVocabulary: Sendable {
     let ids: [String: Int32]
 
     private let terminalIDs: [Int32]
-    private let edgeKeys: [UInt64]
-    private let edgeChildren: [UInt32]
-    private let edgeMask: Int
+    private let edges: EdgeTable
     /// The node reached by the continuing-subword prefix, if any token starts with it.
     private let continuationRoot: UInt32?
-
-    private static let emptyKey = UInt64.max
 
     /// Builds the vocabulary. `ids` must hold non-negative ids.
     ///
@@ -32,77 +28,29 @@ struct WordPieceVocabulary: Sendable {
         for (token, id) in ids { tokens[Int(id)] = token }
         self.tokens = tokens
 
-        // Build with a dictionary, then freeze into the flat table.
-        var edges: [UInt64: UInt32] = [:]
+        // Built straight into the flat table; the trie's shape does not depend on the order
+        // the tokens come in, only its node numbering does.
+        var table = EdgeTable(capacity: 4 * ids.count)
         var terminals: [Int32] = [-1]
-        func insert(_ text: String) -> UInt32 {
+        for (token, id) in ids where !token.isEmpty {
             var node: UInt32 = 0
-            for scalar in text.unicodeScalars {
-                let key = Self.key(node, scalar.value)
-                if let child = edges[key] {
-                    node = child
-                } else {
-                    let child = UInt32(terminals.count)
-                    terminals.append(-1)
-                    edges[key] = child
-                    node = child
-                }
+            for scalar in token.unicodeScalars {
+                node = table.child(node, scalar.value, orInsert: UInt32(terminals.count))
+                if Int(node) == terminals.count { terminals.append(-1) }
             }
-            return node
-        }
-        // Sorted so that the layout does not depend on dictionary order.
-        for (token, id) in ids.sorted(by: { $0.value < $1.value }) where !token.isEmpty {
-            terminals[Int(insert(token))] = id
+            terminals[Int(node)] = id
         }
         var root: UInt32? = 0
         for scalar in continuingSubwordPrefix.unicodeScalars {
             guard let node = root else { break }
-            root = edges[Self.key(node, scalar.value)]
+            root = table.child(node, scalar.value)
         }
         continuationRoot = root
-
-        var capacity = 16
-        while capacity < edges.count * 2 { capacity <<= 1 }
-        var keys = [UInt64](repeating: Self.emptyKey, count: capacity)
-        var children = [UInt32](repeating: 0, count: capacity)
-        let mask = capacity - 1
-        for (key, child) in edges {
-            var slot = Self.slot(key, mask)
-            while keys[slot] != Self.emptyKey { slot = (slot + 1) & mask }
-            keys[slot] = key
-            children[slot] = child
-        }
         terminalIDs = terminals
-        edgeKeys = keys
-        edgeChildren = children
-        edgeMask = mask
+        edges = table
     }
 
     var count: Int { ids.count }
-
-    @inline(__always)
-    private static func key(_ node: UInt32, _ scalar: UInt32) -> UInt64 {
-        UInt64(node) << 21 | UInt64(scalar)
-    }
-
-    @inline(__always)
-    private static func slot(_ key: UInt64, _ mask: Int) -> Int {
-        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 32) & mask
-    }
-
-    @inline(__always)
-    private func child(_ node: UInt32, _ scalar: UInt32) -> UInt32? {
-        let key = Self.key(node, scalar)
-        return edgeKeys.withUnsafeBufferPointer { keys in
-            var slot = Self.slot(key, edgeMask)
-            while true {
-                let found = keys[slot]
-                if found == key { return edgeChildren[slot] }
-                if found == Self.emptyKey { return nil }
-                slot = (slot + 1) & edgeMask
-            }
-        }
-    }
 
     /// The longest vocabulary entry that matches `word[start..<k]` for some k,
     /// looked up with the continuing-subword prefix when `continuation` is true.
@@ -116,12 +64,89 @@ struct WordPieceVocabulary: Sendable {
         guard var node = continuation ? continuationRoot : 0 else { return nil }
         var best: (id: Int32, end: Int)?
         var index = start
-        while index < word.count, let next = child(node, word[index]) {
+        while index < word.count, let next = edges.child(node, word[index]) {
             node = next
             index += 1
             let id = terminalIDs[Int(node)]
             if id >= 0 { best = (id, index) }
         }
         return best
+    }
+}
+
+/// The trie's edges: `(parent node, scalar) → child node` in an open-addressing hash table
+/// with linear probing, kept at most half full.
+private struct EdgeTable: Sendable {
+    private var keys: [UInt64]
+    private var children: [UInt32]
+    private var mask: Int
+    private var count = 0
+
+    private static let emptyKey = UInt64.max
+
+    /// A table with room for about `capacity` edges before it grows.
+    init(capacity: Int) {
+        var slots = 16
+        while slots < capacity * 2 { slots <<= 1 }
+        keys = [UInt64](repeating: Self.emptyKey, count: slots)
+        children = [UInt32](repeating: 0, count: slots)
+        mask = slots - 1
+    }
+
+    @inline(__always)
+    private static func key(_ node: UInt32, _ scalar: UInt32) -> UInt64 {
+        UInt64(node) << 21 | UInt64(scalar)
+    }
+
+    @inline(__always)
+    private static func slot(_ key: UInt64, _ mask: Int) -> Int {
+        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 32) & mask
+    }
+
+    /// The child of `node` along `scalar`, if that edge exists.
+    ///
+    /// - Complexity: O(1) expected.
+    @inline(__always)
+    func child(_ node: UInt32, _ scalar: UInt32) -> UInt32? {
+        let key = Self.key(node, scalar)
+        return keys.withUnsafeBufferPointer { keys in
+            var slot = Self.slot(key, mask)
+            while true {
+                let found = keys[slot]
+                if found == key { return children[slot] }
+                if found == Self.emptyKey { return nil }
+                slot = (slot + 1) & mask
+            }
+        }
+    }
+
+    /// The child of `node` along `scalar`; when there is none, adds the edge to `newChild` and
+    /// returns it.
+    ///
+    /// - Complexity: O(1) amortized.
+    mutating func child(_ node: UInt32, _ scalar: UInt32, orInsert newChild: UInt32) -> UInt32 {
+        let key = Self.key(node, scalar)
+        var slot = Self.slot(key, mask)
+        while keys[slot] != Self.emptyKey {
+            if keys[slot] == key { return children[slot] }
+            slot = (slot + 1) & mask
+        }
+        keys[slot] = key
+        children[slot] = newChild
+        count += 1
+        if count * 2 > keys.count { grow() }
+        return newChild
+    }
+
+    private mutating func grow() {
+        var larger = EdgeTable(capacity: keys.count)
+        for (key, child) in zip(keys, children) where key != Self.emptyKey {
+            var slot = Self.slot(key, larger.mask)
+            while larger.keys[slot] != Self.emptyKey { slot = (slot + 1) & larger.mask }
+            larger.keys[slot] = key
+            larger.children[slot] = child
+        }
+        larger.count = count
+        self = larger
     }
 }
