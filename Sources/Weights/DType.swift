@@ -81,3 +81,38 @@ public enum DType: String, CaseIterable, Sendable, Hashable, Codable {
 extension DType: CustomStringConvertible {
     public var description: String { rawValue }
 }
+
+// MARK: - Codes as bytes
+
+extension DType {
+    /// The dtype whose code is the UTF-8 `bytes`, as read from a header, without building a
+    /// `String`; nil for an unknown code.
+    ///
+    /// - Complexity: O(1): the code is packed into two words and compared with each of the
+    ///   22 known codes.
+    init?(code bytes: UnsafeRawBufferPointer) {
+        guard let key = PackedCode(bytes), let match = Self.packedCodes.first(where: { $0.code == key }) else {
+            return nil
+        }
+        self = match.dtype
+    }
+
+    private static let packedCodes: [(code: PackedCode, dtype: DType)] = allCases.map { dtype in
+        let code = Array(dtype.rawValue.utf8).withUnsafeBytes { PackedCode($0)! }
+        return (code, dtype)
+    }
+
+    /// Up to 16 bytes packed into two little-endian words, zero-padded. Codes never hold a zero
+    /// byte (JSON strings cannot hold raw control characters), so the padding is unambiguous.
+    private struct PackedCode: Equatable {
+        var low: UInt64 = 0
+        var high: UInt64 = 0
+
+        init?(_ bytes: UnsafeRawBufferPointer) {
+            guard bytes.count <= 16 else { return nil }
+            for (index, byte) in bytes.enumerated() {
+                if index < 8 { low |= UInt64(byte) << (8 * index) } else { high |= UInt64(byte) << (8 * (index - 8)) }
+            }
+        }
+    }
+}

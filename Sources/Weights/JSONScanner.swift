@@ -108,6 +108,52 @@ package struct JSONScanner {
         try expect(UInt8(ascii: "]"))
     }
 
+    /// Reads a string that holds no escape and returns its bytes, which stay valid while the
+    /// scanned buffer does; returns nil, consuming nothing, when the string has an escape (read
+    /// it with ``readString()``). Spares building a `String` for keys and codes that are only
+    /// compared.
+    package mutating func readRawString() throws -> UnsafeRawBufferPointer? {
+        try expect(UInt8(ascii: "\""))
+        let start = position
+        position = Self.firstSpecialByte(in: bytes, from: position)
+        guard position < bytes.count else { throw error("unterminated string") }
+        switch bytes[position] {
+        case UInt8(ascii: "\""):
+            position += 1
+            return UnsafeRawBufferPointer(rebasing: bytes[start..<position - 1])
+        case UInt8(ascii: "\\"):
+            position = start - 1
+            return nil
+        default:
+            throw error("control character in string")
+        }
+    }
+
+    /// The position of the first `"`, `\` or control character at or after `start`, or the
+    /// buffer's end. Checks eight bytes per step: names are tens of bytes long, and this loop is
+    /// most of the time spent reading a large header.
+    private static func firstSpecialByte(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        var position = start
+        while position + 8 <= bytes.count {
+            let word = bytes.loadUnaligned(fromByteOffset: position, as: UInt64.self)
+            // A byte of `x` is flagged (its top bit set) when it is zero; bytes >= 0x80 are
+            // excluded with `~word`, so UTF-8 continuation bytes never match.
+            let quote = word ^ (ones &* 0x22)
+            let backslash = word ^ (ones &* 0x5C)
+            let flags = ((quote &- ones) | (backslash &- ones) | (word &- ones &* 0x20)) & ~word & highs
+            if flags != 0 { return position + flags.trailingZeroBitCount / 8 }
+            position += 8
+        }
+        while position < bytes.count {
+            let byte = bytes[position]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return position }
+            position += 1
+        }
+        return position
+    }
+
     /// Reads a string, resolving escapes. Raw control characters and lone surrogates are refused.
     package mutating func readString() throws -> String {
         try expect(UInt8(ascii: "\""))
@@ -310,6 +356,13 @@ package struct JSONScanner {
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
         guard Double(text)?.isFinite == true else { throw error("number out of range") }
         return text
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// Whether these bytes are exactly `text`'s UTF-8, compared in one `memcmp`.
+    package func holds(_ text: StaticString) -> Bool {
+        count == text.utf8CodeUnitCount && (count == 0 || memcmp(baseAddress!, text.utf8Start, count) == 0)
     }
 }
 

@@ -19,7 +19,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     public let headerLength: Int
     /// The whole file's bytes.
     public let storage: ByteStorage
-    private let index: [UTF8Key: Int]
+    private let index: NameIndex
 
     /// Opens and validates the file at `path`.
     ///
@@ -43,7 +43,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     }
 
     /// The reference reader's checks, in its order.
-    static func readHeader(_ bytes: UnsafeRawBufferPointer) throws -> (Int, SafetensorsHeader, [UTF8Key: Int]) {
+    static func readHeader(_ bytes: UnsafeRawBufferPointer) throws -> (Int, SafetensorsHeader, NameIndex) {
         guard bytes.count >= 8 else {
             throw WeightsError(.headerTooSmall, "file of \(bytes.count) bytes is too small for the 8-byte header length")
         }
@@ -76,11 +76,11 @@ public final class SafetensorsFile: @unchecked Sendable {
     public var dataOffset: Int { 8 + headerLength }
 
     /// Whether a tensor is named exactly `name` (compared by UTF-8 bytes).
-    public func contains(_ name: String) -> Bool { index[UTF8Key(name)] != nil }
+    public func contains(_ name: String) -> Bool { index.position(of: name, in: header.tensors.lazy.map(\.name)) != nil }
 
     /// The header entry of the tensor named `name`, or `nil`.
     public func info(named name: String) -> TensorInfo? {
-        index[UTF8Key(name)].map { header.tensors[$0] }
+        index.position(of: name, in: header.tensors.lazy.map(\.name)).map { header.tensors[$0] }
     }
 
     /// The tensor named `name`: a view into the mapping. O(1).

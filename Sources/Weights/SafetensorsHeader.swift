@@ -47,27 +47,19 @@ extension SafetensorsHeader {
     /// Decodes and validates, and also returns each name's position in `tensors`: the reader
     /// keeps it as its lookup table, and building it is how duplicates are found.
     static func decodeIndexed(_ json: UnsafeRawBufferPointer, fileOffset: Int) throws
-        -> (header: SafetensorsHeader, index: [UTF8Key: Int])
+        -> (header: SafetensorsHeader, index: NameIndex)
     {
         try checkUTF8(json, fileOffset: fileOffset)
-        var (metadata, entries) = try parseEntries(json, fileOffset: fileOffset)
+        var (metadata, tensors, spans, index) = try parseEntries(json, fileOffset: fileOffset)
         // Writers list tensors in data order, so the sort is nearly always a no-op: check first.
-        let inOrder = zip(entries, entries.dropFirst()).allSatisfy { ($0.begin, $0.end) <= ($1.begin, $1.end) }
-        if !inOrder { entries.sort { ($0.begin, $0.end) < ($1.begin, $1.end) } }
-        let index = try indexNames(entries)
-        let tensors = try validate(entries)
-        return (SafetensorsHeader(metadata: metadata, tensors: tensors), index)
-    }
-
-    /// Each name's position; a name seen twice is `duplicateTensorName`.
-    private static func indexNames(_ entries: [Entry]) throws -> [UTF8Key: Int] {
-        var index = [UTF8Key: Int](minimumCapacity: entries.count)
-        for (position, entry) in entries.enumerated() {
-            guard index.updateValue(position, forKey: UTF8Key(entry.name)) == nil else {
-                throw WeightsError(.duplicateTensorName, "tensor '\(entry.name)' appears twice in the header", tensor: entry.name)
-            }
+        if !zip(spans, spans.dropFirst()).allSatisfy({ $0 <= $1 }) {
+            let order = spans.indices.sorted { spans[$0] < spans[$1] }
+            tensors = order.map { tensors[$0] }
+            spans = order.map { spans[$0] }
+            index = index.reordered(order)
         }
-        return index
+        try validate(&tensors, spans)
+        return (SafetensorsHeader(metadata: metadata, tensors: tensors), index)
     }
 
     private static func checkUTF8(_ json: UnsafeRawBufferPointer, fileOffset: Int) throws {
@@ -103,38 +95,70 @@ extension SafetensorsHeader {
         return high & 0x8080_8080_8080_8080 == 0
     }
 
-    /// A tensor entry as parsed, before validation; offsets stay 64-bit until checked.
-    struct Entry {
-        var name: String
-        var dtype: DType
-        /// Dimensions above `Int.max` are kept as `-1` and flagged, to be refused in rule order.
-        var shape: [Int]
-        var hasHugeDimension: Bool
+    /// A tensor's offsets as parsed, kept 64-bit until checked, beside its ``TensorInfo`` (whose
+    /// `dataOffsets` are filled in by validation). Ordered by (begin, end), the data order.
+    struct RawSpan: Comparable {
         var begin: UInt64
         var end: UInt64
+        /// A dimension above `Int.max`, kept in the shape as -1, to be refused in rule order.
+        var hasHugeDimension: Bool
+
+        static func < (a: RawSpan, b: RawSpan) -> Bool { (a.begin, a.end) < (b.begin, b.end) }
+        static func == (a: RawSpan, b: RawSpan) -> Bool { (a.begin, a.end) == (b.begin, b.end) }
     }
 
-    private static func parseEntries(_ json: UnsafeRawBufferPointer, fileOffset: Int) throws -> ([String: String]?, [Entry]) {
+    /// Reads every member of the header object. Each tensor name is hashed into the index while
+    /// its bytes are in cache; a duplicate name is refused once the whole header has parsed, so
+    /// that JSON errors anywhere come first, as in the reference.
+    private static func parseEntries(_ json: UnsafeRawBufferPointer, fileOffset: Int) throws
+        -> ([String: String]?, [TensorInfo], [RawSpan], NameIndex)
+    {
         var scanner = JSONScanner(json, base: fileOffset)
         var metadata: [String: String]?
         var sawMetadata = false
-        var entries: [Entry] = []
-        entries.reserveCapacity(json.count / 80)
+        var tensors: [TensorInfo] = []
+        var spans: [RawSpan] = []
+        var index = NameIndex(minimumCapacity: json.count / 80)
+        tensors.reserveCapacity(json.count / 80)
+        spans.reserveCapacity(json.count / 80)
+        var duplicate: String?
         var more = try scanner.beginObject()
         while more {
-            let key = try scanner.readKey()
+            let (key, hash) = try readName(&scanner)
             if key == metadataKey {
                 guard !sawMetadata else { throw scanner.error("duplicate key \"\(metadataKey)\"") }
                 sawMetadata = true
                 metadata = try readMetadata(&scanner)
             } else {
-                entries.append(try readEntry(&scanner, name: key))
+                let earlier = index.append(hash) { UTF8Key(tensors[$0].name) == UTF8Key(key) }
+                if duplicate == nil, earlier != nil { duplicate = key }
+                let (tensor, span) = try readEntry(&scanner, name: key)
+                tensors.append(tensor)
+                spans.append(span)
             }
             more = try scanner.continueObject()
         }
         scanner.skipWhitespace()
         guard scanner.isAtEnd else { throw scanner.error("trailing characters after the header object") }
-        return (metadata, entries)
+        if let duplicate {
+            throw WeightsError(.duplicateTensorName, "tensor '\(duplicate)' appears twice in the header", tensor: duplicate)
+        }
+        return (metadata, tensors, spans, index)
+    }
+
+    /// Reads a member's key and the colon after it, with the hash of its UTF-8 bytes.
+    private static func readName(_ scanner: inout JSONScanner) throws -> (String, UInt64) {
+        guard try scanner.peek() == UInt8(ascii: "\"") else { throw scanner.error("expected a string key") }
+        let name: String
+        let hash: UInt64
+        if let raw = try scanner.readRawString() {
+            (name, hash) = (String(decoding: raw, as: UTF8.self), NameIndex.hash(raw))
+        } else {
+            name = try scanner.readString()
+            hash = NameIndex.hash(name)
+        }
+        try scanner.expect(UInt8(ascii: ":"))
+        return (name, hash)
     }
 
     private static func readMetadata(_ scanner: inout JSONScanner) throws -> [String: String]? {
@@ -154,7 +178,7 @@ extension SafetensorsHeader {
         return metadata
     }
 
-    private static func readEntry(_ scanner: inout JSONScanner, name: String) throws -> Entry {
+    private static func readEntry(_ scanner: inout JSONScanner, name: String) throws -> (TensorInfo, RawSpan) {
         var dtype: DType?
         var shape: (dimensions: [Int], huge: Bool)?
         var offsets: (UInt64, UInt64)?
@@ -164,22 +188,17 @@ extension SafetensorsHeader {
         }
         var more = try scanner.beginObject()
         while more {
-            let key = try scanner.readKey()
-            switch key {
-            case "dtype":
+            switch try readField(&scanner) {
+            case .dtype:
                 guard dtype == nil else { throw scanner.error("duplicate field \"dtype\" in tensor '\(name)'") }
-                let code = try scanner.peek() == UInt8(ascii: "\"") ? try scanner.readString() : ""
-                guard let value = DType(rawValue: code) else {
-                    throw scanner.error("tensor '\(name)' has unknown dtype \"\(code)\"")
-                }
-                dtype = value
-            case "shape":
+                dtype = try readDType(&scanner, name: name)
+            case .shape:
                 guard shape == nil else { throw scanner.error("duplicate field \"shape\" in tensor '\(name)'") }
                 shape = try readDimensions(&scanner)
-            case "data_offsets":
+            case .dataOffsets:
                 guard offsets == nil else { throw scanner.error("duplicate field \"data_offsets\" in tensor '\(name)'") }
                 offsets = try readOffsets(&scanner, name: name)
-            default:
+            case .other(let key):
                 guard unknownKeys.insert(UTF8Key(key)).inserted else {
                     throw scanner.error("duplicate field \"\(key)\" in tensor '\(name)'")
                 }
@@ -190,8 +209,55 @@ extension SafetensorsHeader {
         guard let dtype else { throw scanner.error("tensor '\(name)' has no \"dtype\"") }
         guard let shape else { throw scanner.error("tensor '\(name)' has no \"shape\"") }
         guard let offsets else { throw scanner.error("tensor '\(name)' has no \"data_offsets\"") }
-        return Entry(name: name, dtype: dtype, shape: shape.dimensions, hasHugeDimension: shape.huge,
-                     begin: offsets.0, end: offsets.1)
+        return (TensorInfo(name: name, dtype: dtype, shape: shape.dimensions, dataOffsets: 0..<0),
+                RawSpan(begin: offsets.0, end: offsets.1, hasHugeDimension: shape.huge))
+    }
+
+    /// A field of a tensor entry.
+    private enum Field {
+        case dtype, shape, dataOffsets
+        case other(String)
+    }
+
+    /// Reads a tensor entry's key and the colon after it, comparing the known keys as bytes.
+    private static func readField(_ scanner: inout JSONScanner) throws -> Field {
+        guard try scanner.peek() == UInt8(ascii: "\"") else { throw scanner.error("expected a string key") }
+        let field: Field
+        if let raw = try scanner.readRawString() {
+            if raw.holds("dtype") {
+                field = .dtype
+            } else if raw.holds("shape") {
+                field = .shape
+            } else if raw.holds("data_offsets") {
+                field = .dataOffsets
+            } else {
+                field = .other(String(decoding: raw, as: UTF8.self))
+            }
+        } else {
+            // An escaped key can still spell a known one ("d\u0074ype").
+            switch try scanner.readString() {
+            case "dtype": field = .dtype
+            case "shape": field = .shape
+            case "data_offsets": field = .dataOffsets
+            case let key: field = .other(key)
+            }
+        }
+        try scanner.expect(UInt8(ascii: ":"))
+        return field
+    }
+
+    private static func readDType(_ scanner: inout JSONScanner, name: String) throws -> DType {
+        var code = ""
+        if try scanner.peek() == UInt8(ascii: "\"") {
+            if let raw = try scanner.readRawString() {
+                if let dtype = DType(code: raw) { return dtype }
+                code = String(decoding: raw, as: UTF8.self)
+            } else {
+                code = try scanner.readString()
+                if let dtype = DType(rawValue: code) { return dtype }
+            }
+        }
+        throw scanner.error("tensor '\(name)' has unknown dtype \"\(code)\"")
     }
 
     /// Exactly two integers, read without building an array.
@@ -231,32 +297,31 @@ extension SafetensorsHeader {
 
     /// The reference's offset rules, on tensors sorted by (begin, end): they tile the data section from
     /// 0 with no gap or overlap, and each spans exactly its shape's bytes.
-    private static func validate(_ entries: [Entry]) throws -> [TensorInfo] {
-        var tensors: [TensorInfo] = []
-        tensors.reserveCapacity(entries.count)
+    private static func validate(_ tensors: inout [TensorInfo], _ spans: [RawSpan]) throws {
         var expectedBegin: UInt64 = 0
-        for entry in entries {
-            guard entry.begin == expectedBegin, entry.end >= entry.begin else {
-                let reason = entry.end < entry.begin
-                    ? "tensor '\(entry.name)' ends at \(entry.end), before it begins at \(entry.begin)"
-                    : "tensor '\(entry.name)' begins at data offset \(entry.begin), expected \(expectedBegin)"
-                throw WeightsError(.invalidOffset, reason, tensor: entry.name)
+        for (position, span) in spans.enumerated() {
+            let name = tensors[position].name
+            guard span.begin == expectedBegin, span.end >= span.begin else {
+                let reason = span.end < span.begin
+                    ? "tensor '\(name)' ends at \(span.end), before it begins at \(span.begin)"
+                    : "tensor '\(name)' begins at data offset \(span.begin), expected \(expectedBegin)"
+                throw WeightsError(.invalidOffset, reason, tensor: name)
             }
-            expectedBegin = entry.end
+            expectedBegin = span.end
             // A dimension above Int.max fits no Swift shape; only zero-size tensors can have one.
-            guard !entry.hasHugeDimension, let begin = Int(exactly: entry.begin), let end = Int(exactly: entry.end) else {
-                throw WeightsError(.validationOverflow, "tensor '\(entry.name)' has a dimension or offset beyond Int.max",
-                                   tensor: entry.name)
+            guard !span.hasHugeDimension, let begin = Int(exactly: span.begin), let end = Int(exactly: span.end) else {
+                throw WeightsError(.validationOverflow, "tensor '\(name)' has a dimension or offset beyond Int.max",
+                                   tensor: name)
             }
-            let size = try entry.dtype.byteCount(forShape: entry.shape.lazy.map { UInt64($0) }, tensor: entry.name)
+            let (dtype, shape) = (tensors[position].dtype, tensors[position].shape)
+            let size = try dtype.byteCount(forShape: shape.lazy.map { UInt64($0) }, tensor: name)
             guard end - begin == size else {
                 throw WeightsError(.tensorInvalidInfo,
-                    "tensor '\(entry.name)' spans \(end - begin) bytes, but \(entry.dtype) \(entry.shape) needs \(size)",
-                    tensor: entry.name)
+                    "tensor '\(name)' spans \(end - begin) bytes, but \(dtype) \(shape) needs \(size)",
+                    tensor: name)
             }
-            tensors.append(TensorInfo(name: entry.name, dtype: entry.dtype, shape: entry.shape, dataOffsets: begin..<end))
+            tensors[position].dataOffsets = begin..<end
         }
-        return tensors
     }
 }
 

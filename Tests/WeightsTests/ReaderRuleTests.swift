@@ -166,12 +166,32 @@ import Weights
         let json = "{\"b\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]},\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},\"z\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]}}"
         let file = try SafetensorsFile(bytes: fileBytes(json: json, data: [1, 2]))
         #expect(file.tensors.map(\.name) == ["z", "a", "b"])
+        // The name index follows the reordering.
+        #expect(try file.tensor(named: "a").copyBytes() == [1])
+        #expect(try file.tensor(named: "b").copyBytes() == [2])
+        #expect(file.contains("z") && !file.contains("y"))
+    }
+
+    @Test func everyNameOfALargeHeaderIsFound() throws {
+        // Enough names to grow the index several times; data order is the reverse of header order.
+        let count = 3_000
+        let members = (0..<count).reversed().map { i in
+            "\"layer.\(i).w\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[\(i),\(i + 1)]}"
+        }
+        let data = (0..<count).map { UInt8(truncatingIfNeeded: $0) }
+        let file = try SafetensorsFile(bytes: fileBytes(json: "{" + members.joined(separator: ",") + "}", data: data))
+        #expect(file.tensors.map(\.name) == (0..<count).map { "layer.\($0).w" })
+        for i in stride(from: 0, to: count, by: 7) {
+            #expect(try file.tensor(named: "layer.\(i).w").copyBytes() == [UInt8(truncatingIfNeeded: i)])
+        }
+        #expect(!file.contains("layer.\(count).w") && !file.contains("layer.1.") && !file.contains(""))
     }
 
     @Test func escapedNamesAreDecoded() throws {
         let json = #"{"a\"b\\c\/d\n\u00e9\ud83d\ude00":{"dtype":"U8","shape":[],"data_offsets":[0,1]}}"#
         let file = try SafetensorsFile(bytes: fileBytes(json: json, data: [3]))
         #expect(file.tensors.first?.name == "a\"b\\c/d\n\u{E9}\u{1F600}")
+        #expect(try file.tensor(named: "a\"b\\c/d\n\u{E9}\u{1F600}").copyBytes() == [3])
     }
 
     @Test func missingFileIsAnIOErrorNamingIt() {
