@@ -284,6 +284,7 @@ extension SafetensorsHeader {
         var huge = false
         try scanner.expect(UInt8(ascii: "["))
         if try scanner.consume(UInt8(ascii: "]")) { return (values, huge) }
+        values.reserveCapacity(4)  // one allocation for the common shapes, not one per growth step
         repeat {
             let value = try scanner.readUInt64()
             if let dimension = Int(exactly: value) { values.append(dimension) } else {

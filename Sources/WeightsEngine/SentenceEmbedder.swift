@@ -38,6 +38,11 @@ public final class SentenceEmbedder: Sendable {
         } catch {
             throw WeightsError(error)
         }
+        guard model.maximumLength >= tokenizer.specialTokenCount else {
+            throw WeightsError(.invalidArgument,
+                "the model takes at most \(model.maximumLength) tokens, fewer than the tokenizer's \(tokenizer.specialTokenCount) special tokens",
+                file: directory)
+        }
     }
 
     /// One vector per text, in order. Texts longer than the model's limit are truncated

@@ -427,6 +427,24 @@ struct TokenizerErrorTests {
         #expect(try load(json) == nil)
     }
 
+    @Test(arguments: [1, 0, -5])
+    func sequenceLengthWithoutRoomForSpecialTokens(length: Int) throws {
+        let directory = try TokenizerTestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "[PAD]\n[UNK]\n[CLS]\n[SEP]\na\n".write(to: directory.appendingPathComponent("vocab.txt"),
+                                                    atomically: true, encoding: .utf8)
+        let config = directory.appendingPathComponent("sentence_bert_config.json")
+        try "{\"max_seq_length\": \(length)}".write(to: config, atomically: true, encoding: .utf8)
+        #expect(throws: TokenizerError.invalidJSON(
+            config, reason: "max_seq_length \(length) leaves no room for the 2 special tokens")) {
+            try WordPieceTokenizer(modelDirectory: directory)
+        }
+        try "{\"max_seq_length\": 2}".write(to: config, atomically: true, encoding: .utf8)
+        let tokenizer = try WordPieceTokenizer(modelDirectory: directory)
+        #expect(tokenizer.specialTokenCount == 2)
+        #expect(tokenizer.encode("a a").ids == [2, 3])
+    }
+
     @Test func vocabularyTextWithoutRequiredTokens() throws {
         let error = try load("[PAD]\n[UNK]\n[SEP]\na\n", name: "vocab.txt")
         guard case .missingToken(_, "[CLS]") = error else {

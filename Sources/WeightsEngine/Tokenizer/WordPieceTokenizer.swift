@@ -108,20 +108,34 @@ public struct WordPieceTokenizer: Sendable {
     ///
     /// - Throws: ``TokenizerError``; `.fileNotFound` names `tokenizer.json`
     ///   when neither tokenizer file exists.
+    ///   `.invalidJSON` names `sentence_bert_config.json` when its `max_seq_length` leaves no
+    ///   room for the special tokens.
     public init(modelDirectory: URL) throws(TokenizerError) {
-        let sentenceConfig = try Self.readJSONObject(modelDirectory.appendingPathComponent("sentence_bert_config.json"))
+        let sentenceConfigURL = modelDirectory.appendingPathComponent("sentence_bert_config.json")
+        let sentenceConfig = try Self.readJSONObject(sentenceConfigURL)
         let maxLength = sentenceConfig?["max_seq_length"] as? Int ?? Self.defaultMaxLength
         let tokenizerJSON = modelDirectory.appendingPathComponent("tokenizer.json")
         let vocabularyText = modelDirectory.appendingPathComponent("vocab.txt")
+        let configuration: TokenizerConfiguration
         let fileManager = FileManager.default
         if fileManager.fileExists(atPath: tokenizerJSON.path) || !fileManager.fileExists(atPath: vocabularyText.path) {
-            try self.init(tokenizerJSON: tokenizerJSON, maxLength: maxLength)
+            configuration = try TokenizerConfiguration.load(tokenizerJSON: tokenizerJSON)
         } else {
             let config = try Self.readJSONObject(modelDirectory.appendingPathComponent("tokenizer_config.json"))
             let lowercase = config?["do_lower_case"] as? Bool ?? true
-            try self.init(vocabulary: vocabularyText, lowercase: lowercase, maxLength: maxLength)
+            configuration = try TokenizerConfiguration.load(vocabularyText: vocabularyText, lowercase: lowercase)
         }
+        let specials = configuration.prefixIDs.count + configuration.suffixIDs.count
+        guard maxLength >= specials else {
+            throw .invalidJSON(sentenceConfigURL,
+                reason: "max_seq_length \(maxLength) leaves no room for the \(specials) special tokens")
+        }
+        self.init(configuration: configuration, maxLength: maxLength)
     }
+
+    /// How many ids the template adds around every text (2 for BERT: `[CLS]`, `[SEP]`); the
+    /// smallest usable length.
+    public var specialTokenCount: Int { prefixIDs.count + suffixIDs.count }
 
     init(configuration: TokenizerConfiguration, maxLength: Int) {
         precondition(
