@@ -14,10 +14,14 @@ import Darwin
 public final class ByteStorage: @unchecked Sendable {
     /// The bytes. Immutable for the storage's whole life.
     public let bytes: UnsafeRawBufferPointer
+    /// Whether the bytes are a mapping of a file (else an owned allocation).
+    public let isMapped: Bool
     private let release: @Sendable (UnsafeRawBufferPointer) -> Void
 
-    private init(bytes: UnsafeRawBufferPointer, release: @escaping @Sendable (UnsafeRawBufferPointer) -> Void) {
+    private init(bytes: UnsafeRawBufferPointer, isMapped: Bool = false,
+                 release: @escaping @Sendable (UnsafeRawBufferPointer) -> Void) {
         self.bytes = bytes
+        self.isMapped = isMapped
         self.release = release
     }
 
@@ -43,7 +47,7 @@ public final class ByteStorage: @unchecked Sendable {
         }
         let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
         guard let address, address != MAP_FAILED else { throw WeightsError.system("cannot map", file: path) }
-        return ByteStorage(bytes: UnsafeRawBufferPointer(start: address, count: size)) { bytes in
+        return ByteStorage(bytes: UnsafeRawBufferPointer(start: address, count: size), isMapped: true) { bytes in
             munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count)
         }
     }
@@ -76,8 +80,10 @@ public final class ByteStorage: @unchecked Sendable {
     }
 
     /// Tells the kernel how the mapped range will be read. Has no effect on owned storage.
+    ///
+    /// The range is widened to whole pages, so the advice can reach bytes next to it.
     public func advise(_ advice: Advice, range: Range<Int>? = nil) {
-        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+        guard isMapped, let base = bytes.baseAddress, !bytes.isEmpty else { return }
         let range = range ?? 0..<bytes.count
         let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
         let start = Int(bitPattern: base + range.lowerBound) & ~(pageSize - 1)
@@ -85,15 +91,21 @@ public final class ByteStorage: @unchecked Sendable {
         _ = madvise(UnsafeMutableRawPointer(bitPattern: start), length, advice.rawValue)
     }
 
-    /// Read-ahead hints for mapped storage.
+    /// Hints for mapped storage.
     public enum Advice: Sendable {
         case sequential, willNeed, random
+        /// The bytes will not be read again soon: their pages leave this process's resident
+        /// memory. The file's bytes stay in the page cache and read back on the next touch,
+        /// unchanged (the mapping is read-only). Use it after converting mapped weights into
+        /// owned memory, so the originals stop counting against the process.
+        case dontNeed
 
         var rawValue: Int32 {
             switch self {
             case .sequential: MADV_SEQUENTIAL
             case .willNeed: MADV_WILLNEED
             case .random: MADV_RANDOM
+            case .dontNeed: MADV_DONTNEED
             }
         }
     }

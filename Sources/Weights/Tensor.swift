@@ -89,6 +89,14 @@ public struct Tensor: @unchecked Sendable {
         try withElements(of: type) { Array($0) }
     }
 
+    /// Passes `advice` to the kernel for this tensor's bytes when they are mapped from a file
+    /// (see ``ByteStorage/advise(_:range:)``); does nothing for owned bytes.
+    public func advise(_ advice: ByteStorage.Advice) {
+        guard let base = bytes.baseAddress, let storageBase = storage.bytes.baseAddress else { return }
+        let start = base - storageBase
+        storage.advise(advice, range: start..<start + bytes.count)
+    }
+
     /// A copy of the raw bytes.
     public func copyBytes() -> [UInt8] { Array(bytes) }
 

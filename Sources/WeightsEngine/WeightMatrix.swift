@@ -36,7 +36,9 @@ public struct WeightMatrix: Sendable {
     }
 
     /// A matrix over `tensor`, which must be `[rows, columns]`, kept in `precision`
-    /// (`nil`: as stored, widening formats other than F32 and F16 to F32).
+    /// (`nil`: as stored, widening formats other than F32 and F16 to F32). A converted matrix
+    /// owns its values, and the mapped pages it was converted from leave the process's
+    /// resident memory (`dontNeed`).
     ///
     /// - Throws: `invalidArgument` for another shape; `dtypeMismatch` for a non-float tensor;
     ///   the quantizer's `invalidArgument` for a row holding NaN or infinity.
@@ -55,10 +57,13 @@ public struct WeightMatrix: Sendable {
         case (_, .int8?):
             let (values, scales) = try Int8Quantization.quantize(tensor)
             storage = .int8(values: values, scales: scales)
+            tensor.advise(.dontNeed)
         case (_, .f16?):
             storage = .f16(try Self.converted(tensor, to: .f16))
+            tensor.advise(.dontNeed)
         default:
             storage = .f32(try Self.converted(tensor, to: .f32))
+            tensor.advise(.dontNeed)
         }
     }
 

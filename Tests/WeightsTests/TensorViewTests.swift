@@ -69,4 +69,26 @@ import Weights
         #expect(error?.description == "m.safetensors: no tensor named 'nope'")
         #expect(file["nope"] == nil)
     }
+
+    @Test func droppedPagesReadBackUnchangedAndOwnedBytesAreNeverDropped() throws {
+        let values = (0..<20_000).map { Float($0) * 0.5 }
+        let bytes = try SafetensorsWriter.serialize([Tensor(name: "w", shape: [values.count], elements: values)], metadata: nil)
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/w.safetensors"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+
+        let mapped = try SafetensorsFile(path: path).tensor(named: "w")
+        #expect(mapped.storage.isMapped)
+        #expect(try mapped.floats() == values)
+        mapped.advise(.dontNeed)
+        #expect(try mapped.floats() == values, "the file's bytes come back from the page cache")
+
+        // On owned memory the same advice would zero the pages; it must do nothing there.
+        let owned = try SafetensorsFile(bytes: bytes).tensor(named: "w")
+        #expect(!owned.storage.isMapped)
+        owned.advise(.dontNeed)
+        owned.storage.advise(.dontNeed)
+        #expect(try owned.floats() == values)
+    }
 }
