@@ -47,6 +47,10 @@ public final class ByteStorage: @unchecked Sendable {
         }
         let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
         guard let address, address != MAP_FAILED else { throw WeightsError.system("cannot map", file: path) }
+        // Lets the kernel read the file into 2 MiB page-cache folios and map them whole: a later
+        // full read of the mapping then takes 512 page faults per GiB instead of 16,384, and runs
+        // at memory speed. Only a hint; kernels without transparent huge pages ignore it.
+        _ = madvise(address, size, MADV_HUGEPAGE)
         return ByteStorage(bytes: UnsafeRawBufferPointer(start: address, count: size), isMapped: true) { bytes in
             munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count)
         }
