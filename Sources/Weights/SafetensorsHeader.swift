@@ -122,6 +122,7 @@ extension SafetensorsHeader {
         tensors.reserveCapacity(json.count / 80)
         spans.reserveCapacity(json.count / 80)
         var duplicate: String?
+        var shapes = ShapeCache()
         var more = try scanner.beginObject()
         while more {
             let (key, hash) = try readName(&scanner)
@@ -132,7 +133,7 @@ extension SafetensorsHeader {
             } else {
                 let earlier = index.append(hash) { UTF8Key(tensors[$0].name) == UTF8Key(key) }
                 if duplicate == nil, earlier != nil { duplicate = key }
-                let (tensor, span) = try readEntry(&scanner, name: key)
+                let (tensor, span) = try readEntry(&scanner, name: key, shapes: &shapes)
                 tensors.append(tensor)
                 spans.append(span)
             }
@@ -178,7 +179,9 @@ extension SafetensorsHeader {
         return metadata
     }
 
-    private static func readEntry(_ scanner: inout JSONScanner, name: String) throws -> (TensorInfo, RawSpan) {
+    private static func readEntry(_ scanner: inout JSONScanner, name: String, shapes: inout ShapeCache) throws
+        -> (TensorInfo, RawSpan)
+    {
         var dtype: DType?
         var shape: (dimensions: [Int], huge: Bool)?
         var offsets: (UInt64, UInt64)?
@@ -194,7 +197,7 @@ extension SafetensorsHeader {
                 dtype = try readDType(&scanner, name: name)
             case .shape:
                 guard shape == nil else { throw scanner.error("duplicate field \"shape\" in tensor '\(name)'") }
-                shape = try readDimensions(&scanner)
+                shape = try readDimensions(&scanner, shapes: &shapes)
             case .dataOffsets:
                 guard offsets == nil else { throw scanner.error("duplicate field \"data_offsets\" in tensor '\(name)'") }
                 offsets = try readOffsets(&scanner, name: name)
@@ -279,12 +282,11 @@ extension SafetensorsHeader {
         return values
     }
 
-    private static func readDimensions(_ scanner: inout JSONScanner) throws -> ([Int], Bool) {
-        var values: [Int] = []
+    private static func readDimensions(_ scanner: inout JSONScanner, shapes: inout ShapeCache) throws -> ([Int], Bool) {
+        var values = ShapeCache.Dimensions()
         var huge = false
         try scanner.expect(UInt8(ascii: "["))
-        if try scanner.consume(UInt8(ascii: "]")) { return (values, huge) }
-        values.reserveCapacity(4)  // one allocation for the common shapes, not one per growth step
+        if try scanner.consume(UInt8(ascii: "]")) { return ([], huge) }
         repeat {
             let value = try scanner.readUInt64()
             if let dimension = Int(exactly: value) { values.append(dimension) } else {
@@ -293,7 +295,56 @@ extension SafetensorsHeader {
             }
         } while try scanner.consume(UInt8(ascii: ","))
         try scanner.expect(UInt8(ascii: "]"))
-        return (values, huge)
+        return (shapes.array(for: values), huge)
+    }
+
+    /// Shape arrays already made while reading this header, so that tensors of the same shape
+    /// (the layers of a model, mostly) share one array instead of allocating one each.
+    struct ShapeCache {
+        /// Dimensions as read: up to four inline, more in an array.
+        struct Dimensions {
+            var count = 0
+            var inline: (Int, Int, Int, Int) = (0, 0, 0, 0)
+            var more: [Int] = []
+
+            mutating func append(_ value: Int) {
+                switch count {
+                case 0: inline.0 = value
+                case 1: inline.1 = value
+                case 2: inline.2 = value
+                case 3: inline.3 = value
+                default:
+                    if more.isEmpty { more = [inline.0, inline.1, inline.2, inline.3] }
+                    more.append(value)
+                }
+                count += 1
+            }
+
+            func matches(_ shape: [Int]) -> Bool {
+                guard shape.count == count else { return false }
+                if count > 4 { return shape == more }
+                return withUnsafeBytes(of: inline) { shape.elementsEqual($0.assumingMemoryBound(to: Int.self).prefix(count)) }
+            }
+
+            func makeArray() -> [Int] {
+                count > 4 ? more : withUnsafeBytes(of: inline) { Array($0.assumingMemoryBound(to: Int.self).prefix(count)) }
+            }
+
+            var hashValue: Int {
+                count > 4 ? more.hashValue : count &+ inline.0 &* 31 &+ inline.1 &* 961 &+ inline.2 &* 29_791 &+ inline.3
+            }
+        }
+
+        private var slots = [[Int]](repeating: [], count: 16)
+
+        /// An array with `dimensions`: a cached one when a recent shape was the same.
+        mutating func array(for dimensions: Dimensions) -> [Int] {
+            let slot = Int(truncatingIfNeeded: UInt(bitPattern: dimensions.hashValue) % 16)
+            if dimensions.matches(slots[slot]) { return slots[slot] }
+            let shape = dimensions.makeArray()
+            slots[slot] = shape
+            return shape
+        }
     }
 
     /// The reference's offset rules, on tensors sorted by (begin, end): they tile the data section from
