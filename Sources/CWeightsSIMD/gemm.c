@@ -9,12 +9,14 @@
 //
 //   for each block of NC columns of C (rows of B)
 //     for each block of KC of the depth k
-//       pack B's block into NR-wide micro-panels, k-major, zero-padded past n   (L2/L3)
 //       for each block of MC rows of A
 //         pack A's block into MR-tall micro-panels, k-major, zero-padded past m    (L2)
-//         for each NR-wide panel of B, for each MR-tall panel of A
-//           microkernel: an MR × NR tile of C in 28 zmm registers, one rank-1 update
-//           (2 loads of B, MR broadcasts of A, 2·MR FMAs) per step of k
+//         for each NR-wide panel of B
+//           (first A block only) pack it, k-major, zero-padded past n; later blocks
+//           reuse it                                                               (L2/L3)
+//           for each MR-tall panel of A
+//             microkernel: an MR × NR tile of C in 28 zmm registers, one rank-1 update
+//             (2 loads of B, MR broadcasts of A, 2·MR FMAs) per step of k
 //
 // The first KC block writes C, later ones add to it: C is never read before it is written,
 // so its old contents (NaN included) never leak into the result.
@@ -138,23 +140,46 @@ AVX512_TARGET static inline __m512 load_b(const void *b, size_t ldb, int format,
     }
 }
 
-// Packs rows [j0, j0 + nc) × depth [p0, p0 + kc) of B as ceil(nc / NR) panels of kc × NR
-// floats: panel[p][jj] = B[j0 + jj][p0 + p], zero for rows past nc.
+static inline size_t b_element_size(int format) {
+    return format == WEIGHTS_GEMM_F16 ? 2 : format == WEIGHTS_GEMM_INT8 ? 1 : 4;
+}
+
+// How far ahead in each row of B packing asks for data. The weights come from memory on every
+// product (they outgrow L3), and 16 or 32 short row streams at once are more than the hardware
+// prefetcher follows well.
+#define B_AHEAD 256
+
+// Asks for the first B_AHEAD bytes of rows [from, to) of B from depth p0: the start of the next
+// panel, fetched while the current one computes.
+AVX512_TARGET static void prefetch_b(const void *b, size_t ldb, int format, size_t from, size_t to, size_t p0) {
+    size_t size = b_element_size(format);
+    for (size_t row = from; row < to; row++) {
+        const char *start = (const char *)b + (row * ldb + p0) * size;
+        for (size_t offset = 0; offset < B_AHEAD; offset += 64) _mm_prefetch(start + offset, _MM_HINT_T0);
+    }
+}
+
+// Packs rows [j0, j0 + rows) × depth [p0, p0 + kc) of B, rows <= NR, as a panel of kc × NR
+// floats: panel[p][jj] = B[j0 + jj][p0 + p], zero for jj >= rows.
 AVX512_TARGET static void pack_b(const void *b, size_t ldb, int format, const float *scales,
-                                 size_t j0, size_t nc, size_t p0, size_t kc, float *packed) {
-    for (size_t jr = 0; jr < nc; jr += NR, packed += kc * NR) {
-        for (size_t half = 0; half < NR; half += 16) {
-            size_t rows = jr + half < nc ? min_size(16, nc - jr - half) : 0;
-            for (size_t p = 0; p < kc; p += 16) {
-                size_t depth = min_size(16, kc - p);
-                __m512 block[16];
-                for (size_t r = 0; r < 16; r++) {
-                    block[r] = r < rows ? load_b(b, ldb, format, scales, j0 + jr + half + r, p0 + p, lanes(depth))
-                                        : _mm512_setzero_ps();
+                                 size_t j0, size_t rows, size_t p0, size_t kc, float *packed) {
+    size_t size = b_element_size(format);
+    for (size_t half = 0; half < NR; half += 16) {
+        size_t count = half < rows ? min_size(16, rows - half) : 0;
+        for (size_t p = 0; p < kc; p += 16) {
+            size_t depth = min_size(16, kc - p);
+            __m512 block[16];
+            for (size_t r = 0; r < 16; r++) {
+                if (r < count) {
+                    size_t row = j0 + half + r;
+                    _mm_prefetch((const char *)b + (row * ldb + p0 + p) * size + B_AHEAD, _MM_HINT_T0);
+                    block[r] = load_b(b, ldb, format, scales, row, p0 + p, lanes(depth));
+                } else {
+                    block[r] = _mm512_setzero_ps();
                 }
-                transpose16(block);
-                for (size_t d = 0; d < depth; d++) _mm512_store_ps(packed + (p + d) * NR + half, block[d]);
             }
+            transpose16(block);
+            for (size_t d = 0; d < depth; d++) _mm512_store_ps(packed + (p + d) * NR + half, block[d]);
         }
     }
 }
@@ -242,13 +267,18 @@ AVX512_TARGET static void sgemm_avx512(size_t m, size_t n, size_t k, const float
         size_t nc = min_size(NC, n - jc);
         for (size_t pc = 0; pc < k; pc += depth) {
             size_t kc = min_size(depth, k - pc);
-            pack_b(b, ldb, format, scales, jc, nc, pc, kc, packed_b);
             for (size_t ic = 0; ic < m; ic += MC) {
                 size_t mc = min_size(MC, m - ic);
+                if (ic == 0) prefetch_b(b, ldb, format, jc, jc + min_size(NR, nc), pc);
                 pack_a(a, lda, ic, mc, pc, kc, packed_a);
                 for (size_t jr = 0; jr < nc; jr += NR) {
                     size_t columns = nc - jr;
+                    // Each panel of B is packed just before its first use, while it is still
+                    // in L1 and L2: the weights come from memory, and a whole packed block
+                    // would be out of L2 again by the time the first tiles read it.
+                    if (ic == 0) pack_b(b, ldb, format, scales, jc + jr, min_size(NR, columns), pc, kc, packed_b + jr * kc);
                     __mmask16 mask0 = lanes(columns), mask1 = columns > 16 ? lanes(columns - 16) : 0;
+                    if (ic == 0 && jr + NR < nc) prefetch_b(b, ldb, format, jc + jr + NR, jc + min_size(jr + 2 * NR, nc), pc);
                     for (size_t ir = 0; ir < mc; ir += MR) {
                         microkernel(kc, packed_a + ir * kc, packed_b + jr * kc,
                                     c + (ic + ir) * ldc + jc + jr, ldc, min_size(MR, mc - ir), mask0, mask1, pc > 0);
