@@ -125,7 +125,7 @@ AVX512_TARGET static inline void transpose16(__m512 rows[16]) {
     }
 }
 
-// Up to 16 consecutive elements of B's row `row` from `from`, as floats; zeros past `count`.
+// The 16 consecutive elements of B's row `row` from `from`, as floats, zero outside `mask`.
 AVX512_TARGET static inline __m512 load_b(const void *b, size_t ldb, int format, const float *scales,
                                           size_t row, size_t from, __mmask16 mask) {
     switch (format) {
