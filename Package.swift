@@ -25,7 +25,8 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]
         ),
-        // SIMD kernels that need instruction sets beyond the x86-64 baseline (F16C, AVX2).
+        // SIMD kernels that need instruction sets beyond the x86-64 baseline (F16C, AVX2,
+        // AVX-512: the engine's GEMM).
         // They use per-function target attributes and runtime CPU checks, not compiler flags.
         .target(name: "CWeightsSIMD"),
         .target(

@@ -3,9 +3,10 @@ import COpenBLAS
 /// Which kernels the system OpenBLAS runs.
 ///
 /// OpenBLAS picks its kernel family once, when the library loads: from
-/// `OPENBLAS_CORETYPE` when that is set, else from the CPU model. The family decides the
-/// speed of every matrix product: on an AVX-512 CPU, the AVX2 `Haswell` kernels run the
-/// encoder about 1.6× slower than the `SkylakeX`/`Cooperlake` ones (see BENCHMARKS.md).
+/// `OPENBLAS_CORETYPE` when that is set, else from the CPU model. On an AVX-512 CPU the AVX2
+/// `Haswell` kernels run about half as fast as the `SkylakeX`/`Cooperlake` ones. That is why
+/// the linear layers run on ``MatrixProduct`` where the CPU has AVX-512; the family still
+/// decides the speed of the attention products, and of everything on other CPUs.
 ///
 /// ```swift
 /// print(BLASRuntime.coreName)   // "Cooperlake"

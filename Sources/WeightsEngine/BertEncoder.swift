@@ -124,9 +124,10 @@ public final class BertEncoder: Sendable {
     }
 
     /// Floats of scratch that widening the largest non-F32 matrix needs (files may mix
-    /// formats, so every layer is asked).
+    /// formats, so every layer is asked); none when ``MatrixProduct`` reads them as stored.
     private var weightScratchCount: Int {
-        layers.flatMap(\.linears).filter { $0.weight.precision != .f32 }
+        if MatrixProduct.isAccelerated { return 0 }
+        return layers.flatMap(\.linears).filter { $0.weight.precision != .f32 }
             .map { $0.weight.rows * $0.weight.columns }.max() ?? 0
     }
 

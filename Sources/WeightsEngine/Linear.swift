@@ -2,8 +2,9 @@ import Weights
 
 /// A fully connected layer, y = x · Wᵀ + b, with W stored `[out, in]` as PyTorch stores it.
 ///
-/// The product runs in `Float` through BLAS; the weights are read in place for F32 and
-/// widened into the caller's scratch buffer for F16 and INT8.
+/// The product runs in `Float` on ``MatrixProduct``'s AVX-512 kernel, which reads the weights
+/// in their stored precision. On CPUs without AVX-512 it runs through BLAS, which reads F32
+/// weights in place and F16 and INT8 ones widened into the caller's scratch buffer.
 struct Linear: Sendable {
     let weight: WeightMatrix
     let bias: [Float]
@@ -24,11 +25,24 @@ struct Linear: Sendable {
     /// add it in the pass that follows (activation, residual), which saves a pass over memory.
     ///
     /// - Complexity: O(rows × in × out).
-    /// With `threads` > 1 the output columns (rows of W) are shared out, one BLAS call per
-    /// thread.
+    /// With `threads` > 1 the output columns (rows of W) are shared out, one product per
+    /// thread. `scratch` holds `outputSize × inputSize` floats, and is used only without
+    /// ``MatrixProduct/isAccelerated``.
     func multiply(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>,
                   scratch: UnsafeMutablePointer<Float>, threads: Int = 1) {
         let (inputSize, outputSize) = (self.inputSize, self.outputSize)
+        if MatrixProduct.isAccelerated {
+            Parallel.forEach(threads) { part in
+                let columns = Parallel.slice(outputSize, into: threads, part: part)
+                guard !columns.isEmpty else { return }
+                weight.withOperand(rows: columns) { w in
+                    MatrixProduct.multiplyTransposed(input, lda: inputSize, w, ldb: inputSize,
+                                                     into: output + columns.lowerBound, ldc: outputSize,
+                                                     m: rows, n: columns.count, k: inputSize)
+                }
+            }
+            return
+        }
         weight.withFloats(scratch: scratch) { w in
             Parallel.forEach(threads) { part in
                 let columns = Parallel.slice(outputSize, into: threads, part: part)

@@ -4,8 +4,9 @@ import Weights
 ///
 /// F32 and F16 matrices may point straight into a mapped file (zero-copy); converted ones own
 /// their bytes. Either way the matrix holds its ``Tensor``s, which keep the bytes alive.
-/// Products always run in `Float`: F16 and INT8 matrices are widened into a scratch buffer
-/// just before use, so they stay small in memory.
+/// Products always run in `Float`: ``MatrixProduct`` converts F16 and INT8 values while it
+/// packs them, and the BLAS fallback widens them into a scratch buffer just before use, so
+/// they stay small in memory.
 public struct WeightMatrix: Sendable {
     enum Storage: Sendable {
         case f32(Tensor)
@@ -80,6 +81,30 @@ public struct WeightMatrix: Sendable {
         rows = values.shape[0]
         columns = values.shape[1]
         storage = .int8(values: Self.aligned(values), scales: Self.aligned(scales))
+    }
+
+    /// Calls `body` with rows `rows` of the matrix as a ``MatrixProduct`` operand, in their
+    /// stored format (row stride `columns`).
+    ///
+    /// - Complexity: O(1).
+    func withOperand<R>(rows: Range<Int>, _ body: (MatrixProduct.Operand) -> R) -> R {
+        switch storage {
+        case .f32(let tensor):
+            return tensor.withUnsafeBytes {
+                body(.f32($0.baseAddress!.assumingMemoryBound(to: Float.self) + rows.lowerBound * columns))
+            }
+        case .f16(let tensor):
+            return tensor.withUnsafeBytes {
+                body(.f16($0.baseAddress!.assumingMemoryBound(to: Float16.self) + rows.lowerBound * columns))
+            }
+        case .int8(let values, let scales):
+            return values.withUnsafeBytes { q in
+                scales.withUnsafeBytes { s in
+                    body(.int8(q.baseAddress!.assumingMemoryBound(to: Int8.self) + rows.lowerBound * columns,
+                               scales: s.baseAddress!.assumingMemoryBound(to: Float.self) + rows.lowerBound))
+                }
+            }
+        }
     }
 
     /// Calls `body` with the matrix as row-major `Float`s: the mapped values themselves for

@@ -53,4 +53,24 @@ void weights_gelu_rows(float *values, const float *bias, size_t rows, size_t wid
 /// Replaces `row` with its softmax, e^(x - max) / sum e^(x - max). `kernel`: WEIGHTS_KERNEL_*.
 void weights_softmax(float *row, size_t count, int kernel);
 
+/// Formats of the B operand of weights_sgemm_nt: binary32, binary16, or int8 with one
+/// binary32 scale per row of B (a value is q × scale).
+#define WEIGHTS_GEMM_F32 0
+#define WEIGHTS_GEMM_F16 1
+#define WEIGHTS_GEMM_INT8 2
+
+/// True when weights_sgemm_nt runs its AVX-512 kernel on this CPU (checked once, at run time);
+/// false means it runs a slow portable loop, and a BLAS is the better choice.
+bool weights_sgemm_accelerated(void);
+
+/// C = A · Bᵀ: A is m × k (row stride `lda`), B is n × k (row stride `ldb`, in elements of
+/// `b_format`; a `[out, in]` weight matrix as stored), C is m × n (row stride `ldc`) and is
+/// overwritten (k == 0 writes zeros). `b_scales` holds n scales for WEIGHTS_GEMM_INT8 and is
+/// ignored otherwise. Elements of B are converted to binary32 exactly as weights_f16_to_f32 and
+/// q × scale do. Safe to call from several threads at once on disjoint C. `kernel`:
+/// WEIGHTS_KERNEL_BEST, or WEIGHTS_KERNEL_PORTABLE for the portable loop.
+void weights_sgemm_nt(size_t m, size_t n, size_t k, const float *a, size_t lda,
+                      const void *b, size_t ldb, int b_format, const float *b_scales,
+                      float *c, size_t ldc, int kernel);
+
 #endif
