@@ -126,7 +126,7 @@ struct NumericReader {
         if let format = FloatFormat(dtype) {
             let width = format.byteWidth
             let source = UnsafeRawBufferPointer(rebasing: bytes[range.lowerBound * width..<range.upperBound * width])
-            values.withUnsafeMutableBytes { FloatFormat.convert(source, from: format, to: .f64, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<range.count * 8])) }
+            _ = values.withUnsafeMutableBytes { FloatFormat.convert(source, from: format, to: .f64, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<range.count * 8])) }
             return
         }
         for (slot, index) in range.enumerated() {
