@@ -161,21 +161,10 @@ package struct JSONScanner {
 
     /// Reads a string, resolving escapes. Raw control characters and lone surrogates are refused.
     package mutating func readString() throws -> String {
+        // Nearly every string has no escape: take its bytes as they are.
+        if let raw = try readRawString() { return String(decoding: raw, as: UTF8.self) }
         try expect(UInt8(ascii: "\""))
-        let start = position
-        // Fast path: no escapes, which is nearly every name in practice.
-        while position < bytes.count {
-            let byte = bytes[position]
-            if byte == UInt8(ascii: "\"") {
-                let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
-                position += 1
-                return text
-            }
-            if byte == UInt8(ascii: "\\") { break }
-            guard byte >= 0x20 else { throw error("control character in string") }
-            position += 1
-        }
-        var scalars = [UInt8](UnsafeRawBufferPointer(rebasing: bytes[start..<position]))
+        var scalars: [UInt8] = []
         while true {
             guard position < bytes.count else { throw error("unterminated string") }
             let byte = bytes[position]

@@ -330,7 +330,8 @@ extension SafetensorsHeader {
                 count > 4 ? more : withUnsafeBytes(of: inline) { Array($0.assumingMemoryBound(to: Int.self).prefix(count)) }
             }
 
-            var hashValue: Int {
+            /// A cheap mix of the dimensions, to pick a cache slot.
+            var slotKey: Int {
                 count > 4 ? more.hashValue : count &+ inline.0 &* 31 &+ inline.1 &* 961 &+ inline.2 &* 29_791 &+ inline.3
             }
         }
@@ -339,7 +340,7 @@ extension SafetensorsHeader {
 
         /// An array with `dimensions`: a cached one when a recent shape was the same.
         mutating func array(for dimensions: Dimensions) -> [Int] {
-            let slot = Int(truncatingIfNeeded: UInt(bitPattern: dimensions.hashValue) % 16)
+            let slot = Int(truncatingIfNeeded: UInt(bitPattern: dimensions.slotKey) % 16)
             if dimensions.matches(slots[slot]) { return slots[slot] }
             let shape = dimensions.makeArray()
             slots[slot] = shape
