@@ -19,7 +19,7 @@ struct NameIndex: Sendable {
     private var slots: [UInt32]
     private var mask: Int
     /// The hash of each position's name.
-    private(set) var hashes: [UInt64] = []
+    private var hashes: [UInt64] = []
 
     init(minimumCapacity: Int) {
         var capacity = 16

@@ -30,27 +30,33 @@ struct Linear: Sendable {
     /// ``MatrixProduct/isAccelerated``.
     func multiply(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>,
                   scratch: UnsafeMutablePointer<Float>, threads: Int = 1) {
-        let (inputSize, outputSize) = (self.inputSize, self.outputSize)
+        let inputSize = self.inputSize
         if MatrixProduct.isAccelerated {
-            Parallel.forEach(threads) { part in
-                let columns = Parallel.slice(outputSize, into: threads, part: part)
-                guard !columns.isEmpty else { return }
+            forEachColumnSlice(threads) { columns in
                 weight.withOperand(rows: columns) { w in
                     MatrixProduct.multiplyTransposed(input, lda: inputSize, w, ldb: inputSize,
                                                      into: output + columns.lowerBound, ldc: outputSize,
                                                      m: rows, n: columns.count, k: inputSize)
                 }
             }
-            return
-        }
-        weight.withFloats(scratch: scratch) { w in
-            Parallel.forEach(threads) { part in
-                let columns = Parallel.slice(outputSize, into: threads, part: part)
-                guard !columns.isEmpty else { return }
-                BLAS.multiplyTransposed(input, lda: inputSize, w + columns.lowerBound * inputSize, ldb: inputSize,
-                                        into: output + columns.lowerBound, ldc: outputSize,
-                                        m: rows, n: columns.count, k: inputSize)
+        } else {
+            weight.withFloats(scratch: scratch) { w in
+                forEachColumnSlice(threads) { columns in
+                    BLAS.multiplyTransposed(input, lda: inputSize, w + columns.lowerBound * inputSize, ldb: inputSize,
+                                            into: output + columns.lowerBound, ldc: outputSize,
+                                            m: rows, n: columns.count, k: inputSize)
+                }
             }
+        }
+    }
+
+    /// Calls `body` on `threads` threads at once, each with its share of the output columns
+    /// (rows of W); empty shares are skipped.
+    private func forEachColumnSlice(_ threads: Int, _ body: (Range<Int>) -> Void) {
+        let outputSize = self.outputSize
+        Parallel.forEach(threads) { part in
+            let columns = Parallel.slice(outputSize, into: threads, part: part)
+            if !columns.isEmpty { body(columns) }
         }
     }
 
