@@ -1,17 +1,18 @@
-/// Each tensor name's position in a list of tensors, compared as UTF-8 bytes.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Each tensor name's position in a list of names, compared as UTF-8 bytes.
 ///
-/// An open-addressing table of positions plus each position's 64-bit name hash. A header reader
-/// fills it while it scans, hashing each name's bytes while they are in cache, and finds
-/// duplicate names as it goes. Names are hashed with the standard library's per-process seeded
-/// `Hasher`, so a file cannot be crafted to make the table degrade. The table never holds the
-/// names: a lookup compares hashes, then the candidate's bytes with the name in the list it
-/// indexes.
+/// An open-addressing table of positions plus each position's 64-bit name hash. Names are
+/// hashed with the standard library's per-process seeded `Hasher`, so a file cannot be crafted
+/// to make the table degrade. The table never holds the names: a lookup compares hashes, then
+/// the candidate's bytes with the name in the list it indexes.
 ///
 /// ```swift
-/// var index = NameIndex(minimumCapacity: names.count)
-/// for name in names {
-///     if let earlier = index.append(NameIndex.hash(name), isEqual: { names[$0] == name }) { … }
-/// }
+/// let (index, duplicate) = NameIndex.build(names)   // duplicate: a position whose name came earlier
 /// index.position(of: "lm_head.weight", in: names)
 /// ```
 struct NameIndex: Sendable {
@@ -21,7 +22,7 @@ struct NameIndex: Sendable {
     /// The hash of each position's name.
     private var hashes: [UInt64] = []
 
-    init(minimumCapacity: Int) {
+    private init(minimumCapacity: Int) {
         var capacity = 16
         while capacity < minimumCapacity * 2 { capacity <<= 1 }
         slots = [UInt32](repeating: 0, count: capacity)
@@ -29,75 +30,71 @@ struct NameIndex: Sendable {
         hashes.reserveCapacity(minimumCapacity)
     }
 
-    /// The number of names indexed.
-    var count: Int { hashes.count }
+    /// The index of `names`, and the first position whose name is the same as an earlier one's.
+    ///
+    /// - Complexity: O(*n*) expected, plus hashing the names.
+    static func build<Names: RandomAccessCollection<String>>(_ names: Names) -> (index: NameIndex, duplicate: Int?)
+        where Names.Index == Int
+    {
+        precondition(names.count < Int(UInt32.max) - 1, "more names than an index can hold")
+        var index = NameIndex(minimumCapacity: names.count)
+        var duplicate: Int?
+        for (position, name) in names.enumerated() {
+            let hash = Self.hash(name)
+            var slot = index.slot(for: hash)
+            while index.slots[slot] != 0 {
+                let earlier = Int(index.slots[slot]) - 1
+                if duplicate == nil, index.hashes[earlier] == hash, utf8Compare(names[earlier], name) == 0 {
+                    duplicate = position
+                }
+                slot = (slot + 1) & index.mask
+            }
+            index.slots[slot] = UInt32(position + 1)
+            index.hashes.append(hash)
+        }
+        return (index, duplicate)
+    }
 
     /// The seeded hash of a name's UTF-8 bytes.
-    static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-        var hasher = Hasher()
-        hasher.combine(bytes: bytes)
-        return UInt64(truncatingIfNeeded: hasher.finalize())
-    }
-
     static func hash(_ name: String) -> UInt64 {
         var name = name
-        return name.withUTF8 { hash(UnsafeRawBufferPointer($0)) }
-    }
-
-    /// Adds the name at position ``count``, whose hash is `hash`. Returns the position of an
-    /// earlier name with the same hash for which `isEqual` is true (the new one is added all the
-    /// same, so positions stay aligned with the caller's list), or nil.
-    ///
-    /// - Complexity: O(1) amortized expected.
-    mutating func append(_ hash: UInt64, isEqual: (Int) -> Bool) -> Int? {
-        precondition(count < Int(UInt32.max) - 1, "more names than an index can hold")
-        var match: Int?
-        var slot = Int(truncatingIfNeeded: hash) & mask
-        while slots[slot] != 0 {
-            let position = Int(slots[slot]) - 1
-            if match == nil, hashes[position] == hash, isEqual(position) { match = position }
-            slot = (slot + 1) & mask
+        return name.withUTF8 { bytes in
+            var hasher = Hasher()
+            hasher.combine(bytes: UnsafeRawBufferPointer(bytes))
+            return UInt64(truncatingIfNeeded: hasher.finalize())
         }
-        slots[slot] = UInt32(count + 1)
-        hashes.append(hash)
-        if count * 2 > slots.count { rebuild(capacity: slots.count * 2) }
-        return match
     }
 
-    /// The same names in a new order: position *i* of the result is position `order[i]` of this
-    /// index.
-    ///
-    /// - Complexity: O(*n*).
-    func reordered(_ order: [Int]) -> NameIndex {
-        var copy = self
-        copy.hashes = order.map { hashes[$0] }
-        copy.rebuild(capacity: slots.count)
-        return copy
-    }
-
-    /// Where `name` is in `names`, the list this index was built along.
+    /// Where `name` is in `names`, the list this index was built from.
     ///
     /// - Complexity: O(1) expected, plus hashing `name`.
     func position<Names: RandomAccessCollection<String>>(of name: String, in names: Names) -> Int?
         where Names.Index == Int
     {
         let hash = Self.hash(name)
-        var slot = Int(truncatingIfNeeded: hash) & mask
+        var slot = slot(for: hash)
         while slots[slot] != 0 {
             let position = Int(slots[slot]) - 1
-            if hashes[position] == hash, UTF8Key(names[position]) == UTF8Key(name) { return position }
+            if hashes[position] == hash, utf8Compare(names[position], name) == 0 { return position }
             slot = (slot + 1) & mask
         }
         return nil
     }
 
-    private mutating func rebuild(capacity: Int) {
-        slots = [UInt32](repeating: 0, count: capacity)
-        mask = capacity - 1
-        for (position, hash) in hashes.enumerated() {
-            var slot = Int(truncatingIfNeeded: hash) & mask
-            while slots[slot] != 0 { slot = (slot + 1) & mask }
-            slots[slot] = UInt32(position + 1)
+    private func slot(for hash: UInt64) -> Int { Int(truncatingIfNeeded: hash) & mask }
+}
+
+/// Compares two strings by their UTF-8 bytes: negative, zero or positive as `a` sorts before,
+/// with or after `b`. Unlike `String`'s `<` and `==`, it tells apart canonically equivalent
+/// spellings, as the format does.
+func utf8Compare(_ a: String, _ b: String) -> Int {
+    var (a, b) = (a, b)
+    // Both are native strings nearly always, and `withUTF8` then lends their storage as it is.
+    return a.withUTF8 { x in
+        b.withUTF8 { y in
+            let common = min(x.count, y.count)
+            let order = common == 0 ? 0 : Int(memcmp(x.baseAddress!, y.baseAddress!, common))
+            return order != 0 ? order : x.count - y.count
         }
     }
 }

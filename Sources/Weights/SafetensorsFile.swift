@@ -19,7 +19,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     public let headerLength: Int
     /// The whole file's bytes.
     public let storage: ByteStorage
-    private let index: NameIndex
+    private let lookup: NameLookup
 
     /// Opens and validates the file at `path`.
     ///
@@ -34,7 +34,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     public init(storage: ByteStorage, path: String) throws {
         self.path = path
         self.storage = storage
-        (headerLength, header, index) = try WeightsError.tagging(file: path) { try Self.readHeader(storage.bytes) }
+        (headerLength, header, lookup) = try WeightsError.tagging(file: path) { try Self.readHeader(storage.bytes) }
     }
 
     /// Parses a serialized file held in memory (for example, one received over a network).
@@ -43,7 +43,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     }
 
     /// The reference reader's checks, in its order.
-    static func readHeader(_ bytes: UnsafeRawBufferPointer) throws -> (Int, SafetensorsHeader, NameIndex) {
+    static func readHeader(_ bytes: UnsafeRawBufferPointer) throws -> (Int, SafetensorsHeader, NameLookup) {
         guard bytes.count >= 8 else {
             throw WeightsError(.headerTooSmall, "file of \(bytes.count) bytes is too small for the 8-byte header length")
         }
@@ -57,13 +57,13 @@ public final class SafetensorsFile: @unchecked Sendable {
             throw WeightsError(.invalidHeaderLength,
                 "header length \(length) runs past the end of the \(bytes.count)-byte file", offset: 0)
         }
-        let (header, index) = try SafetensorsHeader.decodeIndexed(UnsafeRawBufferPointer(rebasing: bytes[8..<8 + length]), fileOffset: 8)
+        let (header, lookup) = try SafetensorsHeader.decodeIndexed(UnsafeRawBufferPointer(rebasing: bytes[8..<8 + length]), fileOffset: 8)
         let expected = 8 + length + header.dataSize
         guard expected == bytes.count else {
             throw WeightsError(.metadataIncompleteBuffer,
                 "tensors end at byte \(expected), but the file has \(bytes.count) bytes", offset: min(expected, bytes.count))
         }
-        return (length, header, index)
+        return (length, header, lookup)
     }
 
     /// The metadata, or `nil` when the header has none.
@@ -76,14 +76,17 @@ public final class SafetensorsFile: @unchecked Sendable {
     public var dataOffset: Int { 8 + headerLength }
 
     /// Whether a tensor is named exactly `name` (compared by UTF-8 bytes).
-    public func contains(_ name: String) -> Bool { index.position(of: name, in: header.tensors.lazy.map(\.name)) != nil }
+    public func contains(_ name: String) -> Bool { lookup.position(of: name, in: header.tensors.lazy.map(\.name)) != nil }
 
     /// The header entry of the tensor named `name`, or `nil`.
     public func info(named name: String) -> TensorInfo? {
-        index.position(of: name, in: header.tensors.lazy.map(\.name)).map { header.tensors[$0] }
+        lookup.position(of: name, in: header.tensors.lazy.map(\.name)).map { header.tensors[$0] }
     }
 
-    /// The tensor named `name`: a view into the mapping. O(1).
+    /// The tensor named `name`: a view into the mapping.
+    ///
+    /// - Complexity: O(log *n*) name comparisons, or O(1) expected when the file does not list
+    ///   its tensors sorted by name.
     ///
     /// - Throws: `tensorNotFound`.
     public func tensor(named name: String) throws -> Tensor {

@@ -44,22 +44,26 @@ extension SafetensorsHeader {
         try decodeIndexed(json, fileOffset: fileOffset).header
     }
 
-    /// Decodes and validates, and also returns each name's position in `tensors`: the reader
-    /// keeps it as its lookup table, and building it is how duplicates are found.
+    /// Decodes and validates, and also returns how to find each name in `tensors`: the reader
+    /// keeps it, and building it is how duplicate names are found.
     static func decodeIndexed(_ json: UnsafeRawBufferPointer, fileOffset: Int) throws
-        -> (header: SafetensorsHeader, index: NameIndex)
+        -> (header: SafetensorsHeader, lookup: NameLookup)
     {
         try checkUTF8(json, fileOffset: fileOffset)
-        var (metadata, tensors, spans, index) = try parseEntries(json, fileOffset: fileOffset)
+        var (metadata, tensors, spans) = try parseEntries(json, fileOffset: fileOffset)
         // Writers list tensors in data order, so the sort is nearly always a no-op: check first.
         if !zip(spans, spans.dropFirst()).allSatisfy({ $0 <= $1 }) {
             let order = spans.indices.sorted { spans[$0] < spans[$1] }
             tensors = order.map { tensors[$0] }
             spans = order.map { spans[$0] }
-            index = index.reordered(order)
+        }
+        let (lookup, duplicate) = NameLookup.build(tensors.lazy.map(\.name))
+        if let duplicate {
+            let name = tensors[duplicate].name
+            throw WeightsError(.duplicateTensorName, "tensor '\(name)' appears twice in the header", tensor: name)
         }
         try validate(&tensors, spans)
-        return (SafetensorsHeader(metadata: metadata, tensors: tensors), index)
+        return (SafetensorsHeader(metadata: metadata, tensors: tensors), lookup)
     }
 
     private static func checkUTF8(_ json: UnsafeRawBufferPointer, fileOffset: Int) throws {
@@ -107,32 +111,27 @@ extension SafetensorsHeader {
         static func == (a: RawSpan, b: RawSpan) -> Bool { (a.begin, a.end) == (b.begin, b.end) }
     }
 
-    /// Reads every member of the header object. Each tensor name is hashed into the index while
-    /// its bytes are in cache; a duplicate name is refused once the whole header has parsed, so
-    /// that JSON errors anywhere come first, as in the reference.
+    /// Reads every member of the header object. Duplicate names are looked for once the whole
+    /// header has parsed, so that JSON errors anywhere come first, as in the reference.
     private static func parseEntries(_ json: UnsafeRawBufferPointer, fileOffset: Int) throws
-        -> ([String: String]?, [TensorInfo], [RawSpan], NameIndex)
+        -> ([String: String]?, [TensorInfo], [RawSpan])
     {
         var scanner = JSONScanner(json, base: fileOffset)
         var metadata: [String: String]?
         var sawMetadata = false
         var tensors: [TensorInfo] = []
         var spans: [RawSpan] = []
-        var index = NameIndex(minimumCapacity: json.count / 80)
         tensors.reserveCapacity(json.count / 80)
         spans.reserveCapacity(json.count / 80)
-        var duplicate: String?
         var shapes = ShapeCache()
         var more = try scanner.beginObject()
         while more {
-            let (key, hash) = try readName(&scanner)
+            let key = try readName(&scanner)
             if key == metadataKey {
                 guard !sawMetadata else { throw scanner.error("duplicate key \"\(metadataKey)\"") }
                 sawMetadata = true
                 metadata = try readMetadata(&scanner)
             } else {
-                let earlier = index.append(hash) { UTF8Key(tensors[$0].name) == UTF8Key(key) }
-                if duplicate == nil, earlier != nil { duplicate = key }
                 let (tensor, span) = try readEntry(&scanner, name: key, shapes: &shapes)
                 tensors.append(tensor)
                 spans.append(span)
@@ -141,25 +140,15 @@ extension SafetensorsHeader {
         }
         scanner.skipWhitespace()
         guard scanner.isAtEnd else { throw scanner.error("trailing characters after the header object") }
-        if let duplicate {
-            throw WeightsError(.duplicateTensorName, "tensor '\(duplicate)' appears twice in the header", tensor: duplicate)
-        }
-        return (metadata, tensors, spans, index)
+        return (metadata, tensors, spans)
     }
 
-    /// Reads a member's key and the colon after it, with the hash of its UTF-8 bytes.
-    private static func readName(_ scanner: inout JSONScanner) throws -> (String, UInt64) {
+    /// Reads a member's key and the colon after it.
+    private static func readName(_ scanner: inout JSONScanner) throws -> String {
         guard try scanner.peek() == UInt8(ascii: "\"") else { throw scanner.error("expected a string key") }
-        let name: String
-        let hash: UInt64
-        if let raw = try scanner.readRawString() {
-            (name, hash) = (String(decoding: raw, as: UTF8.self), NameIndex.hash(raw))
-        } else {
-            name = try scanner.readString()
-            hash = NameIndex.hash(name)
-        }
+        let name = try scanner.readRawString().map { String(decoding: $0, as: UTF8.self) } ?? scanner.readString()
         try scanner.expect(UInt8(ascii: ":"))
-        return (name, hash)
+        return name
     }
 
     private static func readMetadata(_ scanner: inout JSONScanner) throws -> [String: String]? {

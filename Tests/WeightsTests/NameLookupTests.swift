@@ -1,0 +1,53 @@
+import Testing
+import Weights
+
+/// Lookup by name, for both ways a file's names can be found: bisection when the tensors are
+/// listed sorted by name, a hash table when they are not.
+@Suite struct NameLookupTests {
+    /// The bytes of a file of one-byte U8 tensors named `names`, in that data order; tensor *i*
+    /// holds *i*.
+    static func bytes(_ names: [String]) -> [UInt8] {
+        let entries = names.enumerated().map { position, name in
+            "\(CanonicalJSON.string(name)):{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[\(position),\(position + 1)]}"
+        }
+        return fileBytes(json: "{" + entries.joined(separator: ",") + "}", data: names.indices.map { UInt8($0) })
+    }
+
+    static func file(_ names: [String]) throws -> SafetensorsFile { try SafetensorsFile(bytes: bytes(names)) }
+
+    static let sorted = ["a", "a.b", "b", "e\u{301}", "layer.10", "layer.2", "\u{E9}"]
+
+    @Test(arguments: [sorted, sorted.reversed(), ["layer.2", "a", "\u{E9}", "b", "e\u{301}", "layer.10", "a.b"]])
+    func everyNameIsFoundAtItsOwnTensor(names: [String]) throws {
+        let file = try Self.file(names)
+        for (position, name) in names.enumerated() {
+            #expect(try file.tensor(named: name).copyBytes() == [UInt8(position)], "\(name)")
+            #expect(file.info(named: name)?.name.utf8.elementsEqual(name.utf8) == true)
+        }
+    }
+
+    @Test(arguments: [sorted, sorted.reversed()])
+    func absentNamesAreNotFound(names: [String]) throws {
+        let file = try Self.file(names)
+        // Before the first, between neighbours, after the last, a prefix, an extension.
+        for absent in ["", "0", "a.a", "a.c", "c", "e", "layer.1", "layer.20", "\u{E9}\u{E9}", "\u{FF}"] {
+            #expect(!file.contains(absent), "\(absent)")
+            #expect(file[absent] == nil)
+            #expect(throws: WeightsError.self) { try file.tensor(named: absent) }
+        }
+    }
+
+    @Test func anEmptyFileFindsNothing() throws {
+        let file = try Self.file([])
+        #expect(!file.contains(""))
+        #expect(!file.contains("a"))
+    }
+
+    @Test(arguments: [["a", "a"], ["a", "b", "a"], ["b", "a", "b"], ["a", "b", "c", "c"], ["\u{E9}", "e\u{301}", "\u{E9}"]])
+    func aNameListedTwiceIsRefusedWhereverItIs(names: [String]) {
+        let error = readError(Self.bytes(names))
+        #expect(error?.code == .duplicateTensorName)
+        let twice = names.first { name in names.filter { $0.utf8.elementsEqual(name.utf8) }.count > 1 }!
+        #expect(error?.tensor?.utf8.elementsEqual(twice.utf8) == true)
+    }
+}
