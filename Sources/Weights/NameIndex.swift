@@ -90,11 +90,12 @@ struct NameIndex: Sendable {
 func utf8Compare(_ a: String, _ b: String) -> Int {
     var (a, b) = (a, b)
     // Both are native strings nearly always, and `withUTF8` then lends their storage as it is.
-    return a.withUTF8 { x in
-        b.withUTF8 { y in
-            let common = min(x.count, y.count)
-            let order = common == 0 ? 0 : Int(memcmp(x.baseAddress!, y.baseAddress!, common))
-            return order != 0 ? order : x.count - y.count
-        }
-    }
+    return a.withUTF8 { x in b.withUTF8 { y in compareBytes(UnsafeRawBufferPointer(x), UnsafeRawBufferPointer(y)) } }
+}
+
+/// Compares two byte strings: negative, zero or positive as `a` sorts before, with or after `b`.
+func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+    let common = min(a.count, b.count)
+    let order = common == 0 ? 0 : Int(memcmp(a.baseAddress!, b.baseAddress!, common))
+    return order != 0 ? order : a.count - b.count
 }

@@ -28,6 +28,25 @@ enum NameLookup: Sendable {
         return (.hashing(index), duplicate)
     }
 
+    /// Whether names given one by one, as their bytes, strictly ascend; a header reader feeds it
+    /// the names while they are in cache.
+    struct AscendingCheck {
+        private var previous: UnsafeRawBufferPointer?
+        /// True until a name does not sort after the one before it, or comes without its bytes.
+        private(set) var holds = true
+
+        init() {}
+
+        /// Takes the next name's bytes, or nil when the name is only at hand as a `String` (it
+        /// had escapes): the check then gives up, and the names get a hash table.
+        mutating func append(_ name: UnsafeRawBufferPointer?) {
+            guard holds else { return }
+            guard let name else { return holds = false }
+            if let previous, compareBytes(previous, name) >= 0 { holds = false }
+            previous = name
+        }
+    }
+
     /// Where `name` is in `names`, the list this lookup was built from.
     ///
     /// - Complexity: O(log *n*) comparisons when sorted, else O(1) expected plus hashing `name`.

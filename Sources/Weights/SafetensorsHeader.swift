@@ -50,14 +50,16 @@ extension SafetensorsHeader {
         -> (header: SafetensorsHeader, lookup: NameLookup)
     {
         try checkUTF8(json, fileOffset: fileOffset)
-        var (metadata, tensors, spans) = try parseEntries(json, fileOffset: fileOffset)
+        var (metadata, tensors, spans, namesAscend) = try parseEntries(json, fileOffset: fileOffset)
         // Writers list tensors in data order, so the sort is nearly always a no-op: check first.
         if !zip(spans, spans.dropFirst()).allSatisfy({ $0 <= $1 }) {
             let order = spans.indices.sorted { spans[$0] < spans[$1] }
             tensors = order.map { tensors[$0] }
             spans = order.map { spans[$0] }
+            namesAscend = false
         }
-        let (lookup, duplicate) = NameLookup.build(tensors.lazy.map(\.name))
+        // Names that ascend in data order are all different: nothing more to check.
+        let (lookup, duplicate) = namesAscend ? (.bisection, nil) : NameLookup.build(tensors.lazy.map(\.name))
         if let duplicate {
             let name = tensors[duplicate].name
             throw WeightsError(.duplicateTensorName, "tensor '\(name)' appears twice in the header", tensor: name)
@@ -112,9 +114,10 @@ extension SafetensorsHeader {
     }
 
     /// Reads every member of the header object. Duplicate names are looked for once the whole
-    /// header has parsed, so that JSON errors anywhere come first, as in the reference.
+    /// header has parsed, so that JSON errors anywhere come first, as in the reference. Whether
+    /// the names ascend is checked on their bytes while they are in cache.
     private static func parseEntries(_ json: UnsafeRawBufferPointer, fileOffset: Int) throws
-        -> ([String: String]?, [TensorInfo], [RawSpan])
+        -> (metadata: [String: String]?, tensors: [TensorInfo], spans: [RawSpan], namesAscend: Bool)
     {
         var scanner = JSONScanner(json, base: fileOffset)
         var metadata: [String: String]?
@@ -124,14 +127,16 @@ extension SafetensorsHeader {
         tensors.reserveCapacity(json.count / 80)
         spans.reserveCapacity(json.count / 80)
         var shapes = ShapeCache()
+        var order = NameLookup.AscendingCheck()
         var more = try scanner.beginObject()
         while more {
-            let key = try readName(&scanner)
-            if key == metadataKey {
+            let (key, raw) = try readName(&scanner)
+            if raw?.holds("__metadata__") ?? (key == metadataKey) {
                 guard !sawMetadata else { throw scanner.error("duplicate key \"\(metadataKey)\"") }
                 sawMetadata = true
                 metadata = try readMetadata(&scanner)
             } else {
+                order.append(raw)
                 let (tensor, span) = try readEntry(&scanner, name: key, shapes: &shapes)
                 tensors.append(tensor)
                 spans.append(span)
@@ -140,15 +145,17 @@ extension SafetensorsHeader {
         }
         scanner.skipWhitespace()
         guard scanner.isAtEnd else { throw scanner.error("trailing characters after the header object") }
-        return (metadata, tensors, spans)
+        return (metadata, tensors, spans, order.holds)
     }
 
-    /// Reads a member's key and the colon after it.
-    private static func readName(_ scanner: inout JSONScanner) throws -> String {
+    /// Reads a member's key and the colon after it. Also returns the key's bytes in the header
+    /// when it holds no escape.
+    private static func readName(_ scanner: inout JSONScanner) throws -> (String, UnsafeRawBufferPointer?) {
         guard try scanner.peek() == UInt8(ascii: "\"") else { throw scanner.error("expected a string key") }
-        let name = try scanner.readRawString().map { String(decoding: $0, as: UTF8.self) } ?? scanner.readString()
+        let raw = try scanner.readRawString()
+        let name = try raw.map { String(decoding: $0, as: UTF8.self) } ?? scanner.readString()
         try scanner.expect(UInt8(ascii: ":"))
-        return name
+        return (name, raw)
     }
 
     private static func readMetadata(_ scanner: inout JSONScanner) throws -> [String: String]? {

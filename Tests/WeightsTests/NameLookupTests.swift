@@ -17,7 +17,11 @@ import Weights
 
     static let sorted = ["a", "a.b", "b", "e\u{301}", "layer.10", "layer.2", "\u{E9}"]
 
-    @Test(arguments: [sorted, sorted.reversed(), ["layer.2", "a", "\u{E9}", "b", "e\u{301}", "layer.10", "a.b"]])
+    /// Sorted, but with names the header spells with escapes.
+    static let escaped = ["a\"", "b\\", "c\n", "d"]
+
+    @Test(arguments: [sorted, sorted.reversed(), escaped, escaped.reversed(),
+                      ["layer.2", "a", "\u{E9}", "b", "e\u{301}", "layer.10", "a.b"]])
     func everyNameIsFoundAtItsOwnTensor(names: [String]) throws {
         let file = try Self.file(names)
         for (position, name) in names.enumerated() {
@@ -35,6 +39,14 @@ import Weights
             #expect(file[absent] == nil)
             #expect(throws: WeightsError.self) { try file.tensor(named: absent) }
         }
+    }
+
+    @Test func aNameSpelledWithAnEscapeIsTheSameName() {
+        let json = "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
+            + "\"\\u0061\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}"
+        let error = readError(fileBytes(json: json, data: [1, 2]))
+        #expect(error?.code == .duplicateTensorName)
+        #expect(error?.tensor == "a")
     }
 
     @Test func anEmptyFileFindsNothing() throws {
