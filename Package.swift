@@ -29,11 +29,14 @@ let package = Package(
         // AVX-512: the engine's GEMM).
         // They use per-function target attributes and runtime CPU checks, not compiler flags.
         .target(name: "CWeightsSIMD"),
+        // System calls Swift's Glibc module does not declare (sync_file_range).
+        .target(name: "CWeightsSystem"),
         .target(
             name: "Weights",
             dependencies: [
                 "CZstd",
                 "CWeightsSIMD",
+                "CWeightsSystem",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
