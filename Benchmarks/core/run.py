@@ -158,7 +158,9 @@ def report(results, runs):
                  f"(a 2 GiB file with 8 tensors opens in the time its small header takes).")
     lines.append("")
     lines.append(f"Medians of {runs} rounds (writes: {runs} rounds of 3 each side); Python {platform.python_version()}, safetensors {safetensors.__version__}, "
-                 f"numpy {np.__version__}; {os.cpu_count()} cores.")
+                 f"numpy {np.__version__}; {os.cpu_count()} cores. WeightsBench runs with OPENBLAS_NUM_THREADS=1: it "
+                 f"links the engine's OpenBLAS, whose idle thread pool a program using only the Weights library "
+                 f"does not have.")
     text = "\n".join(lines) + "\n"
     with open(os.path.join(ROOT, "Benchmarks", "core", "RESULTS.md"), "w") as f:
         f.write(text)
