@@ -50,6 +50,7 @@ struct CompressCLITests {
     @Test("compress then decompress restores the file; stderr stays empty off a terminal")
     func roundTrip() throws {
         let directory = try CompressCLI.fixture()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let compress = try CompressCLI.run("compress", directory + "/in.safetensors", directory + "/m.wzst",
                                            "--level", "3", "--threads", "2", "--chunk-size", "64KiB")
         #expect(compress.status == 0, "\(compress.standardError)")
@@ -67,6 +68,7 @@ struct CompressCLITests {
     @Test("inspect shows each tensor's compressed size and ratio; --json adds compressed_size")
     func inspect() throws {
         let directory = try CompressCLI.fixture()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         #expect(try CompressCLI.run("compress", directory + "/in.safetensors", directory + "/m.wzst").status == 0)
         let container = try CompressedFile(path: directory + "/m.wzst")
         let table = try CompressCLI.run("inspect", directory + "/m.wzst")
@@ -92,6 +94,7 @@ struct CompressCLITests {
     @Test("hash --tensors and convert read a container as they read the plain file")
     func otherCommandsReadContainers() throws {
         let directory = try CompressCLI.fixture()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         #expect(try CompressCLI.run("compress", directory + "/in.safetensors", directory + "/m.wzst").status == 0)
         let plain = try CompressCLI.run("hash", "--tensors", directory + "/in.safetensors")
         let packed = try CompressCLI.run("hash", "--tensors", directory + "/m.wzst")
@@ -106,6 +109,7 @@ struct CompressCLITests {
     @Test("errors name the file and tensor, exit 1, and leave no output")
     func errors() throws {
         let directory = try CompressCLI.fixture()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         #expect(try CompressCLI.run("compress", directory + "/in.safetensors", directory + "/m.wzst").status == 0)
         let container = try CompressedFile(path: directory + "/m.wzst")
         var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: directory + "/m.wzst")))

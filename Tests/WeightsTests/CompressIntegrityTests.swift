@@ -7,6 +7,7 @@ struct CompressIntegrityTests {
     /// A small container of the every-dtype fixture, and the plain file it came from.
     static func fixture() throws -> (container: [UInt8], plain: SafetensorsFile) {
         let directory = try CompressFixtures.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let input = try CompressFixtures.everyDTypeFile(in: directory)
         try CompressedWriter.compress(file: input, to: directory + "/every.wzst",
                                       options: CompressionOptions(level: 3, chunkSize: 4096, threads: 2))
@@ -193,6 +194,8 @@ struct CompressIntegrityTests {
         #expect(try file.tensor(named: "weights.bf16").byteCount == 10002)
 
         let directory = try CompressFixtures.directory()
+
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let restore = #expect(throws: WeightsError.self) { try file.decompress(to: directory + "/out.safetensors") }
         #expect(restore?.code == .corruptData && restore?.tensor == "weights.bf16" && restore?.file == "<memory>")
         #expect(!FileManager.default.fileExists(atPath: directory + "/out.safetensors"))
@@ -203,6 +206,7 @@ struct CompressIntegrityTests {
     @Test("a plain safetensors file is not a container")
     func notAContainer() throws {
         let directory = try CompressFixtures.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let input = try CompressFixtures.everyDTypeFile(in: directory)
         let error = #expect(throws: WeightsError.self) { try CompressedFile(path: input) }
         #expect(error?.code == .unsupportedFormat && error?.file == input)

@@ -10,6 +10,7 @@ struct CompressRoundTripTests {
     @Test("every dtype, empty and scalar tensors restore byte for byte", arguments: [1, 3])
     func everyDType(threads: Int) throws {
         let directory = try CompressFixtures.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let input = try CompressFixtures.everyDTypeFile(in: directory)
         var options = Self.smallChunks
         options.threads = threads
@@ -27,6 +28,7 @@ struct CompressRoundTripTests {
     @Test("every tensor read from the container equals the plain file's, in owned aligned storage")
     func randomAccessMatchesPlainFile() throws {
         let directory = try CompressFixtures.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let input = try CompressFixtures.everyDTypeFile(in: directory)
         try CompressedWriter.compress(file: input, to: directory + "/every.wzst", options: Self.smallChunks)
         let plain = try SafetensorsFile(path: input)
@@ -57,6 +59,7 @@ struct CompressRoundTripTests {
     @Test("reading a tensor touches only its own chunks")
     func readsOnlyItsChunks() throws {
         let directory = try CompressFixtures.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let input = try CompressFixtures.everyDTypeFile(in: directory)
         try CompressedWriter.compress(file: input, to: directory + "/every.wzst", options: Self.smallChunks)
         var bytes = try CompressFixtures.read(directory + "/every.wzst")
@@ -77,6 +80,7 @@ struct CompressRoundTripTests {
     @Test("a header no canonical writer makes is kept byte for byte")
     func nonCanonicalHeader() throws {
         let directory = try CompressFixtures.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let input = try CompressFixtures.nonCanonicalFile(in: directory)
         try CompressedWriter.compress(file: input, to: directory + "/odd.wzst")
         try CompressedFile(path: directory + "/odd.wzst").decompress(to: directory + "/back.safetensors")
@@ -89,6 +93,7 @@ struct CompressRoundTripTests {
     @Test("Checkpoint.open reads a container by its magic, whatever its name")
     func checkpointOpen() throws {
         let directory = try CompressFixtures.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let input = try CompressFixtures.everyDTypeFile(in: directory)
         try CompressedWriter.compress(file: input, to: directory + "/misnamed.safetensors", options: Self.smallChunks)
         let source = try Checkpoint.open(directory + "/misnamed.safetensors")
@@ -102,6 +107,7 @@ struct CompressRoundTripTests {
     @Test("every level and chunk size gives back the same bytes", arguments: [-5, 1, 3, 19], [4096, 1 << 20])
     func levelsAndChunkSizes(level: Int, chunkSize: Int) throws {
         let directory = try CompressFixtures.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let input = try CompressFixtures.everyDTypeFile(in: directory)
         try CompressedWriter.compress(file: input, to: directory + "/every.wzst",
                                       options: CompressionOptions(level: level, chunkSize: chunkSize, threads: 2))
@@ -114,6 +120,7 @@ struct CompressRoundTripTests {
     @Test("weight-like tensors shrink: the exponent plane compresses, the rest is stored")
     func weightsShrink() throws {
         let directory = try CompressFixtures.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let values = CompressFixtures.weights(1 << 18, seed: 11)
         let input = directory + "/w.safetensors"
         try SafetensorsWriter.write([try Tensor(name: "f32", shape: [1 << 18], elements: values),
@@ -130,6 +137,7 @@ struct CompressRoundTripTests {
     @Test("bad options are refused before anything is written")
     func badOptions() throws {
         let directory = try CompressFixtures.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let input = try CompressFixtures.everyDTypeFile(in: directory)
         let cases: [CompressionOptions] = [
             CompressionOptions(level: 23), CompressionOptions(level: -200_000),
