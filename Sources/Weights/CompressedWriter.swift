@@ -129,7 +129,7 @@ public enum CompressedWriter {
         let digests = UnsafeMutableBufferPointer<String>.allocate(capacity: plan.count)
         digests.initialize(repeating: "")
         defer { digests.deinitialize().deallocate() }
-        try ParallelChunks.run(jobs: order.count, threads: threads, state: {}) { _, job in
+        ParallelChunks.run(jobs: order.count, threads: threads, state: {}) { _, job in
             let position = order[job]
             digests[position] = source.tensor(plan[position].info).withUnsafeBytes { SHA256Digest.hex(of: $0) }
         }

@@ -27,15 +27,15 @@ public enum ParallelChunks {
     }
 
     /// Runs `body` once for every job in `0..<jobs` on up to `threads` threads; `state`
-    /// makes each thread's state once.
+    /// makes each thread's state once. With closures that cannot throw, neither can this.
     ///
     /// - Complexity: the jobs' total work over `min(threads, jobs)` threads.
     /// - Throws: the first error that `state` or `body` threw.
-    static func run<State>(
+    package static func run<State, Failure: Error>(
         jobs: Int, threads: Int,
-        state makeState: () throws -> State,
-        _ body: (inout State, Int) throws -> Void
-    ) throws {
+        state makeState: () throws(Failure) -> State,
+        _ body: (inout State, Int) throws(Failure) -> Void
+    ) throws(Failure) {
         let workers = max(1, min(threads, jobs))
         if workers == 1 {
             guard jobs > 0 else { return }
@@ -44,12 +44,13 @@ public enum ParallelChunks {
             return
         }
         let next = Atomic<Int>(0)
-        let failure = Mutex<(any Error)?>(nil)
+        let failure = Mutex<Failure?>(nil)
+        // The closures only run during `concurrentPerform`, which returns when all have returned.
         withoutActuallyEscaping(makeState) { makeState in
             withoutActuallyEscaping(body) { body in
-                let makeStateBox = UncheckedBox(makeState), bodyBox = UncheckedBox(body)
+                let makeStateBox = UncheckedSendable(makeState), bodyBox = UncheckedSendable(body)
                 DispatchQueue.concurrentPerform(iterations: workers) { _ in
-                    do {
+                    do throws(Failure) {
                         var state = try makeStateBox.value()
                         while failure.withLock({ $0 == nil }) {
                             let job = next.add(1, ordering: .relaxed).oldValue
@@ -62,12 +63,6 @@ public enum ParallelChunks {
                 }
             }
         }
-        if let error = failure.withLock({ $0 }) { throw error }
+        if let error = failure.withLock({ $0.take() }) { throw error }
     }
-}
-
-/// Hands closures that only run during `concurrentPerform` to its worker threads.
-private struct UncheckedBox<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }

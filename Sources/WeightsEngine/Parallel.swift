@@ -1,4 +1,4 @@
-import Dispatch
+import Weights
 
 /// Fork-join over a few workers, the engine's only source of parallelism.
 ///
@@ -6,20 +6,11 @@ import Dispatch
 /// columns and attention heads itself, so a result depends only on the input and the thread
 /// count asked for, never on what other calls in the process are doing.
 enum Parallel {
-    /// Calls `body(0)`, …, `body(count - 1)`, concurrently when `count > 1`; returns when
-    /// all have returned.
+    /// Calls `body(0)`, …, `body(count - 1)`, concurrently when `count > 1`, on up to `count`
+    /// threads; returns when all have returned.
     @inline(__always)
     static func forEach(_ count: Int, _ body: (Int) -> Void) {
-        if count <= 1 {
-            if count == 1 { body(0) }
-            return
-        }
-        // The workers only read what `body` captures or write disjoint parts of it, and all
-        // have returned when this returns.
-        withoutActuallyEscaping(body) { body in
-            let shared = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: count) { shared.value($0) }
-        }
+        ParallelChunks.run(jobs: count, threads: count, state: {}) { _, job in body(job) }
     }
 
     /// `0..<total` cut into `parts` nearly equal consecutive ranges, the first ones longer by
@@ -29,10 +20,4 @@ enum Parallel {
         let start = part * size + min(part, extra)
         return start..<start + size + (part < extra ? 1 : 0)
     }
-}
-
-/// A value handed to the workers of ``Parallel/forEach(_:_:)``.
-private struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }
