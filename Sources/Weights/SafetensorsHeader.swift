@@ -50,16 +50,18 @@ extension SafetensorsHeader {
         -> (header: SafetensorsHeader, lookup: NameLookup)
     {
         try checkUTF8(json, fileOffset: fileOffset)
-        var (metadata, tensors, spans, namesAscend) = try parseEntries(json, fileOffset: fileOffset)
+        var (metadata, tensors, spans, nameBytes) = try parseEntries(json, fileOffset: fileOffset)
         // Writers list tensors in data order, so the sort is nearly always a no-op: check first.
         if !zip(spans, spans.dropFirst()).allSatisfy({ $0 <= $1 }) {
             let order = spans.indices.sorted { spans[$0] < spans[$1] }
             tensors = order.map { tensors[$0] }
             spans = order.map { spans[$0] }
-            namesAscend = false
+            nameBytes = nameBytes.map { bytes in order.map { bytes[$0] } }
         }
-        // Names that ascend in data order are all different: nothing more to check.
-        let (lookup, duplicate) = namesAscend ? (.bisection, nil) : NameLookup.build(tensors.lazy.map(\.name))
+        // No view of `tensors` may outlive this statement: `validate` mutates it, and a live view
+        // would make that copy the whole array.
+        let (lookup, duplicate) = nameBytes.map { NameLookup.build(tensors.lazy.map(\.name), bytes: $0) }
+            ?? NameLookup.build(tensors.lazy.map(\.name))
         if let duplicate {
             let name = tensors[duplicate].name
             throw WeightsError(.duplicateTensorName, "tensor '\(name)' appears twice in the header", tensor: name)
@@ -114,10 +116,10 @@ extension SafetensorsHeader {
     }
 
     /// Reads every member of the header object. Duplicate names are looked for once the whole
-    /// header has parsed, so that JSON errors anywhere come first, as in the reference. Whether
-    /// the names ascend is checked on their bytes while they are in cache.
+    /// header has parsed, so that JSON errors anywhere come first, as in the reference. Also
+    /// returns each tensor name's bytes in `json`, unless a name is spelled with escapes.
     private static func parseEntries(_ json: UnsafeRawBufferPointer, fileOffset: Int) throws
-        -> (metadata: [String: String]?, tensors: [TensorInfo], spans: [RawSpan], namesAscend: Bool)
+        -> (metadata: [String: String]?, tensors: [TensorInfo], spans: [RawSpan], nameBytes: [UnsafeRawBufferPointer]?)
     {
         var scanner = JSONScanner(json, base: fileOffset)
         var metadata: [String: String]?
@@ -127,7 +129,8 @@ extension SafetensorsHeader {
         tensors.reserveCapacity(json.count / 80)
         spans.reserveCapacity(json.count / 80)
         var shapes = ShapeCache()
-        var order = NameLookup.AscendingCheck()
+        var nameBytes: [UnsafeRawBufferPointer]? = []
+        nameBytes?.reserveCapacity(json.count / 80)
         var more = try scanner.beginObject()
         while more {
             let (key, raw) = try readName(&scanner)
@@ -136,7 +139,7 @@ extension SafetensorsHeader {
                 sawMetadata = true
                 metadata = try readMetadata(&scanner)
             } else {
-                order.append(raw)
+                if let raw { nameBytes?.append(raw) } else { nameBytes = nil }
                 let (tensor, span) = try readEntry(&scanner, name: key, shapes: &shapes)
                 tensors.append(tensor)
                 spans.append(span)
@@ -145,7 +148,7 @@ extension SafetensorsHeader {
         }
         scanner.skipWhitespace()
         guard scanner.isAtEnd else { throw scanner.error("trailing characters after the header object") }
-        return (metadata, tensors, spans, order.holds)
+        return (metadata, tensors, spans, nameBytes)
     }
 
     /// Reads a member's key and the colon after it. Also returns the key's bytes in the header

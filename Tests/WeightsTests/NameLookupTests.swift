@@ -2,7 +2,8 @@ import Testing
 import Weights
 
 /// Lookup by name, for both ways a file's names can be found: bisection when the tensors are
-/// listed sorted by name, a hash table when they are not.
+/// listed as a few runs sorted by name (the reference writer's layout: one run per dtype), a
+/// hash table when they are not.
 @Suite struct NameLookupTests {
     /// The bytes of a file of one-byte U8 tensors named `names`, in that data order; tensor *i*
     /// holds *i*.
@@ -20,8 +21,13 @@ import Weights
     /// Sorted, but with names the header spells with escapes.
     static let escaped = ["a\"", "b\\", "c\n", "d"]
 
-    @Test(arguments: [sorted, sorted.reversed(), escaped, escaped.reversed(),
-                      ["layer.2", "a", "\u{E9}", "b", "e\u{301}", "layer.10", "a.b"]])
+    /// Two runs, as the reference writes a file of two dtypes.
+    static let twoRuns = ["b.bias", "c.bias", "e\u{301}", "a.weight", "b.weight", "\u{E9}"]
+    /// Four runs, the most searched by bisection; five, the fewest that get a hash table.
+    static let fourRuns = ["layer.2", "a", "\u{E9}", "b", "e\u{301}", "layer.10", "a.b"]
+    static let fiveRuns = ["d", "c", "b", "a", "e", "a.b"]
+
+    @Test(arguments: [sorted, sorted.reversed(), escaped, escaped.reversed(), twoRuns, fourRuns, fiveRuns])
     func everyNameIsFoundAtItsOwnTensor(names: [String]) throws {
         let file = try Self.file(names)
         for (position, name) in names.enumerated() {
@@ -30,7 +36,7 @@ import Weights
         }
     }
 
-    @Test(arguments: [sorted, sorted.reversed()])
+    @Test(arguments: [sorted, sorted.reversed(), twoRuns, fourRuns])
     func absentNamesAreNotFound(names: [String]) throws {
         let file = try Self.file(names)
         // Before the first, between neighbours, after the last, a prefix, an extension.
@@ -55,7 +61,9 @@ import Weights
         #expect(!file.contains("a"))
     }
 
-    @Test(arguments: [["a", "a"], ["a", "b", "a"], ["b", "a", "b"], ["a", "b", "c", "c"], ["\u{E9}", "e\u{301}", "\u{E9}"]])
+    @Test(arguments: [["a", "a"], ["a", "b", "a"], ["b", "a", "b"], ["a", "b", "c", "c"], ["\u{E9}", "e\u{301}", "\u{E9}"],
+                      ["a", "c", "e", "b", "d", "e"], ["b", "a", "d", "c", "f", "e", "h", "g", "c"],
+                      ["c", "b", "a", "a"]])
     func aNameListedTwiceIsRefusedWhereverItIs(names: [String]) {
         let error = readError(Self.bytes(names))
         #expect(error?.code == .duplicateTensorName)
