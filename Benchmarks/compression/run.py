@@ -21,22 +21,21 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
 
 import ml_dtypes
 import numpy as np
 import safetensors
 from safetensors.numpy import load_file, save_file
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-WORK = os.path.join(ROOT, ".bench", "compression")
-BENCH = os.path.join(ROOT, ".build", "release", "WeightsBench")
+# Run as a script: the shared helpers live one directory up, in Benchmarks/benchlib.py.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import benchlib  # noqa: E402
+
+WORK = benchlib.work_dir("compression")
 
 
 def model_path():
-    directory = os.environ.get("WEIGHTS_MODEL_DIR") or os.path.join(
-        os.environ.get("WEIGHTS_MODELS", os.path.expanduser("~/.cache/weights/models")), "all-MiniLM-L6-v2")
-    path = os.path.join(directory, "model.safetensors")
+    path = os.path.join(benchlib.model_dir(), "model.safetensors")
     if not os.path.exists(path):
         sys.exit(f"{path} is missing: run scripts/setup")
     return path
@@ -52,38 +51,26 @@ def bf16_copy(source):
     return path
 
 
-def swift(mode, *args, repeat):
-    out = subprocess.run([BENCH, mode, *args, "--repeat", str(repeat)], check=True,
-                         capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
-
-
-def timed(command):
-    start = time.perf_counter()
-    subprocess.run(command, check=True)
-    return time.perf_counter() - start
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skip-zstd19", action="store_true", help="reuse the last zstd -19 time")
     args = parser.parse_args()
     os.makedirs(WORK, exist_ok=True)
-    subprocess.run(["swift", "build", "-c", "release", "--product", "WeightsBench"], cwd=ROOT, check=True)
+    benchlib.build("WeightsBench")
     f32 = model_path()
     bf16 = bf16_copy(f32)
     cores = os.cpu_count()
     sizes = {"f32": os.path.getsize(f32), "bf16": os.path.getsize(bf16)}
 
     zst3 = os.path.join(WORK, "model.safetensors.zst")
-    zstd3_time = timed(["zstd", "-3", "-q", "-f", "-k", f32, "-o", zst3])
+    zstd3_time, _ = benchlib.time_command(["zstd", "-3", "-q", "-f", "-k", f32, "-o", zst3])
     zst19 = os.path.join(WORK, "model.safetensors.19.zst")
     cache = os.path.join(WORK, "zstd19.json")
     if args.skip_zstd19 and os.path.exists(cache):
         zstd19_time = json.load(open(cache))["seconds"]
     else:
-        zstd19_time = timed(["zstd", "-19", "-q", "-f", "-k", f32, "-o", zst19])
+        zstd19_time, _ = benchlib.time_command(["zstd", "-19", "-q", "-f", "-k", f32, "-o", zst19])
         json.dump({"seconds": zstd19_time}, open(cache, "w"))
     bf16_zst19 = os.path.join(WORK, "model-bf16.safetensors.19.zst")
     if not os.path.exists(bf16_zst19):
@@ -94,12 +81,12 @@ def main():
     compressed = {}
     for _ in range(args.runs):
         for key, source in (("f32", f32), ("bf16", bf16)):
-            result = swift("compress", source, containers[key], repeat=1)
+            result = benchlib.run_bench("compress", source, containers[key], repeat=1)
             samples["compress-" + key] += result["seconds"]
             compressed[key] = result["compressed"]
-        samples["zstd-d"] += swift("zstd-decompress", zst3, repeat=3)["seconds"]
-        samples["ours-1"] += swift("decompress", containers["f32"], "--threads", "1", repeat=3)["seconds"]
-        samples["ours-all"] += swift("decompress", containers["f32"], "--threads", str(cores), repeat=3)["seconds"]
+        samples["zstd-d"] += benchlib.bench_seconds("zstd-decompress", zst3, repeat=3)
+        samples["ours-1"] += benchlib.bench_seconds("decompress", containers["f32"], "--threads", "1", repeat=3)
+        samples["ours-all"] += benchlib.bench_seconds("decompress", containers["f32"], "--threads", str(cores), repeat=3)
     median = {key: statistics.median(values) for key, values in samples.items()}
 
     def ratio(size, packed):
@@ -131,10 +118,7 @@ def main():
               f"Python {platform.python_version()}, numpy {np.__version__}, ml_dtypes {ml_dtypes.__version__}, "
               f"safetensors {safetensors.__version__}; {cores} cores, shared with other builds "
               f"(load average {os.getloadavg()[0]:.1f} at the end)."]
-    text = "\n".join(lines) + "\n"
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md"), "w") as f:
-        f.write(text)
-    print(text)
+    benchlib.publish(lines, "compression")
 
 
 if __name__ == "__main__":

@@ -11,15 +11,17 @@ mapped input, which the kernel may drop at any time). Appends its table to RESUL
 import argparse
 import os
 import subprocess
+import sys
 import time
 
 import numpy as np
 from safetensors.numpy import save_file
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-WORK = os.path.join(ROOT, ".bench", "conversion")
-WEIGHTS = os.path.join(ROOT, ".build", "release", "weights")
-GiB = 1 << 30
+# Run as a script: the shared helpers live one directory up, in Benchmarks/benchlib.py.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import benchlib  # noqa: E402
+
+WORK = benchlib.work_dir("conversion")
 
 
 def make_input(gib):
@@ -27,7 +29,7 @@ def make_input(gib):
     path = os.path.join(WORK, f"big_{gib}gib_f32.safetensors")
     if not os.path.exists(path):
         # One 1 GiB tensor per GiB (a single tensor far larger than any chunk), written in pieces.
-        rows = GiB // 4 // 4096
+        rows = benchlib.GiB // 4 // 4096
         rng = np.random.default_rng(3)
         save_file({f"block.{i}.weight": rng.standard_normal((rows, 4096), dtype=np.float32) for i in range(gib)},
                   path, metadata={"format": "pt"})
@@ -46,7 +48,7 @@ def status(pid):
 
 def measure(source, dtype):
     output = os.path.join(WORK, "big_out.safetensors")
-    process = subprocess.Popen([WEIGHTS, "convert", source, output, "--dtype", dtype])
+    process = subprocess.Popen([benchlib.WEIGHTS, "convert", source, output, "--dtype", dtype])
     peak = {"RssAnon": 0, "RssFile": 0}
     start = time.perf_counter()
     while process.poll() is None:
@@ -79,11 +81,9 @@ def main():
         lines.append(f"| {dtype} | {peak['RssAnon'] / (1 << 20):.1f} MiB | {peak['RssFile'] / (1 << 20):.0f} MiB | "
                      f"{elapsed:.2f} s | RssAnon < 256 MiB |")
         print(lines[-1], flush=True)
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.write:
-        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md"), "a") as f:
-            f.write(text)
+    # Its table goes below run.py's in the same RESULTS.md, and only when asked: run.py rewrites
+    # that file, so the two are written in order, run.py first.
+    benchlib.publish(lines, "conversion" if args.write else None, append=True)
 
 
 if __name__ == "__main__":

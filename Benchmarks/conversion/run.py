@@ -17,11 +17,9 @@ is fsync'd before the rename; the anchor is timed inside an already started Pyth
 of the output, for the same durability.
 """
 import argparse
-import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 
@@ -30,11 +28,11 @@ import numpy as np
 import safetensors
 from safetensors.numpy import load_file, save_file
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-WORK = os.path.join(ROOT, ".bench", "conversion")
-WEIGHTS = os.path.join(ROOT, ".build", "release", "weights")
-BENCH = os.path.join(ROOT, ".build", "release", "WeightsBench")
-GiB = 1 << 30
+# Run as a script: the shared helpers live one directory up, in Benchmarks/benchlib.py.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import benchlib  # noqa: E402
+
+WORK = benchlib.work_dir("conversion")
 
 
 def make_input(gib):
@@ -43,13 +41,11 @@ def make_input(gib):
     path = os.path.join(WORK, f"model_{gib}gib_f32.safetensors")
     if not os.path.exists(path):
         rng = np.random.default_rng(1)
-        rows = gib * GiB // 4 // 64 // 1024
+        rows = gib * benchlib.GiB // 4 // 64 // 1024
         tensors = {f"layers.{i}.weight": (rng.standard_normal((rows, 1024), dtype=np.float32) * 0.05)
                    for i in range(64)}
         save_file(tensors, path, metadata={"format": "pt"})
-    with open(path, "rb") as f:  # warm the page cache
-        while f.read(64 << 20):
-            pass
+    benchlib.read_through(path)
     return path
 
 
@@ -62,6 +58,8 @@ def quantize_rows(value):
 
 
 def anchor(kind, source, output, sync):
+    # Timed by hand, not with benchlib.time_calls: the loaded and converted arrays (about 1.5×
+    # the input) are freed when this function returns, after the clock stops, as they always were.
     start = time.perf_counter()
     tensors = load_file(source)
     if kind == "int8":
@@ -75,18 +73,14 @@ def anchor(kind, source, output, sync):
         metadata = {"format": "pt"}
     save_file(converted, output, metadata=metadata)
     if sync:
-        fd = os.open(output, os.O_RDONLY)
-        os.fsync(fd)
-        os.close(fd)
+        benchlib.fsync_file(output)
     elapsed = time.perf_counter() - start
     os.unlink(output)
     return elapsed
 
 
 def weights(kind, source, output):
-    start = time.perf_counter()
-    subprocess.run([WEIGHTS, "convert", source, output, "--dtype", kind], check=True)
-    elapsed = time.perf_counter() - start
+    elapsed, _ = benchlib.time_command([benchlib.WEIGHTS, "convert", source, output, "--dtype", kind])
     os.unlink(output)
     return elapsed
 
@@ -99,12 +93,9 @@ def memory_rates(runs):
     for pair, dtype in (("f16", np.float16), ("bf16", ml_dtypes.bfloat16)):
         ours, theirs = [], []
         for _ in range(runs):
-            out = subprocess.run([BENCH, "convert-memory", pair, "--elements", str(elements), "--repeat", "3"],
-                                 check=True, capture_output=True, text=True).stdout
-            ours.append(statistics.median(json.loads(out.strip().splitlines()[-1])["seconds"]))
-            start = time.perf_counter()
-            source.astype(dtype)
-            theirs.append(time.perf_counter() - start)
+            seconds = benchlib.bench_seconds("convert-memory", pair, "--elements", str(elements), repeat=3)
+            ours.append(statistics.median(seconds))
+            theirs += benchlib.time_calls(lambda: source.astype(dtype), 1)
         rows.append((pair, elements / statistics.median(ours) / 1e9, elements / statistics.median(theirs) / 1e9))
     return rows
 
@@ -114,7 +105,7 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--gib", type=int, default=1)
     args = parser.parse_args()
-    for binary in (WEIGHTS, BENCH):
+    for binary in (benchlib.WEIGHTS, benchlib.BENCH):
         if not os.access(binary, os.X_OK):
             sys.exit(f"missing {binary}: swift build -c release first")
     source = make_input(args.gib)
@@ -153,10 +144,7 @@ def main():
               f"ml_dtypes {ml_dtypes.__version__}, safetensors {safetensors.__version__}; {os.cpu_count()} cores.",
               "", "Command: `python3 Benchmarks/conversion/run.py" + (f" --runs {args.runs}" if args.runs != 5 else "")
               + (f" --gib {args.gib}" if args.gib != 1 else "") + "`"]
-    text = "\n".join(lines) + "\n"
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md"), "w") as f:
-        f.write(text)
-    print(text)
+    benchlib.publish(lines, "conversion")
 
 
 if __name__ == "__main__":

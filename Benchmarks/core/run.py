@@ -10,23 +10,21 @@ Benchmarks/core/RESULTS.md.
 Needs: a release build of WeightsBench (built here), numpy and safetensors (pip).
 """
 import argparse
-import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
-import time
 
 import numpy as np
 import safetensors
 from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-WORK = os.path.join(ROOT, ".bench", "core")
-BENCH = os.path.join(ROOT, ".build", "release", "WeightsBench")
-GiB = 1 << 30
+# Run as a script: the shared helpers live one directory up, in Benchmarks/benchlib.py.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import benchlib  # noqa: E402
+
+WORK = benchlib.work_dir("core")
 
 
 def make_files():
@@ -39,7 +37,7 @@ def make_files():
     if not os.path.exists(files["header"]):
         save_file({f"model.layers.{i // 10}.block.{i % 10}.weight": np.full([4], i, np.float32)
                    for i in range(10_000)}, files["header"], metadata={"format": "pt"})
-    for key, size, count in (("file2g", 2 * GiB, 8), ("file1g", GiB, 16)):
+    for key, size, count in (("file2g", 2 * benchlib.GiB, 8), ("file1g", benchlib.GiB, 16)):
         if not os.path.exists(files[key]):
             elements = size // 4 // count
             save_file({f"layer.{i}.weight": np.arange(elements, dtype=np.float32) * (i + 1)
@@ -57,9 +55,7 @@ def warm(path):
     fd = os.open(path, os.O_RDONLY)
     os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
     os.close(fd)
-    with open(path, "rb") as f:
-        while f.read(64 << 20):
-            pass
+    benchlib.read_through(path)
 
 
 # WeightsBench links the engine, and with it OpenBLAS, whose library constructor starts a thread
@@ -70,18 +66,7 @@ BENCH_ENVIRONMENT = dict(os.environ, OPENBLAS_NUM_THREADS="1")
 
 
 def swift(mode, *args, repeat):
-    out = subprocess.run([BENCH, mode, *args, "--repeat", str(repeat)], check=True,
-                         capture_output=True, text=True, env=BENCH_ENVIRONMENT).stdout
-    return json.loads(out.strip().splitlines()[-1])["seconds"]
-
-
-def timed(body, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        body()
-        times.append(time.perf_counter() - start)
-    return times
+    return benchlib.bench_seconds(mode, *args, repeat=repeat, env=BENCH_ENVIRONMENT)
 
 
 def python_open(path):
@@ -99,7 +84,7 @@ def measure(files, runs):
             settle()
             ours += swift_call(inner)
             settle()
-            theirs += timed(python_call, inner)
+            theirs += benchlib.time_calls(python_call, inner)
         results[name] = (statistics.median(ours), statistics.median(theirs))
         minimums[name] = (min(ours), min(theirs))
         print(f"{name}: Weights {results[name][0] * 1e3:.3f} ms, Python {results[name][1] * 1e3:.3f} ms", file=sys.stderr)
@@ -117,15 +102,13 @@ def measure(files, runs):
 
     def save_durably():
         save_file(tensors, out_theirs, metadata={"format": "pt"})
-        fd = os.open(out_theirs, os.O_RDONLY)
-        os.fsync(fd)
-        os.close(fd)
+        benchlib.fsync_file(out_theirs)
 
     both("write1g-sync", lambda n: swift("write", files["file1g"], out_ours, repeat=n), save_durably, 3, settle=os.sync)
     del tensors
     memory = []
     for _ in range(runs):
-        memory += swift("scan-memory", str(GiB), repeat=3)
+        memory += swift("scan-memory", str(benchlib.GiB), repeat=3)
     results["scan-memory"] = (statistics.median(memory), None)
     results["minimums"] = minimums
     return results
@@ -161,18 +144,14 @@ def report(results, runs):
                  f"numpy {np.__version__}; {os.cpu_count()} cores. WeightsBench runs with OPENBLAS_NUM_THREADS=1: it "
                  f"links the engine's OpenBLAS, whose idle thread pool a program using only the Weights library "
                  f"does not have.")
-    text = "\n".join(lines) + "\n"
-    with open(os.path.join(ROOT, "Benchmarks", "core", "RESULTS.md"), "w") as f:
-        f.write(text)
-    print(text)
+    benchlib.publish(lines, "core")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
-    subprocess.run(["swift", "build", "-c", "release", "--product", "WeightsBench"], cwd=ROOT, check=True,
-                   stdout=sys.stderr)
+    benchlib.build("WeightsBench")
     files = make_files()
     report(measure(files, args.runs), args.runs)
 

@@ -12,32 +12,31 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-WEIGHTS = os.path.join(ROOT, ".build", "release", "weights")
-FILE = os.path.join(ROOT, ".bench", "core", "file_1gib.safetensors")
-MODEL = os.path.join(os.environ.get("WEIGHTS_MODELS", os.path.expanduser("~/.cache/weights/models")),
-                     "all-MiniLM-L6-v2", "model.safetensors")
+# Run as a script: the shared helpers live one directory up, in Benchmarks/benchlib.py.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import benchlib  # noqa: E402
+
+WEIGHTS = benchlib.WEIGHTS
+FILE = os.path.join(benchlib.work_dir("core"), "file_1gib.safetensors")
+# Under $WEIGHTS_MODELS only, as this driver has always looked (not benchlib.model_dir()).
+MODEL = os.path.join(benchlib.MODELS, "all-MiniLM-L6-v2", "model.safetensors")
 
 
 def seconds(command):
-    start = time.perf_counter()
-    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return time.perf_counter() - start, out
+    """Wall time and stdout of a whole `command` process; output captured, not shown."""
+    return benchlib.time_command(command, capture=True)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
-    subprocess.run(["swift", "build", "-c", "release", "--product", "weights"], cwd=ROOT, check=True, stdout=sys.stderr)
+    benchlib.build("weights")
     if not os.path.exists(FILE):
-        subprocess.run([sys.executable, os.path.join(ROOT, "Benchmarks", "core", "run.py"), "--runs", "1"], check=True)
+        subprocess.run([sys.executable, os.path.join(benchlib.BENCHMARKS, "core", "run.py"), "--runs", "1"], check=True)
     for path in (FILE, MODEL):
-        with open(path, "rb") as f:
-            while f.read(64 << 20):
-                pass
+        benchlib.read_through(path)
     ours, openssl, one, two, model_one, model_two = [], [], [], [], [], []
     for _ in range(args.runs):
         t, out_ours = seconds([WEIGHTS, "hash", FILE]); ours.append(t)
@@ -48,12 +47,11 @@ def main():
         model_one.append(seconds([WEIGHTS, "hash", "--tensors", "--threads", "1", MODEL])[0])
         model_two.append(seconds([WEIGHTS, "hash", "--tensors", MODEL])[0])
     m = statistics.median
-    gib = 1 << 30
     ssl_version = subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.strip()
     lines = [
         "| measurement | Weights | anchor | ratio | target |",
         "|---|---:|---:|---:|---|",
-        f"| `weights hash` vs `openssl dgst -sha256`, 1 GiB file | {gib / m(ours) / 1e9:.2f} GB/s | {gib / m(openssl) / 1e9:.2f} GB/s | "
+        f"| `weights hash` vs `openssl dgst -sha256`, 1 GiB file | {benchlib.GiB / m(ours) / 1e9:.2f} GB/s | {benchlib.GiB / m(openssl) / 1e9:.2f} GB/s | "
         f"{m(openssl) / m(ours):.2f}× | ≥ 0.95× |",
         f"| `hash --tensors`, all cores vs 1 thread, 1 GiB file (16 tensors) | {m(two):.3f} s | {m(one):.3f} s | {m(one) / m(two):.2f}× | ≥ 1.7× |",
         f"| `hash --tensors`, all cores vs 1 thread, all-MiniLM-L6-v2 (104 tensors, one is 52% of the bytes) | {m(model_two):.3f} s | "
@@ -62,10 +60,7 @@ def main():
         f"Whole processes timed from the shell, warm page cache, medians of {args.runs} runs; {ssl_version}; "
         f"{os.cpu_count()} cores.",
     ]
-    text = "\n".join(lines) + "\n"
-    with open(os.path.join(ROOT, "Benchmarks", "digests", "RESULTS.md"), "w") as f:
-        f.write(text)
-    print(text)
+    benchlib.publish(lines, "digests")
 
 
 if __name__ == "__main__":

@@ -21,15 +21,11 @@ import numpy as np
 import torch
 from transformers import BertModel
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-WORK = os.path.join(ROOT, ".bench", "engine")
+# Run as a script: the shared helpers live one directory up, in Benchmarks/benchlib.py.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import benchlib  # noqa: E402
 
-
-def model_directory():
-    if os.environ.get("WEIGHTS_MODEL_DIR"):
-        return os.environ["WEIGHTS_MODEL_DIR"]
-    models = os.environ.get("WEIGHTS_MODELS", os.path.expanduser("~/.cache/weights/models"))
-    return os.path.join(models, "all-MiniLM-L6-v2")
+WORK = benchlib.work_dir("engine")
 
 
 class Encoder(torch.nn.Module):
@@ -45,7 +41,7 @@ class Encoder(torch.nn.Module):
 
 
 def export(path):
-    model = BertModel.from_pretrained(model_directory(), add_pooling_layer=False, attn_implementation="eager").eval()
+    model = BertModel.from_pretrained(benchlib.model_dir(), add_pooling_layer=False, attn_implementation="eager").eval()
     ids = torch.tensor([[101, 7592, 2088, 102]], dtype=torch.int64)
     inputs = (ids, torch.ones_like(ids), torch.zeros_like(ids))
     axes = {0: "batch", 1: "sequence"}

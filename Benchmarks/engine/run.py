@@ -24,16 +24,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 import onnxruntime as ort
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-WORK = os.path.join(ROOT, ".bench", "engine")
-BENCH = os.path.join(ROOT, ".build", "release", "WeightsBench")
-WEIGHTS = os.path.join(ROOT, ".build", "release", "weights")
-REFERENCE = os.path.join(ROOT, "Fixtures", "minilm", "minilm_embeddings.json")
+# Run as a script: the shared helpers live one directory up, in Benchmarks/benchlib.py.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import benchlib  # noqa: E402
+
+WORK = benchlib.work_dir("engine")
+WEIGHTS = benchlib.WEIGHTS
+REFERENCE = os.path.join(benchlib.ROOT, "Fixtures", "minilm", "minilm_embeddings.json")
 BATCH = 32
 
 
@@ -66,9 +67,8 @@ def blas_environment(kernels):
 
 
 def swift_throughput(path, threads, repeat, kernels):
-    out = subprocess.run([BENCH, "engine-throughput", path, "--threads", str(threads), "--repeat", str(repeat)],
-                         check=True, capture_output=True, text=True, env=blas_environment(kernels)).stdout
-    result = json.loads(out.strip().splitlines()[-1])
+    result = benchlib.run_bench("engine-throughput", path, "--threads", str(threads), repeat=repeat,
+                                env=blas_environment(kernels))
     return result["seconds"], result["blas_core"]
 
 
@@ -88,13 +88,8 @@ class OnnxAnchor:
         return summed / np.maximum(np.linalg.norm(summed, axis=1, keepdims=True), 1e-12)
 
     def time(self, ids, repeat):
-        self.embed(ids)
-        times = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            self.embed(ids)
-            times.append(time.perf_counter() - start)
-        return times
+        self.embed(ids)  # one untimed warm-up run, as engine-throughput does on the Weights side
+        return benchlib.time_calls(lambda: self.embed(ids), repeat)
 
 
 def throughput(batches, runs, repeat):
@@ -147,9 +142,7 @@ def memory(batches):
     path = batches[128][0]
     rows = {}
     for dtype in ("f32", "f16", "int8"):
-        out = subprocess.run([BENCH, "engine-memory", path, "--dtype", dtype], check=True,
-                             capture_output=True, text=True).stdout
-        result = json.loads(out.strip().splitlines()[-1])
+        result = benchlib.run_bench("engine-memory", path, "--dtype", dtype)
         rows[dtype] = (result["rss"], result["peak_rss"], result["weight_bytes"])
     out = subprocess.run([sys.executable, "-c", ONNX_MEMORY, os.path.join(WORK, "minilm-optimized.onnx"), path],
                          check=True, capture_output=True, text=True).stdout
@@ -194,10 +187,7 @@ def report(rates, cores, latency_ms, rss, runs, repeat):
         f"OpenBLAS picks {cores['detected']} (AVX-512), shown for comparison. "
         f"Python {platform.python_version()}, numpy {np.__version__}; {os.cpu_count()} cores.",
     ]
-    text = "\n".join(lines) + "\n"
-    with open(os.path.join(ROOT, "Benchmarks", "engine", "RESULTS.md"), "w") as f:
-        f.write(text)
-    print(text)
+    benchlib.publish(lines, "engine")
 
 
 def main():
@@ -207,9 +197,8 @@ def main():
     args = parser.parse_args()
     os.makedirs(WORK, exist_ok=True)
     if not os.path.exists(os.path.join(WORK, "minilm-optimized.onnx")):
-        subprocess.run([sys.executable, os.path.join(ROOT, "Benchmarks", "engine", "export_onnx.py")], check=True)
-    subprocess.run(["swift", "build", "-c", "release", "--product", "WeightsBench"], cwd=ROOT, check=True, stdout=sys.stderr)
-    subprocess.run(["swift", "build", "-c", "release", "--product", "weights"], cwd=ROOT, check=True, stdout=sys.stderr)
+        subprocess.run([sys.executable, os.path.join(benchlib.BENCHMARKS, "engine", "export_onnx.py")], check=True)
+    benchlib.build("WeightsBench", "weights")
     batches = make_batches()
     rates, core = throughput(batches, args.runs, args.repeat)
     report(rates, core, latency(), memory(batches), args.runs, args.repeat)
