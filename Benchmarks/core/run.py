@@ -31,12 +31,17 @@ def make_files():
     os.makedirs(WORK, exist_ok=True)
     files = {
         "header": os.path.join(WORK, "header_10k.safetensors"),
+        "header2": os.path.join(WORK, "header_10k_two_dtypes.safetensors"),
         "file2g": os.path.join(WORK, "file_2gib.safetensors"),
         "file1g": os.path.join(WORK, "file_1gib.safetensors"),
     }
     if not os.path.exists(files["header"]):
         save_file({f"model.layers.{i // 10}.block.{i % 10}.weight": np.full([4], i, np.float32)
                    for i in range(10_000)}, files["header"], metadata={"format": "pt"})
+    if not os.path.exists(files["header2"]):
+        # The same names, every other tensor F16: the writer lists them as two sorted runs.
+        save_file({f"model.layers.{i // 10}.block.{i % 10}.weight": np.full([4], i, np.float16 if i % 2 else np.float32)
+                   for i in range(10_000)}, files["header2"], metadata={"format": "pt"})
     for key, size, count in (("file2g", 2 * benchlib.GiB, 8), ("file1g", benchlib.GiB, 16)):
         if not os.path.exists(files[key]):
             elements = size // 4 // count
@@ -90,6 +95,7 @@ def measure(files, runs):
         print(f"{name}: Weights {results[name][0] * 1e3:.3f} ms, Python {results[name][1] * 1e3:.3f} ms", file=sys.stderr)
 
     both("header", lambda n: swift("open", files["header"], repeat=n), lambda: python_open(files["header"]), 20)
+    both("header2", lambda n: swift("open", files["header2"], repeat=n), lambda: python_open(files["header2"]), 20)
     both("open2g", lambda n: swift("open", files["file2g"], repeat=n), lambda: python_open(files["file2g"]), 20)
     both("read1g", lambda n: swift("scan", files["file1g"], repeat=n), lambda: load_file(files["file1g"]), 1)
     tensors = load_file(files["file1g"])
@@ -119,6 +125,7 @@ def report(results, runs):
     bound = results["scan-memory"][0]
     rows = [
         ("open + list a header of 10,000 tensors", h, "safe_open + keys()", "≥ 3×"),
+        ("the same, tensors in two dtypes (F32, F16)", results["header2"], "safe_open + keys()", "≥ 3×"),
         ("open a 2 GiB file", o, "safe_open + keys()", "(O(header))"),
         ("read every byte of a 1 GiB file, warm cache", r, "load_file", "≥ 5×"),
         ("write a 1 GiB file to the page cache (`syncToDisk: false`)", w, "save_file", "≥ 1×"),
