@@ -5,7 +5,7 @@ Runs both on the same files in one run, alternating, and reports medians and rat
 (anchor time / Weights time: above 1 means Weights is faster). Writes the table to
 Benchmarks/core/RESULTS.md.
 
-    python3 Benchmarks/core/run.py [--runs 7]
+    python3 Benchmarks/core/run.py [--runs 15]
 
 Needs: a release build of WeightsBench (built here), numpy and safetensors (pip).
 """
@@ -156,7 +156,7 @@ def report(results, runs):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     benchlib.build("WeightsBench")
     files = make_files()
