@@ -92,13 +92,7 @@ struct UTF8Key: Hashable, Sendable {
     init(_ string: String) { self.string = string }
 
     static func == (lhs: UTF8Key, rhs: UTF8Key) -> Bool {
-        let (a, b) = (lhs.string.utf8, rhs.string.utf8)
-        guard a.count == b.count else { return false }
-        // Native strings are contiguous: compare their bytes in one call, without copies.
-        let equal = a.withContiguousStorageIfAvailable { x in
-            b.withContiguousStorageIfAvailable { y in x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 }
-        }
-        return (equal ?? nil) ?? a.elementsEqual(b)
+        lhs.string.utf8.count == rhs.string.utf8.count && utf8Compare(lhs.string, rhs.string) == 0
     }
 
     func hash(into hasher: inout Hasher) {
@@ -107,9 +101,3 @@ struct UTF8Key: Hashable, Sendable {
         if hashed == nil { for byte in utf8 { hasher.combine(byte) } }
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
