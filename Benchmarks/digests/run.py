@@ -19,8 +19,7 @@ import benchlib  # noqa: E402
 
 WEIGHTS = benchlib.WEIGHTS
 FILE = os.path.join(benchlib.work_dir("core"), "file_1gib.safetensors")
-# Under $WEIGHTS_MODELS only, as this driver has always looked (not benchlib.model_dir()).
-MODEL = os.path.join(benchlib.MODELS, "all-MiniLM-L6-v2", "model.safetensors")
+MODEL = os.path.join(benchlib.model_dir(), "model.safetensors")
 
 
 def seconds(command):
