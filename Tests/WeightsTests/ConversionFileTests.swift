@@ -21,7 +21,7 @@ struct ConversionFileTests {
 
     @Test("Tensors larger than a chunk convert identically to one whole-buffer conversion", arguments: [FloatFormat.f16, .bf16, .f64])
     func multiChunk(to: FloatFormat) throws {
-        var random = ConversionTestRandom(seed: 11)
+        var random = SeededGenerator(seed: 11)
         let count = 3 * (1 << 20) + 5  // three full chunks and a ragged end
         let values = (0..<count).map { _ in Float(random.nextNormal()) * 1000 }
         let source = try Self.file([Tensor(name: "big", shape: [count], elements: values)])
@@ -44,7 +44,7 @@ struct ConversionFileTests {
 
     @Test("INT8 rows longer than a chunk are scaled over the whole row")
     func longRows() throws {
-        var random = ConversionTestRandom(seed: 12)
+        var random = SeededGenerator(seed: 12)
         let rowLength = (1 << 20) + 3
         var values = (0..<2 * rowLength).map { _ in Float(random.nextNormal()) }
         values[rowLength + rowLength - 1] = 50  // the second row's maximum sits in its last chunk

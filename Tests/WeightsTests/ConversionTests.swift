@@ -50,7 +50,7 @@ struct ConversionBufferTests {
 
     @Test("F64 to F16 and BF16 matches the IEEE reference on a million random doubles near every boundary")
     func doublesAgainstReference() {
-        var random = ConversionTestRandom(seed: 42)
+        var random = SeededGenerator(seed: 42)
         #if DEBUG
         let count = 50_000
         #else
@@ -80,7 +80,7 @@ struct ConversionBufferTests {
     @Test("Every pair of formats rounds once from the exact source value", arguments: FloatFormat.allCases)
     func allPairs(from: FloatFormat) throws {
         // Source values: every byte pattern for 8-bit formats, else a spread of bit patterns.
-        var random = ConversionTestRandom(seed: 9)
+        var random = SeededGenerator(seed: 9)
         let count = from.byteWidth == 1 ? 256 : 4096
         let bytes: [UInt8] = from.byteWidth == 1
             ? (0...255).map { UInt8($0) }
@@ -123,7 +123,7 @@ struct ConversionBufferTests {
 
     @Test("Misaligned buffers give the same bytes as aligned ones", arguments: [FloatFormat.f16, .bf16])
     func misaligned(to: FloatFormat) {
-        var random = ConversionTestRandom(seed: 3)
+        var random = SeededGenerator(seed: 3)
         let floats = (0..<1000).map { _ in Float(random.nextNormal()) * 100 }
         var aligned = [UInt8](repeating: 0, count: 2000)
         floats.withUnsafeBytes { input in aligned.withUnsafeMutableBytes { _ = FloatFormat.convert(input, from: .f32, to: to, into: $0) } }

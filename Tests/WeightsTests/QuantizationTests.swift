@@ -56,7 +56,7 @@ struct QuantizationTests {
 
     @Test("The AVX2 and portable kernels agree on every value, ties and ragged row ends included")
     func kernelsAgree() throws {
-        var random = ConversionTestRandom(seed: 21)
+        var random = SeededGenerator(seed: 21)
         // Rows of 67 (not a multiple of the vector width), with values on exact level ties.
         let values: [Float] = (0..<67 * 300).map { index in
             index % 5 == 0 ? Float(Int(random.next() % 255) - 127) + 0.5 : Float(random.nextNormal()) * 0.1
@@ -71,7 +71,7 @@ struct QuantizationTests {
 
     @Test("Dequantizing restores every value within half a scale step")
     func roundTrip() throws {
-        var generator = ConversionTestRandom(seed: 7)
+        var generator = SeededGenerator(seed: 7)
         let values = (0..<64 * 100).map { _ in Float(generator.nextNormal()) * 0.02 }
         let (q, scales) = try Self.quantize(values, rows: 64)
         let restored = try Self.dequantize(q, scales: scales)
@@ -154,29 +154,6 @@ struct QuantizationTests {
         let (q, scales) = try Self.quantize([tiny, -tiny, 0, tiny], rows: 1)
         #expect(scales == [0])
         #expect(q == [0, 0, 0, 0])
-    }
-}
-
-/// A small deterministic generator for test data.
-struct ConversionTestRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1p-53 }
-
-    /// Standard normal (Box–Muller).
-    mutating func nextNormal() -> Double {
-        let u = max(nextUnit(), 0x1p-60), v = nextUnit()
-        return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
     }
 }
 

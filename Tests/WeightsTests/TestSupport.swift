@@ -63,11 +63,24 @@ struct ModelMissing: Error, CustomStringConvertible {
 /// A small deterministic generator (SplitMix64), so property tests are reproducible.
 struct SeededGenerator: RandomNumberGenerator {
     var state: UInt64
+
+    init(state: UInt64) { self.state = state }
+    init(seed: UInt64) { state = seed }
+
     mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1p-53 }
+
+    /// Standard normal (Box–Muller).
+    mutating func nextNormal() -> Double {
+        let u = max(nextUnit(), 0x1p-60), v = nextUnit()
+        return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
     }
 }
