@@ -1,12 +1,20 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// Products by weight. `WeightsCore` reads and writes the formats, maps files, handles shards
+// and converts precisions with nothing but the Swift toolchain: its closure holds no system
+// library and no swift-crypto. Each heavier subsystem is its own product on top of it, and
+// `Weights` re-exports them all, so `import Weights` gives the whole package.
+// ARCHITECTURE.md says why these are modules rather than package traits.
 let package = Package(
     name: "Weights",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "Weights", targets: ["Weights"]),
+        .library(name: "WeightsCore", targets: ["WeightsCore"]),
+        .library(name: "WeightsIntegrity", targets: ["WeightsIntegrity"]),
+        .library(name: "WeightsCompression", targets: ["WeightsCompression"]),
         .library(name: "WeightsEngine", targets: ["WeightsEngine"]),
+        .library(name: "Weights", targets: ["Weights"]),
         .executable(name: "weights", targets: ["WeightsCLI"]),
     ],
     dependencies: [
@@ -26,24 +34,26 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]
         ),
         // SIMD kernels that need instruction sets beyond the x86-64 baseline (F16C, AVX2,
-        // AVX-512: the engine's GEMM).
+        // AVX-512: the engine's GEMM). Plain C, built from source with the package.
         // They use per-function target attributes and runtime CPU checks, not compiler flags.
         .target(name: "CWeightsSIMD"),
         // System calls Swift's Glibc module does not declare (sync_file_range).
         .target(name: "CWeightsSystem"),
+
+        // The light core: formats, mapping, shards, conversion. Toolchain only.
+        .target(name: "WeightsCore", dependencies: ["CWeightsSIMD", "CWeightsSystem"]),
+        // Digests, manifests, verification and diff (swift-crypto for SHA-256).
         .target(
-            name: "Weights",
-            dependencies: [
-                "CZstd",
-                "CWeightsSIMD",
-                "CWeightsSystem",
-                .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            name: "WeightsIntegrity",
+            dependencies: ["WeightsCore", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .target(
-            name: "WeightsEngine",
-            dependencies: ["Weights", "COpenBLAS", "CWeightsSIMD"]
-        ),
+        // The compressed container (libzstd); its chunks carry SHA-256 digests.
+        .target(name: "WeightsCompression", dependencies: ["WeightsCore", "WeightsIntegrity", "CZstd"]),
+        // The inference engine (OpenBLAS).
+        .target(name: "WeightsEngine", dependencies: ["WeightsCore", "COpenBLAS", "CWeightsSIMD"]),
+        // The umbrella: `import Weights` re-exports every library module but the engine.
+        .target(name: "Weights", dependencies: ["WeightsCore", "WeightsIntegrity", "WeightsCompression"]),
+
         .executableTarget(
             name: "WeightsCLI",
             dependencies: [
