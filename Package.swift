@@ -48,7 +48,10 @@ let package = Package(
             dependencies: ["WeightsCore", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // The compressed container (libzstd); its chunks carry SHA-256 digests.
-        .target(name: "WeightsCompression", dependencies: ["WeightsCore", "WeightsIntegrity", "CZstd"]),
+        .target(
+            name: "WeightsCompression",
+            dependencies: ["WeightsCore", "WeightsIntegrity", "CZstd"]
+        ),
         // The inference engine (OpenBLAS).
         .target(name: "WeightsEngine", dependencies: ["WeightsCore", "COpenBLAS", "CWeightsSIMD"]),
         // The umbrella: `import Weights` re-exports every library module but the engine.
@@ -67,8 +70,10 @@ let package = Package(
             dependencies: ["Weights", "WeightsEngine"],
             path: "Benchmarks/WeightsBench"
         ),
-        .testTarget(name: "WeightsTests", dependencies: ["Weights"]),
-        .testTarget(name: "WeightsEngineTests", dependencies: ["WeightsEngine", "Weights"]),
-        .testTarget(name: "WeightsCLITests", dependencies: ["Weights"]),
+        // Model lookup, temporary directories and seeded generators, shared by every test target.
+        .target(name: "WeightsTestSupport", path: "Tests/WeightsTestSupport"),
+        .testTarget(name: "WeightsTests", dependencies: ["Weights", "WeightsTestSupport"]),
+        .testTarget(name: "WeightsEngineTests", dependencies: ["WeightsEngine", "Weights", "WeightsTestSupport"]),
+        .testTarget(name: "WeightsCLITests", dependencies: ["Weights", "WeightsTestSupport"]),
     ]
 )

@@ -5,3 +5,9 @@
 @_exported import WeightsCore
 @_exported import WeightsIntegrity
 @_exported import WeightsCompression
+
+extension Checkpoint {
+    /// Every format of the package beyond the core's: pass it to ``Checkpoint/open(_:formats:)``
+    /// to open any file the `weights` command opens.
+    public static var allFormats: [any CheckpointFormat.Type] { [CompressedFile.self] }
+}

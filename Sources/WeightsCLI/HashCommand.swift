@@ -110,7 +110,7 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         let expectations = Verification.Expectations(sha256: sha256, manifestPath: manifest, contentDigest: digest)
-        let findings = try Verification.verify(path, expectations: expectations)
+        let findings = try Verification.verify(path, expectations: expectations, formats: Checkpoint.allFormats)
         for finding in findings { print(finding) }
         let failed = findings.filter { !$0.passed }.count
         if findings.isEmpty {

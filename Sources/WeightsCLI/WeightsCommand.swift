@@ -57,5 +57,5 @@ enum Terminal {
 
 /// Opens a checkpoint, making sure any error names the path the user gave.
 func openSource(_ path: String) throws -> any TensorSource {
-    try WeightsError.tagging(file: path) { try Checkpoint.open(path) }
+    try WeightsError.tagging(file: path) { try Checkpoint.open(path, formats: Checkpoint.allFormats) }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@_exported import WeightsTestSupport
 
 /// The result of running the `weights` executable.
 struct CommandResult {
@@ -52,21 +53,10 @@ func runWeights(_ arguments: [String], input: String? = nil) throws -> CommandRe
                          standardError: String(decoding: errData, as: UTF8.self))
 }
 
-let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
 func fixture(_ name: String) -> String {
     packageRoot.appendingPathComponent("Fixtures/safetensors/\(name)").path
 }
 
-func modelPath() -> String {
-    let environment = ProcessInfo.processInfo.environment
-    let directory = environment["WEIGHTS_MODEL_DIR"]
-        ?? (environment["WEIGHTS_MODELS"] ?? NSHomeDirectory() + "/.cache/weights/models") + "/all-MiniLM-L6-v2"
-    return directory + "/model.safetensors"
-}
+func modelPath() -> String { defaultModelDirectory() + "/model.safetensors" }
 
-func temporaryDirectory() throws -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("weights-cli-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
+func temporaryDirectory() throws -> String { try WeightsTestSupport.temporaryDirectory(prefix: "weights-cli") }

@@ -8,7 +8,7 @@ import WeightsEngine
 
     @Test(arguments: OperandFormat.allCases)
     func edgeSizesMatchDouble(format: OperandFormat) {
-        var random = SplitMix64(seed: 7)
+        var random = SeededGenerator(seed: 7)
         for m in Self.sizes {
             for n in Self.sizes {
                 for k in Self.sizes {
@@ -25,7 +25,7 @@ import WeightsEngine
     /// and of A's rows, so that partial sums of C are added up across blocks.
     @Test(arguments: OperandFormat.allCases)
     func severalBlocksMatchDouble(format: OperandFormat) {
-        var random = SplitMix64(seed: 11)
+        var random = SeededGenerator(seed: 11)
         for (m, n, k) in [(200, 800, 1537), (99, 769, 770), (15, 33, 2305)] {
             Problem(m: m, n: n, k: k, format: format, padded: true, random: &random).check(kernel: .best)
         }
@@ -33,7 +33,7 @@ import WeightsEngine
 
     @Test(arguments: OperandFormat.allCases)
     func portableLoopMatchesDouble(format: OperandFormat) {
-        var random = SplitMix64(seed: 13)
+        var random = SeededGenerator(seed: 13)
         for (m, n, k) in [(0, 3, 3), (3, 0, 3), (3, 3, 0), (1, 1, 1), (13, 33, 31), (31, 64, 385)] {
             Problem(m: m, n: n, k: k, format: format, padded: true, random: &random).check(kernel: .portable)
         }
@@ -60,7 +60,7 @@ private struct Problem {
     let levels: [Int8]
     let scales: [Float]
 
-    init(m: Int, n: Int, k: Int, format: OperandFormat, padded: Bool, random: inout SplitMix64) {
+    init(m: Int, n: Int, k: Int, format: OperandFormat, padded: Bool, random: inout SeededGenerator) {
         (self.m, self.n, self.k, self.format) = (m, n, k, format)
         (lda, ldb, ldc) = padded ? (k + 3, k + 5, n + 7) : (k, k, n)
         a = (0..<m * lda).map { _ in Float.random(in: -1...1, using: &random) }
@@ -135,14 +135,3 @@ private struct Problem {
 }
 
 /// A seeded generator, so that failures reproduce.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE5_E9B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

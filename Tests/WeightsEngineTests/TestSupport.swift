@@ -2,20 +2,16 @@ import Foundation
 import Testing
 import Weights
 import WeightsEngine
+@_exported import WeightsTestSupport
 
-/// The repository's root, found from this file's path.
-let repositoryRoot: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<3 { url.deleteLastPathComponent() }
-    return url.path
-}()
+/// The repository's root.
+let repositoryRoot: String = packageRoot.path
 
 /// The default model's directory, or a test failure naming the set-up step.
 func modelDirectory(sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
     let directory = ModelDirectory.default
     try #require(FileManager.default.fileExists(atPath: directory + "/model.safetensors"),
-                 "all-MiniLM-L6-v2 is not installed at \(directory): run scripts/setup",
-                 sourceLocation: sourceLocation)
+                 "\(ModelMissing(directory: directory))", sourceLocation: sourceLocation)
     return directory
 }
 

@@ -96,12 +96,15 @@ struct CompressRoundTripTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let input = try CompressFixtures.everyDTypeFile(in: directory)
         try CompressedWriter.compress(file: input, to: directory + "/misnamed.safetensors", options: Self.smallChunks)
-        let source = try Checkpoint.open(directory + "/misnamed.safetensors")
+        let source = try Checkpoint.open(directory + "/misnamed.safetensors", formats: Checkpoint.allFormats)
         #expect(source is CompressedFile)
         #expect(try source.tensor(named: "weights.f16").copyBytes()
                 == SafetensorsFile(path: input).tensor(named: "weights.f16").copyBytes())
         let missing = #expect(throws: WeightsError.self) { try source.tensor(named: "nope") }
         #expect(missing?.code == .tensorNotFound && missing?.tensor == "nope")
+        // The core alone names the container instead of reading it as a broken safetensors file.
+        let core = #expect(throws: WeightsError.self) { try Checkpoint.open(directory + "/misnamed.safetensors") }
+        #expect(core?.code == .unsupportedFormat && core?.file == directory + "/misnamed.safetensors")
     }
 
     @Test("every level and chunk size gives back the same bytes", arguments: [-5, 1, 3, 19], [4096, 1 << 20])

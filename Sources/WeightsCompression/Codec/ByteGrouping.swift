@@ -1,3 +1,5 @@
+import WeightsCore
+import WeightsIntegrity
 /// How a chunk of tensor bytes is rearranged before it is compressed.
 ///
 /// In a floating-point weight only the byte that holds the exponent is predictable; the

@@ -1,3 +1,5 @@
+import WeightsCore
+import WeightsIntegrity
 import CZstd
 
 /// A thin wrapper over libzstd's one-shot frame API, as the compressed container uses it.

@@ -1,4 +1,5 @@
-import Crypto
+import WeightsCore
+import WeightsIntegrity
 
 #if canImport(Glibc)
 import Glibc
@@ -273,19 +274,29 @@ extension CompressedFile {
 /// Checks each tensor's SHA-256 as its chunks go by in order.
 private struct DigestChecker {
     var enabled: Bool
-    var hasher = SHA256()
+    var hasher = SHA256Digest.Hasher()
 
     init(enabled: Bool) { self.enabled = enabled }
 
     mutating func update(_ entry: CompressedTensorInfo, chunk: Int, _ bytes: UnsafeRawBufferPointer, file: CompressedFile) throws {
         guard enabled else { return }
-        if chunk == 0 { hasher = SHA256() }
-        hasher.update(bufferPointer: bytes)
+        if chunk == 0 { hasher = SHA256Digest.Hasher() }
+        hasher.update(bytes)
         guard chunk + 1 >= entry.chunkCount else { return }
-        let digest = SHA256Digest.hex(hasher.finalize())
+        let digest = Hex.string(hasher.finalize())
         guard digest == entry.sha256 else {
             throw WeightsError(.corruptData, "tensor '\(entry.name)' fails its SHA-256 check: \(digest), expected \(entry.sha256)",
                                file: file.path, tensor: entry.name)
         }
+    }
+}
+
+extension CompressedFile: CheckpointFormat {
+    public static func recognizes(_ prefix: UnsafeRawBufferPointer) -> Bool {
+        CompressedFormat.hasMagic(prefix)
+    }
+
+    public static func open(storage: ByteStorage, path: String) throws -> any TensorSource {
+        try CompressedFile(storage: storage, path: path)
     }
 }

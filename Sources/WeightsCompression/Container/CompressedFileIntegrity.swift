@@ -1,3 +1,5 @@
+import WeightsCore
+import WeightsIntegrity
 extension CompressedFile: IntegrityCheckable {
     /// Decompresses every tensor, checking every chunk's checksum and every tensor's SHA-256,
     /// and reports each tensor on its own, so one damaged tensor doesn't hide the others.

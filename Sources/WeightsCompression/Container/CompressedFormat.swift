@@ -1,4 +1,5 @@
-import Crypto
+import WeightsCore
+import WeightsIntegrity
 
 /// The constants and the index of the compressed weights container (`.wzst`), specified in
 /// `Spec/compressed-container.md`.
@@ -120,7 +121,7 @@ extension CompressedIndex {
         var out = ByteWriter()
         out.append(UInt64(indexOffset))
         out.append(UInt64(index.count))
-        out.bytes += Array(SHA256.hash(data: index))
+        out.bytes += index.withUnsafeBytes { SHA256Digest.bytes(of: $0) }
         out.bytes += CompressedFormat.magic
         return out.bytes
     }
@@ -179,9 +180,7 @@ extension CompressedIndex {
         }
         let indexRange = Int(indexOffset)..<trailerStart
         let indexBytes = UnsafeRawBufferPointer(rebasing: file[indexRange])
-        var hasher = SHA256()
-        hasher.update(bufferPointer: indexBytes)
-        guard hasher.finalize().elementsEqual(digest) else {
+        guard SHA256Digest.bytes(of: indexBytes).elementsEqual(digest) else {
             throw corrupt("index fails its SHA-256 check", offset: indexRange.lowerBound)
         }
         var index = try parse(ByteReader(file, range: indexRange))
@@ -245,7 +244,7 @@ extension CompressedIndex {
             : ByteGrouping.widths.contains(planeCount) && info.byteCount % planeCount == 0
         guard validWidth else { throw fail("\(grouping) over \(planeCount)-byte elements of a \(info.byteCount)-byte tensor") }
         return CompressedTensorInfo(info: info, grouping: grouping, planeCount: planeCount, chunkCount: chunkCount,
-                                    sha256: SHA256Digest.hex(bytes: digest), compressedSize: 0, firstFrame: firstFrame)
+                                    sha256: Hex.string(digest), compressedSize: 0, firstFrame: firstFrame)
     }
 
     /// Lays the frames end to end from the prologue, checks that they fill the data section
@@ -311,13 +310,5 @@ struct ByteReader {
 
     private func truncated(_ count: Int) -> WeightsError {
         WeightsError(.corruptData, "index ends before the \(count) bytes it needs at byte \(offset)", offset: offset)
-    }
-}
-
-extension SHA256Digest {
-    /// 64 lower-case hex digits for a 32-byte digest.
-    static func hex(bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] }, as: UTF8.self)
     }
 }

@@ -1,3 +1,5 @@
+import WeightsCore
+import WeightsIntegrity
 /// Settings for writing a compressed container.
 ///
 /// ```swift

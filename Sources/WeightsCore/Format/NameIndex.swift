@@ -87,14 +87,14 @@ struct NameIndex: Sendable {
 /// Compares two strings by their UTF-8 bytes: negative, zero or positive as `a` sorts before,
 /// with or after `b`. Unlike `String`'s `<` and `==`, it tells apart canonically equivalent
 /// spellings, as the format does.
-func utf8Compare(_ a: String, _ b: String) -> Int {
+package func utf8Compare(_ a: String, _ b: String) -> Int {
     var (a, b) = (a, b)
     // Both are native strings nearly always, and `withUTF8` then lends their storage as it is.
     return a.withUTF8 { x in b.withUTF8 { y in compareBytes(UnsafeRawBufferPointer(x), UnsafeRawBufferPointer(y)) } }
 }
 
 /// Compares two byte strings: negative, zero or positive as `a` sorts before, with or after `b`.
-func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+package func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
     let common = min(a.count, b.count)
     let order = common == 0 ? 0 : Int(memcmp(a.baseAddress!, b.baseAddress!, common))
     return order != 0 ? order : a.count - b.count

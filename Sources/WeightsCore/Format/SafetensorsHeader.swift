@@ -428,11 +428,9 @@ extension SafetensorsHeader {
 
 /// JSON string escaping exactly as the reference writer (serde_json) does it.
 public enum CanonicalJSON {
-    private static let hex = Array("0123456789abcdef".utf8)
-
     /// Appends `string` quoted: `"` and `\` escaped, `\b \f \n \r \t` in short form, other
     /// control characters as `\u00xx`; everything else, non-ASCII included, raw.
-    static func appendString(_ string: String, to out: inout [UInt8]) {
+    package static func appendString(_ string: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         for byte in string.utf8 {
             switch byte {
@@ -445,8 +443,7 @@ public enum CanonicalJSON {
             case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
             case ..<0x20:
                 out.append(contentsOf: Array("\\u00".utf8))
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0xF)])
+                Hex.append(byte, to: &out)
             default: out.append(byte)
             }
         }

@@ -78,7 +78,7 @@ public final class ShardedCheckpoint: TensorSource, @unchecked Sendable {
 
 extension Dictionary where Key == String {
     /// The value for a key equal to `name` byte for byte (not merely canonically equivalent).
-    func first(utf8 name: String) -> Value? {
+    package func first(utf8 name: String) -> Value? {
         guard let index = index(forKey: name), self[index].key.utf8.elementsEqual(name.utf8) else {
             return first { $0.key.utf8.elementsEqual(name.utf8) }?.value
         }

@@ -117,7 +117,7 @@ public final class ByteStorage: @unchecked Sendable {
 
 extension WeightsError {
     /// An `io` error from the current `errno`.
-    static func system(_ what: String, file: String) -> WeightsError {
+    package static func system(_ what: String, file: String) -> WeightsError {
         let message = String(cString: strerror(errno))
         return WeightsError(.io, "\(what): \(message)", file: file)
     }

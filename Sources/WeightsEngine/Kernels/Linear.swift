@@ -1,4 +1,4 @@
-import Weights
+import WeightsCore
 
 /// A fully connected layer, y = x · Wᵀ + b, with W stored `[out, in]` as PyTorch stores it.
 ///

@@ -1,4 +1,4 @@
-import Weights
+import WeightsCore
 
 /// Fork-join over a few workers, the engine's only source of parallelism.
 ///

@@ -1,4 +1,4 @@
-import Weights
+import WeightsCore
 
 /// The shape of a BERT-family encoder, as a Hugging Face `config.json` gives it.
 ///

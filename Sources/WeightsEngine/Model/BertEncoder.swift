@@ -1,4 +1,4 @@
-import Weights
+import WeightsCore
 
 /// A BERT-family transformer encoder: token ids in, one hidden state per token out.
 ///

@@ -1,4 +1,4 @@
-import Weights
+import WeightsCore
 
 /// A sentence-embedding model on token ids: the encoder, then the pooling and normalization
 /// that the model directory's `modules.json` lists (sentence-transformers' layout).

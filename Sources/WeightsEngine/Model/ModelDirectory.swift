@@ -1,4 +1,4 @@
-import Weights
+import WeightsCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

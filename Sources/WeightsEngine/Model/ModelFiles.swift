@@ -3,7 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import Weights
+import WeightsCore
 
 /// Reading the small JSON files of a model directory.
 enum ModelFiles {

@@ -1,4 +1,4 @@
-import Weights
+import WeightsCore
 
 /// How token states become one sentence vector: sentence-transformers' `Pooling` module.
 ///

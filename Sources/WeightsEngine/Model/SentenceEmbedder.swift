@@ -1,5 +1,5 @@
 import Foundation
-import Weights
+import WeightsCore
 
 /// Sentence embeddings from text: the model directory's WordPiece tokenizer, then its
 /// ``EmbeddingModel`` (encoder, pooling, normalization).

@@ -1,4 +1,4 @@
-import Weights
+import WeightsCore
 
 /// Finds an encoder's tensors by their Hugging Face names and checks their shapes.
 struct WeightLoader {

@@ -1,4 +1,4 @@
-import Weights
+import WeightsCore
 
 /// A `[rows, columns]` weight matrix in F32, F16 or per-row INT8, as the encoder keeps it.
 ///

@@ -1,5 +1,5 @@
 import Foundation
-import Weights
+import WeightsCore
 
 /// The parts of a Hugging Face `tokenizer.json` that ``TokenizerConfiguration`` reads; other
 /// keys are checked for syntax and skipped.

@@ -1,3 +1,4 @@
+import WeightsCore
 /// What differs between two sets of tensors: names, dtypes, shapes and values.
 ///
 /// Values are compared as numbers, across dtypes: an F32 tensor and its F64 widening have no

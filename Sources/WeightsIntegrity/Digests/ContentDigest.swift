@@ -1,3 +1,4 @@
+import WeightsCore
 /// One digest for a model's content, whatever file layout holds it.
 ///
 /// The content digest is the SHA-256 of a canonical listing of every tensor: its name, dtype,

@@ -1,3 +1,4 @@
+import WeightsCore
 import Crypto
 
 /// SHA-256 digests of files and tensors, as lower-case hex.
@@ -47,14 +48,24 @@ public enum SHA256Digest {
         tensor.withUnsafeBytes { hex(of: $0) }
     }
 
-    static func hex(_ digest: SHA256.Digest) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for byte in digest {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0xF)])
-        }
-        return String(decoding: out, as: UTF8.self)
+    package static func hex(_ digest: SHA256.Digest) -> String { Hex.string(digest) }
+
+    /// The SHA-256 of `bytes`, as its 32 bytes.
+    package static func bytes(of bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        var hasher = Hasher()
+        hasher.update(bytes)
+        return hasher.finalize()
+    }
+
+    /// An incremental SHA-256, for callers that see their bytes in pieces.
+    package struct Hasher {
+        private var state = SHA256()
+
+        package init() {}
+
+        package mutating func update(_ bytes: UnsafeRawBufferPointer) { state.update(bufferPointer: bytes) }
+
+        /// The digest's 32 bytes. The hasher is spent.
+        package mutating func finalize() -> [UInt8] { Array(state.finalize()) }
     }
 }

@@ -1,3 +1,4 @@
+import WeightsCore
 /// SHA-256 digests of every tensor of a source, computed on all cores.
 ///
 /// One SHA-256 runs on one core, so the work is spread tensor by tensor, largest first (see

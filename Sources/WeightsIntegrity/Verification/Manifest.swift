@@ -1,3 +1,4 @@
+import WeightsCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,3 +1,4 @@
+import WeightsCore
 /// One check made by ``Verification``: what was checked, and what is wrong with it, if anything.
 public struct VerificationFinding: Sendable, Hashable, CustomStringConvertible {
     /// The file or tensor checked, as a person would name it.
@@ -53,8 +54,12 @@ public enum Verification {
     /// - digests embedded in the metadata, when present;
     /// - a source's own integrity checks (compressed containers).
     ///
+    /// - Parameter formats: Formats beyond the core's to recognize, as in
+    ///   ``Checkpoint/open(_:formats:)``.
     /// - Throws: only when a manifest can't be read; every mismatch is a finding.
-    public static func verify(_ path: String, expectations: Expectations) throws -> [VerificationFinding] {
+    public static func verify(
+        _ path: String, expectations: Expectations, formats: [any CheckpointFormat.Type] = []
+    ) throws -> [VerificationFinding] {
         var findings: [VerificationFinding] = []
         if let expected = expectations.sha256 {
             findings.append(checkFile(path, expected: expected))
@@ -63,7 +68,7 @@ public enum Verification {
             findings += try checkManifest(manifestPath)
         }
         let source: any TensorSource
-        do { source = try Checkpoint.open(path) } catch {
+        do { source = try Checkpoint.open(path, formats: formats) } catch {
             // Plain files checked by digest alone need not be weights.
             if expectations.contentDigest == nil, !findings.isEmpty { return findings }
             return findings + [VerificationFinding(subject: path, problem: "\(error)")]

@@ -1,0 +1,72 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A file format that ``Checkpoint/open(_:formats:)`` can recognize by its first bytes and
+/// open as a ``TensorSource``, beyond the formats the core knows itself.
+///
+/// The core recognizes safetensors files, sharded checkpoints and directories. A module that
+/// adds a container (`WeightsCompression`'s `CompressedFile`, say) conforms it here, and
+/// callers that want it pass it in `formats:`.
+public protocol CheckpointFormat {
+    /// Whether a file beginning with `prefix` is of this format. `prefix` holds the whole
+    /// file, or at least its first 64 bytes.
+    static func recognizes(_ prefix: UnsafeRawBufferPointer) -> Bool
+    /// Opens the file at `path`, already mapped in `storage`.
+    static func open(storage: ByteStorage, path: String) throws -> any TensorSource
+}
+
+/// Opening weights from a path, whatever their layout.
+///
+/// ```swift
+/// let model = try Checkpoint.open("path/to/model")                        // core formats
+/// let any = try Checkpoint.open("model.wzst", formats: [CompressedFile.self])
+/// ```
+public enum Checkpoint {
+    /// Opens `path` as the format its name and contents say:
+    /// - a directory holding `model.safetensors.index.json`: that sharded checkpoint;
+    /// - a directory holding `model.safetensors`: that file;
+    /// - a path ending in `.index.json`: the sharded checkpoint it indexes;
+    /// - a file that one of `formats` recognizes: that format;
+    /// - any other file: a safetensors file.
+    ///
+    /// - Throws: ``WeightsError`` naming the path.
+    public static func open(_ path: String, formats: [any CheckpointFormat.Type] = []) throws -> any TensorSource {
+        if isDirectory(path) {
+            let index = path + "/" + ShardedCheckpoint.indexFileName
+            if fileExists(index) { return try ShardedCheckpoint(indexPath: index) }
+            let single = path + "/model.safetensors"
+            if fileExists(single) { return try SafetensorsFile(path: single) }
+            throw WeightsError(.unsupportedFormat,
+                "directory has neither \(ShardedCheckpoint.indexFileName) nor model.safetensors", file: path)
+        }
+        if path.hasSuffix(".index.json") { return try ShardedCheckpoint(indexPath: path) }
+        let storage = try ByteStorage.map(path: path)
+        for format in formats where format.recognizes(storage.bytes) {
+            return try format.open(storage: storage, path: path)
+        }
+        if storage.bytes.starts(with: containerMagic) {
+            throw WeightsError(.unsupportedFormat,
+                "a compressed container: open it with WeightsCompression's CompressedFile, or pass formats: Checkpoint.allFormats",
+                file: path)
+        }
+        return try SafetensorsFile(storage: storage, path: path)
+    }
+
+    /// The first bytes of `WeightsCompression`'s container, so that the core can name it.
+    private static let containerMagic: [UInt8] = [0x89, 0x57, 0x5A, 0x53, 0x54, 0x0D, 0x0A, 0x1A]
+
+    package static func isDirectory(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    package static func fileExists(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+
+// What every test target of the package needs: where the package and the default model are,
+// fresh temporary directories, and a seeded random generator. One copy, package-visible.
+
+/// The package's root directory, found from this file's path.
+package let packageRoot: URL = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// The path of `relative` under the package's root.
+package func packagePath(_ relative: String) -> String {
+    packageRoot.appendingPathComponent(relative).path
+}
+
+/// The default model's directory, as the CLI finds it: `$WEIGHTS_MODEL_DIR`, else
+/// `all-MiniLM-L6-v2` in `$WEIGHTS_MODELS` (default `~/.cache/weights/models`). It need not
+/// exist; ``installedModelDirectory()`` checks.
+package func defaultModelDirectory() -> String {
+    let environment = ProcessInfo.processInfo.environment
+    return environment["WEIGHTS_MODEL_DIR"]
+        ?? (environment["WEIGHTS_MODELS"] ?? NSHomeDirectory() + "/.cache/weights/models") + "/all-MiniLM-L6-v2"
+}
+
+/// The default model's directory.
+///
+/// - Throws: ``ModelMissing``, which names the set-up step, when the model is not installed.
+package func installedModelDirectory() throws -> String {
+    let directory = defaultModelDirectory()
+    guard FileManager.default.fileExists(atPath: directory + "/model.safetensors") else {
+        throw ModelMissing(directory: directory)
+    }
+    return directory
+}
+
+/// The default model is not installed.
+package struct ModelMissing: Error, CustomStringConvertible {
+    package var directory: String
+    package init(directory: String) { self.directory = directory }
+    package var description: String { "the model is not installed in \(directory): run scripts/setup" }
+}
+
+/// A fresh empty directory, named after `prefix`; the caller removes it.
+package func temporaryDirectory(prefix: String = "weights-tests") throws -> String {
+    let path = FileManager.default.temporaryDirectory
+        .appendingPathComponent("\(prefix)-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// A small deterministic generator (SplitMix64), so property tests are reproducible.
+package struct SeededGenerator: RandomNumberGenerator {
+    package var state: UInt64
+
+    package init(state: UInt64) { self.state = state }
+    package init(seed: UInt64) { state = seed }
+
+    package mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    package mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1p-53 }
+
+    /// Standard normal (Box–Muller).
+    package mutating func nextNormal() -> Double {
+        let u = max(nextUnit(), 0x1p-60), v = nextUnit()
+        return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
+    }
+}
