@@ -12,12 +12,12 @@ import subprocess
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SECTIONS = [
-    ("core", "Core format: opening, reading and writing safetensors (issue 2)",
+    ("core", "Core format: opening, reading and writing safetensors",
      "python3 Benchmarks/core/run.py", "Python `safetensors`"),
-    ("digests", "Hashing (issue 5)", "python3 Benchmarks/digests/run.py", "`openssl dgst -sha256`"),
-    ("conversion", "Precision conversion (issue 3)", "python3 Benchmarks/conversion/run.py", "numpy + `safetensors.numpy`"),
-    ("compression", "Compression (issue 4)", "python3 Benchmarks/compression/run.py", "`zstd` and byte-grouped zstd"),
-    ("engine", "Inference engine (issue 6)", "python3 Benchmarks/engine/run.py", "ONNX Runtime"),
+    ("digests", "Hashing", "python3 Benchmarks/digests/run.py", "`openssl dgst -sha256`"),
+    ("conversion", "Precision conversion", "python3 Benchmarks/conversion/run.py", "numpy + `safetensors.numpy`"),
+    ("compression", "Compression", "python3 Benchmarks/compression/run.py", "`zstd` and byte-grouped zstd"),
+    ("engine", "Inference engine", "python3 Benchmarks/engine/run.py", "ONNX Runtime"),
 ]
 
 

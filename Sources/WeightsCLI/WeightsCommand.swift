@@ -37,25 +37,3 @@ struct WeightsCommand: ParsableCommand {
         }
     }
 }
-
-/// Output helpers shared by the subcommands.
-enum Terminal {
-    static func printError(_ line: String) {
-        var standardError = StandardError()
-        print(line, to: &standardError)
-    }
-
-    struct StandardError: TextOutputStream {
-        mutating func write(_ string: String) {
-            var text = string
-            text.withUTF8 { _ = Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
-        }
-    }
-
-    static func exit(_ code: Int32) -> Never { Glibc.exit(code) }
-}
-
-/// Opens a checkpoint, making sure any error names the path the user gave.
-func openSource(_ path: String) throws -> any TensorSource {
-    try WeightsError.tagging(file: path) { try Checkpoint.open(path, formats: Checkpoint.allFormats) }
-}

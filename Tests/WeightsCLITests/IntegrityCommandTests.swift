@@ -92,7 +92,10 @@ import Weights
         let verify = try runWeights(["verify", out])
         #expect(verify.status == 1)
         #expect(verify.standardOutput.contains("tensor '\(victim.name)': FAILED"))
+        // Refused before any work: no shard is written.
         let refused = try runWeights(["convert", source, directory + "/s", "--embed-digests", "--shard-size", "1MB"])
         #expect(refused.status != 0)
+        #expect(refused.standardError.contains("cannot be combined with --shard-size"), "\(refused.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/s"))
     }
 }

@@ -92,6 +92,30 @@ import Weights
         #expect(Set(failed.map(\.subject)) == ["tensor 'a'", "tensor 'ghost'"])
     }
 
+    @Test("EmbeddedDigests.write gives the bytes of writing the file, hashing it, and writing it again")
+    func embeddingInOnePassMatchesTwoPasses() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for name in ["model_bert_tiny.safetensors", "all_dtypes_except_f6.safetensors", "hand_noncanonical_order.safetensors"] {
+            let source = try SafetensorsFile(path: Self.path(name))
+            let onePass = directory + "/one-\(name)"
+            try EmbeddedDigests.write(source, to: onePass)
+            let digests = try TensorDigests.compute(for: source).map(\.sha256)
+            let metadata = EmbeddedDigests.adding(to: source.metadata, tensors: source.tensors, digests: digests)
+            let twoPass = directory + "/two-\(name)"
+            try source.write(to: twoPass, metadata: metadata)
+            #expect(try SHA256Digest.file(at: onePass) == SHA256Digest.file(at: twoPass), "\(name)")
+            #expect(try Verification.verify(onePass, expectations: .init()).allSatisfy(\.passed))
+        }
+        // Through a conversion, streamed chunk by chunk.
+        let converted = try TensorConverter(source: SafetensorsFile(path: Self.path("model_bert_tiny.safetensors")),
+                                            target: .float(.bf16)).convertedSource()
+        try EmbeddedDigests.write(converted, to: directory + "/bf16.safetensors")
+        let written = try SafetensorsFile(path: directory + "/bf16.safetensors")
+        #expect(written.tensors.allSatisfy { $0.dtype != .f32 })
+        #expect(try Verification.verify(directory + "/bf16.safetensors", expectations: .init()).allSatisfy(\.passed))
+    }
+
     @Test func verifyReportsEveryMismatchByName() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

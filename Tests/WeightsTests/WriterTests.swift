@@ -105,4 +105,66 @@ import Weights
         #expect(try SafetensorsFile(path: path).tensors.map(\.name) == ["new"])
         #expect(errorCode { try SafetensorsWriter.write([], metadata: nil, to: directory + "/missing/x.safetensors") } == .io)
     }
+
+    @Test("A source writes itself: the same bytes as the writer driven by hand")
+    func sourceWritesItself() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let tensors = try [Tensor(name: "b", shape: [2], elements: [1, 2] as [Float]),
+                           Tensor(name: "a", shape: [0], elements: [] as [Float16]),
+                           Tensor(name: "c", shape: [3], elements: [7, 8, 9] as [Int32])]
+        try SafetensorsWriter.write(tensors, metadata: ["format": "pt"], to: directory + "/by-hand.safetensors")
+        let source = try SafetensorsFile(path: directory + "/by-hand.safetensors")
+        try source.write(to: directory + "/itself.safetensors")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: directory + "/itself.safetensors"))
+                == Data(contentsOf: URL(fileURLWithPath: directory + "/by-hand.safetensors")))
+        try source.write(to: directory + "/other.safetensors", metadata: ["k": "v"])
+        #expect(try SafetensorsFile(path: directory + "/other.safetensors").metadata == ["k": "v"])
+    }
+
+    @Test("Replacing the metadata at finish needs a header of the same length")
+    func replacingMetadata() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let tensor = try Tensor(name: "w", shape: [2], elements: [1, 2] as [Float])
+        let path = directory + "/w.safetensors"
+        let writer = try SafetensorsWriter(path: path, tensors: [tensor.descriptor], metadata: ["k": "aaaa"])
+        try writer.write(tensor)
+        try writer.finish(replacingMetadata: ["k": "bbbb"])
+        #expect(try SafetensorsFile(path: path).metadata == ["k": "bbbb"])
+        #expect(try SafetensorsFile(path: path).tensor(named: "w").floats() == [1, 2])
+
+        let longer = try SafetensorsWriter(path: path, tensors: [tensor.descriptor], metadata: ["k": "aaaa"])
+        try longer.write(tensor)
+        let error = #expect(throws: WeightsError.self) { try longer.finish(replacingMetadata: ["k": "a much longer value"]) }
+        #expect(error?.code == .invalidArgument && error?.file == path)
+        #expect(try SafetensorsFile(path: path).metadata == ["k": "bbbb"], "the old file stays")
+    }
+
+    @Test("A source that streams the wrong number of bytes is refused, naming the tensor")
+    func shortStreamIsRefused() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let source = ShortSource(path: directory + "/in")
+        let error = #expect(throws: WeightsError.self) { try source.write(to: directory + "/out.safetensors") }
+        #expect(error?.code == .byteCountMismatch && error?.tensor == "w")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/out.safetensors"))
+    }
+}
+
+/// A source whose one tensor, 8 bytes long, streams only 4.
+private final class ShortSource: TensorSource, @unchecked Sendable {
+    let path: String
+    let metadata: [String: String]? = nil
+    let tensors = [TensorInfo(name: "w", dtype: .f32, shape: [2], dataOffsets: 0..<8)]
+
+    init(path: String) { self.path = path }
+
+    func tensor(named name: String) throws -> Tensor {
+        try Tensor(name: "w", shape: [2], elements: [1, 2] as [Float])
+    }
+
+    func streamBytes(ofTensorNamed name: String, into body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try [UInt8](repeating: 0, count: 4).withUnsafeBytes { try body($0) }
+    }
 }

@@ -61,24 +61,9 @@ public final class TensorConverter: @unchecked Sendable {
     ///   the reader's and writer's errors.
     /// - Complexity: O(*n*) in the total size, one read of each source byte (two for INT8).
     public func write(to path: String, measuringAccuracy: Bool = false) throws -> ConversionReport {
-        let writer = try SafetensorsWriter(path: path, tensors: outputs, metadata: metadata)
-        var records: [UTF8Key: TensorConversion] = [:]
-        while let next = writer.nextTensor {
-            let plan = plans[UTF8Key(next.name)]!
-            let record = try WeightsError.tagging(file: source.path) {
-                try convert(plan, measuringAccuracy: measuringAccuracy) { bytes in try writer.write(bytes) }
-            }
-            if let record { records[UTF8Key(record.name)] = record }
-        }
-        try writer.finish()
-        // The writer skips tensors with no bytes; they are still converted, in name and dtype.
-        for plan in plans.values where (try? plan.output.byteCount()) == 0 {
-            if let record = try convert(plan, measuringAccuracy: measuringAccuracy, into: { _ in }) {
-                records[UTF8Key(record.name)] = record
-            }
-        }
-        // Report in the source's order, which people know, rather than the file's.
-        return ConversionReport(tensors: outputs.compactMap { records[UTF8Key($0.name)] })
+        let converted = convertedSource(measuringAccuracy: measuringAccuracy)
+        try converted.write(to: path, metadata: metadata)
+        return converted.report
     }
 
     /// The converted tensor named `name` (one of ``outputs``), in memory.
@@ -87,6 +72,19 @@ public final class TensorConverter: @unchecked Sendable {
     /// - Complexity: O(*n*) time and memory for the tensor.
     public func tensor(named name: String) throws -> Tensor {
         try convertedTensor(named: name, measuringAccuracy: false).tensor
+    }
+
+    /// Converts the tensor named `name` chunk by chunk into `sink`; returns what happened to
+    /// it (`nil` for a tensor copied as it was, or for the scales of a quantized tensor).
+    func streamConverted(named name: String, measuringAccuracy: Bool,
+                         into sink: (UnsafeRawBufferPointer) throws -> Void) throws -> TensorConversion? {
+        guard let plan = plans[UTF8Key(name)] else {
+            throw WeightsError(.tensorNotFound, "no tensor named '\(name)' in the converted output",
+                               file: source.path, tensor: name)
+        }
+        return try WeightsError.tagging(file: source.path) {
+            try convert(plan, measuringAccuracy: measuringAccuracy, into: sink)
+        }
     }
 
     /// The converted tensor named `name`, in memory, with what happened to it (`nil` for a
@@ -111,9 +109,11 @@ public final class TensorConverter: @unchecked Sendable {
         return (Tensor(info: info, storage: storage, bytes: storage.bytes), record)
     }
 
-    /// The converted tensors as a ``TensorSource``, for writers that take one (such as
-    /// ``ShardedWriter``). Each tensor is converted when asked for, whole, in memory; the
-    /// source collects what happened in its ``ConvertedTensorSource/report``.
+    /// The converted tensors as a ``TensorSource``, for writers that take one (a file or
+    /// ``ShardedWriter``). Writers stream each tensor through the conversion in chunks
+    /// (``TensorSource/streamBytes(ofTensorNamed:into:)``); ``TensorSource/tensor(named:)``
+    /// converts one whole, in memory. The source collects what happened in its
+    /// ``ConvertedTensorSource/report``.
     public func convertedSource(measuringAccuracy: Bool = false) -> ConvertedTensorSource {
         ConvertedTensorSource(self, measuringAccuracy: measuringAccuracy)
     }
@@ -496,6 +496,12 @@ public final class ConvertedTensorSource: TensorSource, @unchecked Sendable {
         let (tensor, record) = try converter.convertedTensor(named: name, measuringAccuracy: measuringAccuracy)
         if let record { records.withLock { $0[UTF8Key(record.name)] = record } }
         return tensor
+    }
+
+    /// Converts the tensor named `name` chunk by chunk into `body`, in bounded memory.
+    public func streamBytes(ofTensorNamed name: String, into body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let record = try converter.streamConverted(named: name, measuringAccuracy: measuringAccuracy, into: body)
+        if let record { records.withLock { $0[UTF8Key(record.name)] = record } }
     }
 
     /// What happened to every converted tensor read so far, in the source's order. Tensors

@@ -11,6 +11,7 @@
 ///     try source.tensor(named: next.name).withUnsafeBytes { try writer.write($0) }
 /// }
 /// try writer.finish()
+/// // or, for a whole source: try source.write(to: "out.safetensors")
 /// ```
 ///
 /// For a file the reference wrote (with at most one metadata key), writing the same tensors
@@ -81,13 +82,46 @@ public final class SafetensorsWriter {
         try tensor.withUnsafeBytes { try write($0) }
     }
 
+    /// Writes every tensor still to come, in order, with the bytes `source` streams for the
+    /// tensor of the same name.
+    ///
+    /// - Throws: `tensorNotFound` when `source` lacks one; `byteCountMismatch` when it gives
+    ///   the wrong number of bytes.
+    public func write(from source: any TensorSource) throws {
+        while let next = nextTensor {
+            let before = file.bytesWritten
+            try source.streamBytes(ofTensorNamed: next.name) { try write($0) }
+            guard file.bytesWritten - before == next.byteCount else {
+                throw WeightsError(.byteCountMismatch,
+                    "tensor '\(next.name)' takes \(next.byteCount) bytes; the source gave \(file.bytesWritten - before)",
+                    file: source.path, tensor: next.name)
+            }
+        }
+    }
+
     /// Checks every tensor was written, then syncs and renames the file into place.
     ///
-    /// - Throws: `byteCountMismatch` naming the first tensor still missing bytes.
-    public func finish() throws {
+    /// - Parameter metadata: When given, replaces the metadata the header was written with.
+    ///   The new header must be exactly as long as the old one: metadata values computed
+    ///   while writing (digests of the bytes written, say) go in a header written first with
+    ///   placeholders of the same length.
+    /// - Throws: `byteCountMismatch` naming the first tensor still missing bytes;
+    ///   `invalidArgument` when the new header's length differs.
+    public func finish(replacingMetadata metadata: [String: String]? = nil) throws {
         if let missing = nextTensor {
             throw WeightsError(.byteCountMismatch,
                 "tensor '\(missing.name)' has \(writtenOfNext) of its \(missing.byteCount) bytes", file: path, tensor: missing.name)
+        }
+        if let metadata {
+            let replaced = try WeightsError.tagging(file: path) {
+                try SafetensorsLayout(layout.tensors.map(\.descriptor), metadata: metadata)
+            }
+            guard replaced.headerBytes.count == layout.headerBytes.count else {
+                throw WeightsError(.invalidArgument,
+                    "the new header takes \(replaced.headerBytes.count) bytes, the written one \(layout.headerBytes.count)",
+                    file: path)
+            }
+            try file.overwrite(replaced.headerBytes, at: 0)
         }
         try file.commit()
     }
@@ -110,6 +144,7 @@ extension SafetensorsWriter {
         }
         try writer.finish()
     }
+
 
     /// The bytes of a safetensors file holding `tensors`, laid out canonically.
     public static func serialize(_ tensors: [Tensor], metadata: [String: String]?) throws -> [UInt8] {

@@ -65,9 +65,7 @@ public enum ShardedWriter {
             let name = shardFileName(position + 1, of: shards.count)
             let writer = try SafetensorsWriter(path: directory + "/" + name,
                                                tensors: shard.map(\.descriptor), metadata: shardMetadata)
-            while let next = writer.nextTensor {
-                try writer.write(try source.tensor(named: next.name))
-            }
+            try writer.write(from: source)
             try writer.finish()
             for tensor in shard { weightMap[tensor.name] = name }
         }

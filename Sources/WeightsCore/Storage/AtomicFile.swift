@@ -95,6 +95,27 @@ public final class AtomicFile {
         try bytes.withUnsafeBytes { try write($0) }
     }
 
+    /// Replaces bytes already written, starting `offset` bytes into the file: a header
+    /// completed once the data behind it is known.
+    ///
+    /// - Throws: `invalidArgument` when the bytes would reach past what was written.
+    public func overwrite(_ bytes: [UInt8], at offset: Int) throws {
+        guard offset >= 0, offset + bytes.count <= bytesWritten else {
+            throw WeightsError(.invalidArgument,
+                "cannot overwrite \(bytes.count) bytes at \(offset) of \(bytesWritten) written", file: path)
+        }
+        try flush()
+        var done = 0
+        while done < bytes.count {
+            let count = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw WeightsError.system("cannot write", file: path)
+            }
+            done += count
+        }
+    }
+
     /// Flushes, syncs the data to disk, renames the file into place and syncs the directory
     /// (the syncs only when `syncToDisk`).
     public func commit() throws {

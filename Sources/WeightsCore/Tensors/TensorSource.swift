@@ -17,6 +17,37 @@ public protocol TensorSource: AnyObject, Sendable {
     ///
     /// - Throws: `tensorNotFound`, or an error reading the tensor's bytes.
     func tensor(named name: String) throws -> Tensor
+    /// Hands the bytes of the tensor named `name` to `body` in order, whole or in chunks, so
+    /// that a writer can copy a tensor without holding all of it. The default hands over
+    /// ``tensor(named:)``'s bytes in one piece; a source that produces its bytes (a
+    /// conversion, say) streams them in bounded memory.
+    ///
+    /// - Throws: `tensorNotFound`, the source's read errors, and whatever `body` throws.
+    func streamBytes(ofTensorNamed name: String, into body: (UnsafeRawBufferPointer) throws -> Void) throws
+}
+
+extension TensorSource {
+    public func streamBytes(ofTensorNamed name: String, into body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try tensor(named: name).withUnsafeBytes { try body($0) }
+    }
+
+    /// Writes every tensor of the source to a safetensors file at `path`, laid out
+    /// canonically, atomically, in bounded memory.
+    ///
+    /// ```swift
+    /// try Checkpoint.open("sharded/").write(to: "one.safetensors")
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - metadata: The file's metadata; the source's by default.
+    ///   - syncToDisk: See ``AtomicFile/init(path:syncToDisk:)``.
+    /// - Complexity: O(*n*) in the total size; memory O(1) beyond what the source needs.
+    public func write(to path: String, metadata: [String: String]?? = .none, syncToDisk: Bool = true) throws {
+        let writer = try SafetensorsWriter(path: path, tensors: tensors.map(\.descriptor),
+                                           metadata: metadata ?? self.metadata, syncToDisk: syncToDisk)
+        try writer.write(from: self)
+        try writer.finish()
+    }
 }
 
 extension SafetensorsFile: TensorSource {}

@@ -35,29 +35,3 @@ public enum ContentDigest {
         SHA256Digest.hex(of: listing(Array(zip(tensors, digests)).map { (info: $0.0, sha256: $0.1) }))
     }
 }
-
-/// Per-tensor digests recorded in a file's own metadata, so the file can vouch for itself.
-///
-/// Each tensor's SHA-256 is stored under `weights.sha256.<name>`, and the content digest under
-/// `weights.content_digest`. Other readers see ordinary string metadata.
-public enum EmbeddedDigests {
-    public static let tensorPrefix = "weights.sha256."
-    public static let contentKey = "weights.content_digest"
-
-    /// `metadata` with the digests of `tensors` added.
-    public static func adding(to metadata: [String: String]?, tensors: [TensorInfo], digests: [String]) -> [String: String] {
-        var result = metadata ?? [:]
-        for (info, digest) in zip(tensors, digests) { result[tensorPrefix + info.name] = digest }
-        result[contentKey] = ContentDigest.compute(tensors, digests: digests)
-        return result
-    }
-
-    /// The recorded tensor digests in `metadata`, keyed by tensor name.
-    public static func tensorDigests(in metadata: [String: String]?) -> [String: String] {
-        var digests: [String: String] = [:]
-        for (key, value) in metadata ?? [:] where key.hasPrefix(tensorPrefix) {
-            digests[String(key.dropFirst(tensorPrefix.count))] = value
-        }
-        return digests
-    }
-}

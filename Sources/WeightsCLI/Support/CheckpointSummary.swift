@@ -1,29 +1,4 @@
-import ArgumentParser
 import Weights
-
-struct InspectCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "inspect",
-        abstract: "List the tensors, totals and metadata of a weights file.",
-        discussion: """
-            Tensors are listed in data order with their dtype, shape, size and offset in the data \
-            section. --json prints one object: format, file_size, header_size (the header length \
-            field, summed over shards), metadata and tensors (with "file" for sharded sets).
-            """
-    )
-
-    @Argument(help: "A .safetensors file, an index.json, or a model directory.")
-    var path: String
-
-    @Flag(help: "Print JSON instead of a table.")
-    var json = false
-
-    func run() throws {
-        let source = try openSource(path)
-        let summary = CheckpointSummary(source)
-        print(json ? summary.json() : summary.table())
-    }
-}
 
 /// What `inspect` reports about a source, independent of how it is printed.
 struct CheckpointSummary {
@@ -123,40 +98,5 @@ struct CheckpointSummary {
             lines.append("metadata: none")
         }
         return lines.joined(separator: "\n")
-    }
-}
-
-/// "90.9 MB" for 90_868_376: decimal units, as file sizes on the model hub are shown.
-func formatBytes(_ count: Int) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB"]
-    var value = Double(count)
-    var unit = 0
-    while value >= 1000, unit < units.count - 1 {
-        value /= 1000
-        unit += 1
-    }
-    return unit == 0 ? "\(count) B" : "\((value * 10).rounded() / 10) \(units[unit])"
-}
-
-/// Plain-text tables with aligned columns.
-enum TextTable {
-    static func render(header: [String], rows: [[String]], rightAligned: Set<Int> = []) -> [String] {
-        var widths = header.map(\.count)
-        for row in rows { for (column, cell) in row.enumerated() { widths[column] = max(widths[column], cell.count) } }
-        func line(_ cells: [String]) -> String {
-            cells.enumerated().map { column, cell in
-                let padding = String(repeating: " ", count: widths[column] - cell.count)
-                return rightAligned.contains(column) ? padding + cell : cell + padding
-            }.joined(separator: "  ").trimmingTrailingSpaces()
-        }
-        return [line(header)] + rows.map(line)
-    }
-}
-
-extension String {
-    func trimmingTrailingSpaces() -> String {
-        var text = self
-        while text.last == " " { text.removeLast() }
-        return text
     }
 }

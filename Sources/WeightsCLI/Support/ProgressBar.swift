@@ -55,11 +55,3 @@ final class ProgressBar {
         return "\(label) [\(bar)] \(padded)%  \(formatBytes(done)) / \(formatBytes(total))"
     }
 }
-
-extension Terminal {
-    /// Writes `text` to standard error as is, without a newline.
-    static func writeError(_ text: String) {
-        var standardError = StandardError()
-        standardError.write(text)
-    }
-}

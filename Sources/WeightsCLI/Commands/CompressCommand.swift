@@ -44,22 +44,3 @@ struct CompressCommand: ParsableCommand {
               + "(\(formatRatio(summary.ratio))) in \(formatSeconds(seconds))")
     }
 }
-
-/// "1.227x": a size ratio to three decimals.
-func formatRatio(_ ratio: Double) -> String {
-    let thousandths = Int((ratio * 1000).rounded())
-    let fraction = String(thousandths % 1000)
-    return "\(thousandths / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)x"
-}
-
-/// "0.42 s".
-func formatSeconds(_ seconds: Double) -> String {
-    "\((seconds * 100).rounded() / 100) s"
-}
-
-extension Duration {
-    var seconds: Double {
-        let (whole, fraction) = components
-        return Double(whole) + Double(fraction) / 1e18
-    }
-}

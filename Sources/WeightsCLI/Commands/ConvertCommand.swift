@@ -1,0 +1,101 @@
+import ArgumentParser
+import Weights
+
+struct ConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Rewrite weights as a canonical safetensors file, or as a sharded set.",
+        discussion: """
+            The output is laid out as the reference safetensors writer lays it out: for a file \
+            that writer made, the output is identical byte for byte. With --shard-size, OUT is \
+            the index path (DIR/model.safetensors.index.json) or the directory, which is created \
+            if missing; shards are filled in the input's order. Every file is written to a \
+            temporary name and renamed into place.
+
+            --dtype converts every floating tensor: f32, f16 and bf16 round once to nearest, \
+            ties to even (as numpy and PyTorch do), keeping subnormals; a finite value too \
+            large for the format becomes infinity and is reported on stderr with the tensor's \
+            name. int8 quantizes every floating tensor of rank 2 or more per row (scale = \
+            max|row| / 127), writing NAME as I8 and NAME_scale as F32 [rows, 1, ...]; tensors \
+            of lower rank keep their dtype. Converting an int8 file to f32, f16 or bf16 \
+            dequantizes it and drops the scales. Integer and bool tensors are never changed. \
+            --report prints, for each converted tensor, the max abs error, RMS error, SQNR \
+            and cosine similarity against the source (--json: as one JSON object).
+            """
+    )
+
+    @Argument(help: "Input: a .safetensors file, an index.json, or a model directory.")
+    var input: String
+
+    @Argument(help: "Output file, or with --shard-size the index path or directory.")
+    var output: String
+
+    @Option(help: "Split the output into shards of at most this much tensor data (e.g. 5GB, 500MB, 2GiB, 1000000).",
+            transform: ByteSize.parse)
+    var shardSize: Int?
+
+    @Option(help: "Convert floating tensors to f32, f16, bf16 or int8.", transform: parseTarget)
+    var dtype: ConversionTarget?
+
+    @Flag(help: "With --dtype: print each converted tensor's error against the source.")
+    var report = false
+
+    @Flag(help: "With --report: print the report as JSON.")
+    var json = false
+
+    @Flag(help: "Record each tensor's SHA-256 and the content digest in the output's metadata, for `weights verify`.")
+    var embedDigests = false
+
+    func validate() throws {
+        if report, dtype == nil { throw ValidationError("--report needs --dtype") }
+        if json, !report { throw ValidationError("--json needs --report") }
+        if embedDigests, shardSize != nil {
+            throw ValidationError("--embed-digests writes one file; it cannot be combined with --shard-size")
+        }
+    }
+
+    func run() throws {
+        let source = try openSource(input)
+        if let dtype {
+            try convert(source, to: dtype)
+        } else if let shardSize {
+            try ShardedWriter.write(source, to: shardDirectory, maximumShardSize: shardSize)
+        } else if embedDigests {
+            try EmbeddedDigests.write(source, to: output)
+        } else {
+            try source.write(to: output)
+        }
+    }
+
+    /// The directory of a sharded output, given as the directory or as its index's path.
+    private var shardDirectory: String {
+        output.hasSuffix(".index.json") ? parentDirectory(of: output) : output
+    }
+}
+
+extension ConvertCommand {
+    private func convert(_ source: any TensorSource, to target: ConversionTarget) throws {
+        let converter = try TensorConverter(source: source, target: target)
+        let converted = converter.convertedSource(measuringAccuracy: report)
+        if let shardSize {
+            try ShardedWriter.write(converted, to: shardDirectory, maximumShardSize: shardSize, metadata: converter.metadata)
+        } else if embedDigests {
+            try EmbeddedDigests.write(converted, to: output)
+        } else {
+            try converted.write(to: output)
+        }
+        let result = converted.report
+        for tensor in result.tensors where tensor.overflowCount > 0 {
+            Terminal.printError("warning: \(input): tensor '\(tensor.name)': \(tensor.overflowCount) finite "
+                + "value\(tensor.overflowCount == 1 ? "" : "s") overflowed to infinity in \(tensor.dtype)")
+        }
+        if report { print(json ? result.json() : ConversionTable.render(result)) }
+    }
+}
+
+private func parseTarget(_ text: String) throws -> ConversionTarget {
+    guard let target = ConversionTarget(text) else {
+        throw ValidationError("unknown dtype '\(text)': expected f32, f16, bf16 or int8")
+    }
+    return target
+}

@@ -1,0 +1,25 @@
+import Weights
+import WeightsEngine
+
+/// Prints vectors as lines of numbers, or as one JSON array, as they come.
+struct VectorPrinter {
+    let json: Bool
+    private var count = 0
+
+    init(json: Bool) { self.json = json }
+
+    mutating func print(_ vector: [Float]) {
+        let numbers = vector.map { "\($0)" }
+        if json {
+            Swift.print(count == 0 ? "[" : ",", terminator: "")
+            Swift.print("[" + numbers.joined(separator: ",") + "]", terminator: "\n")
+        } else {
+            Swift.print(numbers.joined(separator: " "))
+        }
+        count += 1
+    }
+
+    func finish() {
+        if json { Swift.print(count == 0 ? "[]" : "]") }
+    }
+}
