@@ -108,7 +108,7 @@ struct ConversionFileTests {
         ])
         defer { unlink(source) }
         let error = Self.errorOf { _ = try TensorConverter(source: SafetensorsFile(path: source), target: .int8) }
-        #expect(error?.code == .invalidArgument)
+        #expect(error?.code == .invalidData && error?.fault == .input)
         #expect(error?.file == source)
         #expect(error?.reason.contains("'w_scale'") == true)
     }
@@ -121,7 +121,7 @@ struct ConversionFileTests {
         ], metadata: [Int8Quantization.metadataKey: Int8Quantization.scheme])
         defer { unlink(source) }
         let error = Self.errorOf { _ = try TensorConverter(source: SafetensorsFile(path: source), target: .float(.f32)) }
-        #expect(error?.code == .invalidArgument)
+        #expect(error?.code == .invalidData)
         #expect(error?.tensor == "w_scale")
         #expect(error?.file == source)
     }
@@ -132,7 +132,7 @@ struct ConversionFileTests {
         let output = ConversionFixtures.temporaryPath("never.safetensors")
         defer { unlink(source) }
         let error = Self.errorOf { _ = try TensorConverter(source: SafetensorsFile(path: source), target: .int8).write(to: output) }
-        #expect(error?.code == .invalidArgument)
+        #expect(error?.code == .invalidData)
         #expect(error?.file == source && error?.tensor == "w")
         #expect(error?.reason.contains("row 1") == true)
         #expect(access(output, F_OK) != 0)

@@ -145,7 +145,7 @@ import Weights
         try FileManager.default.removeItem(atPath: index)
         let checked = try Verification.verify(directory + "/s", expectations: .init(manifestPath: directory + "/SHA256SUMS"))
         #expect(Set(checked.filter { !$0.passed }.map(\.subject)).isSuperset(of: [shard, index]))
-        #expect(errorCode { _ = try Manifest.parse("not a manifest line\n", file: "m") } == .invalidArgument)
+        #expect(errorCode { _ = try Manifest.parse("not a manifest line\n", file: "m") } == .invalidData)
     }
 
     @Test func diffComparesValuesAcrossDTypesAndLayouts() throws {

@@ -90,7 +90,7 @@ struct QuantizationTests {
         do {
             _ = try Self.quantize([1, 2, 3, 4, bad, 6], rows: 2)
         } catch {
-            #expect(error.code == .invalidArgument)
+            #expect(error.code == .invalidData)
             #expect(error.reason.contains("row 1"))
         }
     }
@@ -139,11 +139,11 @@ struct QuantizationTests {
             try Int8Quantization.quantize(broken)
         } throws: { error in
             let error = error as? WeightsError
-            return error?.code == .invalidArgument && error?.tensor == "w" && error?.reason.contains("row 1") == true
+            return error?.code == .invalidData && error?.tensor == "w" && error?.reason.contains("row 1") == true
         }
         let q = try Tensor(name: "w", shape: [2, 2], elements: [1, 2, 3, 4] as [Int8])
         let wrongShape = try Tensor(name: "w_scale", shape: [2], elements: [1, 1] as [Float])
-        #expect { try Int8Quantization.dequantize(q, scales: wrongShape) } throws: { ($0 as? WeightsError)?.code == .invalidArgument }
+        #expect { try Int8Quantization.dequantize(q, scales: wrongShape) } throws: { ($0 as? WeightsError)?.code == .invalidData }
         let wrongType = try Tensor(name: "w_scale", shape: [2, 1], elements: [1, 1] as [Float16])
         #expect { try Int8Quantization.dequantize(q, scales: wrongType) } throws: { ($0 as? WeightsError)?.code == .dtypeMismatch }
     }

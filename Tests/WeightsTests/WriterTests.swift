@@ -141,6 +141,18 @@ import Weights
         #expect(try SafetensorsFile(path: path).metadata == ["k": "bbbb"], "the old file stays")
     }
 
+    @Test("Errors say whose fault they are: the input's, the caller's or the system's")
+    func faults() throws {
+        let broken = readError(fileBytes(json: #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,8]}}"#, data: [UInt8](repeating: 0, count: 8)))
+        #expect(broken?.fault == .input)
+        let misuse = #expect(throws: WeightsError.self) { try Tensor(name: "t", shape: [2], elements: [1] as [Float]) }
+        #expect(misuse?.fault == .caller)
+        let missing = #expect(throws: WeightsError.self) { try SafetensorsFile(path: "/nonexistent/x.safetensors") }
+        #expect(missing?.code == .io && missing?.fault == .system)
+        let manifest = #expect(throws: WeightsError.self) { try Manifest.parse("not a manifest line\n", file: "m") }
+        #expect(manifest?.code == .invalidData && manifest?.fault == .input)
+    }
+
     @Test("A source that streams the wrong number of bytes is refused, naming the tensor")
     func shortStreamIsRefused() throws {
         let directory = try temporaryDirectory()

@@ -77,7 +77,7 @@ public enum Int8Quantization {
             let slice = UnsafeBufferPointer(rebasing: values[start..<start + rowLength])
             let output = UnsafeMutableBufferPointer(rebasing: q[start..<start + rowLength])
             guard let scale = quantizeRow(slice, into: output, kernel: kernel) else {
-                throw WeightsError(.invalidArgument, "row \(row) holds NaN or infinity, which INT8 cannot scale")
+                throw WeightsError(.invalidData, "row \(row) holds NaN or infinity, which INT8 cannot scale")
             }
             scales[row] = scale
         }
@@ -224,7 +224,7 @@ extension Int8Quantization {
             throw WeightsError(.dtypeMismatch, "scale tensor '\(scales.name)' is \(scales.dtype), not F32", tensor: scales.name)
         }
         guard scales.shape == scaleShape(for: values.shape) else {
-            throw WeightsError(.invalidArgument,
+            throw WeightsError(.invalidData,
                 "scale tensor '\(scales.name)' has shape \(scales.shape); \(values.shape) needs \(scaleShape(for: values.shape))",
                 tensor: scales.name)
         }

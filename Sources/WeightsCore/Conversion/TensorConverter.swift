@@ -195,7 +195,7 @@ extension TensorConverter {
     private static func checkUniqueNames(_ plans: [Plan]) throws {
         var seen = Set<UTF8Key>()
         for plan in plans where !seen.insert(UTF8Key(plan.output.name)).inserted {
-            throw WeightsError(.invalidArgument,
+            throw WeightsError(.invalidData,
                 "quantizing '\(plan.source.name)' would write '\(plan.output.name)', a name the source already uses",
                 tensor: plan.output.name)
         }
@@ -392,7 +392,7 @@ struct RowQuantizer {
             while start < rowLength {
                 let length = min(rowLength - start, scratch.count)
                 guard let piece = Int8Quantization.largestMagnitude(floats(row * rowLength + start, count: length, scratch: scratch)) else {
-                    throw WeightsError(.invalidArgument,
+                    throw WeightsError(.invalidData,
                         "tensor '\(tensor.name)' row \(row) holds NaN or infinity, which INT8 cannot scale", tensor: tensor.name)
                 }
                 largest = max(largest, piece)

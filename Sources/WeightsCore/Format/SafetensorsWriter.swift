@@ -2,7 +2,7 @@
 ///
 /// The header is computed up front from names, dtypes and shapes (``SafetensorsLayout``);
 /// then each tensor's bytes are written in the layout's order, in one piece or in chunks. The
-/// file appears under its name only when ``finish()`` succeeds.
+/// file appears under its name only when ``finish(replacingMetadata:)`` succeeds.
 ///
 /// ```swift
 /// let writer = try SafetensorsWriter(path: "out.safetensors",

@@ -45,14 +45,30 @@ public struct WeightsError: Error, Sendable, Hashable, CustomStringConvertible {
         case byteCountMismatch
         /// A sharded checkpoint's index is malformed or disagrees with its shards.
         case invalidShardIndex
-        /// A value is outside what the operation accepts (an element, an option, a size).
+        /// The caller passed something the operation does not accept: an option or size out of
+        /// range, a tensor given out of order, buffers that disagree. A bug in the calling
+        /// code, not in any file.
         case invalidArgument
+        /// An input holds a value its format allows but its role does not: a configuration
+        /// entry out of range, a manifest line, a BOOL byte other than 0 or 1, a scale tensor
+        /// of the wrong shape, NaN in a row that INT8 must scale. The file is at fault.
+        case invalidData
         /// Compressed data is corrupt, truncated or fails its checksum.
         case corruptData
         /// The file is of a format this library does not read.
         case unsupportedFormat
         /// A system call failed.
         case io
+    }
+
+    /// Who is at fault for an error: the input, the calling code, or the system.
+    public enum Fault: Sendable, Hashable {
+        /// The file or data read is malformed, corrupt or unsuitable: fix or replace the input.
+        case input
+        /// The calling code misused the API: fix the program.
+        case caller
+        /// The operating system refused (a missing file, a full disk, a permission).
+        case system
     }
 
     public var code: Code
@@ -71,6 +87,15 @@ public struct WeightsError: Error, Sendable, Hashable, CustomStringConvertible {
         self.file = file
         self.tensor = tensor
         self.offset = offset
+    }
+
+    /// Who is at fault, from the code.
+    public var fault: Fault {
+        switch code {
+        case .invalidArgument, .dtypeMismatch, .byteCountMismatch, .tensorNotFound: .caller
+        case .io: .system
+        default: .input
+        }
     }
 
     /// The same error, about `file` (kept when it already names one).

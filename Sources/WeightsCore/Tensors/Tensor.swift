@@ -65,7 +65,7 @@ public struct Tensor: @unchecked Sendable {
             throw WeightsError(.dtypeMismatch, "tensor '\(name)' is \(dtype), not \(T.dtype)", tensor: name)
         }
         if T.self == Bool.self, let bad = bytes.firstIndex(where: { $0 > 1 }) {
-            throw WeightsError(.invalidArgument, "BOOL tensor '\(name)' holds byte \(bytes[bad]) at element \(bad)",
+            throw WeightsError(.invalidData, "BOOL tensor '\(name)' holds byte \(bytes[bad]) at element \(bad)",
                                tensor: name)
         }
         let count = bytes.count / MemoryLayout<T>.stride

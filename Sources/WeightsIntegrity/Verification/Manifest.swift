@@ -47,7 +47,7 @@ public struct Manifest: Sendable, Hashable {
             let characters = Array(line)
             guard characters.count > 66, characters[64] == " ", characters[65] == " " || characters[65] == "*",
                   characters[0..<64].allSatisfy({ $0.isHexDigit }) else {
-                throw WeightsError(.invalidArgument, "line \(number + 1) is not '<sha256>  <path>'", file: file)
+                throw WeightsError(.invalidData, "line \(number + 1) is not '<sha256>  <path>'", file: file)
             }
             entries.append(Entry(sha256: String(characters[0..<64]).lowercased(), path: String(characters[66...])))
         }
