@@ -45,21 +45,22 @@ struct DiffCommand: ParsableCommand {
     }
 
     static func json(_ diff: TensorDiff) -> String {
-        func info(_ tensor: TensorInfo) -> String {
-            "{\"name\":\(CanonicalJSON.string(tensor.name)),\"dtype\":\"\(tensor.dtype)\",\"shape\":\(shape(tensor.shape))}"
+        func shape(_ dims: [Int]) -> JSONValue { .array(dims.map(JSONValue.int)) }
+        func info(_ tensor: TensorInfo) -> JSONValue {
+            .object([("name", .string(tensor.name)), ("dtype", .string(tensor.dtype.rawValue)), ("shape", shape(tensor.shape))])
         }
-        func shape(_ dims: [Int]) -> String { "[" + dims.map(String.init).joined(separator: ",") + "]" }
-        func number(_ value: Double?) -> String {
-            guard let value else { return "null" }
-            return value.isFinite ? "\(value)" : "null"
+        let changes = diff.changes.map { change -> JSONValue in
+            .object([
+                ("name", .string(change.name)),
+                ("dtype", .array([.string(change.dtypes.0.rawValue), .string(change.dtypes.1.rawValue)])),
+                ("shape", .array([shape(change.shapes.0), shape(change.shapes.1)])),
+                ("differing_elements", .optional(change.differingElements.map(JSONValue.int))),
+                ("max_abs_difference", .optional(change.maxAbsDifference.map(JSONValue.double))),
+            ])
         }
-        let changes = diff.changes.map { change in
-            "{\"name\":\(CanonicalJSON.string(change.name)),\"dtype\":[\"\(change.dtypes.0)\",\"\(change.dtypes.1)\"],"
-                + "\"shape\":[\(shape(change.shapes.0)),\(shape(change.shapes.1))],"
-                + "\"differing_elements\":\(change.differingElements.map(String.init) ?? "null"),"
-                + "\"max_abs_difference\":\(number(change.maxAbsDifference))}"
-        }
-        return "{\"identical\":\(diff.isIdentical),\"only_in_a\":[\(diff.onlyInA.map(info).joined(separator: ","))],"
-            + "\"only_in_b\":[\(diff.onlyInB.map(info).joined(separator: ","))],\"changed\":[\(changes.joined(separator: ","))]}"
+        return JSONValue.object([
+            ("identical", .bool(diff.isIdentical)), ("only_in_a", .array(diff.onlyInA.map(info))),
+            ("only_in_b", .array(diff.onlyInB.map(info))), ("changed", .array(changes)),
+        ]).serialized()
     }
 }

@@ -42,24 +42,20 @@ struct CheckpointSummary {
     }
 
     func json() -> String {
-        var out = "{\"format\":\(CanonicalJSON.string(format)),\"file_size\":\(fileSize),\"header_size\":\(headerSize),\"metadata\":"
-        if let metadata {
-            let members = metadata.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map {
-                "\(CanonicalJSON.string($0)):\(CanonicalJSON.string(metadata[$0]!))"
-            }
-            out += "{" + members.joined(separator: ",") + "}"
-        } else {
-            out += "null"
+        let tensors = rows.map { row -> JSONValue in
+            var members: [(String, JSONValue)] = [
+                ("name", .string(row.info.name)), ("dtype", .string(row.info.dtype.rawValue)),
+                ("shape", .array(row.info.shape.map(JSONValue.int))),
+                ("data_offsets", .array([.int(row.info.dataOffsets.lowerBound), .int(row.info.dataOffsets.upperBound)])),
+            ]
+            if let file = row.file { members.append(("file", .string(file))) }
+            if let compressed = row.compressedSize { members.append(("compressed_size", .int(compressed))) }
+            return .object(members)
         }
-        let tensors = rows.map { row in
-            var entry = "{\"name\":\(CanonicalJSON.string(row.info.name)),\"dtype\":\"\(row.info.dtype)\","
-            entry += "\"shape\":[\(row.info.shape.map(String.init).joined(separator: ","))],"
-            entry += "\"data_offsets\":[\(row.info.dataOffsets.lowerBound),\(row.info.dataOffsets.upperBound)]"
-            if let file = row.file { entry += ",\"file\":\(CanonicalJSON.string(file))" }
-            if let compressed = row.compressedSize { entry += ",\"compressed_size\":\(compressed)" }
-            return entry + "}"
-        }
-        return out + ",\"tensors\":[" + tensors.joined(separator: ",") + "]}"
+        return JSONValue.object([
+            ("format", .string(format)), ("file_size", .int(fileSize)), ("header_size", .int(headerSize)),
+            ("metadata", .sortedStrings(metadata)), ("tensors", .array(tensors)),
+        ]).serialized()
     }
 
     func table() -> String {

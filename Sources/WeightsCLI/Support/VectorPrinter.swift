@@ -9,12 +9,11 @@ struct VectorPrinter {
     init(json: Bool) { self.json = json }
 
     mutating func print(_ vector: [Float]) {
-        let numbers = vector.map { "\($0)" }
         if json {
             Swift.print(count == 0 ? "[" : ",", terminator: "")
-            Swift.print("[" + numbers.joined(separator: ",") + "]", terminator: "\n")
+            Swift.print(JSONValue.array(vector.map(JSONValue.float)).serialized(), terminator: "\n")
         } else {
-            Swift.print(numbers.joined(separator: " "))
+            Swift.print(vector.map { "\($0)" }.joined(separator: " "))
         }
         count += 1
     }

@@ -128,32 +128,28 @@ public struct ConversionReport: Sendable, Hashable {
     /// "cosine"}]}`. JSON has no infinity, so an infinite or NaN figure is written as `null`
     /// (an exact conversion has `"sqnr_db": null` and `"max_abs_error": 0`).
     public func json() -> String {
-        let entries = tensors.map { tensor -> String in
-            var fields = [
-                "\"name\":\(jsonString(tensor.name))",
-                "\"source_dtype\":\"\(tensor.sourceDType)\"",
-                "\"dtype\":\"\(tensor.dtype)\"",
-                "\"shape\":[\(tensor.shape.map(String.init).joined(separator: ","))]",
-                "\"overflow_count\":\(tensor.overflowCount)",
+        let entries = tensors.map { tensor -> JSONValue in
+            var fields: [(String, JSONValue)] = [
+                ("name", .string(tensor.name)),
+                ("source_dtype", .string(tensor.sourceDType.rawValue)),
+                ("dtype", .string(tensor.dtype.rawValue)),
+                ("shape", .array(tensor.shape.map(JSONValue.int))),
+                ("overflow_count", .int(tensor.overflowCount)),
             ]
-            if let scale = tensor.scaleTensor { fields.append("\"scale_tensor\":\(jsonString(scale))") }
+            if let scale = tensor.scaleTensor { fields.append(("scale_tensor", .string(scale))) }
             if let accuracy = tensor.accuracy {
-                fields.append("\"count\":\(accuracy.count)")
-                fields.append("\"max_abs_error\":\(jsonNumber(accuracy.maxAbsoluteError))")
-                fields.append("\"rms_error\":\(jsonNumber(accuracy.rmsError))")
-                fields.append("\"sqnr_db\":\(jsonNumber(accuracy.sqnrDecibels))")
-                fields.append("\"cosine\":\(jsonNumber(accuracy.cosineSimilarity))")
+                fields += [
+                    ("count", .int(accuracy.count)),
+                    ("max_abs_error", .double(accuracy.maxAbsoluteError)),
+                    ("rms_error", .double(accuracy.rmsError)),
+                    ("sqnr_db", .double(accuracy.sqnrDecibels)),
+                    ("cosine", .double(accuracy.cosineSimilarity)),
+                ]
             }
-            return "{" + fields.joined(separator: ",") + "}"
+            return .object(fields)
         }
-        return "{\"tensors\":[" + entries.joined(separator: ",") + "]}"
+        return JSONValue.object([("tensors", .array(entries))]).serialized()
     }
-
-    private func jsonNumber(_ value: Double) -> String {
-        value.isFinite ? "\(value)" : "null"
-    }
-
-    private func jsonString(_ text: String) -> String { CanonicalJSON.string(text) }
 }
 
 #if canImport(Glibc)
