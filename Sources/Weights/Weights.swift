@@ -7,7 +7,7 @@
 @_exported import WeightsCompression
 
 extension Checkpoint {
-    /// Every format of the package beyond the core's: pass it to ``Checkpoint/open(_:formats:)``
+    /// Every format of the package beyond the core's: pass it to `Checkpoint/open(_:formats:)`
     /// to open any file the `weights` command opens.
     public static var allFormats: [any CheckpointFormat.Type] { [CompressedFile.self] }
 }

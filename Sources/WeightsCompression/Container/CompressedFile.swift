@@ -14,7 +14,7 @@ import Darwin
 /// Opening reads and checks only the prologue, trailer and index: O(header), whatever the
 /// file's size. Reading a tensor decompresses that tensor's chunks alone, on all cores, into
 /// owned 64-byte-aligned storage; every chunk's checksum is checked on the way. It reads like a
-/// ``SafetensorsFile`` through ``TensorSource``, and ``Checkpoint/open(_:)`` recognizes it.
+/// `SafetensorsFile` through `TensorSource`, and `Checkpoint/open(_:)` recognizes it.
 ///
 /// ```swift
 /// let file = try CompressedFile(path: "model.wzst")
@@ -22,7 +22,7 @@ import Darwin
 /// try file.decompress(to: "model.safetensors")                  // the original, byte for byte
 /// ```
 ///
-/// Every failure is a ``WeightsError`` naming the file, and the tensor and byte offset where
+/// Every failure is a `WeightsError` naming the file, and the tensor and byte offset where
 /// they are known. Damage anywhere is reported, never returned as data.
 public final class CompressedFile: @unchecked Sendable {
     /// The path the file was opened from.
@@ -42,7 +42,7 @@ public final class CompressedFile: @unchecked Sendable {
 
     /// Opens and checks the container at `path`.
     ///
-    /// - Throws: ``WeightsError``: `io` when the file can't be read, `unsupportedFormat` when
+    /// - Throws: `WeightsError`: `io` when the file can't be read, `unsupportedFormat` when
     ///   it is not a container of a version this library reads, `corruptData` when it is
     ///   damaged or truncated, or an error of the original header.
     public convenience init(path: String, threads: Int = ParallelChunks.availableCores) throws {
@@ -205,7 +205,7 @@ extension CompressedFile {
     /// Writes the original safetensors file, byte for byte, to `path`.
     ///
     /// Chunks of every tensor decompress in parallel, a window at a time, and are written in
-    /// order through an ``AtomicFile``: a damaged container leaves no output behind.
+    /// order through an `AtomicFile`: a damaged container leaves no output behind.
     ///
     /// - Parameter verifyDigests: also check every tensor's SHA-256 (chunk checksums are always
     ///   checked).

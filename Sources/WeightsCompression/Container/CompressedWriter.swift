@@ -57,7 +57,7 @@ public struct CompressionSummary: Sendable, Hashable {
 /// Writes safetensors files as compressed containers (see ``CompressedFormat``).
 ///
 /// Chunks are compressed in parallel, a window at a time, and written in order through an
-/// ``AtomicFile``: memory stays bounded by the window, whatever the model's size, and the
+/// `AtomicFile`: memory stays bounded by the window, whatever the model's size, and the
 /// container appears under its name only once it is complete.
 ///
 /// ```swift

@@ -2,7 +2,7 @@ import WeightsCore
 /// SHA-256 digests of every tensor of a source, computed on all cores.
 ///
 /// One SHA-256 runs on one core, so the work is spread tensor by tensor, largest first (see
-/// ``ParallelMap``): even when one tensor is half the model, two cores stay busy.
+/// `ParallelMap`): even when one tensor is half the model, two cores stay busy.
 ///
 /// ```swift
 /// let digests = try TensorDigests.compute(for: try Checkpoint.open("model.safetensors"))

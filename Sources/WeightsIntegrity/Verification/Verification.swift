@@ -55,7 +55,7 @@ public enum Verification {
     /// - a source's own integrity checks (compressed containers).
     ///
     /// - Parameter formats: Formats beyond the core's to recognize, as in
-    ///   ``Checkpoint/open(_:formats:)``.
+    ///   `Checkpoint/open(_:formats:)`.
     /// - Throws: only when a manifest can't be read; every mismatch is a finding.
     public static func verify(
         _ path: String, expectations: Expectations, formats: [any CheckpointFormat.Type] = []
