@@ -116,6 +116,21 @@ import Weights
         #expect(try Verification.verify(directory + "/bf16.safetensors", expectations: .init()).allSatisfy(\.passed))
     }
 
+    @Test("Digests asked of the source and the tensor agree with the enums that compute them")
+    func nounsAnswerForThemselves() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let source = try Checkpoint.open(Self.path("model_bert_tiny.safetensors"))
+        let digest = try source.contentDigest()
+        #expect(digest == (try ContentDigest.compute(for: source)))
+        let index = try source.writeShards(to: directory + "/s", maximumShardSize: 600)
+        #expect(try Checkpoint.open(index).contentDigest() == digest)
+        let half = try source.converted(to: .float(.f16))
+        try half.write(to: directory + "/half.safetensors")
+        #expect(try Checkpoint.open(directory + "/half.safetensors").contentDigest() == half.contentDigest())
+        #expect(try source.tensorDigests().map(\.sha256) == source.tensors.map { try source.tensor(named: $0.name).sha256 })
+    }
+
     @Test func verifyReportsEveryMismatchByName() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -97,3 +97,14 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+extension TensorSource {
+    /// Writes the source as a sharded checkpoint in `directory` (see ``ShardedWriter``).
+    ///
+    /// - Returns: The index file's path.
+    @discardableResult
+    public func writeShards(to directory: String, maximumShardSize: Int = ShardedWriter.defaultMaximumShardSize,
+                            metadata: [String: String]? = nil) throws -> String {
+        try ShardedWriter.write(self, to: directory, maximumShardSize: maximumShardSize, metadata: metadata)
+    }
+}

@@ -11,12 +11,12 @@ import Synchronization
 ///     try SHA256Digest.file(at: files[i])
 /// }
 /// ```
-public enum ParallelMap {
+package enum ParallelMap {
     /// Calls `body` for every index in `0..<count`, `threads` at a time, and returns the
     /// results in index order. The first error stops further jobs and is rethrown.
     ///
     /// - Parameter threads: Defaults to ``ParallelChunks/availableCores``.
-    public static func run<T: Sendable>(
+    package static func run<T: Sendable>(
         count: Int, threads: Int? = nil, cost: (Int) -> Int,
         _ body: @Sendable (Int) throws -> T
     ) throws -> [T] {
