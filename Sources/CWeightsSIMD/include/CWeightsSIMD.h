@@ -73,4 +73,31 @@ void weights_sgemm_nt(size_t m, size_t n, size_t k, const float *a, size_t lda,
                       const void *b, size_t ldb, int b_format, const float *b_scales,
                       float *c, size_t ldc, int kernel);
 
+
+/// GGUF block formats the decoder's quantized kernels take, by their ggml type ids.
+#define WEIGHTS_GGML_Q5_0 6
+#define WEIGHTS_GGML_Q8_0 8
+#define WEIGHTS_GGML_Q4_K 12
+#define WEIGHTS_GGML_Q6_K 14
+
+/// Values per block of `weight_type` (32 or 256), or 0 for a type these kernels don't take.
+size_t weights_quantized_block_elements(int weight_type);
+/// Bytes per block of `weight_type`, or 0.
+size_t weights_quantized_block_bytes(int weight_type);
+/// Bytes of the activations quantized for `weight_type` from `k` floats: Q8_0 blocks for the
+/// 32-value formats, Q8_K blocks for the K formats. 0 for an unknown type.
+size_t weights_quantized_activation_size(int weight_type, size_t k);
+/// Quantizes `k` floats to the activation blocks `weight_type` pairs with, into `out`
+/// (weights_quantized_activation_size bytes). False when `k` is not a whole number of blocks
+/// or the type is unknown.
+bool weights_quantize_activations(int weight_type, const float *x, size_t k, void *out);
+/// True when the quantized dot products run their AVX2 form on this CPU.
+bool weights_quantized_dot_accelerated(void);
+/// out[r] = row r of the weights · the activations, for `rows` rows of `k` values stored
+/// `row_bytes` apart, in `weight_type` blocks as they lie in a GGUF file. `kernel`:
+/// WEIGHTS_KERNEL_BEST or WEIGHTS_KERNEL_PORTABLE. False when `k` is not a whole number of
+/// blocks, a row is shorter than its blocks, or the type is unknown; nothing is written then.
+bool weights_quantized_matvec(int weight_type, const void *weights, size_t row_bytes, size_t rows, size_t k,
+                              const void *activations, float *out, int kernel);
+
 #endif

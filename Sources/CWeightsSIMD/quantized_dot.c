@@ -1,0 +1,494 @@
+// Dot products of GGUF block-quantized weight rows with activations quantized to 8 bits, the
+// decoder's matrix-vector kernel (Spec/gguf.md, "Computing with quantized weights").
+//
+// Weights stay in their blocks, as they lie in the mapped file. Activations are quantized once
+// per vector: to Q8_0 blocks (32 values, one binary16 scale) for the 32-element weight formats,
+// and to Q8_K blocks (256 values, one binary32 scale, and the sums of each 16 values) for the
+// K formats. Each block's products are summed in integers and scaled once, in binary32.
+//
+// Every kernel has a portable C form and an AVX2 form chosen at run time; both sum the same
+// integers, so they differ only in the order of the final binary32 additions.
+
+#include "CWeightsSIMD.h"
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define WEIGHTS_X86 1
+#endif
+
+// MARK: - Block layouts (bytes as they lie in the file)
+
+enum { QK8_0 = 32, QK_K = 256 };
+
+typedef struct { uint16_t d; int8_t qs[QK8_0]; } block_q8_0;                        // 34 bytes
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[QK8_0 / 2]; } block_q5_0;     // 22 bytes
+typedef struct { uint16_t d; uint16_t dmin; uint8_t scales[12]; uint8_t qs[QK_K / 2]; } block_q4_K;  // 144
+typedef struct { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_K / 16]; uint16_t d; } block_q6_K;  // 210
+typedef struct { float d; int8_t qs[QK_K]; int16_t bsums[QK_K / 16]; } block_q8_K;  // 292 bytes
+
+_Static_assert(sizeof(block_q8_0) == 34, "Q8_0 block");
+_Static_assert(sizeof(block_q5_0) == 22, "Q5_0 block");
+_Static_assert(sizeof(block_q4_K) == 144, "Q4_K block");
+_Static_assert(sizeof(block_q6_K) == 210, "Q6_K block");
+_Static_assert(sizeof(block_q8_K) == 292, "Q8_K block");
+
+// MARK: - binary16
+
+static inline float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exponent = (h >> 10) & 0x1F;
+    uint32_t mantissa = h & 0x3FF;
+    uint32_t bits;
+    if (exponent == 0x1F) {
+        bits = sign | 0x7F800000 | (mantissa << 13);
+    } else if (exponent != 0) {
+        bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+    } else if (mantissa == 0) {
+        bits = sign;
+    } else {  // subnormal: normalize
+        int shift = 0;
+        while ((mantissa & 0x400) == 0) { mantissa <<= 1; shift++; }
+        bits = sign | ((uint32_t)(113 - shift) << 23) | ((mantissa & 0x3FF) << 13);
+    }
+    float value;
+    memcpy(&value, &bits, sizeof value);
+    return value;
+}
+
+static inline uint16_t float_to_half(float value) {
+    // Round to nearest, ties to even; the scales quantized here are finite and positive.
+    uint32_t bits;
+    memcpy(&bits, &value, sizeof bits);
+    uint32_t sign = (bits >> 16) & 0x8000;
+    int32_t exponent = (int32_t)((bits >> 23) & 0xFF) - 127 + 15;
+    uint32_t mantissa = bits & 0x7FFFFF;
+    if (((bits >> 23) & 0xFF) == 0xFF) return (uint16_t)(sign | 0x7C00 | (mantissa ? 0x200 : 0));
+    if (exponent >= 0x1F) return (uint16_t)(sign | 0x7C00);
+    if (exponent <= 0) {
+        if (exponent < -10) return (uint16_t)sign;
+        mantissa |= 0x800000;
+        uint32_t shift = (uint32_t)(14 - exponent);
+        uint32_t half = mantissa >> shift;
+        uint32_t rest = mantissa & ((1u << shift) - 1);
+        uint32_t midpoint = 1u << (shift - 1);
+        if (rest > midpoint || (rest == midpoint && (half & 1))) half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = sign | ((uint32_t)exponent << 10) | (mantissa >> 13);
+    uint32_t rest = mantissa & 0x1FFF;
+    if (rest > 0x1000 || (rest == 0x1000 && (half & 1))) half++;
+    return (uint16_t)half;
+}
+
+static inline int nearest_int(float value) { return (int)lrintf(value); }
+
+// MARK: - Quantizing activations
+
+size_t weights_quantized_activation_size(int weight_type, size_t k) {
+    switch (weight_type) {
+    case WEIGHTS_GGML_Q8_0:
+    case WEIGHTS_GGML_Q5_0: return k / QK8_0 * sizeof(block_q8_0);
+    case WEIGHTS_GGML_Q4_K:
+    case WEIGHTS_GGML_Q6_K: return k / QK_K * sizeof(block_q8_K);
+    default: return 0;
+    }
+}
+
+size_t weights_quantized_block_elements(int weight_type) {
+    switch (weight_type) {
+    case WEIGHTS_GGML_Q8_0:
+    case WEIGHTS_GGML_Q5_0: return QK8_0;
+    case WEIGHTS_GGML_Q4_K:
+    case WEIGHTS_GGML_Q6_K: return QK_K;
+    default: return 0;
+    }
+}
+
+size_t weights_quantized_block_bytes(int weight_type) {
+    switch (weight_type) {
+    case WEIGHTS_GGML_Q8_0: return sizeof(block_q8_0);
+    case WEIGHTS_GGML_Q5_0: return sizeof(block_q5_0);
+    case WEIGHTS_GGML_Q4_K: return sizeof(block_q4_K);
+    case WEIGHTS_GGML_Q6_K: return sizeof(block_q6_K);
+    default: return 0;
+    }
+}
+
+// Q8_0: scale = max|x| / 127, q = round(x / scale), the scale kept in binary16.
+static void quantize_q8_0(const float *x, size_t k, block_q8_0 *out) {
+    for (size_t b = 0; b < k / QK8_0; b++) {
+        const float *v = x + b * QK8_0;
+        float largest = 0;
+        for (int i = 0; i < QK8_0; i++) largest = fmaxf(largest, fabsf(v[i]));
+        float d = largest / 127.0f;
+        float inverse = d != 0 ? 1.0f / d : 0.0f;
+        out[b].d = float_to_half(d);
+        for (int i = 0; i < QK8_0; i++) out[b].qs[i] = (int8_t)roundf(v[i] * inverse);
+    }
+}
+
+// Q8_K: the value of largest magnitude maps to -128 or 127 through one binary32 scale; the
+// sums of each 16 levels are kept for the K formats' minimums.
+static void quantize_q8_K(const float *x, size_t k, block_q8_K *out) {
+    for (size_t b = 0; b < k / QK_K; b++) {
+        const float *v = x + b * QK_K;
+        float largest = 0, extreme = 0;
+        for (int i = 0; i < QK_K; i++) {
+            if (fabsf(v[i]) > largest) { largest = fabsf(v[i]); extreme = v[i]; }
+        }
+        block_q8_K *block = out + b;
+        if (largest == 0) {
+            memset(block, 0, sizeof *block);
+            continue;
+        }
+        float inverse = -127.0f / extreme;
+        for (int i = 0; i < QK_K; i++) {
+            int level = nearest_int(inverse * v[i]);
+            block->qs[i] = (int8_t)(level > 127 ? 127 : level);
+        }
+        for (int g = 0; g < QK_K / 16; g++) {
+            int sum = 0;
+            for (int i = 0; i < 16; i++) sum += block->qs[g * 16 + i];
+            block->bsums[g] = (int16_t)sum;
+        }
+        block->d = 1.0f / inverse;
+    }
+}
+
+bool weights_quantize_activations(int weight_type, const float *x, size_t k, void *out) {
+    switch (weight_type) {
+    case WEIGHTS_GGML_Q8_0:
+    case WEIGHTS_GGML_Q5_0:
+        if (k % QK8_0) return false;
+        quantize_q8_0(x, k, out);
+        return true;
+    case WEIGHTS_GGML_Q4_K:
+    case WEIGHTS_GGML_Q6_K:
+        if (k % QK_K) return false;
+        quantize_q8_K(x, k, out);
+        return true;
+    default: return false;
+    }
+}
+
+// MARK: - Portable dot products
+
+static float dot_q8_0_portable(size_t blocks, const block_q8_0 *w, const block_q8_0 *a) {
+    float sum = 0;
+    for (size_t b = 0; b < blocks; b++) {
+        int products = 0;
+        for (int i = 0; i < QK8_0; i++) products += w[b].qs[i] * a[b].qs[i];
+        sum += half_to_float(w[b].d) * half_to_float(a[b].d) * (float)products;
+    }
+    return sum;
+}
+
+// The 32 levels of a Q5_0 block, -16…15: element j takes the low nibble of qs[j] (j < 16) or
+// the high nibble of qs[j - 16], and bit j of qh as its fifth bit.
+static inline void unpack_q5_0(const block_q5_0 *block, int8_t levels[QK8_0]) {
+    uint32_t high;
+    memcpy(&high, block->qh, sizeof high);
+    for (int j = 0; j < QK8_0 / 2; j++) {
+        levels[j] = (int8_t)(((block->qs[j] & 0x0F) | (((high >> j) & 1) << 4)) - 16);
+        levels[j + 16] = (int8_t)(((block->qs[j] >> 4) | (((high >> (j + 16)) & 1) << 4)) - 16);
+    }
+}
+
+static float dot_q5_0_portable(size_t blocks, const block_q5_0 *w, const block_q8_0 *a) {
+    float sum = 0;
+    int8_t levels[QK8_0];
+    for (size_t b = 0; b < blocks; b++) {
+        unpack_q5_0(w + b, levels);
+        int products = 0;
+        for (int i = 0; i < QK8_0; i++) products += levels[i] * a[b].qs[i];
+        sum += half_to_float(w[b].d) * half_to_float(a[b].d) * (float)products;
+    }
+    return sum;
+}
+
+// The 6-bit scale and minimum of sub-block j (0…7) of a Q4_K or Q5_K block: sub-blocks 0–3
+// keep theirs in the low six bits of bytes j and j + 4; 4–7 in the nibbles of bytes j + 4 and
+// the top two bits of bytes j - 4 and j.
+static inline void scale_and_min_k4(int j, const uint8_t *scales, uint8_t *scale, uint8_t *minimum) {
+    if (j < 4) {
+        *scale = scales[j] & 63;
+        *minimum = scales[j + 4] & 63;
+    } else {
+        *scale = (uint8_t)((scales[j + 4] & 0x0F) | ((scales[j - 4] >> 6) << 4));
+        *minimum = (uint8_t)((scales[j + 4] >> 4) | ((scales[j] >> 6) << 4));
+    }
+}
+
+static float dot_q4_K_portable(size_t blocks, const block_q4_K *w, const block_q8_K *a) {
+    float sum = 0;
+    for (size_t b = 0; b < blocks; b++) {
+        const uint8_t *q4 = w[b].qs;
+        const int8_t *q8 = a[b].qs;
+        int scaled = 0, minimums = 0;
+        for (int j = 0; j < QK_K / 64; j++) {  // 64 values: the low nibbles, then the high ones
+            uint8_t scale0, min0, scale1, min1;
+            scale_and_min_k4(2 * j, w[b].scales, &scale0, &min0);
+            scale_and_min_k4(2 * j + 1, w[b].scales, &scale1, &min1);
+            int low = 0, high = 0;
+            for (int i = 0; i < 32; i++) {
+                low += (q4[i] & 0x0F) * q8[i];
+                high += (q4[i] >> 4) * q8[i + 32];
+            }
+            scaled += scale0 * low + scale1 * high;
+            minimums += min0 * (a[b].bsums[4 * j] + a[b].bsums[4 * j + 1])
+                      + min1 * (a[b].bsums[4 * j + 2] + a[b].bsums[4 * j + 3]);
+            q4 += 32;
+            q8 += 64;
+        }
+        sum += a[b].d * half_to_float(w[b].d) * (float)scaled
+             - a[b].d * half_to_float(w[b].dmin) * (float)minimums;
+    }
+    return sum;
+}
+
+// The 256 levels of a Q6_K block, -32…31. Each 128 values take their low four bits from 64
+// bytes of ql (low nibbles for the first 64 values, high nibbles for the next 64) and their
+// top two bits from 32 bytes of qh (two bits per value, four values per byte).
+static inline void unpack_q6_K(const block_q6_K *block, int8_t levels[QK_K]) {
+    const uint8_t *ql = block->ql;
+    const uint8_t *qh = block->qh;
+    int8_t *out = levels;
+    for (int half = 0; half < 2; half++) {
+        for (int l = 0; l < 32; l++) {
+            out[l] = (int8_t)(((ql[l] & 0x0F) | (((qh[l] >> 0) & 3) << 4)) - 32);
+            out[l + 32] = (int8_t)(((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32);
+            out[l + 64] = (int8_t)(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+            out[l + 96] = (int8_t)(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+        }
+        ql += 64;
+        qh += 32;
+        out += 128;
+    }
+}
+
+static float dot_q6_K_portable(size_t blocks, const block_q6_K *w, const block_q8_K *a) {
+    float sum = 0;
+    int8_t levels[QK_K];
+    for (size_t b = 0; b < blocks; b++) {
+        unpack_q6_K(w + b, levels);
+        int scaled = 0;
+        for (int s = 0; s < QK_K / 16; s++) {
+            int products = 0;
+            for (int i = 0; i < 16; i++) products += levels[s * 16 + i] * a[b].qs[s * 16 + i];
+            scaled += w[b].scales[s] * products;
+        }
+        sum += a[b].d * half_to_float(w[b].d) * (float)scaled;
+    }
+    return sum;
+}
+
+// MARK: - AVX2 dot products
+
+#ifdef WEIGHTS_X86
+#define AVX2_TARGET __attribute__((target("avx2,fma,f16c")))
+
+// The sums of products of 32 signed bytes, as 8 int32 lanes: |x| · sign(y, x), so that the
+// unsigned-by-signed multiply-add can be used.
+AVX2_TARGET static inline __m256i products_i8(__m256i x, __m256i y) {
+    __m256i magnitude = _mm256_sign_epi8(x, x);
+    __m256i signed_y = _mm256_sign_epi8(y, x);
+    __m256i pairs = _mm256_maddubs_epi16(magnitude, signed_y);
+    return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+}
+
+AVX2_TARGET static inline float horizontal_sum(__m256 v) {
+    __m128 sum = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+    sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
+    return _mm_cvtss_f32(sum);
+}
+
+AVX2_TARGET static inline int horizontal_sum_i32(__m256i v) {
+    __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, _MM_SHUFFLE(1, 0, 3, 2)));
+    sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(sum);
+}
+
+AVX2_TARGET static float dot_q8_0_avx2(size_t blocks, const block_q8_0 *w, const block_q8_0 *a) {
+    __m256 accumulator = _mm256_setzero_ps();
+    for (size_t b = 0; b < blocks; b++) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)w[b].qs);
+        __m256i y = _mm256_loadu_si256((const __m256i *)a[b].qs);
+        __m256 products = _mm256_cvtepi32_ps(products_i8(x, y));
+        __m256 scale = _mm256_set1_ps(_cvtsh_ss(w[b].d) * _cvtsh_ss(a[b].d));
+        accumulator = _mm256_fmadd_ps(scale, products, accumulator);
+    }
+    return horizontal_sum(accumulator);
+}
+
+// Q5_0 levels as 32 signed bytes: the nibbles, with bit j of qh as bit 4 of element j, less 16.
+AVX2_TARGET static inline __m256i levels_q5_0(const block_q5_0 *block) {
+    __m128i packed = _mm_loadu_si128((const __m128i *)block->qs);
+    __m128i low = _mm_and_si128(packed, _mm_set1_epi8(0x0F));
+    __m128i high = _mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F));
+    __m256i nibbles = _mm256_set_m128i(high, low);
+    uint32_t bits;
+    memcpy(&bits, block->qh, sizeof bits);
+    // Spread bit j of `bits` to byte j: each byte gets its 32-bit word's relevant byte, then
+    // the bit is tested against a per-byte mask.
+    __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits),
+        _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0x0000000000000000));
+    __m256i mask = _mm256_set1_epi64x((long long)0x7FBFDFEFF7FBFDFE);
+    __m256i set = _mm256_cmpeq_epi8(_mm256_or_si256(spread, mask), _mm256_set1_epi8(-1));
+    __m256i fifth = _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+    return _mm256_sub_epi8(_mm256_or_si256(nibbles, fifth), _mm256_set1_epi8(16));
+}
+
+AVX2_TARGET static float dot_q5_0_avx2(size_t blocks, const block_q5_0 *w, const block_q8_0 *a) {
+    __m256 accumulator = _mm256_setzero_ps();
+    for (size_t b = 0; b < blocks; b++) {
+        __m256i x = levels_q5_0(w + b);
+        __m256i y = _mm256_loadu_si256((const __m256i *)a[b].qs);
+        __m256 products = _mm256_cvtepi32_ps(products_i8(x, y));
+        __m256 scale = _mm256_set1_ps(_cvtsh_ss(w[b].d) * _cvtsh_ss(a[b].d));
+        accumulator = _mm256_fmadd_ps(scale, products, accumulator);
+    }
+    return horizontal_sum(accumulator);
+}
+
+AVX2_TARGET static float dot_q4_K_avx2(size_t blocks, const block_q4_K *w, const block_q8_K *a) {
+    float sum = 0;
+    const __m256i nibble = _mm256_set1_epi8(0x0F);
+    for (size_t b = 0; b < blocks; b++) {
+        const uint8_t *q4 = w[b].qs;
+        const int8_t *q8 = a[b].qs;
+        __m256i scaled = _mm256_setzero_si256();
+        int minimums = 0;
+        for (int j = 0; j < QK_K / 64; j++) {
+            uint8_t scale0, min0, scale1, min1;
+            scale_and_min_k4(2 * j, w[b].scales, &scale0, &min0);
+            scale_and_min_k4(2 * j + 1, w[b].scales, &scale1, &min1);
+            __m256i packed = _mm256_loadu_si256((const __m256i *)q4);
+            __m256i low = _mm256_and_si256(packed, nibble);
+            __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble);
+            __m256i y0 = _mm256_loadu_si256((const __m256i *)q8);
+            __m256i y1 = _mm256_loadu_si256((const __m256i *)(q8 + 32));
+            // Unsigned nibbles times signed levels: pairs fit in int16 (2 · 15 · 128).
+            __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(low, y0), _mm256_set1_epi16(scale0));
+            __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(high, y1), _mm256_set1_epi16(scale1));
+            scaled = _mm256_add_epi32(scaled, _mm256_add_epi32(p0, p1));
+            minimums += min0 * (a[b].bsums[4 * j] + a[b].bsums[4 * j + 1])
+                      + min1 * (a[b].bsums[4 * j + 2] + a[b].bsums[4 * j + 3]);
+            q4 += 32;
+            q8 += 64;
+        }
+        sum += a[b].d * _cvtsh_ss(w[b].d) * (float)horizontal_sum_i32(scaled)
+             - a[b].d * _cvtsh_ss(w[b].dmin) * (float)minimums;
+    }
+    return sum;
+}
+
+AVX2_TARGET static float dot_q6_K_avx2(size_t blocks, const block_q6_K *w, const block_q8_K *a) {
+    float sum = 0;
+    const __m256i nibble = _mm256_set1_epi8(0x0F);
+    const __m256i two = _mm256_set1_epi8(3);
+    for (size_t b = 0; b < blocks; b++) {
+        const uint8_t *ql = w[b].ql;
+        const uint8_t *qh = w[b].qh;
+        const int8_t *q8 = a[b].qs;
+        const int8_t *scales = w[b].scales;
+        __m256i scaled = _mm256_setzero_si256();
+        for (int half = 0; half < 2; half++) {
+            __m256i low0 = _mm256_loadu_si256((const __m256i *)ql);
+            __m256i low1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i top = _mm256_loadu_si256((const __m256i *)qh);
+            // Levels 0…63 (before the -32), four runs of 32 values.
+            __m256i v[4];
+            v[0] = _mm256_or_si256(_mm256_and_si256(low0, nibble), _mm256_slli_epi16(_mm256_and_si256(top, two), 4));
+            v[1] = _mm256_or_si256(_mm256_and_si256(low1, nibble),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(top, 2), two), 4));
+            v[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(low0, 4), nibble),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(top, 4), two), 4));
+            v[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(low1, 4), nibble),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(top, 6), two), 4));
+            for (int r = 0; r < 4; r++) {
+                __m256i y = _mm256_loadu_si256((const __m256i *)(q8 + 32 * r));
+                // (v - 32) · y = v · y - 32 · y, each as int16 pairs (2 · 63 · 128 fits).
+                __m256i pairs = _mm256_sub_epi16(_mm256_maddubs_epi16(v[r], y),
+                                                 _mm256_maddubs_epi16(_mm256_set1_epi8(32), y));
+                // Each 16 values share a scale: the low 128 bits take scales[2r], the high 128 bits scales[2r + 1].
+                __m256i scale = _mm256_set_m128i(_mm_set1_epi16(scales[2 * r + 1]), _mm_set1_epi16(scales[2 * r]));
+                scaled = _mm256_add_epi32(scaled, _mm256_madd_epi16(pairs, scale));
+            }
+            ql += 64;
+            qh += 32;
+            q8 += 128;
+            scales += 8;
+        }
+        sum += a[b].d * _cvtsh_ss(w[b].d) * (float)horizontal_sum_i32(scaled);
+    }
+    return sum;
+}
+
+static bool cpu_has_avx2_fma(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    }
+    return cached;
+}
+#endif
+
+// MARK: - Entry points
+
+bool weights_quantized_dot_accelerated(void) {
+#ifdef WEIGHTS_X86
+    return cpu_has_avx2_fma();
+#else
+    return false;
+#endif
+}
+
+bool weights_quantized_matvec(int weight_type, const void *weights, size_t row_bytes, size_t rows, size_t k,
+                              const void *activations, float *out, int kernel) {
+    size_t block_elements = weights_quantized_block_elements(weight_type);
+    if (block_elements == 0 || k % block_elements) return false;
+    size_t blocks = k / block_elements;
+    if (row_bytes < blocks * weights_quantized_block_bytes(weight_type)) return false;
+    bool fast = false;
+#ifdef WEIGHTS_X86
+    fast = kernel == WEIGHTS_KERNEL_BEST && cpu_has_avx2_fma();
+#endif
+    (void)kernel;
+    for (size_t r = 0; r < rows; r++) {
+        const void *row = (const uint8_t *)weights + r * row_bytes;
+        float value = 0;
+        switch (weight_type) {
+        case WEIGHTS_GGML_Q8_0:
+#ifdef WEIGHTS_X86
+            if (fast) { value = dot_q8_0_avx2(blocks, row, activations); break; }
+#endif
+            value = dot_q8_0_portable(blocks, row, activations);
+            break;
+        case WEIGHTS_GGML_Q5_0:
+#ifdef WEIGHTS_X86
+            if (fast) { value = dot_q5_0_avx2(blocks, row, activations); break; }
+#endif
+            value = dot_q5_0_portable(blocks, row, activations);
+            break;
+        case WEIGHTS_GGML_Q4_K:
+#ifdef WEIGHTS_X86
+            if (fast) { value = dot_q4_K_avx2(blocks, row, activations); break; }
+#endif
+            value = dot_q4_K_portable(blocks, row, activations);
+            break;
+        case WEIGHTS_GGML_Q6_K:
+#ifdef WEIGHTS_X86
+            if (fast) { value = dot_q6_K_avx2(blocks, row, activations); break; }
+#endif
+            value = dot_q6_K_portable(blocks, row, activations);
+            break;
+        }
+        out[r] = value;
+    }
+    return true;
+}
