@@ -1,6 +1,6 @@
 import Testing
 import WeightsCore
-@testable import WeightsEngine
+import WeightsEngine
 
 /// A small vocabulary whose answers can be worked out by hand.
 private func tokenizer(addSpacePrefix: Bool = false) throws -> SentencePieceTokenizer {
