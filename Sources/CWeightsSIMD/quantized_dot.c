@@ -438,6 +438,138 @@ static bool cpu_has_avx2_fma(void) {
 }
 #endif
 
+// MARK: - Dot products with binary32 activations
+//
+// The weights are widened block by block in registers, exactly as a dequantizer computes them
+// in binary32 (d · q for Q8_0 and Q5_0; (d · scale) · q − (dmin · min) for Q4_K; (d · scale) · q
+// for Q6_K), and multiplied with the activations as they are. Slower than the integer forms,
+// but the only error left is the order of the additions.
+
+static float dot_q8_0_f32_portable(size_t blocks, const block_q8_0 *w, const float *x) {
+    float sum = 0;
+    for (size_t b = 0; b < blocks; b++, x += QK8_0) {
+        float d = half_to_float(w[b].d);
+        for (int i = 0; i < QK8_0; i++) sum += (d * (float)w[b].qs[i]) * x[i];
+    }
+    return sum;
+}
+
+static float dot_q5_0_f32_portable(size_t blocks, const block_q5_0 *w, const float *x) {
+    float sum = 0;
+    int8_t levels[QK8_0];
+    for (size_t b = 0; b < blocks; b++, x += QK8_0) {
+        unpack_q5_0(w + b, levels);
+        float d = half_to_float(w[b].d);
+        for (int i = 0; i < QK8_0; i++) sum += (d * (float)levels[i]) * x[i];
+    }
+    return sum;
+}
+
+static float dot_q4_K_f32_portable(size_t blocks, const block_q4_K *w, const float *x) {
+    float sum = 0;
+    for (size_t b = 0; b < blocks; b++) {
+        float d = half_to_float(w[b].d), dmin = half_to_float(w[b].dmin);
+        const uint8_t *q4 = w[b].qs;
+        for (int j = 0; j < QK_K / 64; j++, q4 += 32, x += 64) {
+            uint8_t scale0, min0, scale1, min1;
+            scale_and_min_k4(2 * j, w[b].scales, &scale0, &min0);
+            scale_and_min_k4(2 * j + 1, w[b].scales, &scale1, &min1);
+            float d0 = d * scale0, m0 = dmin * min0, d1 = d * scale1, m1 = dmin * min1;
+            for (int i = 0; i < 32; i++) {
+                sum += (d0 * (float)(q4[i] & 0x0F) - m0) * x[i];
+                sum += (d1 * (float)(q4[i] >> 4) - m1) * x[i + 32];
+            }
+        }
+    }
+    return sum;
+}
+
+static float dot_q6_K_f32_portable(size_t blocks, const block_q6_K *w, const float *x) {
+    float sum = 0;
+    int8_t levels[QK_K];
+    for (size_t b = 0; b < blocks; b++, x += QK_K) {
+        unpack_q6_K(w + b, levels);
+        float d = half_to_float(w[b].d);
+        for (int s = 0; s < QK_K / 16; s++) {
+            float scale = d * (float)w[b].scales[s];
+            for (int i = 0; i < 16; i++) sum += (scale * (float)levels[s * 16 + i]) * x[s * 16 + i];
+        }
+    }
+    return sum;
+}
+
+#ifdef WEIGHTS_X86
+// Eight levels (signed bytes) widened to binary32.
+AVX2_TARGET static inline __m256 widen8(const int8_t *levels) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)levels)));
+}
+
+// Accumulates Σ (scale · level − offset) · x over 32 levels and 32 activations.
+AVX2_TARGET static inline __m256 fma32(const int8_t *levels, const float *x, __m256 scale, __m256 offset, __m256 acc) {
+    for (int i = 0; i < 32; i += 8) {
+        __m256 weight = _mm256_fmsub_ps(scale, widen8(levels + i), offset);
+        acc = _mm256_fmadd_ps(weight, _mm256_loadu_ps(x + i), acc);
+    }
+    return acc;
+}
+
+AVX2_TARGET static float dot_q8_0_f32_avx2(size_t blocks, const block_q8_0 *w, const float *x) {
+    __m256 acc = _mm256_setzero_ps();
+    for (size_t b = 0; b < blocks; b++, x += QK8_0) {
+        acc = fma32(w[b].qs, x, _mm256_set1_ps(_cvtsh_ss(w[b].d)), _mm256_setzero_ps(), acc);
+    }
+    return horizontal_sum(acc);
+}
+
+AVX2_TARGET static float dot_q5_0_f32_avx2(size_t blocks, const block_q5_0 *w, const float *x) {
+    __m256 acc = _mm256_setzero_ps();
+    int8_t levels[QK8_0];
+    for (size_t b = 0; b < blocks; b++, x += QK8_0) {
+        _mm256_storeu_si256((__m256i *)levels, levels_q5_0(w + b));
+        acc = fma32(levels, x, _mm256_set1_ps(_cvtsh_ss(w[b].d)), _mm256_setzero_ps(), acc);
+    }
+    return horizontal_sum(acc);
+}
+
+AVX2_TARGET static float dot_q4_K_f32_avx2(size_t blocks, const block_q4_K *w, const float *x) {
+    __m256 acc = _mm256_setzero_ps();
+    const __m256i nibble = _mm256_set1_epi8(0x0F);
+    int8_t levels[64];
+    for (size_t b = 0; b < blocks; b++) {
+        float d = _cvtsh_ss(w[b].d), dmin = _cvtsh_ss(w[b].dmin);
+        const uint8_t *q4 = w[b].qs;
+        for (int j = 0; j < QK_K / 64; j++, q4 += 32, x += 64) {
+            uint8_t scale0, min0, scale1, min1;
+            scale_and_min_k4(2 * j, w[b].scales, &scale0, &min0);
+            scale_and_min_k4(2 * j + 1, w[b].scales, &scale1, &min1);
+            __m256i packed = _mm256_loadu_si256((const __m256i *)q4);
+            _mm256_storeu_si256((__m256i *)levels, _mm256_and_si256(packed, nibble));
+            _mm256_storeu_si256((__m256i *)(levels + 32), _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble));
+            acc = fma32(levels, x, _mm256_set1_ps(d * scale0), _mm256_set1_ps(dmin * min0), acc);
+            acc = fma32(levels + 32, x + 32, _mm256_set1_ps(d * scale1), _mm256_set1_ps(dmin * min1), acc);
+        }
+    }
+    return horizontal_sum(acc);
+}
+
+AVX2_TARGET static float dot_q6_K_f32_avx2(size_t blocks, const block_q6_K *w, const float *x) {
+    __m256 acc = _mm256_setzero_ps();
+    int8_t levels[QK_K];
+    for (size_t b = 0; b < blocks; b++, x += QK_K) {
+        unpack_q6_K(w + b, levels);
+        float d = _cvtsh_ss(w[b].d);
+        for (int s = 0; s < QK_K / 16; s++) {
+            __m256 scale = _mm256_set1_ps(d * (float)w[b].scales[s]);
+            for (int i = 0; i < 16; i += 8) {
+                __m256 weight = _mm256_mul_ps(scale, widen8(levels + s * 16 + i));
+                acc = _mm256_fmadd_ps(weight, _mm256_loadu_ps(x + s * 16 + i), acc);
+            }
+        }
+    }
+    return horizontal_sum(acc);
+}
+#endif
+
 // MARK: - Entry points
 
 bool weights_quantized_dot_accelerated(void) {
@@ -486,6 +618,51 @@ bool weights_quantized_matvec(int weight_type, const void *weights, size_t row_b
             if (fast) { value = dot_q6_K_avx2(blocks, row, activations); break; }
 #endif
             value = dot_q6_K_portable(blocks, row, activations);
+            break;
+        }
+        out[r] = value;
+    }
+    return true;
+}
+
+bool weights_quantized_matvec_f32(int weight_type, const void *weights, size_t row_bytes, size_t rows, size_t k,
+                                  const float *x, float *out, int kernel) {
+    size_t block_elements = weights_quantized_block_elements(weight_type);
+    if (block_elements == 0 || k % block_elements) return false;
+    size_t blocks = k / block_elements;
+    if (row_bytes < blocks * weights_quantized_block_bytes(weight_type)) return false;
+    bool fast = false;
+#ifdef WEIGHTS_X86
+    fast = kernel == WEIGHTS_KERNEL_BEST && cpu_has_avx2_fma();
+#endif
+    (void)kernel;
+    for (size_t r = 0; r < rows; r++) {
+        const void *row = (const uint8_t *)weights + r * row_bytes;
+        float value = 0;
+        switch (weight_type) {
+        case WEIGHTS_GGML_Q8_0:
+#ifdef WEIGHTS_X86
+            if (fast) { value = dot_q8_0_f32_avx2(blocks, row, x); break; }
+#endif
+            value = dot_q8_0_f32_portable(blocks, row, x);
+            break;
+        case WEIGHTS_GGML_Q5_0:
+#ifdef WEIGHTS_X86
+            if (fast) { value = dot_q5_0_f32_avx2(blocks, row, x); break; }
+#endif
+            value = dot_q5_0_f32_portable(blocks, row, x);
+            break;
+        case WEIGHTS_GGML_Q4_K:
+#ifdef WEIGHTS_X86
+            if (fast) { value = dot_q4_K_f32_avx2(blocks, row, x); break; }
+#endif
+            value = dot_q4_K_f32_portable(blocks, row, x);
+            break;
+        case WEIGHTS_GGML_Q6_K:
+#ifdef WEIGHTS_X86
+            if (fast) { value = dot_q6_K_f32_avx2(blocks, row, x); break; }
+#endif
+            value = dot_q6_K_f32_portable(blocks, row, x);
             break;
         }
         out[r] = value;

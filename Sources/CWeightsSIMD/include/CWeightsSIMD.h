@@ -99,5 +99,10 @@ bool weights_quantized_dot_accelerated(void);
 /// blocks, a row is shorter than its blocks, or the type is unknown; nothing is written then.
 bool weights_quantized_matvec(int weight_type, const void *weights, size_t row_bytes, size_t rows, size_t k,
                               const void *activations, float *out, int kernel);
+/// out[r] = row r of the weights · x, with the weights widened to binary32 block by block as a
+/// dequantizer computes them and `x` used as it is (no quantization of the activations).
+/// Arguments and failures as for weights_quantized_matvec.
+bool weights_quantized_matvec_f32(int weight_type, const void *weights, size_t row_bytes, size_t rows, size_t k,
+                                  const float *x, float *out, int kernel);
 
 #endif
