@@ -7,7 +7,7 @@ import WeightsCore
 /// config.hiddenSize      // 384
 /// config.headSize        // 32
 /// ```
-public struct BertConfiguration: Sendable, Hashable, Decodable {
+public struct BertConfiguration: Sendable, Hashable {
     public var vocabularySize: Int
     public var hiddenSize: Int
     public var layerCount: Int
@@ -47,35 +47,23 @@ public struct BertConfiguration: Sendable, Hashable, Decodable {
     ///   size is not positive; `unsupportedFormat` for an activation other than `gelu` or
     ///   position embeddings other than `absolute`.
     public init(contentsOf path: String) throws {
-        self = try ModelFiles.decode(Self.self, from: path)
+        try self.init(JSONField(contentsOf: path))
         do { try validate() } catch let error as WeightsError { throw error.in(file: path) }
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case vocabularySize = "vocab_size"
-        case hiddenSize = "hidden_size"
-        case layerCount = "num_hidden_layers"
-        case headCount = "num_attention_heads"
-        case intermediateSize = "intermediate_size"
-        case maximumPositions = "max_position_embeddings"
-        case tokenTypeCount = "type_vocab_size"
-        case layerNormEpsilon = "layer_norm_eps"
-        case hiddenActivation = "hidden_act"
-        case positionEmbeddingType = "position_embedding_type"
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let keys = try decoder.container(keyedBy: CodingKeys.self)
-        vocabularySize = try keys.decode(Int.self, forKey: .vocabularySize)
-        hiddenSize = try keys.decode(Int.self, forKey: .hiddenSize)
-        layerCount = try keys.decode(Int.self, forKey: .layerCount)
-        headCount = try keys.decode(Int.self, forKey: .headCount)
-        intermediateSize = try keys.decode(Int.self, forKey: .intermediateSize)
-        maximumPositions = try keys.decode(Int.self, forKey: .maximumPositions)
-        tokenTypeCount = try keys.decodeIfPresent(Int.self, forKey: .tokenTypeCount) ?? 2
-        layerNormEpsilon = try keys.decodeIfPresent(Float.self, forKey: .layerNormEpsilon) ?? 1e-12
-        hiddenActivation = try keys.decodeIfPresent(String.self, forKey: .hiddenActivation) ?? "gelu"
-        positionEmbeddingType = try keys.decodeIfPresent(String.self, forKey: .positionEmbeddingType) ?? "absolute"
+    /// Reads the keys of a `config.json`, unchecked; `contentsOf` checks them.
+    init(_ config: JSONField) throws {
+        let config = try config.asObject()
+        vocabularySize = try config["vocab_size"].requiredInt()
+        hiddenSize = try config["hidden_size"].requiredInt()
+        layerCount = try config["num_hidden_layers"].requiredInt()
+        headCount = try config["num_attention_heads"].requiredInt()
+        intermediateSize = try config["intermediate_size"].requiredInt()
+        maximumPositions = try config["max_position_embeddings"].requiredInt()
+        tokenTypeCount = try config["type_vocab_size"].int() ?? 2
+        layerNormEpsilon = try config["layer_norm_eps"].float() ?? 1e-12
+        hiddenActivation = try config["hidden_act"].string() ?? "gelu"
+        positionEmbeddingType = try config["position_embedding_type"].string() ?? "absolute"
     }
 
     func validate() throws {

@@ -7,8 +7,29 @@ import Musl
 import Darwin
 #endif
 
-/// Where models live on this machine.
-public enum ModelDirectory {
+/// A sentence-transformers model directory: the one place that reads its configuration
+/// files, each once, and hands every component its settings.
+///
+/// The layout, all-MiniLM-L6-v2's:
+///
+/// | file | read by | gives |
+/// |---|---|---|
+/// | `sentence_bert_config.json` | ``init(path:)`` | ``maximumSequenceLength`` |
+/// | `modules.json` | ``modules()`` | the encoder's and the pooling's directories, normalization |
+/// | `config.json` (in the encoder's directory) | ``encoderConfiguration()`` | the ``BertConfiguration`` |
+/// | `1_Pooling/config.json` | ``pooling()`` | the ``Pooling`` mode |
+/// | `tokenizer.json`, or `vocab.txt` and `tokenizer_config.json` | ``tokenizerConfiguration()`` | the tokenizer's settings |
+///
+/// Every file is optional but the encoder's `config.json` and a tokenizer file. JSON is read
+/// with WeightsCore's ``JSONScanner`` (through ``JSONField``), and errors are `WeightsError`s
+/// that name the file and the key.
+///
+/// ```swift
+/// let directory = try ModelDirectory(path: ModelDirectory.default)
+/// let model = try EmbeddingModel(directory)               // modules, config.json, pooling
+/// let tokenizer = try WordPieceTokenizer(directory)       // tokenizer.json
+/// ```
+public struct ModelDirectory: Sendable {
     /// The model `weights embed` uses when given none.
     public static let defaultModelName = "all-MiniLM-L6-v2"
 
@@ -20,14 +41,123 @@ public enum ModelDirectory {
         return models + "/" + defaultModelName
     }
 
+    /// The modules of the pipeline (`modules.json`).
+    package struct Modules: Sendable {
+        /// The directory of the encoder's `config.json` and weights: the model directory, or
+        /// a subdirectory of it in older models (`0_Transformer`).
+        package var encoderPath: String
+        /// The `Pooling` module's directory; nil without one (then pooling is by the mean).
+        package var poolingPath: String?
+        /// Whether a `Normalize` module follows the pooling.
+        package var normalizes: Bool
+    }
+
+    /// The directory.
+    package let path: String
+    /// `max_seq_length` of `sentence_bert_config.json`: the most tokens a sequence may have,
+    /// special tokens included; nil without the file or the key. Any whole number: each
+    /// component checks it for what it needs.
+    package let maximumSequenceLength: Int?
+
+    /// The path of `sentence_bert_config.json`, for errors about ``maximumSequenceLength``.
+    package var sentenceConfigurationPath: String { path + "/sentence_bert_config.json" }
+
+    /// Reads `sentence_bert_config.json`, which both the model and the tokenizer use.
+    ///
+    /// - Throws: `invalidArgument` naming the file when it is not JSON, not an object, or its
+    ///   `max_seq_length` is not a whole number.
+    package init(path: String) throws {
+        self.path = path
+        guard let file = try JSONField.contents(ifPresentAt: path + "/sentence_bert_config.json") else {
+            maximumSequenceLength = nil
+            return
+        }
+        let field = try file.asObject()["max_seq_length"]
+        if let length = try field.double() {
+            guard let whole = Int(exactly: length) else {
+                throw field.invalid("max_seq_length \(length) is not a whole number")
+            }
+            maximumSequenceLength = whole
+        } else {
+            maximumSequenceLength = nil
+        }
+    }
+
+    // MARK: The components' settings
+
+    /// The modules listed in `modules.json`; without the file, a plain BERT checkpoint's:
+    /// the encoder in the directory itself, mean pooling, no normalization.
+    ///
+    /// - Throws: `unsupportedFormat` naming the file for a module other than Transformer,
+    ///   Pooling and Normalize; `invalidArgument` for a malformed file.
+    package func modules() throws -> Modules {
+        var modules = Modules(encoderPath: path, poolingPath: nil, normalizes: false)
+        guard let file = try JSONField.contents(ifPresentAt: path + "/modules.json") else { return modules }
+        guard let entries = try file.array() else { throw file.mismatch("an array") }
+        for entry in entries {
+            let type = try entry["type"].requiredString()
+            let directory = try entry["path"].requiredString()
+            switch type.split(separator: ".").last {
+            case "Transformer": modules.encoderPath = directory.isEmpty ? path : path + "/" + directory
+            case "Pooling": modules.poolingPath = path + "/" + directory
+            case "Normalize": modules.normalizes = true
+            default:
+                throw WeightsError(.unsupportedFormat,
+                    "module '\(type)' is not supported (Transformer, Pooling, Normalize)", file: file.file)
+            }
+        }
+        return modules
+    }
+
+    /// The encoder's shape, from the `config.json` in `modules`' encoder directory.
+    ///
+    /// - Throws: the errors of ``BertConfiguration/init(contentsOf:)``.
+    package func encoderConfiguration(_ modules: Modules) throws -> BertConfiguration {
+        try BertConfiguration(contentsOf: modules.encoderPath + "/config.json")
+    }
+
+    /// The pooling mode, from the `config.json` in `modules`' pooling directory; the mean
+    /// without a pooling module.
+    ///
+    /// - Throws: the errors of ``Pooling/init(_:)``.
+    package func pooling(_ modules: Modules) throws -> Pooling {
+        guard let directory = modules.poolingPath else { return .mean }
+        return try Pooling(JSONField(contentsOf: directory + "/config.json"))
+    }
+
+    /// The tokenizer's settings: from `tokenizer.json`, or, when there is none, from
+    /// `vocab.txt`, lowercased as `do_lower_case` of `tokenizer_config.json` says (true when
+    /// absent).
+    ///
+    /// - Throws: the errors of ``TokenizerConfiguration``; `io` naming `tokenizer.json` when
+    ///   neither tokenizer file exists.
+    package func tokenizerConfiguration() throws -> TokenizerConfiguration {
+        let tokenizerJSON = path + "/tokenizer.json"
+        let vocabularyText = path + "/vocab.txt"
+        if Self.fileExists(tokenizerJSON) || !Self.fileExists(vocabularyText) {
+            return try TokenizerConfiguration(tokenizerJSON: tokenizerJSON)
+        }
+        let settings = try JSONField.contents(ifPresentAt: path + "/tokenizer_config.json")?.asObject()
+        let lowercase = try settings?["do_lower_case"].bool() ?? true
+        return try TokenizerConfiguration(vocabularyText: vocabularyText, lowercase: lowercase)
+    }
+
+    // MARK: Files
+
+    /// Whether a file or directory exists at `path`.
+    package static func fileExists(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0
+    }
+
+    /// Whether a directory exists at `path`.
+    package static func directoryExists(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
+    }
+
     private static func environment(_ name: String) -> String? {
         guard let value = getenv(name), value.pointee != 0 else { return nil }
         return String(cString: value)
     }
-}
-
-/// Facts about the processor.
-public enum Processor {
-    /// The cores online, at least 1 (the count the `Weights` module uses too).
-    public static var availableCores: Int { ParallelChunks.availableCores }
 }
