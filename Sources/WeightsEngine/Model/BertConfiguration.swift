@@ -7,24 +7,24 @@ import WeightsCore
 /// config.hiddenSize      // 384
 /// config.headSize        // 32
 /// ```
-public struct BertConfiguration: Sendable, Hashable {
-    public var vocabularySize: Int
-    public var hiddenSize: Int
-    public var layerCount: Int
-    public var headCount: Int
-    public var intermediateSize: Int
-    public var maximumPositions: Int
-    public var tokenTypeCount: Int
-    public var layerNormEpsilon: Float
+package struct BertConfiguration: Sendable, Hashable {
+    package var vocabularySize: Int
+    package var hiddenSize: Int
+    package var layerCount: Int
+    package var headCount: Int
+    package var intermediateSize: Int
+    package var maximumPositions: Int
+    package var tokenTypeCount: Int
+    package var layerNormEpsilon: Float
     /// The feed-forward activation; only `gelu` (the exact erf form) is supported.
-    public var hiddenActivation: String
+    package var hiddenActivation: String
     /// Only `absolute` position embeddings are supported.
-    public var positionEmbeddingType: String
+    package var positionEmbeddingType: String
 
     /// The width of one attention head.
-    public var headSize: Int { hiddenSize / headCount }
+    package var headSize: Int { hiddenSize / headCount }
 
-    public init(
+    package init(
         vocabularySize: Int, hiddenSize: Int, layerCount: Int, headCount: Int, intermediateSize: Int,
         maximumPositions: Int, tokenTypeCount: Int = 2, layerNormEpsilon: Float = 1e-12
     ) throws {
@@ -46,7 +46,7 @@ public struct BertConfiguration: Sendable, Hashable {
     /// - Throws: `invalidArgument` naming the file when a key is missing or mistyped, or a
     ///   size is not positive; `unsupportedFormat` for an activation other than `gelu` or
     ///   position embeddings other than `absolute`.
-    public init(contentsOf path: String) throws {
+    package init(contentsOf path: String) throws {
         try self.init(JSONField(contentsOf: path))
         do { try validate() } catch let error as WeightsError { throw error.in(file: path) }
     }

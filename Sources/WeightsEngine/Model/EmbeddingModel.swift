@@ -8,7 +8,7 @@ import WeightsCore
 /// let vectors = try model.embed(tokenIDs: [[101, 7592, 2088, 102]])   // one 384-float unit vector
 /// ```
 public final class EmbeddingModel: Sendable {
-    public let encoder: BertEncoder
+    package let encoder: BertEncoder
     public let pooling: Pooling
     /// Whether vectors are scaled to unit length (a `Normalize` module follows the pooling).
     public let normalizes: Bool
