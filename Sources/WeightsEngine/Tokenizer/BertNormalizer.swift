@@ -42,19 +42,7 @@ package struct BertNormalizer: Sendable, Equatable {
             let base = buffer.baseAddress! + start
             var count = 0
             for value in input {
-                if value < 0x80 {
-                    if cleanText {
-                        if BertCharacters.isRemovedByCleaning(value) { continue }
-                        if BertCharacters.isWhitespace(value) {
-                            base[count] = 0x20
-                            count += 1
-                            continue
-                        }
-                    }
-                    base[count] = lowercase && value &- 0x41 < 26 ? value + 0x20 : value
-                    count += 1
-                    continue
-                }
+                // Both tests answer ASCII with range checks alone.
                 if cleanText {
                     if BertCharacters.isRemovedByCleaning(value) { continue }
                     if BertCharacters.isWhitespace(value) {
@@ -62,6 +50,11 @@ package struct BertNormalizer: Sendable, Equatable {
                         count += 1
                         continue
                     }
+                }
+                if value < 0x80 {
+                    base[count] = lowercase && value &- 0x41 < 26 ? value + 0x20 : value
+                    count += 1
+                    continue
                 }
                 if firstNonASCII < 0 { firstNonASCII = start + count }
                 // U+00C0 is the first scalar with a canonical decomposition.
