@@ -267,6 +267,62 @@ struct TokenizerRuleTests {
     }
 }
 
+// MARK: - Model directories
+
+@Suite("Tokenizer: model directory")
+struct TokenizerModelDirectoryTests {
+    /// A directory holding `files` (name: contents), removed by the caller.
+    private func directory(_ files: [String: String]) throws -> String {
+        let directory = try temporaryDirectory(prefix: "weights-tokenizer-tests")
+        for (name, text) in files {
+            try text.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8)
+        }
+        return directory
+    }
+
+    private static let vocabulary = "<pad>\n<unk>\n<s>\n</s>\nhello\nHello\n[CLS]\n[SEP]\n[UNK]\n"
+
+    /// Without `tokenizer.json`, `vocab.txt`'s special tokens are those `special_tokens_map.json`
+    /// names, as strings or as objects with a `content`.
+    @Test func specialTokensMapNamesTheSpecialTokens() throws {
+        let map = """
+            {"unk_token": "<unk>", "cls_token": "<s>", "sep_token": {"content": "</s>", "lstrip": false},
+             "pad_token": "<pad>"}
+            """
+        let path = try directory(["vocab.txt": Self.vocabulary, "special_tokens_map.json": map])
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let tokenizer = try WordPieceTokenizer(modelDirectory: path)
+        #expect(tokenizer.encode("hello </s> 🙂").ids == [2, 4, 3, 1, 3])
+        #expect(tokenizer.unknownID == 1 && tokenizer.paddingID == 0)
+        // BERT's names are ordinary text here: "[CLS]" is split as punctuation and a word.
+        #expect(!tokenizer.encode("[CLS]").ids.contains(6))
+        // Without the map, BERT's names.
+        try FileManager.default.removeItem(atPath: path + "/special_tokens_map.json")
+        #expect(try WordPieceTokenizer(modelDirectory: path).encode("hello </s>").ids.first == 6)
+    }
+
+    @Test func specialTokensMapNamingAnAbsentTokenIsRefused() throws {
+        let path = try directory(["vocab.txt": Self.vocabulary, "special_tokens_map.json": "{\"cls_token\": \"<cls>\"}"])
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let error = try #require(throws: WeightsError.self) { try WordPieceTokenizer(modelDirectory: path) }
+        #expect(error.code == .invalidArgument)
+        #expect(error.file == path + "/vocab.txt")
+        #expect(error.reason == "the vocabulary has no entry for \"<cls>\"")
+        try "{\"cls_token\": 3}".write(toFile: path + "/special_tokens_map.json", atomically: true, encoding: .utf8)
+        let mistyped = try #require(throws: WeightsError.self) { try WordPieceTokenizer(modelDirectory: path) }
+        #expect(mistyped.file == path + "/special_tokens_map.json")
+        #expect(mistyped.reason == "unexpected value at cls_token: expected a string")
+    }
+
+    /// `do_lower_case` of `tokenizer_config.json` decides whether `vocab.txt` is used cased.
+    @Test(arguments: [("{\"do_lower_case\": false}", Int32(5)), ("{\"do_lower_case\": true}", 4), ("{}", 4)])
+    func lowercasingFollowsTokenizerConfig(config: String, id: Int32) throws {
+        let path = try directory(["vocab.txt": Self.vocabulary, "tokenizer_config.json": config])
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(try WordPieceTokenizer(modelDirectory: path).encode("Hello").ids == [6, id, 7])
+    }
+}
+
 // MARK: - Errors
 
 @Suite("Tokenizer: errors")

@@ -41,7 +41,7 @@ public final class EmbeddingModel: Sendable {
     ///
     /// - Throws: as ``init(modelDirectory:precision:threads:)``; `invalidArgument` naming
     ///   `sentence_bert_config.json` when its `max_seq_length` is below 1 or above 2^20.
-    package init(_ directory: ModelDirectory, precision: WeightPrecision? = nil, threads: Int? = nil) throws {
+    init(_ directory: ModelDirectory, precision: WeightPrecision? = nil, threads: Int? = nil) throws {
         let modules = try directory.modules()
         encoder = try BertEncoder(configuration: directory.encoderConfiguration(modules),
                                   weights: Checkpoint.open(modules.encoderPath), precision: precision)

@@ -18,13 +18,15 @@ import Darwin
 /// | `modules.json` | ``modules()`` | the encoder's and the pooling's directories, normalization |
 /// | `config.json` (in the encoder's directory) | ``encoderConfiguration()`` | the ``BertConfiguration`` |
 /// | `1_Pooling/config.json` | ``pooling()`` | the ``Pooling`` mode |
-/// | `tokenizer.json`, or `vocab.txt` and `tokenizer_config.json` | ``tokenizerConfiguration()`` | the tokenizer's settings |
+/// | `tokenizer.json`, or `vocab.txt` with `tokenizer_config.json` and `special_tokens_map.json` | ``tokenizerConfiguration()`` | the tokenizer's settings |
 ///
 /// Every file is optional but the encoder's `config.json` and a tokenizer file. JSON is read
 /// with WeightsCore's ``JSONScanner`` (through ``JSONField``), and errors are `WeightsError`s
 /// that name the file and the key.
 ///
 /// ```swift
+/// ModelDirectory.default                                   // where scripts/setup installs the model
+/// // In the module: one directory, each of its files read once.
 /// let directory = try ModelDirectory(path: ModelDirectory.default)
 /// let model = try EmbeddingModel(directory)               // modules, config.json, pooling
 /// let tokenizer = try WordPieceTokenizer(directory)       // tokenizer.json
@@ -42,31 +44,31 @@ public struct ModelDirectory: Sendable {
     }
 
     /// The modules of the pipeline (`modules.json`).
-    package struct Modules: Sendable {
+    struct Modules: Sendable {
         /// The directory of the encoder's `config.json` and weights: the model directory, or
         /// a subdirectory of it in older models (`0_Transformer`).
-        package var encoderPath: String
+        var encoderPath: String
         /// The `Pooling` module's directory; nil without one (then pooling is by the mean).
-        package var poolingPath: String?
+        var poolingPath: String?
         /// Whether a `Normalize` module follows the pooling.
-        package var normalizes: Bool
+        var normalizes: Bool
     }
 
     /// The directory.
-    package let path: String
+    let path: String
     /// `max_seq_length` of `sentence_bert_config.json`: the most tokens a sequence may have,
     /// special tokens included; nil without the file or the key. Any whole number: each
     /// component checks it for what it needs.
-    package let maximumSequenceLength: Int?
+    let maximumSequenceLength: Int?
 
     /// The path of `sentence_bert_config.json`, for errors about ``maximumSequenceLength``.
-    package var sentenceConfigurationPath: String { path + "/sentence_bert_config.json" }
+    var sentenceConfigurationPath: String { path + "/sentence_bert_config.json" }
 
     /// Reads `sentence_bert_config.json`, which both the model and the tokenizer use.
     ///
     /// - Throws: `invalidArgument` naming the file when it is not JSON, not an object, or its
     ///   `max_seq_length` is not a whole number.
-    package init(path: String) throws {
+    init(path: String) throws {
         self.path = path
         guard let file = try JSONField.contents(ifPresentAt: path + "/sentence_bert_config.json") else {
             maximumSequenceLength = nil
@@ -90,7 +92,7 @@ public struct ModelDirectory: Sendable {
     ///
     /// - Throws: `unsupportedFormat` naming the file for a module other than Transformer,
     ///   Pooling and Normalize; `invalidArgument` for a malformed file.
-    package func modules() throws -> Modules {
+    func modules() throws -> Modules {
         var modules = Modules(encoderPath: path, poolingPath: nil, normalizes: false)
         guard let file = try JSONField.contents(ifPresentAt: path + "/modules.json") else { return modules }
         guard let entries = try file.array() else { throw file.mismatch("an array") }
@@ -112,7 +114,7 @@ public struct ModelDirectory: Sendable {
     /// The encoder's shape, from the `config.json` in `modules`' encoder directory.
     ///
     /// - Throws: the errors of ``BertConfiguration/init(contentsOf:)``.
-    package func encoderConfiguration(_ modules: Modules) throws -> BertConfiguration {
+    func encoderConfiguration(_ modules: Modules) throws -> BertConfiguration {
         try BertConfiguration(contentsOf: modules.encoderPath + "/config.json")
     }
 
@@ -120,18 +122,18 @@ public struct ModelDirectory: Sendable {
     /// without a pooling module.
     ///
     /// - Throws: the errors of ``Pooling/init(_:)``.
-    package func pooling(_ modules: Modules) throws -> Pooling {
+    func pooling(_ modules: Modules) throws -> Pooling {
         guard let directory = modules.poolingPath else { return .mean }
         return try Pooling(JSONField(contentsOf: directory + "/config.json"))
     }
 
     /// The tokenizer's settings: from `tokenizer.json`, or, when there is none, from
     /// `vocab.txt`, lowercased as `do_lower_case` of `tokenizer_config.json` says (true when
-    /// absent).
+    /// absent), with the special tokens `special_tokens_map.json` names (BERT's when absent).
     ///
     /// - Throws: the errors of ``TokenizerConfiguration``; `io` naming `tokenizer.json` when
     ///   neither tokenizer file exists.
-    package func tokenizerConfiguration() throws -> TokenizerConfiguration {
+    func tokenizerConfiguration() throws -> TokenizerConfiguration {
         let tokenizerJSON = path + "/tokenizer.json"
         let vocabularyText = path + "/vocab.txt"
         if Self.fileExists(tokenizerJSON) || !Self.fileExists(vocabularyText) {
@@ -139,19 +141,21 @@ public struct ModelDirectory: Sendable {
         }
         let settings = try JSONField.contents(ifPresentAt: path + "/tokenizer_config.json")?.asObject()
         let lowercase = try settings?["do_lower_case"].bool() ?? true
-        return try TokenizerConfiguration(vocabularyText: vocabularyText, lowercase: lowercase)
+        let names = try JSONField.contents(ifPresentAt: path + "/special_tokens_map.json")
+            .map(TokenizerConfiguration.SpecialTokens.init) ?? TokenizerConfiguration.SpecialTokens()
+        return try TokenizerConfiguration(vocabularyText: vocabularyText, lowercase: lowercase, specialTokens: names)
     }
 
     // MARK: Files
 
     /// Whether a file or directory exists at `path`.
-    package static func fileExists(_ path: String) -> Bool {
+    static func fileExists(_ path: String) -> Bool {
         var status = stat()
         return stat(path, &status) == 0
     }
 
     /// Whether a directory exists at `path`.
-    package static func directoryExists(_ path: String) -> Bool {
+    static func directoryExists(_ path: String) -> Bool {
         var status = stat()
         return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
     }

@@ -2,7 +2,7 @@ import WeightsCore
 
 /// Everything a ``WordPieceTokenizer`` needs, read from a `tokenizer.json`
 /// (Hugging Face `tokenizers` format) or from a BERT `vocab.txt`.
-package struct TokenizerConfiguration: Sendable {
+struct TokenizerConfiguration: Sendable {
     /// A token matched in the raw text before normalization (the `added_tokens`
     /// of `tokenizer.json` with `normalized: false`).
     struct AddedToken: Sendable, Equatable {
@@ -152,16 +152,47 @@ extension TokenizerConfiguration {
 // MARK: - vocab.txt
 
 extension TokenizerConfiguration {
+    /// The names of a BERT vocabulary's special tokens: those of a
+    /// `special_tokens_map.json`, else `[UNK]`, `[CLS]`, `[SEP]`, `[PAD]` and `[MASK]`.
+    struct SpecialTokens: Sendable, Equatable {
+        var unknown = "[UNK]"
+        var classifier = "[CLS]"
+        var separator = "[SEP]"
+        var padding = "[PAD]"
+        var mask = "[MASK]"
+
+        init() {}
+
+        /// The names `map` gives (each a string, or an object with its `content`), and the
+        /// defaults for the others.
+        ///
+        /// - Throws: `invalidArgument` naming the file and the key for a value of another type.
+        init(_ map: JSONField) throws {
+            let map = try map.asObject()
+            func name(_ key: String, _ fallback: String) throws -> String {
+                let field = map[key]
+                if field.value?.members != nil { return try field["content"].requiredString() }
+                return try field.string() ?? fallback
+            }
+            unknown = try name("unk_token", unknown)
+            classifier = try name("cls_token", classifier)
+            separator = try name("sep_token", separator)
+            padding = try name("pad_token", padding)
+            mask = try name("mask_token", mask)
+        }
+    }
+
     /// Builds a BERT configuration from a `vocab.txt` (one token per line, the
     /// line number is the id, trailing whitespace ignored; a later duplicate
-    /// wins, as in `tokenizers`). `[UNK]`, `[CLS]` and `[SEP]` must be in the
-    /// file; `[PAD]`, `[UNK]`, `[CLS]`, `[SEP]` and `[MASK]`, where present, are
-    /// matched literally in the input text, as `BertTokenizerFast` does.
+    /// wins, as in `tokenizers`). The unknown, classifier and separator tokens
+    /// (`[UNK]`, `[CLS]`, `[SEP]` unless `specialTokens` names others) must be in
+    /// the file; all five special tokens, where present, are matched literally
+    /// in the input text, as `BertTokenizerFast` does.
     ///
     /// - Throws: `io` naming the file when it cannot be read; `invalidArgument` when a line
     ///   is not UTF-8, the file has no tokens, or lacks a required one.
     /// - Complexity: O(file size).
-    init(vocabularyText path: String, lowercase: Bool) throws {
+    init(vocabularyText path: String, lowercase: Bool, specialTokens: SpecialTokens = SpecialTokens()) throws {
         let storage = try ByteStorage.map(path: path)
         var vocabulary: [String: Int32] = [:]
         try withExtendedLifetime(storage) {
@@ -176,18 +207,19 @@ extension TokenizerConfiguration {
             }
         }
         if vocabulary.isEmpty { throw WeightsError.invalidVocabulary("the file has no tokens", file: path) }
-        for required in ["[UNK]", "[CLS]", "[SEP]"] where vocabulary[required] == nil {
+        let names = specialTokens
+        for required in [names.unknown, names.classifier, names.separator] where vocabulary[required] == nil {
             throw WeightsError.missingToken(required, file: path)
         }
-        self.init(vocabulary: vocabulary, unknownToken: "[UNK]")
+        self.init(vocabulary: vocabulary, unknownToken: names.unknown)
         normalizer = BertNormalizer(
             cleanText: true, handleChineseChars: true, stripAccents: lowercase, lowercase: lowercase)
-        addedTokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].compactMap { token in
+        addedTokens = [names.padding, names.unknown, names.classifier, names.separator, names.mask].compactMap { token in
             vocabulary[token].map { AddedToken(content: token, id: $0) }
         }
-        prefixIDs = [vocabulary["[CLS]"]!]
-        suffixIDs = [vocabulary["[SEP]"]!]
-        paddingID = vocabulary["[PAD]"] ?? 0
+        prefixIDs = [vocabulary[names.classifier]!]
+        suffixIDs = [vocabulary[names.separator]!]
+        paddingID = vocabulary[names.padding] ?? 0
     }
 }
 

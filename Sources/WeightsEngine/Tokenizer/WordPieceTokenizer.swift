@@ -115,7 +115,7 @@ public struct WordPieceTokenizer: Sendable {
     }
 
     /// The tokenizer of `directory`, as ``init(modelDirectory:)`` describes.
-    package init(_ directory: ModelDirectory) throws {
+    init(_ directory: ModelDirectory) throws {
         let configuration = try directory.tokenizerConfiguration()
         let maximumLength = directory.maximumSequenceLength ?? Self.defaultMaximumLength
         let specials = configuration.prefixIDs.count + configuration.suffixIDs.count
