@@ -102,7 +102,8 @@ public struct WordPieceTokenizer: Sendable {
     /// Loads the tokenizer of a sentence-transformers model directory: its
     /// `tokenizer.json`, or its `vocab.txt` when there is no `tokenizer.json`
     /// (then lowercasing follows `do_lower_case` of `tokenizer_config.json`,
-    /// true if absent). The default maximum length is `max_seq_length` from
+    /// true if absent, and `special_tokens_map.json`, where present, names the
+    /// special tokens). The default maximum length is `max_seq_length` from
     /// `sentence_bert_config.json` when that file exists, else
     /// ``defaultMaximumLength``.
     ///
