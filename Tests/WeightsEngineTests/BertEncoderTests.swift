@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Weights
 import WeightsEngine
+import WeightsTestSupport
 
 /// The encoder on a tiny random BERT (Fixtures/tiny-bert) against PyTorch's hidden states,
 /// and every way its inputs can be wrong.
@@ -169,9 +170,9 @@ import WeightsEngine
     }
 
     @Test(arguments: [
-        ("{\"hidden_size\": 32}", WeightsError.Code.invalidArgument, "missing key 'vocab_size'"),
-        ("{\"vocab_size\": \"many\"}", .invalidArgument, "wrong type at 'vocab_size'"),
-        ("not json", .invalidArgument, "invalid JSON"),
+        ("{\"hidden_size\": 32}", WeightsError.Code.invalidArgument, "missing key \"vocab_size\""),
+        ("{\"vocab_size\": \"many\"}", .invalidArgument, "unexpected value at vocab_size: expected an integer"),
+        ("not json", .invalidArgument, "malformed JSON"),
     ])
     func malformedConfigIsNamed(text: String, code: WeightsError.Code, message: String) throws {
         let directory = try directory(config: text)
@@ -275,8 +276,7 @@ final class TemporaryDirectory {
     let path: String
 
     init() throws {
-        path = NSTemporaryDirectory() + "weights-engine-test-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        path = try temporaryDirectory(prefix: "weights-engine-test")
     }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }

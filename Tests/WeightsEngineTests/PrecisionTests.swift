@@ -47,12 +47,13 @@ import WeightsEngine
 
 /// A copy of a model directory with its weights converted as `weights convert --dtype` does:
 /// F16 rounds every float tensor; INT8 quantizes the float tensors of rank 2 or more.
-struct TemporaryModel: ~Copyable {
-    let path: String
+/// The directory is removed when the value goes away.
+struct TemporaryModel {
+    let directory: TemporaryDirectory
+    var path: String { directory.path }
 
     init(copying source: String, precision: WeightPrecision) throws {
-        path = NSTemporaryDirectory() + "weights-engine-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        directory = try TemporaryDirectory()
         for name in ["config.json", "modules.json", "sentence_bert_config.json", "tokenizer.json", "vocab.txt"] {
             try FileManager.default.copyItem(atPath: source + "/" + name, toPath: path + "/" + name)
         }
@@ -78,6 +79,4 @@ struct TemporaryModel: ~Copyable {
         }
         try SafetensorsWriter.write(tensors, metadata: nil, to: path + "/model.safetensors")
     }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
 }

@@ -12,7 +12,7 @@ import WeightsEngine
         let embedder = try SentenceEmbedder(modelDirectory: try modelDirectory())
         #expect(embedder.dimension == 384)
         for (index, sentence) in reference.sentences.enumerated() {
-            #expect(embedder.tokenizer.encode(sentence, maxLength: embedder.model.maximumLength).ids
+            #expect(try embedder.tokenizer.encode(sentence, maximumLength: embedder.model.maximumLength).ids
                     == reference.inputIDs[index], "token ids of sentence \(index)")
         }
         let vectors = try embedder.embed(reference.sentences)

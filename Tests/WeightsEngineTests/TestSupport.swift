@@ -7,13 +7,8 @@ import WeightsEngine
 /// The repository's root.
 let repositoryRoot: String = packageRoot.path
 
-/// The default model's directory, or a test failure naming the set-up step.
-func modelDirectory(sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-    let directory = ModelDirectory.default
-    try #require(FileManager.default.fileExists(atPath: directory + "/model.safetensors"),
-                 "\(ModelMissing(directory: directory))", sourceLocation: sourceLocation)
-    return directory
-}
+/// The default model's directory; a test failure naming the set-up step when it is missing.
+func modelDirectory() throws -> String { try installedModelDirectory() }
 
 /// Sentences, token ids and embeddings from sentence-transformers (see Fixtures/minilm).
 struct ReferenceEmbeddings: Decodable {

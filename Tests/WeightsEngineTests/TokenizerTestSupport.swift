@@ -1,45 +1,14 @@
 import Foundation
 import Testing
 import WeightsEngine
+import WeightsTestSupport
 
-/// Where the tokenizer tests find the model and the fixtures.
+/// Where the tokenizer tests find the model and the fixtures (the paths through
+/// WeightsTestSupport).
 enum TokenizerTestSupport {
-    /// The package root, found from this file's path (Tests/WeightsEngineTests/…).
-    static let packageRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent()
-        .deletingLastPathComponent()
-        .deletingLastPathComponent()
-
     /// A file in `Fixtures/minilm`.
-    static func fixture(_ name: String) -> URL {
-        packageRoot.appendingPathComponent("Fixtures/minilm").appendingPathComponent(name)
-    }
-
-    /// `$WEIGHTS_MODEL_DIR` if set, else
-    /// `${WEIGHTS_MODELS:-$HOME/.cache/weights/models}/all-MiniLM-L6-v2`.
-    static var modelDirectory: URL {
-        let environment = ProcessInfo.processInfo.environment
-        if let directory = environment["WEIGHTS_MODEL_DIR"], !directory.isEmpty {
-            return URL(fileURLWithPath: directory)
-        }
-        let models: URL
-        if let root = environment["WEIGHTS_MODELS"], !root.isEmpty {
-            models = URL(fileURLWithPath: root)
-        } else {
-            let home = environment["HOME"].map { URL(fileURLWithPath: $0) }
-                ?? FileManager.default.homeDirectoryForCurrentUser
-            models = home.appendingPathComponent(".cache/weights/models")
-        }
-        return models.appendingPathComponent("all-MiniLM-L6-v2")
-    }
-
-    /// Thrown (so the test fails, with this message) when the model is not installed.
-    struct ModelMissing: Error, CustomStringConvertible {
-        var directory: URL
-        var description: String {
-            "all-MiniLM-L6-v2 is not installed at \(directory.path) "
-                + "(set WEIGHTS_MODEL_DIR or WEIGHTS_MODELS to point elsewhere). Run scripts/setup to install it."
-        }
+    static func fixture(_ name: String) -> String {
+        packagePath("Fixtures/minilm/" + name)
     }
 
     /// The model's tokenizer from `tokenizer.json`, loaded once.
@@ -52,40 +21,21 @@ enum TokenizerTestSupport {
         try loadedFromVocabulary.get()
     }
 
-    private static let loadedFromJSON = load { directory throws(TokenizerError) in
+    private static let loadedFromJSON = load { directory in
         try WordPieceTokenizer(modelDirectory: directory)
     }
-    private static let loadedFromVocabulary = load { directory throws(TokenizerError) in
-        try WordPieceTokenizer(vocabulary: directory.appendingPathComponent("vocab.txt"))
+    private static let loadedFromVocabulary = load { directory in
+        try WordPieceTokenizer(vocabulary: directory + "/vocab.txt")
     }
 
-    private static func load(
-        _ make: (URL) throws(TokenizerError) -> WordPieceTokenizer
-    ) -> Result<WordPieceTokenizer, any Error> {
-        let directory = modelDirectory
-        guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("tokenizer.json").path) else {
-            return .failure(ModelMissing(directory: directory))
-        }
-        do {
-            return .success(try make(directory))
-        } catch {
-            return .failure(error)
-        }
+    private static func load(_ make: (String) throws -> WordPieceTokenizer) -> Result<WordPieceTokenizer, any Error> {
+        Result { try make(installedModelDirectory()) }
     }
 
     /// Decodes a fixture file.
     static func decodeFixture<T: Decodable>(_ type: T.Type, _ name: String) throws -> T {
-        let url = fixture(name)
-        let data = try Data(contentsOf: url)
+        let data = try Data(contentsOf: URL(fileURLWithPath: fixture(name)))
         return try JSONDecoder().decode(T.self, from: data)
-    }
-
-    /// A fresh temporary directory, removed by the caller.
-    static func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("weights-tokenizer-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
     }
 }
 
@@ -111,7 +61,7 @@ struct TokenizerCases: Decodable {
     }
     var tokenizersVersion: String
     /// The truncation length of `cases`.
-    var maxLength: Int
+    var maximumLength: Int
     var cases: [Case]
     /// Long texts encoded without truncation.
     var longCases: [Case]
@@ -119,7 +69,7 @@ struct TokenizerCases: Decodable {
     enum CodingKeys: String, CodingKey {
         case cases
         case tokenizersVersion = "tokenizers_version"
-        case maxLength = "max_length"
+        case maximumLength = "max_length"
         case longCases = "long_cases"
         case addedTokenCases = "added_token_cases"
     }

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
+import WeightsCore
 import WeightsEngine
+import WeightsTestSupport
 
 // MARK: - Against the reference
 
@@ -27,10 +29,11 @@ struct TokenizerReferenceTests {
         let fixture = try TokenizerTestSupport.decodeFixture(TokenizerCases.self, "tokenizer_cases.json")
         #expect(fixture.cases.count > 200)
         for testCase in fixture.cases {
-            let ids = tokenizer.encode(testCase.text, maxLength: fixture.maxLength).ids
+            let ids = try tokenizer.encode(testCase.text, maximumLength: fixture.maximumLength).ids
             #expect(ids == testCase.ids, "\(testCase.name)")
             if ids == testCase.ids {
-                #expect(tokenizer.tokens(testCase.text, maxLength: fixture.maxLength) == testCase.tokens, "\(testCase.name)")
+                #expect(try tokenizer.tokens(testCase.text, maximumLength: fixture.maximumLength) == testCase.tokens,
+                        "\(testCase.name)")
             }
         }
     }
@@ -43,7 +46,7 @@ struct TokenizerReferenceTests {
         #expect(!fixture.longCases.isEmpty)
         for testCase in fixture.longCases {
             #expect(testCase.text.unicodeScalars.count > 4 * 1024, "longer than four normalization chunks of 1024 scalars")
-            let encoded = tokenizer.encode(testCase.text, maxLength: Int.max)
+            let encoded = try tokenizer.encode(testCase.text, maximumLength: Int.max)
             #expect(encoded.ids == testCase.ids, "\(testCase.name)")
             #expect(!encoded.wasTruncated)
         }
@@ -206,30 +209,30 @@ struct TokenizerRuleTests {
         #expect(tokenizer.encode(" \t\u{0}\n ").ids == [101, 102])
     }
 
-    @Test func truncationKeepsTheSpecialTokens() {
+    @Test func truncationKeepsTheSpecialTokens() throws {
         let long = String(repeating: "word ", count: 300)
         let encoded = tokenizer.encode(long)
-        #expect(encoded.count == WordPieceTokenizer.defaultMaxLength)
+        #expect(encoded.count == WordPieceTokenizer.defaultMaximumLength)
         #expect(encoded.ids.first == 101 && encoded.ids.last == 102)
         #expect(encoded.wasTruncated)
 
-        let short = tokenizer.encode("a b c d e", maxLength: 5)
+        let short = try tokenizer.encode("a b c d e", maximumLength: 5)
         #expect(short.ids == [101, 1037, 1038, 1039, 102])
         #expect(short.wasTruncated)
-        #expect(!tokenizer.encode("a b c", maxLength: 5).wasTruncated)
+        #expect(try !tokenizer.encode("a b c", maximumLength: 5).wasTruncated)
         // Cutting inside a word's pieces: "unbelievably" has 5 pieces.
-        #expect(tokenizer.tokens("unbelievably", maxLength: 4) == ["[CLS]", "un", "##bel", "[SEP]"])
-        #expect(tokenizer.encode("anything", maxLength: 2).ids == [101, 102])
+        #expect(try tokenizer.tokens("unbelievably", maximumLength: 4) == ["[CLS]", "un", "##bel", "[SEP]"])
+        #expect(try tokenizer.encode("anything", maximumLength: 2).ids == [101, 102])
     }
 
-    @Test func maxLengthComesFromTheModelDirectory() throws {
-        #expect(tokenizer.maxLength == 256)
+    @Test func maximumLengthComesFromTheModelDirectory() throws {
+        #expect(tokenizer.maximumLength == 256)
         #expect(tokenizer.vocabularySize == 30522)
         #expect(tokenizer.paddingID == 0)
         #expect(tokenizer.unknownID == 100)
     }
 
-    @Test func batchIsPaddedToTheLongest() {
+    @Test func batchIsPaddedToTheLongest() throws {
         let batch = tokenizer.encodeBatch(["a", "a b c", ""])
         #expect(batch.batchSize == 3)
         #expect(batch.sequenceLength == 5)
@@ -250,7 +253,7 @@ struct TokenizerRuleTests {
         let empty = tokenizer.encodeBatch([])
         #expect(empty.batchSize == 0 && empty.sequenceLength == 0 && empty.ids.isEmpty)
 
-        let truncated = tokenizer.encodeBatch([String(repeating: "x ", count: 10), "y"], maxLength: 4)
+        let truncated = try tokenizer.encodeBatch([String(repeating: "x ", count: 10), "y"], maximumLength: 4)
         #expect(truncated.ids == [101, 1060, 1060, 102, 101, 1061, 102, 0])
     }
 
@@ -264,26 +267,94 @@ struct TokenizerRuleTests {
     }
 }
 
+// MARK: - Model directories
+
+@Suite("Tokenizer: model directory")
+struct TokenizerModelDirectoryTests {
+    /// A directory holding `files` (name: contents), removed by the caller.
+    private func directory(_ files: [String: String]) throws -> String {
+        let directory = try temporaryDirectory(prefix: "weights-tokenizer-tests")
+        for (name, text) in files {
+            try text.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8)
+        }
+        return directory
+    }
+
+    private static let vocabulary = "<pad>\n<unk>\n<s>\n</s>\nhello\nHello\n[CLS]\n[SEP]\n[UNK]\n"
+
+    /// Without `tokenizer.json`, `vocab.txt`'s special tokens are those `special_tokens_map.json`
+    /// names, as strings or as objects with a `content`.
+    @Test func specialTokensMapNamesTheSpecialTokens() throws {
+        let map = """
+            {"unk_token": "<unk>", "cls_token": "<s>", "sep_token": {"content": "</s>", "lstrip": false},
+             "pad_token": "<pad>"}
+            """
+        let path = try directory(["vocab.txt": Self.vocabulary, "special_tokens_map.json": map])
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let tokenizer = try WordPieceTokenizer(modelDirectory: path)
+        #expect(tokenizer.encode("hello </s> 🙂").ids == [2, 4, 3, 1, 3])
+        #expect(tokenizer.unknownID == 1 && tokenizer.paddingID == 0)
+        // BERT's names are ordinary text here: "[CLS]" is split as punctuation and a word.
+        #expect(!tokenizer.encode("[CLS]").ids.contains(6))
+        // Without the map, BERT's names.
+        try FileManager.default.removeItem(atPath: path + "/special_tokens_map.json")
+        #expect(try WordPieceTokenizer(modelDirectory: path).encode("hello </s>").ids.first == 6)
+    }
+
+    @Test func specialTokensMapNamingAnAbsentTokenIsRefused() throws {
+        let path = try directory(["vocab.txt": Self.vocabulary, "special_tokens_map.json": "{\"cls_token\": \"<cls>\"}"])
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let error = try #require(throws: WeightsError.self) { try WordPieceTokenizer(modelDirectory: path) }
+        #expect(error.code == .invalidArgument)
+        #expect(error.file == path + "/vocab.txt")
+        #expect(error.reason == "the vocabulary has no entry for \"<cls>\"")
+        try "{\"cls_token\": 3}".write(toFile: path + "/special_tokens_map.json", atomically: true, encoding: .utf8)
+        let mistyped = try #require(throws: WeightsError.self) { try WordPieceTokenizer(modelDirectory: path) }
+        #expect(mistyped.file == path + "/special_tokens_map.json")
+        #expect(mistyped.reason == "unexpected value at cls_token: expected a string")
+    }
+
+    /// `do_lower_case` of `tokenizer_config.json` decides whether `vocab.txt` is used cased.
+    @Test(arguments: [("{\"do_lower_case\": false}", Int32(5)), ("{\"do_lower_case\": true}", 4), ("{}", 4)])
+    func lowercasingFollowsTokenizerConfig(config: String, id: Int32) throws {
+        let path = try directory(["vocab.txt": Self.vocabulary, "tokenizer_config.json": config])
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(try WordPieceTokenizer(modelDirectory: path).encode("Hello").ids == [6, id, 7])
+    }
+}
+
 // MARK: - Errors
 
 @Suite("Tokenizer: errors")
 struct TokenizerErrorTests {
-    /// Writes `contents` to a file in a fresh directory and loads it.
-    private func load(_ contents: String, name: String = "tokenizer.json") throws -> TokenizerError? {
-        let directory = try TokenizerTestSupport.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let url = directory.appendingPathComponent(name)
-        try contents.write(to: url, atomically: true, encoding: .utf8)
+    /// Writes `contents` to a file in a fresh directory and loads it; the error, which must
+    /// name the file.
+    private func load(_ contents: String, name: String = "tokenizer.json") throws -> WeightsError? {
+        let directory = try temporaryDirectory(prefix: "weights-tokenizer-tests")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/" + name
+        try contents.write(toFile: path, atomically: true, encoding: .utf8)
         do {
             _ = name == "vocab.txt"
-                ? try WordPieceTokenizer(vocabulary: url)
-                : try WordPieceTokenizer(tokenizerJSON: url)
+                ? try WordPieceTokenizer(vocabulary: path)
+                : try WordPieceTokenizer(tokenizerJSON: path)
             return nil
-        } catch {
-            #expect(error.file == url)
-            #expect(error.description.contains(url.path))
+        } catch let error as WeightsError {
+            #expect(error.file == path)
+            #expect(error.description.contains(path))
             return error
         }
+    }
+
+    /// `error` has `code` and a reason that contains `text`.
+    private func check(_ error: WeightsError?, _ code: WeightsError.Code, _ text: String,
+                       sourceLocation: SourceLocation = #_sourceLocation) {
+        guard let error else {
+            Issue.record("expected \(code) (\(text)), got no error", sourceLocation: sourceLocation)
+            return
+        }
+        #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
+        #expect(error.reason.contains(text), "\(error)", sourceLocation: sourceLocation)
     }
 
     private static let minimalModel = """
@@ -291,33 +362,23 @@ struct TokenizerErrorTests {
                   "max_input_chars_per_word": 100, "vocab": {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "a": 3}}
         """
 
-    @Test func missingFile() {
-        let url = URL(fileURLWithPath: "/nonexistent/weights/tokenizer.json")
-        #expect(throws: TokenizerError.fileNotFound(url)) { try WordPieceTokenizer(tokenizerJSON: url) }
-        #expect(throws: TokenizerError.fileNotFound(url)) { try WordPieceTokenizer(vocabulary: url) }
-        let directory = URL(fileURLWithPath: "/nonexistent/weights")
-        #expect(throws: TokenizerError.fileNotFound(directory.appendingPathComponent("tokenizer.json"))) {
-            try WordPieceTokenizer(modelDirectory: directory)
+    @Test func missingFile() throws {
+        let path = "/nonexistent/weights/tokenizer.json"
+        for load in [{ try WordPieceTokenizer(tokenizerJSON: path) }, { try WordPieceTokenizer(vocabulary: path) },
+                     { try WordPieceTokenizer(modelDirectory: "/nonexistent/weights") }] {
+            let error = try #require(throws: WeightsError.self) { try load() }
+            #expect(error.code == .io)
+            #expect(error.file == path)
+            #expect(error.description.hasPrefix("/nonexistent/weights/tokenizer.json: cannot open: No such file"))
         }
-        #expect(TokenizerError.fileNotFound(url).description == "/nonexistent/weights/tokenizer.json: no such file")
     }
 
     @Test func malformedJSON() throws {
-        let error = try load("{\"model\": ")
-        guard case .invalidJSON(_, let reason) = error else {
-            Issue.record("expected invalidJSON, got \(String(describing: error))")
-            return
-        }
-        #expect(reason.contains("malformed"))
+        check(try load("{\"model\": "), .invalidArgument, "malformed")
     }
 
     @Test func jsonWithoutModel() throws {
-        let error = try load("{\"normalizer\": null}")
-        guard case .invalidJSON(_, let reason) = error else {
-            Issue.record("expected invalidJSON, got \(String(describing: error))")
-            return
-        }
-        #expect(reason.contains("model"))
+        check(try load("{\"normalizer\": null}"), .invalidArgument, "model")
     }
 
     private static let preTokenizer = "\"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}"
@@ -333,12 +394,7 @@ struct TokenizerErrorTests {
         (file(model: "\"vocab\": {\"[UNK]\": 0, \"a\": 1, \"a\": 2}"), "\"a\" appears twice"),
     ])
     func badVocabularyEntry(json: String, reason: String) throws {
-        let error = try load(json)
-        guard case .invalidVocabulary(_, let found) = error else {
-            Issue.record("expected invalidVocabulary, got \(String(describing: error))")
-            return
-        }
-        #expect(found.contains(reason), "\(found)")
+        check(try load(json), .invalidArgument, "invalid vocabulary: token " + reason)
     }
 
     @Test(arguments: [
@@ -364,12 +420,7 @@ struct TokenizerErrorTests {
         ("[]", "expected an object at byte 0"),
     ])
     func badShape(json: String, reason: String) throws {
-        let error = try load(json)
-        guard case .invalidJSON(_, let found) = error else {
-            Issue.record("expected invalidJSON, got \(String(describing: error))")
-            return
-        }
-        #expect(found.contains(reason), "\(found)")
+        check(try load(json), .invalidArgument, reason)
     }
 
     @Test func nullFieldsReadAsAbsent() throws {
@@ -383,10 +434,7 @@ struct TokenizerErrorTests {
             {"pre_tokenizer": {"type": "BertPreTokenizer"},
              "model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"a": 0}}}
             """
-        #expect(try load(json).map { error in
-            guard case .missingToken(_, "[UNK]") = error else { return false }
-            return true
-        } == true)
+        check(try load(json), .invalidArgument, "the vocabulary has no entry for \"[UNK]\"")
     }
 
     @Test func templateTokenMissingFromVocabulary() throws {
@@ -399,10 +447,7 @@ struct TokenizerErrorTests {
                                    "[BOS]": {"id": "[BOS]", "ids": [9], "tokens": ["[BOS]"]}}},
              \(Self.minimalModel)}
             """
-        #expect(try load(json).map { error in
-            guard case .missingToken(_, "[BOS]") = error else { return false }
-            return true
-        } == true)
+        check(try load(json), .invalidArgument, "the vocabulary has no entry for \"[BOS]\"")
     }
 
     @Test func unsupportedComponents() throws {
@@ -413,12 +458,9 @@ struct TokenizerErrorTests {
         let nfc = """
             {"normalizer": {"type": "NFC"}, "pre_tokenizer": {"type": "BertPreTokenizer"}, \(Self.minimalModel)}
             """
-        for json in [bpe, metaspace, nfc] {
-            let error = try load(json)
-            guard case .unsupported = error else {
-                Issue.record("expected unsupported, got \(String(describing: error))")
-                continue
-            }
+        for (json, feature) in [(bpe, "model type \"BPE\""), (metaspace, "pre_tokenizer \"Metaspace\""),
+                                (nfc, "normalizer \"NFC\"")] {
+            check(try load(json), .unsupportedFormat, "unsupported tokenizer configuration: " + feature)
         }
     }
 
@@ -427,38 +469,80 @@ struct TokenizerErrorTests {
         #expect(try load(json) == nil)
     }
 
+    /// A directory with a `vocab.txt` and a `sentence_bert_config.json` giving `length`.
+    private func vocabularyDirectory(length: Int) throws -> String {
+        let directory = try temporaryDirectory(prefix: "weights-tokenizer-tests")
+        try "[PAD]\n[UNK]\n[CLS]\n[SEP]\na\n".write(toFile: directory + "/vocab.txt", atomically: true, encoding: .utf8)
+        try "{\"max_seq_length\": \(length)}".write(toFile: directory + "/sentence_bert_config.json",
+                                                 atomically: true, encoding: .utf8)
+        return directory
+    }
+
     @Test(arguments: [1, 0, -5])
     func sequenceLengthWithoutRoomForSpecialTokens(length: Int) throws {
-        let directory = try TokenizerTestSupport.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        try "[PAD]\n[UNK]\n[CLS]\n[SEP]\na\n".write(to: directory.appendingPathComponent("vocab.txt"),
-                                                    atomically: true, encoding: .utf8)
-        let config = directory.appendingPathComponent("sentence_bert_config.json")
-        try "{\"max_seq_length\": \(length)}".write(to: config, atomically: true, encoding: .utf8)
-        #expect(throws: TokenizerError.invalidJSON(
-            config, reason: "max_seq_length \(length) leaves no room for the 2 special tokens")) {
-            try WordPieceTokenizer(modelDirectory: directory)
-        }
-        try "{\"max_seq_length\": 2}".write(to: config, atomically: true, encoding: .utf8)
+        let directory = try vocabularyDirectory(length: length)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let error = try #require(throws: WeightsError.self) { try WordPieceTokenizer(modelDirectory: directory) }
+        #expect(error.code == .invalidArgument)
+        #expect(error.file == directory + "/sentence_bert_config.json")
+        #expect(error.reason == "max_seq_length \(length) leaves no room for the 2 special tokens")
+        try "{\"max_seq_length\": 2}".write(toFile: directory + "/sentence_bert_config.json",
+                                           atomically: true, encoding: .utf8)
         let tokenizer = try WordPieceTokenizer(modelDirectory: directory)
         #expect(tokenizer.specialTokenCount == 2)
         #expect(tokenizer.encode("a a").ids == [2, 3])
     }
 
-    @Test func vocabularyTextWithoutRequiredTokens() throws {
-        let error = try load("[PAD]\n[UNK]\n[SEP]\na\n", name: "vocab.txt")
-        guard case .missingToken(_, "[CLS]") = error else {
-            Issue.record("expected missingToken [CLS], got \(String(describing: error))")
-            return
+    /// A length limit given in code that leaves no room for `[CLS]` and `[SEP]` is an error,
+    /// not a trap: when the tokenizer is made, and when a text is encoded.
+    @Test(arguments: [1, 0, -5, Int.min])
+    func maximumLengthWithoutRoomForSpecialTokensIsRefused(length: Int) throws {
+        let directory = try vocabularyDirectory(length: 8)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let vocabulary = directory + "/vocab.txt"
+        let made = try #require(throws: WeightsError.self) {
+            try WordPieceTokenizer(vocabulary: vocabulary, maximumLength: length)
         }
+        #expect(made.code == .invalidArgument)
+        #expect(made.reason == "maximumLength \(length) leaves no room for the 2 special tokens")
+        let tokenizer = try WordPieceTokenizer(vocabulary: vocabulary, maximumLength: 2)
+        #expect(tokenizer.maximumLength == 2)
+        for call in [{ _ = try tokenizer.encode("a", maximumLength: length) },
+                     { _ = try tokenizer.encodeBatch(["a"], maximumLength: length) },
+                     { _ = try tokenizer.tokens("a", maximumLength: length) }] {
+            let error = try #require(throws: WeightsError.self) { try call() }
+            #expect(error == made)
+        }
+        #expect(try tokenizer.encode("a a", maximumLength: 3).ids == [2, 4, 3])
+    }
+
+    @Test func maximumLengthOfJSONTokenizerIsChecked() throws {
+        let directory = try temporaryDirectory(prefix: "weights-tokenizer-tests")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/tokenizer.json"
+        let json = """
+            {"pre_tokenizer": {"type": "BertPreTokenizer"},
+             "post_processor": {"type": "BertProcessing", "cls": ["[CLS]", 1], "sep": ["[SEP]", 2]},
+             \(Self.minimalModel)}
+            """
+        try json.write(toFile: path, atomically: true, encoding: .utf8)
+        let error = try #require(throws: WeightsError.self) { try WordPieceTokenizer(tokenizerJSON: path, maximumLength: 1) }
+        #expect(error.code == .invalidArgument)
+        #expect(error.reason.contains("maximumLength 1 leaves no room for the 2 special tokens"))
+        #expect(try WordPieceTokenizer(tokenizerJSON: path, maximumLength: 2).encode("a").ids == [1, 2])
+    }
+
+    @Test func vocabularyTextWithoutRequiredTokens() throws {
+        check(try load("[PAD]\n[UNK]\n[SEP]\na\n", name: "vocab.txt"), .invalidArgument,
+              "the vocabulary has no entry for \"[CLS]\"")
     }
 
     @Test func vocabularyTextWithCRLFLines() throws {
-        let directory = try TokenizerTestSupport.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let url = directory.appendingPathComponent("vocab.txt")
-        try "[PAD]\r\n[UNK]\r\n[CLS]\r\n[SEP]\r\nhello\r\n##s\r\n".write(to: url, atomically: true, encoding: .utf8)
-        let tokenizer = try WordPieceTokenizer(vocabulary: url)
+        let directory = try temporaryDirectory(prefix: "weights-tokenizer-tests")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/vocab.txt"
+        try "[PAD]\r\n[UNK]\r\n[CLS]\r\n[SEP]\r\nhello\r\n##s\r\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let tokenizer = try WordPieceTokenizer(vocabulary: path)
         #expect(tokenizer.encode("Hellos [SEP]").ids == [2, 4, 5, 3, 3])
         #expect(tokenizer.vocabularySize == 6)
     }

@@ -11,9 +11,9 @@ import COpenBLAS
 /// ```swift
 /// print(BLASRuntime.coreName)   // "Cooperlake"
 /// ```
-public enum BLASRuntime {
+package enum BLASRuntime {
     /// The kernel family OpenBLAS runs, e.g. `Haswell`, `SkylakeX`, `Cooperlake`, `Zen`.
-    public static var coreName: String {
+    package static var coreName: String {
         guard let name = openblas_get_corename() else { return "unknown" }
         return String(cString: name)
     }

@@ -16,9 +16,9 @@ import CWeightsSIMD
 /// // c (2 × 3) = a (2 × 4) · w (3 × 4)ᵀ
 /// MatrixProduct.multiplyTransposed(a, lda: 4, .f32(w), ldb: 4, into: c, ldc: 3, m: 2, n: 3, k: 4)
 /// ```
-public enum MatrixProduct {
+package enum MatrixProduct {
     /// The B operand: `n` rows of `k` elements, row stride `ldb` elements.
-    public enum Operand {
+    package enum Operand {
         case f32(UnsafePointer<Float>)
         /// Widened exactly, as `FloatFormat.convert` does.
         case f16(UnsafePointer<Float16>)
@@ -27,7 +27,7 @@ public enum MatrixProduct {
     }
 
     /// Which implementation runs the product.
-    public enum Kernel: Sendable, Hashable {
+    package enum Kernel: Sendable, Hashable {
         /// AVX-512 when ``isAccelerated``, else the portable loop.
         case best
         /// A plain C loop, one dot product per element: slow; for tests and comparisons.
@@ -36,14 +36,14 @@ public enum MatrixProduct {
 
     /// True when ``multiplyTransposed(_:lda:_:ldb:into:ldc:m:n:k:kernel:)`` runs the AVX-512
     /// kernel on this CPU; when false, BLAS is the faster choice.
-    public static var isAccelerated: Bool { weights_sgemm_accelerated() }
+    package static var isAccelerated: Bool { weights_sgemm_accelerated() }
 
     /// C = A · Bᵀ, where A is m × k (row stride `lda`), B is n × k (row stride `ldb`), and C
     /// is m × n (row stride `ldc`), overwritten: k = 0 gives zeros. Threads may run products
     /// concurrently into disjoint parts of C.
     ///
     /// - Complexity: O(m × n × k).
-    public static func multiplyTransposed(
+    package static func multiplyTransposed(
         _ a: UnsafePointer<Float>, lda: Int, _ b: Operand, ldb: Int,
         into c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, n: Int, k: Int, kernel: Kernel = .best
     ) {

@@ -12,12 +12,12 @@ import CWeightsSIMD
 /// var row: [Float] = [1, 2, 3, 4]
 /// row.withUnsafeMutableBufferPointer { Operations.softmax($0) }   // sums to 1
 /// ```
-public enum Operations {
+package enum Operations {
     /// Normalizes `row` to zero mean and unit variance, then scales by `gamma` and shifts by
     /// `beta`: y = (x − mean) / sqrt(var + epsilon) · gamma + beta, with the biased variance.
     ///
     /// - Complexity: O(*n*), two passes.
-    public static func layerNorm(
+    package static func layerNorm(
         _ row: UnsafeMutableBufferPointer<Float>, gamma: UnsafeBufferPointer<Float>,
         beta: UnsafeBufferPointer<Float>, epsilon: Float
     ) {
@@ -47,7 +47,7 @@ public enum Operations {
     }
 
     /// Which implementation runs GELU and softmax.
-    public enum Kernel: Sendable, Hashable {
+    package enum Kernel: Sendable, Hashable {
         /// AVX-512F, or AVX2 + FMA, when the CPU has them; the portable loop otherwise.
         case best
         /// AVX2 + FMA even where AVX-512 is available (the portable loop without AVX2): for
@@ -65,7 +65,7 @@ public enum Operations {
         }
 
         /// The instruction set ``best`` uses on this CPU: `avx512f`, `avx2+fma` or `portable`.
-        public static var bestInstructionSet: String {
+        package static var bestInstructionSet: String {
             switch weights_engine_kernel_level() {
             case 2: "avx512f"
             case 1: "avx2+fma"
@@ -78,7 +78,7 @@ public enum Operations {
     /// erf is evaluated to 1.5e-7 absolute (Abramowitz & Stegun 7.1.26).
     ///
     /// - Complexity: O(*n*).
-    public static func gelu(_ values: UnsafeMutableBufferPointer<Float>, kernel: Kernel = .best) {
+    package static func gelu(_ values: UnsafeMutableBufferPointer<Float>, kernel: Kernel = .best) {
         guard let base = values.baseAddress else { return }
         weights_gelu_rows(base, nil, 1, values.count, kernel.code)
     }
@@ -92,7 +92,7 @@ public enum Operations {
     /// 2 ulp.
     ///
     /// - Complexity: O(*n*), three passes.
-    public static func softmax(_ row: UnsafeMutableBufferPointer<Float>, kernel: Kernel = .best) {
+    package static func softmax(_ row: UnsafeMutableBufferPointer<Float>, kernel: Kernel = .best) {
         guard let base = row.baseAddress else { return }
         weights_softmax(base, row.count, kernel.code)
     }
@@ -101,14 +101,14 @@ public enum Operations {
     /// `normalize` does, so a zero vector stays zero).
     ///
     /// - Complexity: O(*n*).
-    public static func l2Normalize(_ vector: UnsafeMutableBufferPointer<Float>) {
+    package static func l2Normalize(_ vector: UnsafeMutableBufferPointer<Float>) {
         let norm = dot(UnsafeBufferPointer(vector), UnsafeBufferPointer(vector)).squareRoot()
         let scale = 1 / Swift.max(norm, 1e-12)
         for i in vector.indices { vector[i] *= scale }
     }
 
     /// Adds `bias` to every `bias.count`-long row of `matrix`.
-    public static func addBias(_ matrix: UnsafeMutableBufferPointer<Float>, _ bias: UnsafeBufferPointer<Float>) {
+    package static func addBias(_ matrix: UnsafeMutableBufferPointer<Float>, _ bias: UnsafeBufferPointer<Float>) {
         let width = bias.count
         precondition(width > 0 && matrix.count % width == 0, "addBias: matrix is not a whole number of rows")
         var start = 0
@@ -119,7 +119,7 @@ public enum Operations {
     }
 
     /// The sum of `values`, with eight partial sums.
-    public static func sum(_ values: UnsafeBufferPointer<Float>) -> Float {
+    package static func sum(_ values: UnsafeBufferPointer<Float>) -> Float {
         guard let base = values.baseAddress else { return 0 }
         var partial = SIMD8<Float>()
         var index = 0
@@ -136,7 +136,7 @@ public enum Operations {
     }
 
     /// The dot product of two equally long vectors, with eight partial sums.
-    public static func dot(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> Float {
+    package static func dot(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> Float {
         precondition(a.count == b.count, "dot: lengths differ")
         guard let x = a.baseAddress, let y = b.baseAddress else { return 0 }
         var partial = SIMD8<Float>()
@@ -155,7 +155,7 @@ public enum Operations {
     }
 
     /// The largest of `values` (−∞ when empty).
-    public static func maximum(_ values: UnsafeBufferPointer<Float>) -> Float {
+    package static func maximum(_ values: UnsafeBufferPointer<Float>) -> Float {
         guard let base = values.baseAddress else { return -.infinity }
         var partial = SIMD8<Float>(repeating: -.infinity)
         var index = 0

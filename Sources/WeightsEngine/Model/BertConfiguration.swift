@@ -7,24 +7,24 @@ import WeightsCore
 /// config.hiddenSize      // 384
 /// config.headSize        // 32
 /// ```
-public struct BertConfiguration: Sendable, Hashable, Decodable {
-    public var vocabularySize: Int
-    public var hiddenSize: Int
-    public var layerCount: Int
-    public var headCount: Int
-    public var intermediateSize: Int
-    public var maximumPositions: Int
-    public var tokenTypeCount: Int
-    public var layerNormEpsilon: Float
+package struct BertConfiguration: Sendable, Hashable {
+    package var vocabularySize: Int
+    package var hiddenSize: Int
+    package var layerCount: Int
+    package var headCount: Int
+    package var intermediateSize: Int
+    package var maximumPositions: Int
+    package var tokenTypeCount: Int
+    package var layerNormEpsilon: Float
     /// The feed-forward activation; only `gelu` (the exact erf form) is supported.
-    public var hiddenActivation: String
+    package var hiddenActivation: String
     /// Only `absolute` position embeddings are supported.
-    public var positionEmbeddingType: String
+    package var positionEmbeddingType: String
 
     /// The width of one attention head.
-    public var headSize: Int { hiddenSize / headCount }
+    package var headSize: Int { hiddenSize / headCount }
 
-    public init(
+    package init(
         vocabularySize: Int, hiddenSize: Int, layerCount: Int, headCount: Int, intermediateSize: Int,
         maximumPositions: Int, tokenTypeCount: Int = 2, layerNormEpsilon: Float = 1e-12
     ) throws {
@@ -46,36 +46,24 @@ public struct BertConfiguration: Sendable, Hashable, Decodable {
     /// - Throws: `invalidArgument` naming the file when a key is missing or mistyped, or a
     ///   size is not positive; `unsupportedFormat` for an activation other than `gelu` or
     ///   position embeddings other than `absolute`.
-    public init(contentsOf path: String) throws {
-        self = try ModelFiles.decode(Self.self, from: path)
+    package init(contentsOf path: String) throws {
+        try self.init(JSONField(contentsOf: path))
         do { try validate() } catch let error as WeightsError { throw error.in(file: path) }
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case vocabularySize = "vocab_size"
-        case hiddenSize = "hidden_size"
-        case layerCount = "num_hidden_layers"
-        case headCount = "num_attention_heads"
-        case intermediateSize = "intermediate_size"
-        case maximumPositions = "max_position_embeddings"
-        case tokenTypeCount = "type_vocab_size"
-        case layerNormEpsilon = "layer_norm_eps"
-        case hiddenActivation = "hidden_act"
-        case positionEmbeddingType = "position_embedding_type"
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let keys = try decoder.container(keyedBy: CodingKeys.self)
-        vocabularySize = try keys.decode(Int.self, forKey: .vocabularySize)
-        hiddenSize = try keys.decode(Int.self, forKey: .hiddenSize)
-        layerCount = try keys.decode(Int.self, forKey: .layerCount)
-        headCount = try keys.decode(Int.self, forKey: .headCount)
-        intermediateSize = try keys.decode(Int.self, forKey: .intermediateSize)
-        maximumPositions = try keys.decode(Int.self, forKey: .maximumPositions)
-        tokenTypeCount = try keys.decodeIfPresent(Int.self, forKey: .tokenTypeCount) ?? 2
-        layerNormEpsilon = try keys.decodeIfPresent(Float.self, forKey: .layerNormEpsilon) ?? 1e-12
-        hiddenActivation = try keys.decodeIfPresent(String.self, forKey: .hiddenActivation) ?? "gelu"
-        positionEmbeddingType = try keys.decodeIfPresent(String.self, forKey: .positionEmbeddingType) ?? "absolute"
+    /// Reads the keys of a `config.json`, unchecked; `contentsOf` checks them.
+    init(_ config: JSONField) throws {
+        let config = try config.asObject()
+        vocabularySize = try config["vocab_size"].requiredInt()
+        hiddenSize = try config["hidden_size"].requiredInt()
+        layerCount = try config["num_hidden_layers"].requiredInt()
+        headCount = try config["num_attention_heads"].requiredInt()
+        intermediateSize = try config["intermediate_size"].requiredInt()
+        maximumPositions = try config["max_position_embeddings"].requiredInt()
+        tokenTypeCount = try config["type_vocab_size"].int() ?? 2
+        layerNormEpsilon = try config["layer_norm_eps"].float() ?? 1e-12
+        hiddenActivation = try config["hidden_act"].string() ?? "gelu"
+        positionEmbeddingType = try config["position_embedding_type"].string() ?? "absolute"
     }
 
     func validate() throws {

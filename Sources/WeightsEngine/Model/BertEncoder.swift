@@ -15,8 +15,8 @@ import WeightsCore
 /// let encoder = try BertEncoder(modelDirectory: "all-MiniLM-L6-v2")
 /// let states = try encoder.hiddenStates([[101, 7592, 102]])   // 3 × 384 floats
 /// ```
-public final class BertEncoder: Sendable {
-    public let configuration: BertConfiguration
+package final class BertEncoder: Sendable {
+    package let configuration: BertConfiguration
     let embeddings: Embeddings
     let layers: [BertLayer]
     let attention: Attention
@@ -28,7 +28,7 @@ public final class BertEncoder: Sendable {
     ///   for F16 and INT8.
     /// - Throws: `tensorNotFound`, or `invalidArgument` for a tensor of the wrong shape, naming
     ///   the file and tensor; `dtypeMismatch` for a non-float tensor.
-    public init(configuration: BertConfiguration, weights source: any TensorSource,
+    package init(configuration: BertConfiguration, weights source: any TensorSource,
                 precision: WeightPrecision? = nil) throws {
         try configuration.validate()
         self.configuration = configuration
@@ -43,7 +43,7 @@ public final class BertEncoder: Sendable {
 
     /// Loads `config.json` and the weights (`model.safetensors`, or a sharded index) of the
     /// model in `directory`.
-    public convenience init(modelDirectory directory: String, precision: WeightPrecision? = nil) throws {
+    package convenience init(modelDirectory directory: String, precision: WeightPrecision? = nil) throws {
         let configuration = try BertConfiguration(contentsOf: directory + "/config.json")
         let source = try Checkpoint.open(directory)
         try self.init(configuration: configuration, weights: source, precision: precision)
@@ -51,10 +51,10 @@ public final class BertEncoder: Sendable {
 
     /// The format of the weight matrices (of the first layer's, for a file that mixes
     /// formats).
-    public var precision: WeightPrecision { layers.first?.query.weight.precision ?? embeddings.words.precision }
+    package var precision: WeightPrecision { layers.first?.query.weight.precision ?? embeddings.words.precision }
 
     /// Bytes of weights the encoder reads (mapped or owned), scales included.
-    public var weightByteCount: Int {
+    package var weightByteCount: Int {
         embeddings.byteCount + layers.reduce(0) { $0 + $1.byteCount }
     }
 
@@ -68,7 +68,7 @@ public final class BertEncoder: Sendable {
     /// - Throws: `invalidArgument` for an empty sequence, one longer than
     ///   `maximumPositions`, or a token id outside the vocabulary.
     /// - Complexity: O(tokens × parameters + Σ length² × hidden).
-    public func hiddenStates(_ sequences: [[Int32]], threads: Int = 1) throws -> [[Float]] {
+    package func hiddenStates(_ sequences: [[Int32]], threads: Int = 1) throws -> [[Float]] {
         let width = configuration.hiddenSize
         let result = ResultSlots<[Float]>(count: sequences.count, initial: [])
         try run(sequences, threads: threads) { indices, packed, hidden in

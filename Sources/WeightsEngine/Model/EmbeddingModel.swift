@@ -8,7 +8,7 @@ import WeightsCore
 /// let vectors = try model.embed(tokenIDs: [[101, 7592, 2088, 102]])   // one 384-float unit vector
 /// ```
 public final class EmbeddingModel: Sendable {
-    public let encoder: BertEncoder
+    package let encoder: BertEncoder
     public let pooling: Pooling
     /// Whether vectors are scaled to unit length (a `Normalize` module follows the pooling).
     public let normalizes: Bool
@@ -31,15 +31,32 @@ public final class EmbeddingModel: Sendable {
     ///   - threads: cores to use; the default is every online core.
     /// - Throws: ``WeightsError`` naming the file at fault: a missing or malformed
     ///   configuration, a module other than Transformer, Pooling and Normalize, a missing tensor.
-    public init(modelDirectory directory: String, precision: WeightPrecision? = nil, threads: Int? = nil) throws {
-        let modules = try ModuleList(directory: directory)
-        // Older sentence-transformers models keep the encoder in a subdirectory (0_Transformer).
-        let encoderDirectory = modules.transformerPath.isEmpty ? directory : directory + "/" + modules.transformerPath
-        encoder = try BertEncoder(modelDirectory: encoderDirectory, precision: precision)
-        pooling = try modules.poolingPath.map { try Pooling(contentsOf: directory + "/" + $0 + "/config.json") } ?? .mean
+    public convenience init(modelDirectory directory: String, precision: WeightPrecision? = nil,
+                            threads: Int? = nil) throws {
+        try self.init(ModelDirectory(path: directory), precision: precision, threads: threads)
+    }
+
+    /// Loads the model from `directory`'s modules, encoder configuration and weights, and
+    /// pooling configuration.
+    ///
+    /// - Throws: as ``init(modelDirectory:precision:threads:)``; `invalidArgument` naming
+    ///   `sentence_bert_config.json` when its `max_seq_length` is below 1 or above 2^20.
+    init(_ directory: ModelDirectory, precision: WeightPrecision? = nil, threads: Int? = nil) throws {
+        let modules = try directory.modules()
+        encoder = try BertEncoder(configuration: directory.encoderConfiguration(modules),
+                                  weights: Checkpoint.open(modules.encoderPath), precision: precision)
+        pooling = try directory.pooling(modules)
         normalizes = modules.normalizes
-        let limit = try ModuleList.maximumSequenceLength(directory: directory)
-        maximumLength = min(limit ?? encoder.configuration.maximumPositions, encoder.configuration.maximumPositions)
+        let positions = encoder.configuration.maximumPositions
+        if let limit = directory.maximumSequenceLength {
+            guard (1...1_048_576).contains(limit) else {
+                throw WeightsError(.invalidArgument, "max_seq_length \(limit) is not a usable length",
+                                   file: directory.sentenceConfigurationPath)
+            }
+            maximumLength = min(limit, positions)
+        } else {
+            maximumLength = positions
+        }
         self.threads = max(1, threads ?? Processor.availableCores)
     }
 
@@ -75,60 +92,5 @@ public final class EmbeddingModel: Sendable {
             }
         }
         return result.array
-    }
-}
-
-/// The modules of a sentence-transformers directory (`modules.json`).
-struct ModuleList: Decodable {
-    var transformerPath = ""
-    var poolingPath: String?
-    var normalizes = false
-
-    private struct Module: Decodable {
-        var type: String
-        var path: String
-    }
-
-    init(from decoder: any Decoder) throws {
-        self.init()
-        for module in try [Module](from: decoder) {
-            switch module.type.split(separator: ".").last {
-            case "Transformer": transformerPath = module.path
-            case "Pooling": poolingPath = module.path
-            case "Normalize": normalizes = true
-            default:
-                throw WeightsError(.unsupportedFormat, "module '\(module.type)' is not supported (Transformer, Pooling, Normalize)")
-            }
-        }
-    }
-
-    private init() {}
-
-    /// The modules listed in `directory/modules.json`; the default (mean pooling, no
-    /// normalization) when there is no such file.
-    init(directory: String) throws {
-        let path = directory + "/modules.json"
-        guard ModelFiles.exists(path) else {
-            self.init()
-            return
-        }
-        do {
-            self = try ModelFiles.decode(Self.self, from: path)
-        } catch let error as WeightsError {
-            throw error.in(file: path)
-        }
-    }
-
-    /// `max_seq_length` from `sentence_bert_config.json`, or `nil` when absent.
-    static func maximumSequenceLength(directory: String) throws -> Int? {
-        let path = directory + "/sentence_bert_config.json"
-        guard ModelFiles.exists(path) else { return nil }
-        guard case .number(let value)? = try ModelFiles.decode([String: JSONScalar].self, from: path)["max_seq_length"] else {
-            return nil
-        }
-        guard value >= 2, value <= 1_048_576, value == value.rounded() else {
-            throw WeightsError(.invalidArgument, "max_seq_length \(value) is not a usable length", file: path)
-        }
-        return Int(value)
     }
 }

@@ -2,8 +2,10 @@ import WeightsCore
 
 /// How token states become one sentence vector: sentence-transformers' `Pooling` module.
 ///
+/// The model directory's Pooling module (`1_Pooling/config.json`) chooses it:
+///
 /// ```swift
-/// let pooling = try Pooling(contentsOf: "all-MiniLM-L6-v2/1_Pooling/config.json")   // .mean
+/// try EmbeddingModel(modelDirectory: "all-MiniLM-L6-v2").pooling    // .mean
 /// ```
 public enum Pooling: String, Sendable, Hashable, CaseIterable {
     /// The average of the tokens' states (the padding excluded).
@@ -15,26 +17,26 @@ public enum Pooling: String, Sendable, Hashable, CaseIterable {
     /// The sum of the tokens' states divided by √length.
     case meanSquareRootLength
 
-    /// Reads a `1_Pooling/config.json`.
+    /// The mode a Pooling module's `config.json` asks for.
     ///
     /// - Throws: `unsupportedFormat` naming the file when it asks for no mode, several at
-    ///   once, or one not listed here; `invalidArgument` when it is not the expected JSON.
-    public init(contentsOf path: String) throws {
-        let config = try ModelFiles.decode([String: JSONScalar].self, from: path)
+    ///   once, or one not listed here; `invalidArgument` when a flag is not true or false.
+    init(_ config: JSONField) throws {
+        let config = try config.asObject()
         let modes: [(String, Pooling?)] = [
             ("pooling_mode_mean_tokens", .mean), ("pooling_mode_cls_token", .cls),
             ("pooling_mode_max_tokens", .max), ("pooling_mode_mean_sqrt_len_tokens", .meanSquareRootLength),
             ("pooling_mode_weightedmean_tokens", nil), ("pooling_mode_lasttoken", nil),
         ]
-        let chosen = modes.filter { config[$0.0] == .bool(true) }
+        let chosen = try modes.filter { try config[$0.0].bool() == true }
         guard chosen.count == 1, let mode = chosen[0].1 else {
             let names = chosen.map(\.0).joined(separator: ", ")
             throw WeightsError(.unsupportedFormat,
                 chosen.isEmpty ? "no pooling mode is set" : "pooling \(names) is not supported (one of mean, cls, max, mean_sqrt_len)",
-                file: path)
+                file: config.file)
         }
-        if config["include_prompt"] == .bool(false) {
-            throw WeightsError(.unsupportedFormat, "include_prompt false is not supported", file: path)
+        if try config["include_prompt"].bool() == false {
+            throw WeightsError(.unsupportedFormat, "include_prompt false is not supported", file: config.file)
         }
         self = mode
     }
@@ -58,24 +60,6 @@ public enum Pooling: String, Sendable, Hashable, CaseIterable {
             }
             let divisor = self == .mean ? Float(length) : Float(length).squareRoot()
             for j in 0..<width { output[j] /= divisor }
-        }
-    }
-}
-
-/// A JSON value of a flat configuration object; only booleans matter to the readers here.
-enum JSONScalar: Decodable, Equatable {
-    case bool(Bool), number(Double), string(String), other
-
-    init(from decoder: any Decoder) throws {
-        let value = try decoder.singleValueContainer()
-        if let flag = try? value.decode(Bool.self) {
-            self = .bool(flag)
-        } else if let number = try? value.decode(Double.self) {
-            self = .number(number)
-        } else if let text = try? value.decode(String.self) {
-            self = .string(text)
-        } else {
-            self = .other
         }
     }
 }

@@ -1,4 +1,3 @@
-import Foundation
 import WeightsCore
 
 /// Sentence embeddings from text: the model directory's WordPiece tokenizer, then its
@@ -24,20 +23,16 @@ public final class SentenceEmbedder: Sendable {
     /// - Parameters:
     ///   - precision: the format to keep weight matrices in (`nil`: as stored).
     ///   - threads: cores to use; the default is every core.
-    /// - Throws: ``WeightsError`` naming the file at fault (the tokenizer's errors are
-    ///   converted, with their message).
+    /// - Throws: ``WeightsError`` naming the file at fault.
     public init(modelDirectory directory: String = ModelDirectory.default, precision: WeightPrecision? = nil,
                 threads: Int? = nil) throws {
-        guard ModelFiles.isDirectory(directory) else {
+        guard ModelDirectory.directoryExists(directory) else {
             throw WeightsError(.io, "no model directory here (run scripts/setup to install the default model)",
                                file: directory)
         }
-        model = try EmbeddingModel(modelDirectory: directory, precision: precision, threads: threads)
-        do {
-            tokenizer = try WordPieceTokenizer(modelDirectory: URL(fileURLWithPath: directory))
-        } catch {
-            throw WeightsError(error)
-        }
+        let files = try ModelDirectory(path: directory)
+        model = try EmbeddingModel(files, precision: precision, threads: threads)
+        tokenizer = try WordPieceTokenizer(files)
         guard model.maximumLength >= tokenizer.specialTokenCount else {
             throw WeightsError(.invalidArgument,
                 "the model takes at most \(model.maximumLength) tokens, fewer than the tokenizer's \(tokenizer.specialTokenCount) special tokens",
@@ -50,7 +45,7 @@ public final class SentenceEmbedder: Sendable {
     ///
     /// - Complexity: O(characters) to tokenize, then as ``EmbeddingModel/embed(tokenIDs:batchSize:)``.
     public func embed(_ texts: [String], batchSize: Int = 32) throws -> [[Float]] {
-        let ids = texts.map { tokenizer.encode($0, maxLength: model.maximumLength).ids }
+        let ids = try texts.map { try tokenizer.encode($0, maximumLength: model.maximumLength).ids }
         return try model.embed(tokenIDs: ids, batchSize: batchSize)
     }
 
@@ -80,21 +75,5 @@ public final class SentenceEmbedder: Sendable {
                 return norms > 0 ? Operations.dot(a, b) / norms : 0
             }
         }
-    }
-}
-
-extension WeightsError {
-    /// The tokenizer's error as a ``WeightsError`` about the same file.
-    init(_ error: TokenizerError) {
-        let code: Code
-        switch error {
-        case .fileNotFound, .unreadable: code = .io
-        case .unsupported: code = .unsupportedFormat
-        case .invalidJSON, .missingToken, .invalidVocabulary: code = .invalidArgument
-        }
-        let path = error.file.path
-        var reason = error.description
-        if reason.hasPrefix(path + ": ") { reason.removeFirst(path.count + 2) }
-        self.init(code, reason, file: path)
     }
 }

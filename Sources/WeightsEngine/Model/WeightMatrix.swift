@@ -7,7 +7,7 @@ import WeightsCore
 /// Products always run in `Float`: ``MatrixProduct`` converts F16 and INT8 values while it
 /// packs them, and the BLAS fallback widens them into a scratch buffer just before use, so
 /// they stay small in memory.
-public struct WeightMatrix: Sendable {
+package struct WeightMatrix: Sendable {
     enum Storage: Sendable {
         case f32(Tensor)
         case f16(Tensor)
@@ -16,11 +16,11 @@ public struct WeightMatrix: Sendable {
     }
 
     let storage: Storage
-    public let rows: Int
-    public let columns: Int
+    package let rows: Int
+    package let columns: Int
 
     /// The format the values are kept in.
-    public var precision: WeightPrecision {
+    package var precision: WeightPrecision {
         switch storage {
         case .f32: .f32
         case .f16: .f16
@@ -29,7 +29,7 @@ public struct WeightMatrix: Sendable {
     }
 
     /// Bytes the values occupy (scales included).
-    public var byteCount: Int {
+    package var byteCount: Int {
         switch storage {
         case .f32(let tensor), .f16(let tensor): tensor.byteCount
         case .int8(let values, let scales): values.byteCount + scales.byteCount
@@ -43,7 +43,7 @@ public struct WeightMatrix: Sendable {
     ///
     /// - Throws: `invalidArgument` for another shape; `dtypeMismatch` for a non-float tensor;
     ///   the quantizer's `invalidArgument` for a row holding NaN or infinity.
-    public init(_ tensor: Tensor, precision: WeightPrecision? = nil) throws {
+    package init(_ tensor: Tensor, precision: WeightPrecision? = nil) throws {
         guard tensor.shape.count == 2 else {
             throw WeightsError(.invalidArgument,
                 "tensor '\(tensor.name)' has shape \(tensor.shape), expected a matrix", tensor: tensor.name)
@@ -72,7 +72,7 @@ public struct WeightMatrix: Sendable {
     /// (F32, `[rows, 1]`).
     ///
     /// - Throws: the errors of `Int8Quantization.checkPair`.
-    public init(quantized values: Tensor, scales: Tensor) throws {
+    package init(quantized values: Tensor, scales: Tensor) throws {
         try Int8Quantization.checkPair(values: values.info, scales: scales.info)
         guard values.shape.count == 2 else {
             throw WeightsError(.invalidArgument,

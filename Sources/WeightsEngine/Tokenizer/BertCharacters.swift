@@ -15,7 +15,7 @@
 ///
 /// All functions take a scalar value and run in O(1); ASCII is answered by
 /// range checks without looking at Unicode properties.
-public enum BertCharacters {
+package enum BertCharacters {
     /// The general category `scalar` had in Unicode 8.0; `.unassigned` for
     /// characters added later.
     static func legacyCategory(_ scalar: Unicode.Scalar) -> Unicode.GeneralCategory {
@@ -66,7 +66,7 @@ public enum BertCharacters {
     /// (which include symbols such as `$`, `+`, `^`) plus every character whose
     /// (Unicode 8.0) general category starts with P.
     @inline(__always)
-    public static func isPunctuation(_ value: UInt32) -> Bool {
+    package static func isPunctuation(_ value: UInt32) -> Bool {
         if value < 128 {
             return (33...47).contains(value) || (58...64).contains(value)
                 || (91...96).contains(value) || (123...126).contains(value)

@@ -12,13 +12,13 @@ import Foundation
 ///    (so a final capital sigma becomes σ, not ς, as in the reference).
 ///
 /// Example: `"Héllo\tWORLD 東京"` normalizes to `"hello world  東  京 "`.
-public struct BertNormalizer: Sendable, Equatable {
-    public var cleanText = true
-    public var handleChineseChars = true
-    public var stripAccents = true
-    public var lowercase = true
+package struct BertNormalizer: Sendable, Equatable {
+    package var cleanText = true
+    package var handleChineseChars = true
+    package var stripAccents = true
+    package var lowercase = true
 
-    public init(cleanText: Bool = true, handleChineseChars: Bool = true, stripAccents: Bool = true, lowercase: Bool = true) {
+    package init(cleanText: Bool = true, handleChineseChars: Bool = true, stripAccents: Bool = true, lowercase: Bool = true) {
         self.cleanText = cleanText
         self.handleChineseChars = handleChineseChars
         self.stripAccents = stripAccents
@@ -42,19 +42,7 @@ public struct BertNormalizer: Sendable, Equatable {
             let base = buffer.baseAddress! + start
             var count = 0
             for value in input {
-                if value < 0x80 {
-                    if cleanText {
-                        if BertCharacters.isRemovedByCleaning(value) { continue }
-                        if BertCharacters.isWhitespace(value) {
-                            base[count] = 0x20
-                            count += 1
-                            continue
-                        }
-                    }
-                    base[count] = lowercase && value &- 0x41 < 26 ? value + 0x20 : value
-                    count += 1
-                    continue
-                }
+                // Both tests answer ASCII with range checks alone.
                 if cleanText {
                     if BertCharacters.isRemovedByCleaning(value) { continue }
                     if BertCharacters.isWhitespace(value) {
@@ -62,6 +50,11 @@ public struct BertNormalizer: Sendable, Equatable {
                         count += 1
                         continue
                     }
+                }
+                if value < 0x80 {
+                    base[count] = lowercase && value &- 0x41 < 26 ? value + 0x20 : value
+                    count += 1
+                    continue
                 }
                 if firstNonASCII < 0 { firstNonASCII = start + count }
                 // U+00C0 is the first scalar with a canonical decomposition.
@@ -92,7 +85,7 @@ public struct BertNormalizer: Sendable, Equatable {
     }
 
     /// Normalizes a `String`: what the tokenizer sees before it splits words.
-    public func normalize(_ text: String) -> String {
+    package func normalize(_ text: String) -> String {
         let input = Array(text.unicodeScalars.lazy.map(\.value))
         var output: [UInt32] = []
         input.withUnsafeBufferPointer { normalize($0, into: &output) }

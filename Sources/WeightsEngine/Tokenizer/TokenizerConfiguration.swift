@@ -1,4 +1,4 @@
-import Foundation
+import WeightsCore
 
 /// Everything a ``WordPieceTokenizer`` needs, read from a `tokenizer.json`
 /// (Hugging Face `tokenizers` format) or from a BERT `vocab.txt`.
@@ -35,38 +35,36 @@ extension TokenizerConfiguration {
     /// `padding` sections are ignored except for the padding id: the maximum
     /// length is the caller's choice.
     ///
-    /// Complexity: O(file size).
-    static func load(tokenizerJSON url: URL) throws(TokenizerError) -> TokenizerConfiguration {
-        let data = try readFile(url)
-        // A Result carries the typed error out of `withUnsafeBytes`, which rethrows untyped errors.
-        let parsed = data.withUnsafeBytes { bytes in
-            Result { () throws(TokenizerError) in try TokenizerFile(bytes, url: url) }
-        }
-        let file = try parsed.get()
+    /// - Throws: `io` naming the file when it cannot be read; `invalidArgument` when it is
+    ///   not the JSON expected or its vocabulary lacks a token it needs; `unsupportedFormat`
+    ///   for a component other than those above.
+    /// - Complexity: O(file size).
+    init(tokenizerJSON path: String) throws {
+        let storage = try ByteStorage.map(path: path)
+        let file = try withExtendedLifetime(storage) { try TokenizerFile(storage.bytes, path: path) }
 
         let model = file.model
         if let type = model.type, type != "WordPiece" {
-            throw .unsupported(url, feature: "model type \"\(type)\" (only WordPiece is implemented)")
+            throw WeightsError.unsupportedTokenizer("model type \"\(type)\" (only WordPiece is implemented)", file: path)
         }
         let vocabulary = model.vocab
-        if vocabulary.isEmpty { throw .invalidVocabulary(url, reason: "the vocabulary is empty") }
+        if vocabulary.isEmpty { throw WeightsError.invalidVocabulary("the vocabulary is empty", file: path) }
 
-        var configuration = TokenizerConfiguration(vocabulary: vocabulary, unknownToken: model.unkToken ?? "[UNK]")
-        guard vocabulary[configuration.unknownToken] != nil else {
-            throw .missingToken(url, token: configuration.unknownToken)
-        }
-        if let prefix = model.continuingSubwordPrefix { configuration.continuingSubwordPrefix = prefix }
-        if let limit = model.maxInputCharsPerWord { configuration.maxInputCharsPerWord = limit }
+        self.init(vocabulary: vocabulary, unknownToken: model.unkToken ?? "[UNK]")
+        guard vocabulary[unknownToken] != nil else { throw WeightsError.missingToken(unknownToken, file: path) }
+        if let prefix = model.continuingSubwordPrefix { continuingSubwordPrefix = prefix }
+        if let limit = model.maxInputCharsPerWord { maxInputCharsPerWord = limit }
 
         if let normalizer = file.normalizer {
             guard normalizer.type == "BertNormalizer" else {
-                throw .unsupported(url, feature: "normalizer \"\(normalizer.type)\" (only BertNormalizer is implemented)")
+                throw WeightsError.unsupportedTokenizer("normalizer \"\(normalizer.type)\" (only BertNormalizer is implemented)",
+                                            file: path)
             }
             if normalizer.separateNumbers == true {
-                throw .unsupported(url, feature: "BertNormalizer.separate_numbers")
+                throw WeightsError.unsupportedTokenizer("BertNormalizer.separate_numbers", file: path)
             }
             let lowercase = normalizer.lowercase ?? true
-            configuration.normalizer = BertNormalizer(
+            self.normalizer = BertNormalizer(
                 cleanText: normalizer.cleanText ?? true,
                 handleChineseChars: normalizer.handleChineseChars ?? true,
                 stripAccents: normalizer.stripAccents ?? lowercase,
@@ -74,131 +72,172 @@ extension TokenizerConfiguration {
         }
 
         guard let preTokenizer = file.preTokenizer else {
-            throw .unsupported(url, feature: "no pre_tokenizer (only BertPreTokenizer is implemented)")
+            throw WeightsError.unsupportedTokenizer("no pre_tokenizer (only BertPreTokenizer is implemented)", file: path)
         }
         guard preTokenizer == "BertPreTokenizer" else {
-            throw .unsupported(url, feature: "pre_tokenizer \"\(preTokenizer)\" (only BertPreTokenizer is implemented)")
+            throw WeightsError.unsupportedTokenizer("pre_tokenizer \"\(preTokenizer)\" (only BertPreTokenizer is implemented)",
+                                        file: path)
         }
 
         var addedIDs: [String: Int32] = [:]
         for token in file.addedTokens ?? [] {
             guard let id = Int32(exactly: token.id), id >= 0 else {
-                throw .invalidVocabulary(url, reason: "added token \"\(token.content)\" has id \(token.id)")
+                throw WeightsError.invalidVocabulary("added token \"\(token.content)\" has id \(token.id)", file: path)
             }
             guard !token.content.isEmpty else {
-                throw .invalidVocabulary(url, reason: "added token \(token.id) is empty")
+                throw WeightsError.invalidVocabulary("added token \(token.id) is empty", file: path)
             }
             if token.normalized ?? !(token.special ?? false) {
-                throw .unsupported(url, feature: "added token \"\(token.content)\" with normalized: true")
+                throw WeightsError.unsupportedTokenizer("added token \"\(token.content)\" with normalized: true", file: path)
             }
             addedIDs[token.content] = id
-            configuration.addedTokens.append(AddedToken(
+            addedTokens.append(AddedToken(
                 content: token.content, id: id, singleWord: token.singleWord ?? false,
                 leftStrip: token.lstrip ?? false, rightStrip: token.rstrip ?? false))
         }
 
-        func requireKnown(_ token: String) throws(TokenizerError) {
-            if vocabulary[token] == nil && addedIDs[token] == nil { throw .missingToken(url, token: token) }
+        func requireKnown(_ token: String) throws {
+            if vocabulary[token] == nil && addedIDs[token] == nil { throw WeightsError.missingToken(token, file: path) }
         }
         if let processor = file.postProcessor {
             switch processor.type {
             case "TemplateProcessing":
                 guard let single = processor.single else {
-                    throw .invalidJSON(url, reason: "TemplateProcessing without a \"single\" template")
+                    throw WeightsError(.invalidArgument, "TemplateProcessing without a \"single\" template", file: path)
                 }
                 var seenSequence = false
                 for piece in single {
                     if let special = piece.specialToken {
                         try requireKnown(special)
                         guard let ids = processor.specialTokens?[special] else {
-                            throw .invalidJSON(url, reason: "template token \"\(special)\" is not in special_tokens")
+                            throw WeightsError(.invalidArgument, "template token \"\(special)\" is not in special_tokens",
+                                               file: path)
                         }
                         for id in ids {
                             guard let id32 = Int32(exactly: id), id32 >= 0 else {
-                                throw .invalidVocabulary(url, reason: "special token \"\(special)\" has id \(id)")
+                                throw WeightsError.invalidVocabulary("special token \"\(special)\" has id \(id)", file: path)
                             }
-                            if seenSequence { configuration.suffixIDs.append(id32) } else { configuration.prefixIDs.append(id32) }
+                            if seenSequence { suffixIDs.append(id32) } else { prefixIDs.append(id32) }
                         }
                     } else if piece.isSequence {
                         if seenSequence {
-                            throw .unsupported(url, feature: "a single-sequence template that repeats the sequence")
+                            throw WeightsError.unsupportedTokenizer("a single-sequence template that repeats the sequence", file: path)
                         }
                         seenSequence = true
                     } else {
-                        throw .invalidJSON(url, reason: "template piece is neither SpecialToken nor Sequence")
+                        throw WeightsError(.invalidArgument, "template piece is neither SpecialToken nor Sequence", file: path)
                     }
                 }
                 guard seenSequence else {
-                    throw .invalidJSON(url, reason: "the single-sequence template has no Sequence")
+                    throw WeightsError(.invalidArgument, "the single-sequence template has no Sequence", file: path)
                 }
             case "BertProcessing":
                 guard let cls = processor.cls, let sep = processor.sep,
                       let clsID = Int32(exactly: cls.id), let sepID = Int32(exactly: sep.id) else {
-                    throw .invalidJSON(url, reason: "BertProcessing without cls and sep")
+                    throw WeightsError(.invalidArgument, "BertProcessing without cls and sep", file: path)
                 }
                 try requireKnown(cls.token)
                 try requireKnown(sep.token)
-                configuration.prefixIDs = [clsID]
-                configuration.suffixIDs = [sepID]
+                prefixIDs = [clsID]
+                suffixIDs = [sepID]
             default:
-                throw .unsupported(url, feature: "post_processor \"\(processor.type)\"")
+                throw WeightsError.unsupportedTokenizer("post_processor \"\(processor.type)\"", file: path)
             }
         }
 
-        configuration.paddingID = file.padID.flatMap { Int32(exactly: $0) }
-            ?? vocabulary["[PAD]"] ?? 0
-        return configuration
+        paddingID = file.padID.flatMap { Int32(exactly: $0) } ?? vocabulary["[PAD]"] ?? 0
     }
 }
 
 // MARK: - vocab.txt
 
 extension TokenizerConfiguration {
-    /// Builds a BERT configuration from a `vocab.txt` (one token per line, the
-    /// line number is the id, trailing whitespace ignored; a later duplicate
-    /// wins, as in `tokenizers`). `[UNK]`, `[CLS]` and `[SEP]` must be in the
-    /// file; `[PAD]`, `[UNK]`, `[CLS]`, `[SEP]` and `[MASK]`, where present, are
-    /// matched literally in the input text, as `BertTokenizerFast` does.
-    ///
-    /// Complexity: O(file size).
-    static func load(vocabularyText url: URL, lowercase: Bool) throws(TokenizerError) -> TokenizerConfiguration {
-        let data = try readFile(url)
-        var vocabulary: [String: Int32] = [:]
-        var lines = data.split(separator: 0x0A, omittingEmptySubsequences: false)
-        if lines.last?.isEmpty == true { lines.removeLast() }  // a final newline ends the last line
-        for (lineNumber, line) in lines.enumerated() {
-            guard var scalars = String(data: Data(line), encoding: .utf8)?.unicodeScalars else {
-                throw .unreadable(url, reason: "line \(lineNumber + 1) is not UTF-8 text")
+    /// The names of a BERT vocabulary's special tokens: those of a
+    /// `special_tokens_map.json`, else `[UNK]`, `[CLS]`, `[SEP]`, `[PAD]` and `[MASK]`.
+    struct SpecialTokens: Sendable, Equatable {
+        var unknown = "[UNK]"
+        var classifier = "[CLS]"
+        var separator = "[SEP]"
+        var padding = "[PAD]"
+        var mask = "[MASK]"
+
+        init() {}
+
+        /// The names `map` gives (each a string, or an object with its `content`), and the
+        /// defaults for the others.
+        ///
+        /// - Throws: `invalidArgument` naming the file and the key for a value of another type.
+        init(_ map: JSONField) throws {
+            let map = try map.asObject()
+            func name(_ key: String, _ fallback: String) throws -> String {
+                let field = map[key]
+                if field.value?.members != nil { return try field["content"].requiredString() }
+                return try field.string() ?? fallback
             }
-            while let last = scalars.last, last.properties.isWhitespace { scalars.removeLast() }
-            vocabulary[String(scalars)] = Int32(lineNumber)
+            unknown = try name("unk_token", unknown)
+            classifier = try name("cls_token", classifier)
+            separator = try name("sep_token", separator)
+            padding = try name("pad_token", padding)
+            mask = try name("mask_token", mask)
         }
-        if vocabulary.isEmpty { throw .invalidVocabulary(url, reason: "the file has no tokens") }
-        for required in ["[UNK]", "[CLS]", "[SEP]"] where vocabulary[required] == nil {
-            throw .missingToken(url, token: required)
-        }
-        var configuration = TokenizerConfiguration(vocabulary: vocabulary, unknownToken: "[UNK]")
-        configuration.normalizer = BertNormalizer(
-            cleanText: true, handleChineseChars: true, stripAccents: lowercase, lowercase: lowercase)
-        configuration.addedTokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].compactMap { token in
-            vocabulary[token].map { AddedToken(content: token, id: $0) }
-        }
-        configuration.prefixIDs = [vocabulary["[CLS]"]!]
-        configuration.suffixIDs = [vocabulary["[SEP]"]!]
-        configuration.paddingID = vocabulary["[PAD]"] ?? 0
-        return configuration
     }
 
-    static func readFile(_ url: URL) throws(TokenizerError) -> Data {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-            throw .fileNotFound(url)
+    /// Builds a BERT configuration from a `vocab.txt` (one token per line, the
+    /// line number is the id, trailing whitespace ignored; a later duplicate
+    /// wins, as in `tokenizers`). The unknown, classifier and separator tokens
+    /// (`[UNK]`, `[CLS]`, `[SEP]` unless `specialTokens` names others) must be in
+    /// the file; all five special tokens, where present, are matched literally
+    /// in the input text, as `BertTokenizerFast` does.
+    ///
+    /// - Throws: `io` naming the file when it cannot be read; `invalidArgument` when a line
+    ///   is not UTF-8, the file has no tokens, or lacks a required one.
+    /// - Complexity: O(file size).
+    init(vocabularyText path: String, lowercase: Bool, specialTokens: SpecialTokens = SpecialTokens()) throws {
+        let storage = try ByteStorage.map(path: path)
+        var vocabulary: [String: Int32] = [:]
+        try withExtendedLifetime(storage) {
+            var lines = storage.bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
+            if lines.last?.isEmpty == true { lines.removeLast() }  // a final newline ends the last line
+            for (lineNumber, line) in lines.enumerated() {
+                guard var scalars = String(validating: line, as: UTF8.self)?.unicodeScalars else {
+                    throw WeightsError(.invalidArgument, "line \(lineNumber + 1) is not UTF-8 text", file: path)
+                }
+                while let last = scalars.last, last.properties.isWhitespace { scalars.removeLast() }
+                vocabulary[String(scalars)] = Int32(lineNumber)
+            }
         }
-        if isDirectory.boolValue { throw .unreadable(url, reason: "it is a directory") }
-        do {
-            return try Data(contentsOf: url)
-        } catch {
-            throw .unreadable(url, reason: error.localizedDescription)
+        if vocabulary.isEmpty { throw WeightsError.invalidVocabulary("the file has no tokens", file: path) }
+        let names = specialTokens
+        for required in [names.unknown, names.classifier, names.separator] where vocabulary[required] == nil {
+            throw WeightsError.missingToken(required, file: path)
         }
+        self.init(vocabulary: vocabulary, unknownToken: names.unknown)
+        normalizer = BertNormalizer(
+            cleanText: true, handleChineseChars: true, stripAccents: lowercase, lowercase: lowercase)
+        addedTokens = [names.padding, names.unknown, names.classifier, names.separator, names.mask].compactMap { token in
+            vocabulary[token].map { AddedToken(content: token, id: $0) }
+        }
+        prefixIDs = [vocabulary[names.classifier]!]
+        suffixIDs = [vocabulary[names.separator]!]
+        paddingID = vocabulary[names.padding] ?? 0
+    }
+}
+
+extension WeightsError {
+    /// A tokenizer file asks for something this tokenizer does not implement, for example a
+    /// `BPE` model or a `Metaspace` pre-tokenizer.
+    static func unsupportedTokenizer(_ feature: String, file: String) -> WeightsError {
+        WeightsError(.unsupportedFormat, "unsupported tokenizer configuration: \(feature)", file: file)
+    }
+
+    /// A token the tokenizer cannot work without (the unknown token, or a special token of
+    /// the post-processor's template) is not in the vocabulary.
+    static func missingToken(_ token: String, file: String) -> WeightsError {
+        WeightsError(.invalidArgument, "the vocabulary has no entry for \"\(token)\"", file: file)
+    }
+
+    /// The vocabulary is empty or has an unusable entry (a negative id, an empty token).
+    static func invalidVocabulary(_ reason: String, file: String) -> WeightsError {
+        WeightsError(.invalidArgument, "invalid vocabulary: \(reason)", file: file)
     }
 }

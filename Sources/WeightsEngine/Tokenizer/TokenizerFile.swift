@@ -1,4 +1,3 @@
-import Foundation
 import WeightsCore
 
 /// The parts of a Hugging Face `tokenizer.json` that ``TokenizerConfiguration`` reads; other
@@ -66,14 +65,14 @@ struct TokenizerFile {
     /// `padding.pad_id`.
     var padID: Int?
 
-    /// Reads the file's bytes.
+    /// Reads the file's bytes; `path` names the file in errors.
     ///
-    /// - Throws: `.invalidJSON` for bad syntax (with the byte offset), a missing `model`, or a
-    ///   field of the wrong type (with its path); `.invalidVocabulary` for a negative, too large
-    ///   or repeated vocabulary entry.
+    /// - Throws: `invalidArgument` naming the file: for bad syntax ("malformed JSON", with the
+    ///   byte offset), a missing `model`, a field of the wrong type (with its path), or a
+    ///   negative, too large or repeated vocabulary entry.
     /// - Complexity: O(file size).
-    init(_ bytes: UnsafeRawBufferPointer, url: URL) throws(TokenizerError) {
-        let fields = Fields(url: url)
+    init(_ bytes: UnsafeRawBufferPointer, path: String) throws {
+        let root = JSONField(nil, file: path)
         var model: Model?
         var sections: [String: JSONValue] = [:]
         do {
@@ -84,7 +83,7 @@ struct TokenizerFile {
                 guard seen.insert(key).inserted else { throw scanner.error("duplicate key \"\(key)\"") }
                 switch key {
                 case "model":
-                    model = try Self.readModel(&scanner, fields)
+                    model = try Self.readModel(&scanner, root["model"])
                 case "normalizer", "pre_tokenizer", "post_processor", "added_tokens", "padding":
                     sections[key] = try scanner.readValue(depth: 1)
                 default:
@@ -93,210 +92,129 @@ struct TokenizerFile {
             }
             scanner.skipWhitespace()
             guard scanner.isAtEnd else { throw scanner.error("trailing characters after JSON") }
-        } catch let error as TokenizerError {
-            throw error
         } catch let error as WeightsError {
-            throw .invalidJSON(url, reason: "malformed JSON: \(error.reason)")
-        } catch {
-            throw .invalidJSON(url, reason: "malformed JSON: \(error)")
+            throw JSONField.malformed(error, file: path)
         }
-        guard let model else { throw .invalidJSON(url, reason: "missing key \"model\"") }
+        guard let model else { throw root["model"].missing() }
         self.model = model
-        if let value = sections["normalizer"] { normalizer = try Self.normalizer(value, fields) }
-        if let value = sections["pre_tokenizer"], try fields.object(value, "pre_tokenizer") != nil {
-            preTokenizer = try fields.requiredString(value, "type", in: "pre_tokenizer")
+        func section(_ key: String) -> JSONField { JSONField(sections[key], file: path, name: key) }
+
+        let normalizer = section("normalizer")
+        if try normalizer.object() != nil { self.normalizer = try Self.normalizer(normalizer) }
+        let preTokenizer = section("pre_tokenizer")
+        if try preTokenizer.object() != nil { self.preTokenizer = try preTokenizer["type"].requiredString() }
+        let postProcessor = section("post_processor")
+        if try postProcessor.object() != nil { self.postProcessor = try Self.postProcessor(postProcessor) }
+        if let tokens = try section("added_tokens").array() {
+            addedTokens = try tokens.map(Self.addedToken)
         }
-        if let value = sections["post_processor"] { postProcessor = try Self.postProcessor(value, fields) }
-        if let tokens = try fields.array(sections["added_tokens"], "added_tokens") {
-            var added: [AddedToken] = []
-            for (index, token) in tokens.enumerated() {
-                added.append(try Self.addedToken(token, path: "added_tokens.\(index)", fields))
-            }
-            addedTokens = added
-        }
-        if let padding = sections["padding"], try fields.object(padding, "padding") != nil {
-            padID = try fields.int(padding["pad_id"], "padding.pad_id")
-        }
+        let padding = section("padding")
+        if try padding.object() != nil { padID = try padding["pad_id"].int() }
     }
 
     /// Reads the `model` object; its `vocab` without building a ``JSONValue`` per entry.
-    private static func readModel(_ scanner: inout JSONScanner, _ fields: Fields) throws -> Model {
+    private static func readModel(_ scanner: inout JSONScanner, _ field: JSONField) throws -> Model {
         var model = Model(vocab: [:])
         var sawVocabulary = false
         var seen = Set<String>()
         try scanner.readObject { scanner, key in
             guard seen.insert(key).inserted else { throw scanner.error("duplicate key \"\(key)\"") }
+            func value() throws -> JSONField {
+                JSONField(try scanner.readValue(depth: 2), file: field.file, parent: field.path, name: key)
+            }
             switch key {
             case "vocab":
-                model.vocab = try readVocabulary(&scanner, fields)
+                model.vocab = try readVocabulary(&scanner, file: field.file)
                 sawVocabulary = true
             case "type":
-                model.type = try fields.string(try scanner.readValue(depth: 2), "model.type")
+                model.type = try value().string()
             case "unk_token":
-                model.unkToken = try fields.string(try scanner.readValue(depth: 2), "model.unk_token")
+                model.unkToken = try value().string()
             case "continuing_subword_prefix":
-                model.continuingSubwordPrefix = try fields.string(
-                    try scanner.readValue(depth: 2), "model.continuing_subword_prefix")
+                model.continuingSubwordPrefix = try value().string()
             case "max_input_chars_per_word":
-                model.maxInputCharsPerWord = try fields.int(
-                    try scanner.readValue(depth: 2), "model.max_input_chars_per_word")
+                model.maxInputCharsPerWord = try value().int()
             default:
                 try scanner.skipValue(depth: 2)
             }
         }
-        guard sawVocabulary else { throw TokenizerError.invalidJSON(fields.url, reason: "missing key \"vocab\" at model") }
+        guard sawVocabulary else { throw field["vocab"].missing() }
         return model
     }
 
     /// Reads `{"token": id, ...}` straight into a dictionary.
-    private static func readVocabulary(_ scanner: inout JSONScanner, _ fields: Fields) throws -> [String: Int32] {
+    private static func readVocabulary(_ scanner: inout JSONScanner, file: String) throws -> [String: Int32] {
         var vocabulary: [String: Int32] = [:]
         guard try scanner.beginObject() else { return vocabulary }
         repeat {
             let token = try scanner.readKey()
             guard try scanner.peek() != UInt8(ascii: "-") else {
-                throw TokenizerError.invalidVocabulary(fields.url, reason: "token \"\(token)\" has a negative id")
+                throw WeightsError.invalidVocabulary("token \"\(token)\" has a negative id", file: file)
             }
             let id = try scanner.readUInt64()
             guard let id32 = Int32(exactly: id) else {
-                throw TokenizerError.invalidVocabulary(fields.url, reason: "token \"\(token)\" has id \(id)")
+                throw WeightsError.invalidVocabulary("token \"\(token)\" has id \(id)", file: file)
             }
             guard vocabulary.updateValue(id32, forKey: token) == nil else {
-                throw TokenizerError.invalidVocabulary(fields.url, reason: "token \"\(token)\" appears twice")
+                throw WeightsError.invalidVocabulary("token \"\(token)\" appears twice", file: file)
             }
         } while try scanner.continueObject()
         return vocabulary
     }
 
-    private static func normalizer(_ value: JSONValue, _ fields: Fields) throws(TokenizerError) -> Normalizer? {
-        guard try fields.object(value, "normalizer") != nil else { return nil }
-        let path = "normalizer"
-        return Normalizer(
-            type: try fields.requiredString(value, "type", in: path),
-            cleanText: try fields.bool(value["clean_text"], "\(path).clean_text"),
-            handleChineseChars: try fields.bool(value["handle_chinese_chars"], "\(path).handle_chinese_chars"),
-            stripAccents: try fields.bool(value["strip_accents"], "\(path).strip_accents"),
-            lowercase: try fields.bool(value["lowercase"], "\(path).lowercase"),
-            separateNumbers: try fields.bool(value["separate_numbers"], "\(path).separate_numbers"))
+    private static func normalizer(_ field: JSONField) throws -> Normalizer {
+        Normalizer(
+            type: try field["type"].requiredString(),
+            cleanText: try field["clean_text"].bool(),
+            handleChineseChars: try field["handle_chinese_chars"].bool(),
+            stripAccents: try field["strip_accents"].bool(),
+            lowercase: try field["lowercase"].bool(),
+            separateNumbers: try field["separate_numbers"].bool())
     }
 
-    private static func addedToken(_ value: JSONValue, path: String, _ fields: Fields) throws(TokenizerError) -> AddedToken {
-        guard try fields.object(value, path) != nil else { throw fields.mismatch(path, "an object") }
-        guard let id = try fields.int(value["id"], "\(path).id") else {
-            throw .invalidJSON(fields.url, reason: "missing key \"id\" at \(path)")
-        }
+    private static func addedToken(_ field: JSONField) throws -> AddedToken {
+        let field = try field.asObject()
         return AddedToken(
-            id: id,
-            content: try fields.requiredString(value, "content", in: path),
-            singleWord: try fields.bool(value["single_word"], "\(path).single_word"),
-            lstrip: try fields.bool(value["lstrip"], "\(path).lstrip"),
-            rstrip: try fields.bool(value["rstrip"], "\(path).rstrip"),
-            normalized: try fields.bool(value["normalized"], "\(path).normalized"),
-            special: try fields.bool(value["special"], "\(path).special"))
+            id: try field["id"].requiredInt(),
+            content: try field["content"].requiredString(),
+            singleWord: try field["single_word"].bool(),
+            lstrip: try field["lstrip"].bool(),
+            rstrip: try field["rstrip"].bool(),
+            normalized: try field["normalized"].bool(),
+            special: try field["special"].bool())
     }
 
-    private static func postProcessor(_ value: JSONValue, _ fields: Fields) throws(TokenizerError) -> PostProcessor? {
-        let path = "post_processor"
-        guard try fields.object(value, path) != nil else { return nil }
-        var processor = PostProcessor(type: try fields.requiredString(value, "type", in: path))
-        if let pieces = try fields.array(value["single"], "\(path).single") {
-            var single: [PostProcessor.Piece] = []
-            for (index, piece) in pieces.enumerated() {
-                let piecePath = "\(path).single.\(index)"
+    private static func postProcessor(_ field: JSONField) throws -> PostProcessor {
+        var processor = PostProcessor(type: try field["type"].requiredString())
+        if let pieces = try field["single"].array() {
+            processor.single = try pieces.map { piece in
                 var specialToken: String?
-                if let special = piece["SpecialToken"], try fields.object(special, "\(piecePath).SpecialToken") != nil {
-                    specialToken = try fields.requiredString(special, "id", in: "\(piecePath).SpecialToken")
-                }
-                let isSequence = try fields.object(piece["Sequence"], "\(piecePath).Sequence") != nil
-                single.append(PostProcessor.Piece(specialToken: specialToken, isSequence: isSequence))
+                let special = piece["SpecialToken"]
+                if try special.object() != nil { specialToken = try special["id"].requiredString() }
+                let isSequence = try piece["Sequence"].object() != nil
+                return PostProcessor.Piece(specialToken: specialToken, isSequence: isSequence)
             }
-            processor.single = single
         }
-        if let members = try fields.object(value["special_tokens"], "\(path).special_tokens") {
+        if let entries = try field["special_tokens"].object() {
             var specialTokens: [String: [Int]] = [:]
-            for (key, entry) in members {
-                let entryPath = "\(path).special_tokens.\(key)"
-                var ids: [Int] = []
-                for (index, id) in (try fields.array(entry["ids"], "\(entryPath).ids") ?? []).enumerated() {
-                    guard let id = try fields.int(id, "\(entryPath).ids.\(index)") else {
-                        throw fields.mismatch("\(entryPath).ids.\(index)", "an integer")
-                    }
-                    ids.append(id)
+            for (key, entry) in entries {
+                specialTokens[key] = try (entry["ids"].array() ?? []).map { id in
+                    guard let id = try id.int() else { throw id.mismatch("an integer") }
+                    return id
                 }
-                specialTokens[key] = ids
             }
             processor.specialTokens = specialTokens
         }
-        processor.cls = try tokenAndID(value["cls"], "\(path).cls", fields)
-        processor.sep = try tokenAndID(value["sep"], "\(path).sep", fields)
+        processor.cls = try tokenAndID(field["cls"])
+        processor.sep = try tokenAndID(field["sep"])
         return processor
     }
 
-    private static func tokenAndID(_ value: JSONValue?, _ path: String, _ fields: Fields) throws(TokenizerError) -> PostProcessor.TokenAndID? {
-        guard let pair = try fields.array(value, path) else { return nil }
-        guard pair.count == 2, let token = try fields.string(pair[0], "\(path).0"), let id = try fields.int(pair[1], "\(path).1") else {
-            throw .invalidJSON(fields.url, reason: "unexpected value at \(path): expected [token, id]")
+    private static func tokenAndID(_ field: JSONField) throws -> PostProcessor.TokenAndID? {
+        guard let pair = try field.array() else { return nil }
+        guard pair.count == 2, let token = try pair[0].string(), let id = try pair[1].int() else {
+            throw field.mismatch("[token, id]")
         }
         return PostProcessor.TokenAndID(token: token, id: id)
-    }
-}
-
-/// Typed reads of optional JSON fields: `null` and absent both read as nil; any other type is an
-/// `.invalidJSON` error naming the field's path.
-private struct Fields {
-    let url: URL
-
-    func mismatch(_ path: String, _ expected: String) -> TokenizerError {
-        .invalidJSON(url, reason: "unexpected value at \(path): expected \(expected)")
-    }
-
-    func object(_ value: JSONValue?, _ path: String) throws(TokenizerError) -> [(String, JSONValue)]? {
-        switch value {
-        case nil, .null?: return nil
-        case .object(let members)?: return members
-        default: throw mismatch(path, "an object")
-        }
-    }
-
-    func array(_ value: JSONValue?, _ path: String) throws(TokenizerError) -> [JSONValue]? {
-        switch value {
-        case nil, .null?: return nil
-        case .array(let elements)?: return elements
-        default: throw mismatch(path, "an array")
-        }
-    }
-
-    func string(_ value: JSONValue?, _ path: String) throws(TokenizerError) -> String? {
-        switch value {
-        case nil, .null?: return nil
-        case .string(let text)?: return text
-        default: throw mismatch(path, "a string")
-        }
-    }
-
-    func bool(_ value: JSONValue?, _ path: String) throws(TokenizerError) -> Bool? {
-        switch value {
-        case nil, .null?: return nil
-        case .bool(let flag)?: return flag
-        default: throw mismatch(path, "true or false")
-        }
-    }
-
-    func int(_ value: JSONValue?, _ path: String) throws(TokenizerError) -> Int? {
-        switch value {
-        case nil, .null?: return nil
-        case .number(let text)?:
-            guard let number = Int(text) else { throw mismatch(path, "an integer") }
-            return number
-        default: throw mismatch(path, "an integer")
-        }
-    }
-
-    /// `object[key]` as a string, which must be there.
-    func requiredString(_ object: JSONValue, _ key: String, in path: String) throws(TokenizerError) -> String {
-        guard let text = try string(object[key], "\(path).\(key)") else {
-            throw .invalidJSON(url, reason: "missing key \"\(key)\" at \(path)")
-        }
-        return text
     }
 }

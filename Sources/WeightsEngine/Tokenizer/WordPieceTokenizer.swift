@@ -1,4 +1,4 @@
-import Foundation
+import WeightsCore
 
 /// The BERT WordPiece tokenizer, reproducing the Hugging Face `tokenizers`
 /// pipeline `BertNormalizer` → `BertPreTokenizer` → `WordPiece` →
@@ -17,11 +17,11 @@ import Foundation
 /// 4. cuts each word into the longest vocabulary pieces, left to right, with
 ///    `##` marking pieces that continue a word; a word of more than 100
 ///    scalars, or one that cannot be covered, becomes a single `[UNK]`;
-/// 5. keeps at most `maxLength - 2` of those ids and wraps them as
+/// 5. keeps at most `maximumLength - 2` of those ids and wraps them as
 ///    `[CLS] … [SEP]`.
 ///
 /// ```swift
-/// let tokenizer = try WordPieceTokenizer(modelDirectory: modelURL)
+/// let tokenizer = try WordPieceTokenizer(modelDirectory: "all-MiniLM-L6-v2")
 /// tokenizer.encode("Héllo, world!").ids      // [101, 7592, 1010, 2088, 999, 102]
 /// tokenizer.tokens("unbelievably")           // ["[CLS]", "un", "##bel", "##ie", "##va", "##bly", "[SEP]"]
 /// let batch = tokenizer.encodeBatch(["a", "a b c"])
@@ -38,13 +38,12 @@ public struct WordPieceTokenizer: Sendable {
     /// The maximum sequence length used when none is given:
     /// all-MiniLM-L6-v2's `max_seq_length` from `sentence_bert_config.json`
     /// (its `tokenizer.json` says 128, but sentence-transformers uses 256).
-    public static let defaultMaxLength = 256
+    public static let defaultMaximumLength = 256
 
-    /// The length, special tokens included, at which ``encode(_:maxLength:)``
-    /// truncates when called without `maxLength`.
-    public let maxLength: Int
+    /// The length, special tokens included, at which ``encode(_:)`` truncates.
+    public let maximumLength: Int
 
-    /// The id used for padding in ``encodeBatch(_:maxLength:)`` (`[PAD]`, 0 for this model).
+    /// The id used for padding in ``encodeBatch(_:)`` (`[PAD]`, 0 for this model).
     public let paddingID: Int32
     /// The id of the unknown token (`[UNK]`, 100 for this model).
     public let unknownID: Int32
@@ -63,20 +62,20 @@ public struct WordPieceTokenizer: Sendable {
     /// The file must describe a `WordPiece` model with a `BertNormalizer` (or
     /// none), a `BertPreTokenizer` and a `TemplateProcessing` or
     /// `BertProcessing` post-processor (or none). Its `truncation` and
-    /// `padding` settings are not used; the length limit is `maxLength`.
+    /// `padding` settings are not used; the length limit is `maximumLength`.
     ///
     /// - Parameters:
-    ///   - tokenizerJSON: the `tokenizer.json` file.
-    ///   - maxLength: default truncation length, special tokens included.
-    /// - Throws: ``TokenizerError`` naming the file: missing, unreadable, not
-    ///   valid JSON, an unsupported component, or a vocabulary without the
-    ///   unknown token or a template's special token.
-    /// - Precondition: `maxLength` leaves room for the template's special tokens (2 for BERT).
+    ///   - tokenizerJSON: the path of the `tokenizer.json` file.
+    ///   - maximumLength: default truncation length, special tokens included.
+    /// - Throws: ``WeightsError`` naming the file: `io` when it cannot be read,
+    ///   `invalidArgument` when it is not valid JSON of the expected shape or its vocabulary
+    ///   lacks the unknown token or a template's special token, `unsupportedFormat` for an
+    ///   unsupported component; `invalidArgument` when `maximumLength` leaves no room for the
+    ///   template's special tokens (2 for BERT).
     /// - Complexity: O(file size); about 10 ms for MiniLM's 30,522-token
     ///   vocabulary in an optimized build.
-    public init(tokenizerJSON: URL, maxLength: Int = WordPieceTokenizer.defaultMaxLength) throws(TokenizerError) {
-        let configuration = try TokenizerConfiguration.load(tokenizerJSON: tokenizerJSON)
-        self.init(configuration: configuration, maxLength: maxLength)
+    public init(tokenizerJSON: String, maximumLength: Int = WordPieceTokenizer.defaultMaximumLength) throws {
+        try self.init(configuration: TokenizerConfiguration(tokenizerJSON: tokenizerJSON), maximumLength: maximumLength)
     }
 
     /// Builds an uncased (or cased) BERT tokenizer from a `vocab.txt`: one
@@ -86,86 +85,73 @@ public struct WordPieceTokenizer: Sendable {
     /// such as all-MiniLM-L6-v2 when `lowercase` is true.
     ///
     /// - Parameters:
-    ///   - vocabulary: the `vocab.txt` file; it must contain `[UNK]`, `[CLS]` and `[SEP]`.
+    ///   - vocabulary: the path of the `vocab.txt` file; it must contain `[UNK]`, `[CLS]` and
+    ///     `[SEP]`.
     ///   - lowercase: lowercase and strip accents (uncased models) or neither (cased models).
-    ///   - maxLength: default truncation length, special tokens included.
-    /// - Throws: ``TokenizerError`` naming the file.
-    /// - Precondition: `maxLength` >= 2.
+    ///   - maximumLength: default truncation length, special tokens included.
+    /// - Throws: ``WeightsError`` naming the file; `invalidArgument` when `maximumLength` is
+    ///   less than 2.
     /// - Complexity: O(file size).
     public init(
-        vocabulary: URL, lowercase: Bool = true, maxLength: Int = WordPieceTokenizer.defaultMaxLength
-    ) throws(TokenizerError) {
-        let configuration = try TokenizerConfiguration.load(vocabularyText: vocabulary, lowercase: lowercase)
-        self.init(configuration: configuration, maxLength: maxLength)
+        vocabulary: String, lowercase: Bool = true, maximumLength: Int = WordPieceTokenizer.defaultMaximumLength
+    ) throws {
+        try self.init(configuration: TokenizerConfiguration(vocabularyText: vocabulary, lowercase: lowercase),
+                      maximumLength: maximumLength)
     }
 
     /// Loads the tokenizer of a sentence-transformers model directory: its
     /// `tokenizer.json`, or its `vocab.txt` when there is no `tokenizer.json`
     /// (then lowercasing follows `do_lower_case` of `tokenizer_config.json`,
-    /// true if absent). The default maximum length is `max_seq_length` from
+    /// true if absent, and `special_tokens_map.json`, where present, names the
+    /// special tokens). The default maximum length is `max_seq_length` from
     /// `sentence_bert_config.json` when that file exists, else
-    /// ``defaultMaxLength``.
+    /// ``defaultMaximumLength``.
     ///
-    /// - Throws: ``TokenizerError``; `.fileNotFound` names `tokenizer.json`
-    ///   when neither tokenizer file exists.
-    ///   `.invalidJSON` names `sentence_bert_config.json` when its `max_seq_length` leaves no
-    ///   room for the special tokens.
-    public init(modelDirectory: URL) throws(TokenizerError) {
-        let sentenceConfigURL = modelDirectory.appendingPathComponent("sentence_bert_config.json")
-        let sentenceConfig = try Self.readJSONObject(sentenceConfigURL)
-        let maxLength = sentenceConfig?["max_seq_length"] as? Int ?? Self.defaultMaxLength
-        let tokenizerJSON = modelDirectory.appendingPathComponent("tokenizer.json")
-        let vocabularyText = modelDirectory.appendingPathComponent("vocab.txt")
-        let configuration: TokenizerConfiguration
-        let fileManager = FileManager.default
-        if fileManager.fileExists(atPath: tokenizerJSON.path) || !fileManager.fileExists(atPath: vocabularyText.path) {
-            configuration = try TokenizerConfiguration.load(tokenizerJSON: tokenizerJSON)
-        } else {
-            let config = try Self.readJSONObject(modelDirectory.appendingPathComponent("tokenizer_config.json"))
-            let lowercase = config?["do_lower_case"] as? Bool ?? true
-            configuration = try TokenizerConfiguration.load(vocabularyText: vocabularyText, lowercase: lowercase)
-        }
+    /// - Throws: ``WeightsError`` naming the file at fault; `io` naming
+    ///   `tokenizer.json` when neither tokenizer file exists; `invalidArgument` naming
+    ///   `sentence_bert_config.json` when its `max_seq_length` leaves no room for the special
+    ///   tokens.
+    public init(modelDirectory: String) throws {
+        try self.init(ModelDirectory(path: modelDirectory))
+    }
+
+    /// The tokenizer of `directory`, as ``init(modelDirectory:)`` describes.
+    init(_ directory: ModelDirectory) throws {
+        let configuration = try directory.tokenizerConfiguration()
+        let maximumLength = directory.maximumSequenceLength ?? Self.defaultMaximumLength
         let specials = configuration.prefixIDs.count + configuration.suffixIDs.count
-        guard maxLength >= specials else {
-            throw .invalidJSON(sentenceConfigURL,
-                reason: "max_seq_length \(maxLength) leaves no room for the \(specials) special tokens")
+        guard maximumLength >= max(specials, 1) else {
+            throw WeightsError(.invalidArgument,
+                "max_seq_length \(maximumLength) leaves no room for the \(specials) special tokens",
+                file: directory.sentenceConfigurationPath)
         }
-        self.init(configuration: configuration, maxLength: maxLength)
+        try self.init(configuration: configuration, maximumLength: maximumLength)
     }
 
     /// How many ids the template adds around every text (2 for BERT: `[CLS]`, `[SEP]`); the
     /// smallest usable length.
     public var specialTokenCount: Int { prefixIDs.count + suffixIDs.count }
 
-    init(configuration: TokenizerConfiguration, maxLength: Int) {
-        precondition(
-            maxLength >= configuration.prefixIDs.count + configuration.suffixIDs.count,
-            "maxLength must leave room for the special tokens")
-        self.maxLength = maxLength
+    /// - Throws: `invalidArgument` when `maximumLength` leaves no room for the special tokens.
+    init(configuration: TokenizerConfiguration, maximumLength: Int) throws {
+        prefixIDs = configuration.prefixIDs
+        suffixIDs = configuration.suffixIDs
+        self.maximumLength = maximumLength
         vocabulary = WordPieceVocabulary(
             ids: configuration.vocabulary, continuingSubwordPrefix: configuration.continuingSubwordPrefix)
         normalizer = configuration.normalizer
         addedTokens = AddedTokenMatcher(configuration.addedTokens)
         maxInputCharsPerWord = configuration.maxInputCharsPerWord
-        prefixIDs = configuration.prefixIDs
-        suffixIDs = configuration.suffixIDs
         paddingID = configuration.paddingID
         unknownID = configuration.vocabulary[configuration.unknownToken]!
+        try checkLength(maximumLength)
     }
 
-    /// Reads a small JSON object file; nil if the file does not exist.
-    private static func readJSONObject(_ url: URL) throws(TokenizerError) -> [String: Any]? {
-        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
-        let data = try TokenizerConfiguration.readFile(url)
-        do {
-            guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw TokenizerError.invalidJSON(url, reason: "expected a JSON object")
-            }
-            return object
-        } catch let error as TokenizerError {
-            throw error
-        } catch {
-            throw .invalidJSON(url, reason: "malformed JSON: \(error.localizedDescription)")
+    /// Refuses a length limit with no room for the template's special tokens, or for any token.
+    private func checkLength(_ length: Int) throws {
+        guard length >= max(specialTokenCount, 1) else {
+            throw WeightsError(.invalidArgument,
+                "maximumLength \(length) leaves no room for the \(specialTokenCount) special tokens")
         }
     }
 
@@ -191,41 +177,68 @@ public struct WordPieceTokenizer: Sendable {
     // MARK: Encoding
 
     /// Tokenizes one text into model input ids, `[CLS] … [SEP]`, truncated so
-    /// that the result has at most `maxLength` ids.
+    /// that the result has at most ``maximumLength`` ids.
     ///
-    /// - Parameters:
-    ///   - text: any string; the empty string gives `[CLS] [SEP]`.
-    ///   - maxLength: maximum number of ids including the special tokens;
-    ///     defaults to ``maxLength``. Must be at least 2.
+    /// - Parameter text: any string; the empty string gives `[CLS] [SEP]`.
     /// - Complexity: O(n) in the length of `text`. Work stops at the first
     ///   word past the limit, so truncating a long document does not
     ///   tokenize all of it.
-    public func encode(_ text: String, maxLength: Int? = nil) -> TokenizedText {
-        let limit = maxLength ?? self.maxLength
-        let specials = prefixIDs.count + suffixIDs.count
-        precondition(limit >= specials, "maxLength must be at least \(specials)")
-        var ids = prefixIDs
-        ids.reserveCapacity(min(limit, text.utf8.count + specials))
-        let truncated = appendContentIDs(of: text, to: &ids, limit: limit - suffixIDs.count)
-        ids.append(contentsOf: suffixIDs)
-        return TokenizedText(ids: ids, wasTruncated: truncated)
+    public func encode(_ text: String) -> TokenizedText {
+        encode(text, limit: maximumLength)
+    }
+
+    /// Tokenizes one text as ``encode(_:)`` does, truncated to at most `maximumLength` ids,
+    /// special tokens included.
+    ///
+    /// - Throws: `invalidArgument` when `maximumLength` leaves no room for the special tokens
+    ///   (is less than 2 for BERT).
+    public func encode(_ text: String, maximumLength: Int) throws -> TokenizedText {
+        try checkLength(maximumLength)
+        return encode(text, limit: maximumLength)
     }
 
     /// Tokenizes several texts and pads them with ``paddingID`` to the length
     /// of the longest, for a `[batch, sequence]` model input.
     ///
-    /// - Parameters:
-    ///   - texts: the texts; an empty array gives an empty batch.
-    ///   - maxLength: per-text limit, as in ``encode(_:maxLength:)``.
+    /// - Parameter texts: the texts; an empty array gives an empty batch.
     /// - Complexity: O(total length of the texts + batch × longest).
-    public func encodeBatch(_ texts: [String], maxLength: Int? = nil) -> TokenizedBatch {
-        TokenizedBatch(texts.map { encode($0, maxLength: maxLength) }, paddingID: paddingID)
+    public func encodeBatch(_ texts: [String]) -> TokenizedBatch {
+        TokenizedBatch(texts.map { encode($0, limit: maximumLength) }, paddingID: paddingID)
     }
 
-    /// The token strings of ``encode(_:maxLength:)``, for debugging:
+    /// Tokenizes several texts as ``encodeBatch(_:)`` does, each truncated to at most
+    /// `maximumLength` ids.
+    ///
+    /// - Throws: `invalidArgument` when `maximumLength` leaves no room for the special tokens.
+    public func encodeBatch(_ texts: [String], maximumLength: Int) throws -> TokenizedBatch {
+        try checkLength(maximumLength)
+        return TokenizedBatch(texts.map { encode($0, limit: maximumLength) }, paddingID: paddingID)
+    }
+
+    /// The token strings of ``encode(_:)``, for debugging:
     /// `tokens("Hello, world!") == ["[CLS]", "hello", ",", "world", "!", "[SEP]"]`.
-    public func tokens(_ text: String, maxLength: Int? = nil) -> [String] {
-        encode(text, maxLength: maxLength).ids.map { token(for: $0) ?? "<\($0)>" }
+    public func tokens(_ text: String) -> [String] {
+        strings(encode(text, limit: maximumLength))
+    }
+
+    /// The token strings of ``encode(_:maximumLength:)``.
+    ///
+    /// - Throws: `invalidArgument` when `maximumLength` leaves no room for the special tokens.
+    public func tokens(_ text: String, maximumLength: Int) throws -> [String] {
+        try strings(encode(text, maximumLength: maximumLength))
+    }
+
+    private func strings(_ text: TokenizedText) -> [String] {
+        text.ids.map { token(for: $0) ?? "<\($0)>" }
+    }
+
+    /// `text`'s ids, at most `limit` of them (which leaves room for the special tokens).
+    private func encode(_ text: String, limit: Int) -> TokenizedText {
+        var ids = prefixIDs
+        ids.reserveCapacity(min(limit, text.utf8.count + specialTokenCount))
+        let truncated = appendContentIDs(of: text, to: &ids, limit: limit - suffixIDs.count)
+        ids.append(contentsOf: suffixIDs)
+        return TokenizedText(ids: ids, wasTruncated: truncated)
     }
 
     /// Appends the ids of `text` (no special tokens from the template) until
