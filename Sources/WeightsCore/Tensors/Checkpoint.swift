@@ -32,6 +32,7 @@ public enum Checkpoint {
     /// - a directory holding `model.safetensors`: that file;
     /// - a path ending in `.index.json`: the sharded checkpoint it indexes;
     /// - a file that one of `formats` recognizes: that format;
+    /// - a file that begins with the GGUF magic: a ``GGUFTensorSource`` over a ``GGUFFile``;
     /// - any other file: a safetensors file.
     ///
     /// - Throws: ``WeightsError`` naming the path.
@@ -48,6 +49,9 @@ public enum Checkpoint {
         let storage = try ByteStorage.map(path: path)
         for format in formats where format.recognizes(storage.bytes) {
             return try format.open(storage: storage, path: path)
+        }
+        if GGUFFile.recognizes(storage.bytes) {
+            return try GGUFTensorSource.open(storage: storage, path: path)
         }
         if storage.bytes.starts(with: containerMagic) {
             throw WeightsError(.unsupportedFormat,

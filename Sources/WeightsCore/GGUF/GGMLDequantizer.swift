@@ -1,0 +1,400 @@
+/// Decoding ggml blocks to `Float`, with the arithmetic of gguf-py's `gguf.quants.dequantize`.
+///
+/// Each kernel is a plain loop over the mapped bytes: loads are unaligned (GGUF blocks sit at
+/// any byte), there is no allocation per block or element, and every product and sum is one
+/// `Float` operation in the order gguf-py's NumPy code applies them (scale × sub-scale, then
+/// × quant, then − minimum), so that the results are the same bits. Spec/gguf.md gives each
+/// format's layout and formula.
+enum GGMLDequantizer {
+    /// Decodes `source`, whole blocks of `type`, into `output`, which holds exactly the
+    /// blocks' elements.
+    ///
+    /// - Complexity: O(*n*) in the elements.
+    /// - Throws: `unsupportedFormat` for types not decoded; `invalidArgument` when the sizes
+    ///   disagree.
+    static func dequantize(_ type: GGMLType, _ source: UnsafeRawBufferPointer, into output: UnsafeMutableBufferPointer<Float>,
+                           tensor: String? = nil) throws(WeightsError) {
+        let blocks = source.count / type.typeSize
+        guard source.count % type.typeSize == 0, output.count == blocks * type.blockSize else {
+            throw WeightsError(.invalidArgument,
+                "\(source.count) bytes of \(type) do not decode into \(output.count) floats", tensor: tensor)
+        }
+        guard blocks > 0, let src = source.baseAddress, let out = output.baseAddress else { return }
+        switch type {
+        case .f32: for i in 0..<blocks { out[i] = Float(bitPattern: u32(src, 4 * i)) }
+        case .f16: for i in 0..<blocks { out[i] = f16(src, 2 * i) }
+        case .bf16: for i in 0..<blocks { out[i] = Float(bitPattern: UInt32(u16(src, 2 * i)) << 16) }
+        case .f64: for i in 0..<blocks { out[i] = Float(Double(bitPattern: u64(src, 8 * i))) }
+        case .i8: for i in 0..<blocks { out[i] = Float(Int8(bitPattern: src.load(fromByteOffset: i, as: UInt8.self))) }
+        case .i16: for i in 0..<blocks { out[i] = Float(Int16(bitPattern: u16(src, 2 * i))) }
+        case .i32: for i in 0..<blocks { out[i] = Float(Int32(bitPattern: u32(src, 4 * i))) }
+        case .i64: for i in 0..<blocks { out[i] = Float(Int64(bitPattern: u64(src, 8 * i))) }
+        case .q4_0: q4_0(src, blocks, out)
+        case .q4_1: q4_1(src, blocks, out)
+        case .q5_0: q5_0(src, blocks, out)
+        case .q5_1: q5_1(src, blocks, out)
+        case .q8_0: q8_0(src, blocks, out)
+        case .q2_K: q2_K(src, blocks, out)
+        case .q3_K: q3_K(src, blocks, out)
+        case .q4_K: q4_K(src, blocks, out)
+        case .q5_K: q5_K(src, blocks, out)
+        case .q6_K: q6_K(src, blocks, out)
+        case .q8_K: q8_K(src, blocks, out)
+        case .iq4_NL: iq4_NL(src, blocks, out)
+        case .iq4_XS: iq4_XS(src, blocks, out)
+        case .mxfp4: mxfp4(src, blocks, out)
+        case .nvfp4: nvfp4(src, blocks, out)
+        case .tq1_0: tq1_0(src, blocks, out)
+        case .tq2_0: tq2_0(src, blocks, out)
+        case .q8_1, .iq2_XXS, .iq2_XS, .iq3_XXS, .iq1_S, .iq3_S, .iq2_S, .iq1_M, .q1_0:
+            throw WeightsError(.unsupportedFormat, "dequantizing \(type) is not implemented", tensor: tensor)
+        }
+    }
+
+    // MARK: Loads
+
+    @inline(__always) static func u8(_ p: UnsafeRawPointer, _ offset: Int) -> UInt8 {
+        p.load(fromByteOffset: offset, as: UInt8.self)
+    }
+    @inline(__always) static func i8(_ p: UnsafeRawPointer, _ offset: Int) -> Int8 {
+        Int8(bitPattern: p.load(fromByteOffset: offset, as: UInt8.self))
+    }
+    @inline(__always) static func u16(_ p: UnsafeRawPointer, _ offset: Int) -> UInt16 {
+        UInt16(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+    }
+    @inline(__always) static func u32(_ p: UnsafeRawPointer, _ offset: Int) -> UInt32 {
+        UInt32(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+    }
+    @inline(__always) static func u64(_ p: UnsafeRawPointer, _ offset: Int) -> UInt64 {
+        UInt64(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+    }
+    /// An IEEE half at `offset`, widened (exactly) to `Float`.
+    @inline(__always) static func f16(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
+        Float(Float16(bitPattern: u16(p, offset)))
+    }
+
+    // MARK: 32-element blocks
+
+    /// 2 bytes f16 scale d, 16 bytes of nibbles: element j is the low nibble of byte j,
+    /// element 16 + j the high nibble; x = d × (q − 8).
+    static func q4_0(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        for b in 0..<blocks {
+            let p = src + b * 18, o = out + b * 32
+            let d = f16(p, 0)
+            for j in 0..<16 {
+                let byte = u8(p, 2 + j)
+                o[j] = d * Float(Int32(byte & 0x0F) - 8)
+                o[j + 16] = d * Float(Int32(byte >> 4) - 8)
+            }
+        }
+    }
+
+    /// f16 d, f16 m, 16 bytes of nibbles as Q4_0; x = d × q + m.
+    static func q4_1(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        for b in 0..<blocks {
+            let p = src + b * 20, o = out + b * 32
+            let d = f16(p, 0), m = f16(p, 2)
+            for j in 0..<16 {
+                let byte = u8(p, 4 + j)
+                o[j] = d * Float(byte & 0x0F) + m
+                o[j + 16] = d * Float(byte >> 4) + m
+            }
+        }
+    }
+
+    /// f16 d, u32 of fifth bits (bit j for element j), 16 bytes of nibbles as Q4_0;
+    /// x = d × (q − 16).
+    static func q5_0(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        for b in 0..<blocks {
+            let p = src + b * 22, o = out + b * 32
+            let d = f16(p, 0), high = u32(p, 2)
+            for j in 0..<16 {
+                let byte = UInt32(u8(p, 6 + j))
+                let low = (byte & 0x0F) | ((high >> UInt32(j)) & 1) << 4
+                let top = (byte >> 4) | ((high >> UInt32(j + 16)) & 1) << 4
+                o[j] = d * Float(Int32(low) - 16)
+                o[j + 16] = d * Float(Int32(top) - 16)
+            }
+        }
+    }
+
+    /// f16 d, f16 m, u32 of fifth bits, 16 bytes of nibbles; x = d × q + m.
+    static func q5_1(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        for b in 0..<blocks {
+            let p = src + b * 24, o = out + b * 32
+            let d = f16(p, 0), m = f16(p, 2), high = u32(p, 4)
+            for j in 0..<16 {
+                let byte = UInt32(u8(p, 8 + j))
+                let low = (byte & 0x0F) | ((high >> UInt32(j)) & 1) << 4
+                let top = (byte >> 4) | ((high >> UInt32(j + 16)) & 1) << 4
+                o[j] = d * Float(low) + m
+                o[j + 16] = d * Float(top) + m
+            }
+        }
+    }
+
+    /// f16 d, 32 signed bytes; x = q × d.
+    static func q8_0(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        for b in 0..<blocks {
+            let p = src + b * 34, o = out + b * 32
+            let d = f16(p, 0)
+            for j in 0..<32 { o[j] = Float(i8(p, 2 + j)) * d }
+        }
+    }
+
+    /// The IQ4_NL code book: a non-linear 4-bit grid, as signed bytes.
+    static let iq4Values: [Float] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113]
+
+    /// f16 d, 16 bytes of nibbles as Q4_0, each an index into ``iq4Values``; x = d × value.
+    static func iq4_NL(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        iq4Values.withUnsafeBufferPointer { grid in
+            for b in 0..<blocks {
+                let p = src + b * 18, o = out + b * 32
+                let d = f16(p, 0)
+                for j in 0..<16 {
+                    let byte = u8(p, 2 + j)
+                    o[j] = d * grid[Int(byte & 0x0F)]
+                    o[j + 16] = d * grid[Int(byte >> 4)]
+                }
+            }
+        }
+    }
+
+    /// The E2M1 values doubled (the MX specification's FP4, times 2).
+    static let fp4Values: [Float] = [0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12]
+
+    /// An E8M0 exponent byte as a power of two, halved (to undo ``fp4Values``' doubling):
+    /// 2^(e − 128), built from its bits so that e = 0 and 1 give the subnormals 2^−128 and 2^−127.
+    @inline(__always) static func e8m0Half(_ e: UInt8) -> Float {
+        e < 2 ? Float(bitPattern: UInt32(0x0020_0000) << UInt32(e)) : Float(bitPattern: UInt32(e - 1) << 23)
+    }
+
+    /// 1 byte E8M0 exponent, 16 bytes of nibbles as Q4_0, each an FP4 code; x = d × value.
+    static func mxfp4(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        fp4Values.withUnsafeBufferPointer { grid in
+            for b in 0..<blocks {
+                let p = src + b * 17, o = out + b * 32
+                let d = e8m0Half(u8(p, 0))
+                for j in 0..<16 {
+                    let byte = u8(p, 1 + j)
+                    o[j] = d * grid[Int(byte & 0x0F)]
+                    o[j + 16] = d * grid[Int(byte >> 4)]
+                }
+            }
+        }
+    }
+
+    /// An unsigned E4M3 scale (bias 7, no sign), halved; 0 and 0x7F decode to 0.
+    @inline(__always) static func ue4m3Half(_ x: UInt8) -> Float {
+        if x == 0 || x == 0x7F { return 0 }
+        let exponent = Int((x >> 3) & 0x0F), mantissa = Float(x & 0x07)
+        let value = exponent == 0 ? mantissa * 0x1p-9 : (1 + mantissa / 8) * Float(sign: .plus, exponent: exponent - 7, significand: 1)
+        return value * 0.5
+    }
+
+    /// 64 elements in 4 groups of 16: 4 bytes of UE4M3 scales, then 8 bytes per group whose
+    /// low nibbles are elements 0–7 and high nibbles 8–15, each an FP4 code; x = d × value.
+    static func nvfp4(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        fp4Values.withUnsafeBufferPointer { grid in
+            for b in 0..<blocks {
+                let p = src + b * 36, o = out + b * 64
+                for group in 0..<4 {
+                    let d = ue4m3Half(u8(p, group))
+                    for k in 0..<8 {
+                        let byte = u8(p, 4 + group * 8 + k)
+                        o[group * 16 + k] = d * grid[Int(byte & 0x0F)]
+                        o[group * 16 + 8 + k] = d * grid[Int(byte >> 4)]
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: 256-element super-blocks
+
+    /// 16 bytes of sub-block scales (low nibble scale, high nibble minimum), 64 bytes of 2-bit
+    /// quants, f16 d, f16 dmin. Element 128h + 32s + l is bits 2s of byte 32h + l;
+    /// x = (d × scale) × q − (dmin × min), per 16 elements.
+    static func q2_K(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        for b in 0..<blocks {
+            let p = src + b * 84, o = out + b * 256
+            let d = f16(p, 80), dmin = f16(p, 82)
+            for half in 0..<2 {
+                for shift in 0..<4 {
+                    let base = half * 128 + shift * 32
+                    for sub in 0..<2 {
+                        let scale = u8(p, (base >> 4) + sub)
+                        let dl = d * Float(scale & 0x0F), ml = dmin * Float(scale >> 4)
+                        for l in sub * 16..<sub * 16 + 16 {
+                            let q = (u8(p, 16 + half * 32 + l) >> UInt8(2 * shift)) & 3
+                            o[base + l] = dl * Float(q) - ml
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// 32 bytes of high-bit masks, 64 bytes of 2-bit quants, 12 bytes of 6-bit scales, f16 d.
+    /// The 16 scales: low 4 bits from the nibbles of bytes 0–7 (low nibbles first), high 2 bits
+    /// from bytes 8–11 (bits 2k of byte 8 + i mod 4 for scale 4k + i mod 4); scale − 32.
+    /// Element i = 32b + l takes low bits as Q2_K and subtracts 4 when bit b of mask byte l is
+    /// clear; x = (d × scale) × q.
+    static func q3_K(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        for b in 0..<blocks {
+            let p = src + b * 110, o = out + b * 256
+            let d = f16(p, 108)
+            for group in 0..<16 {
+                let low = group < 8 ? u8(p, 96 + group) & 0x0F : u8(p, 96 + group - 8) >> 4
+                let high = (u8(p, 104 + group % 4) >> UInt8(2 * (group / 4))) & 3
+                let dl = d * Float(Int32(low | high << 4) - 32)
+                for i in group * 16..<group * 16 + 16 {
+                    let half = i >> 7, shift = (i >> 5) & 3, l = i & 31
+                    let q = Int32((u8(p, 32 + half * 32 + l) >> UInt8(2 * shift)) & 3)
+                    let mask = (u8(p, l) >> UInt8(i >> 5)) & 1
+                    o[i] = dl * Float(q - (mask == 0 ? 4 : 0))
+                }
+            }
+        }
+    }
+
+    /// The 6-bit scale and minimum of sub-block `j` (0–7) from Q4_K's and Q5_K's 12 scale
+    /// bytes at `p`: for j < 4, the low 6 bits of bytes j and 4 + j; otherwise the nibbles of
+    /// byte 8 + j − 4 with the top 2 bits of bytes j − 4 and j.
+    @inline(__always) static func scaleMin(_ p: UnsafeRawPointer, _ j: Int) -> (scale: UInt8, min: UInt8) {
+        if j < 4 { return (u8(p, j) & 0x3F, u8(p, 4 + j) & 0x3F) }
+        let packed = u8(p, 8 + j - 4)
+        return ((packed & 0x0F) | ((u8(p, j - 4) >> 2) & 0x30), (packed >> 4) | ((u8(p, j) >> 2) & 0x30))
+    }
+
+    /// f16 d, f16 dmin, 12 bytes of 6-bit scales and minimums, 128 bytes of nibbles: element
+    /// 64c + 32h + l is nibble h of byte 32c + l; x = (d × scale) × q − (dmin × min), per 32.
+    static func q4_K(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        for b in 0..<blocks {
+            let p = src + b * 144, o = out + b * 256
+            let d = f16(p, 0), dmin = f16(p, 2)
+            for sub in 0..<8 {
+                let (scale, minimum) = scaleMin(p + 4, sub)
+                let dl = d * Float(scale), ml = dmin * Float(minimum)
+                let bytes = p + 16 + (sub >> 1) * 32, shift = UInt8((sub & 1) * 4)
+                let o = o + sub * 32
+                for l in 0..<32 { o[l] = dl * Float((u8(bytes, l) >> shift) & 0x0F) - ml }
+            }
+        }
+    }
+
+    /// f16 d, f16 dmin, 12 bytes of scales as Q4_K, 32 bytes of fifth bits (element 32b + l is
+    /// bit b of byte l), 128 bytes of nibbles as Q4_K; x = (d × scale) × q − (dmin × min).
+    static func q5_K(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        for b in 0..<blocks {
+            let p = src + b * 176, o = out + b * 256
+            let d = f16(p, 0), dmin = f16(p, 2)
+            for sub in 0..<8 {
+                let (scale, minimum) = scaleMin(p + 4, sub)
+                let dl = d * Float(scale), ml = dmin * Float(minimum)
+                let bytes = p + 48 + (sub >> 1) * 32, shift = UInt8((sub & 1) * 4)
+                let o = o + sub * 32
+                for l in 0..<32 {
+                    let q = ((u8(bytes, l) >> shift) & 0x0F) | ((u8(p, 16 + l) >> UInt8(sub)) & 1) << 4
+                    o[l] = dl * Float(q) - ml
+                }
+            }
+        }
+    }
+
+    /// 128 bytes of low nibbles, 64 bytes of high 2-bit pairs, 16 signed scales, f16 d.
+    /// Element 128h + 32s + l: nibble s / 2 of low byte 64h + 32(s mod 2) + l, with bits 2s of
+    /// high byte 32h + l on top; x = (d × scale) × (q − 32), per 16.
+    static func q6_K(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        for b in 0..<blocks {
+            let p = src + b * 210, o = out + b * 256
+            let d = f16(p, 208)
+            for half in 0..<2 {
+                let low = p + half * 64, high = p + 128 + half * 32, o = o + half * 128
+                for s in 0..<4 {
+                    let lowBytes = low + (s & 1) * 32, lowShift = UInt8((s >> 1) * 4), highShift = UInt8(2 * s)
+                    for sub in 0..<2 {
+                        let dl = d * Float(i8(p, 192 + half * 8 + s * 2 + sub))
+                        for l in sub * 16..<sub * 16 + 16 {
+                            let q = ((u8(lowBytes, l) >> lowShift) & 0x0F) | ((u8(high, l) >> highShift) & 3) << 4
+                            o[s * 32 + l] = dl * Float(Int32(q) - 32)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// f32 d, 256 signed bytes, 16 i16 group sums (not needed to decode); x = d × q.
+    static func q8_K(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        for b in 0..<blocks {
+            let p = src + b * 292, o = out + b * 256
+            let d = Float(bitPattern: u32(p, 0))
+            for j in 0..<256 { o[j] = d * Float(i8(p, 4 + j)) }
+        }
+    }
+
+    /// f16 d, u16 of high scale bits (2 per sub-block), 4 bytes of low scale nibbles, 128
+    /// bytes of nibbles: sub-block j of 32 has scale (nibble j mod 2 of byte j / 2 | bits 2j of
+    /// the u16 << 4) − 32, and its element 16h + l is nibble h of byte 16j + l, an index into
+    /// ``iq4Values``; x = (d × scale) × value.
+    static func iq4_XS(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        iq4Values.withUnsafeBufferPointer { grid in
+            for b in 0..<blocks {
+                let p = src + b * 136, o = out + b * 256
+                let d = f16(p, 0), high = u16(p, 2)
+                for sub in 0..<8 {
+                    let low = (u8(p, 4 + sub / 2) >> UInt8(4 * (sub & 1))) & 0x0F
+                    let top = UInt8(truncatingIfNeeded: high >> UInt16(2 * sub)) & 3
+                    let dl = d * Float(Int32(low | top << 4) - 32)
+                    let o = o + sub * 32
+                    for l in 0..<16 {
+                        let byte = u8(p, 8 + sub * 16 + l)
+                        o[l] = dl * grid[Int(byte & 0x0F)]
+                        o[l + 16] = dl * grid[Int(byte >> 4)]
+                    }
+                }
+            }
+        }
+    }
+
+    /// 48 bytes each packing 5 ternary digits, 4 bytes each packing 4, f16 d. A byte holds
+    /// digits as a fixed-point fraction: digit n of byte v is ⌊3 × (v × 3ⁿ mod 256) / 256⌋.
+    /// Elements 0–159 come from bytes 0–31 (digit n of byte l is element 32n + l), 160–239
+    /// from bytes 32–47 (160 + 16n + l), 240–255 from bytes 48–51 (240 + 4n + l);
+    /// x = d × (digit − 1).
+    static func tq1_0(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        @inline(__always) func digit(_ byte: UInt8, _ power: UInt8) -> Float {
+            let shifted = byte &* power
+            return Float(Int32((UInt16(shifted) * 3) >> 8) - 1)
+        }
+        let powers: [UInt8] = [1, 3, 9, 27, 81]
+        for b in 0..<blocks {
+            let p = src + b * 54, o = out + b * 256
+            let d = f16(p, 52)
+            for n in 0..<5 {
+                for l in 0..<32 { o[32 * n + l] = d * digit(u8(p, l), powers[n]) }
+                for l in 0..<16 { o[160 + 16 * n + l] = d * digit(u8(p, 32 + l), powers[n]) }
+            }
+            for n in 0..<4 {
+                for l in 0..<4 { o[240 + 4 * n + l] = d * digit(u8(p, 48 + l), powers[n]) }
+            }
+        }
+    }
+
+    /// 64 bytes of 2-bit quants as Q2_K's, f16 d; x = d × (q − 1).
+    static func tq2_0(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        for b in 0..<blocks {
+            let p = src + b * 66, o = out + b * 256
+            let d = f16(p, 64)
+            for half in 0..<2 {
+                for shift in 0..<4 {
+                    for l in 0..<32 {
+                        let q = (u8(p, half * 32 + l) >> UInt8(2 * shift)) & 3
+                        o[half * 128 + shift * 32 + l] = d * Float(Int32(q) - 1)
+                    }
+                }
+            }
+        }
+    }
+}

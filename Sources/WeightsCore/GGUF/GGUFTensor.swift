@@ -1,0 +1,73 @@
+/// A zero-copy view of one GGUF tensor's raw blocks in the file's mapping.
+///
+/// The bytes are ggml blocks, not elements: read them with ``withUnsafeBytes(_:)`` or decode
+/// them to `Float` with ``dequantized()``. The view keeps the mapping alive.
+///
+/// ```swift
+/// let file = try GGUFFile(path: "gemma-3-270m-Q4_K_M.gguf")
+/// let tensor = try file.tensor(named: "blk.0.ffn_down.weight")   // Q6_K, 2048 × 640
+/// let firstRow = try tensor.dequantized(blocks: 0..<8)           // 2048 floats
+/// ```
+public struct GGUFTensor: @unchecked Sendable {
+    /// The tensor's entry: name, dimensions, type, offset.
+    public let info: GGUFTensorInfo
+    /// Keeps `bytes` valid.
+    public let storage: ByteStorage
+    let bytes: UnsafeRawBufferPointer
+
+    init(info: GGUFTensorInfo, storage: ByteStorage, bytes: UnsafeRawBufferPointer) {
+        self.info = info
+        self.storage = storage
+        self.bytes = bytes
+    }
+
+    public var name: String { info.name }
+    public var type: GGMLType { info.type }
+    /// Dimensions fastest-varying first, as the file stores them.
+    public var dimensions: [Int] { info.dimensions }
+    /// Dimensions slowest-varying first (row-major).
+    public var shape: [Int] { info.shape }
+    public var elementCount: Int { info.elementCount }
+    public var byteCount: Int { info.byteCount }
+    /// The number of blocks: `elementCount / type.blockSize`.
+    public var blockCount: Int { info.elementCount / info.type.blockSize }
+
+    /// Calls `body` with the raw blocks. O(1): no copy.
+    public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try body(bytes)
+    }
+
+    /// A copy of the raw blocks.
+    public func copyBytes() -> [UInt8] { Array(bytes) }
+
+    /// The elements of `blocks` (all of them by default) decoded to `Float`, in storage order
+    /// (fastest-varying dimension first), with the arithmetic of gguf-py's
+    /// `gguf.quants.dequantize` (see Spec/gguf.md).
+    ///
+    /// - Complexity: O(*n*) in the elements decoded; one allocation, for the result.
+    /// - Throws: `unsupportedFormat` for a type ``GGMLType/canDequantize`` says is not
+    ///   decoded; `invalidArgument` when `blocks` is not inside ``blockCount``.
+    public func dequantized(blocks: Range<Int>? = nil) throws -> [Float] {
+        let range = blocks ?? 0..<blockCount
+        guard range.lowerBound >= 0, range.upperBound <= blockCount else {
+            throw WeightsError(.invalidArgument, "blocks \(range) are outside the \(blockCount) of tensor '\(name)'", tensor: name)
+        }
+        let size = type.typeSize
+        let source = UnsafeRawBufferPointer(rebasing: bytes[range.lowerBound * size..<range.upperBound * size])
+        let count = range.count * type.blockSize
+        return try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            try GGMLDequantizer.dequantize(type, source, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]), tensor: name)
+            initialized = count
+        }
+    }
+
+    /// Decodes every element into `output`, which must hold exactly ``elementCount`` floats.
+    ///
+    /// - Throws: as ``dequantized(blocks:)``, and `invalidArgument` for a buffer of another size.
+    public func dequantize(into output: UnsafeMutableBufferPointer<Float>) throws {
+        guard output.count == elementCount else {
+            throw WeightsError(.invalidArgument, "tensor '\(name)' has \(elementCount) elements, not \(output.count)", tensor: name)
+        }
+        try GGMLDequantizer.dequantize(type, bytes, into: output, tensor: name)
+    }
+}

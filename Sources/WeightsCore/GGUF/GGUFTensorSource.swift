@@ -1,0 +1,70 @@
+/// A GGUF file seen as a ``TensorSource``, so that tools written for safetensors (`hash
+/// --tensors`, `diff`, `convert`) take GGUF files too.
+///
+/// Tensors of a plain type with a safetensors dtype (F32, F16, BF16, F64, I8, I16, I32, I64)
+/// are presented as they are, zero-copy. Tensors in a block format are presented as F32,
+/// decoded by ``GGUFTensor/dequantized(blocks:)`` when read (block formats that are not
+/// decoded throw `unsupportedFormat` then). Shapes are row-major (``GGUFTensorInfo/shape``),
+/// and `dataOffsets` count through the presented bytes in file order, as if the tensors
+/// were written one after another; ``metadata`` gives each scalar and string value as text
+/// and leaves arrays out. For the file's own view, typed metadata and raw blocks, use ``file``.
+///
+/// ```swift
+/// let source = try Checkpoint.open("model.gguf")          // a GGUFTensorSource
+/// let weight = try source.tensor(named: "blk.0.attn_q.weight")
+/// weight.dtype                                            // .f32 (decoded from Q5_0)
+/// ```
+public final class GGUFTensorSource: TensorSource {
+    /// The file.
+    public let file: GGUFFile
+    public let tensors: [TensorInfo]
+    public let metadata: [String: String]?
+    private let index: [String: Int]
+
+    public var path: String { file.path }
+
+    public init(_ file: GGUFFile) {
+        self.file = file
+        var infos: [TensorInfo] = []
+        var index: [String: Int] = [:]
+        var offset = 0
+        for info in file.tensors {
+            let dtype = info.type.dtype ?? .f32
+            let size = info.type.dtype == nil ? info.elementCount * 4 : info.byteCount
+            index[info.name] = infos.count
+            infos.append(TensorInfo(name: info.name, dtype: dtype, shape: info.shape, dataOffsets: offset..<offset + size))
+            offset += size
+        }
+        tensors = infos
+        self.index = index
+        var metadata: [String: String] = [:]
+        for (key, value) in file.metadata where value.type != .array { metadata[key] = value.description }
+        self.metadata = metadata
+    }
+
+    /// The tensor named `name`: the file's bytes for plain types, decoded F32 for block formats.
+    ///
+    /// - Complexity: O(1) for plain types; O(*n*) and an allocation for block formats.
+    public func tensor(named name: String) throws -> Tensor {
+        guard let position = index[name] else {
+            throw WeightsError(.tensorNotFound, "no tensor named '\(name)'", file: path, tensor: name)
+        }
+        let raw = file.tensor(file.tensors[position])
+        let info = tensors[position]
+        if raw.type.dtype != nil {
+            return raw.withUnsafeBytes { Tensor(info: info, storage: raw.storage, bytes: $0) }
+        }
+        let storage = try ByteStorage.allocate(count: info.byteCount, zeroed: false) { buffer in
+            try raw.dequantize(into: buffer.bindMemory(to: Float.self))
+        }
+        return Tensor(info: info, storage: storage, bytes: storage.bytes)
+    }
+}
+
+extension GGUFTensorSource: CheckpointFormat {
+    public static func recognizes(_ prefix: UnsafeRawBufferPointer) -> Bool { GGUFFile.recognizes(prefix) }
+
+    public static func open(storage: ByteStorage, path: String) throws -> any TensorSource {
+        GGUFTensorSource(try GGUFFile(storage: storage, path: path))
+    }
+}
