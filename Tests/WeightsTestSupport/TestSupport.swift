@@ -32,6 +32,17 @@ package func installedModelDirectory() throws -> String {
     return directory
 }
 
+/// The Gemma 3 270M Q4_K_M GGUF that scripts/setup installs, under `$WEIGHTS_MODELS`.
+///
+/// - Throws: ``ModelMissing`` when it is not installed.
+package func installedGemmaPath() throws -> String {
+    let environment = ProcessInfo.processInfo.environment
+    let models = environment["WEIGHTS_MODELS"] ?? NSHomeDirectory() + "/.cache/weights/models"
+    let path = models + "/gemma-3-270m/gemma-3-270m-Q4_K_M.gguf"
+    guard FileManager.default.fileExists(atPath: path) else { throw ModelMissing(directory: models + "/gemma-3-270m") }
+    return path
+}
+
 /// The default model is not installed.
 package struct ModelMissing: Error, CustomStringConvertible {
     package var directory: String

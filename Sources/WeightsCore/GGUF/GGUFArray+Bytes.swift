@@ -1,0 +1,10 @@
+extension GGUFArray {
+    /// Calls `body` with the array's element bytes as they lie in the mapping (for strings:
+    /// each a little-endian `UInt64` length and its bytes), for readers that decode a large
+    /// array in one pass without making a value per element. The pointer must not escape.
+    package func withUnsafeElementBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try withExtendedLifetime(storage) { () throws(E) -> R in
+            try body(UnsafeRawBufferPointer(rebasing: storage.bytes[byteRange]))
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import WeightsCore
+
+extension SentencePieceVocabulary {
+    /// The vocabulary a GGUF file's `tokenizer.ggml.tokens`, `scores` and `token_type` arrays
+    /// give, read in one pass over the mapped strings.
+    ///
+    /// - Throws: `invalidData` naming the file and key when an array is missing, of the wrong
+    ///   type, of another length, or its strings run past the array.
+    /// - Complexity: O(total bytes of the token texts).
+    package init(gguf file: GGUFFile) throws {
+        func array(_ key: String, _ type: GGUFValueType) throws -> GGUFArray {
+            guard let array = file.metadata[key]?.array, array.elementType == type else {
+                throw WeightsError(.invalidData, "'\(key)' is missing or is not an array of \(type)", file: file.path)
+            }
+            return array
+        }
+        let tokens = try array("tokenizer.ggml.tokens", .string)
+        let count = tokens.count
+        var bytes: [UInt8] = []
+        var starts: [Int32] = [0]
+        starts.reserveCapacity(count + 1)
+        try tokens.withUnsafeElementBytes { (raw) throws(WeightsError) in
+            bytes.reserveCapacity(raw.count - 8 * count)
+            var offset = 0
+            for index in 0..<count {
+                guard offset + 8 <= raw.count else { throw Self.truncated(file.path, index) }
+                let length = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+                offset += 8
+                guard length <= UInt64(raw.count - offset) else { throw Self.truncated(file.path, index) }
+                bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[offset..<offset + Int(length)]))
+                offset += Int(length)
+                guard bytes.count < Int(Int32.max) else { throw Self.truncated(file.path, index) }
+                starts.append(Int32(bytes.count))
+            }
+        }
+        let scores = try file.metadata["tokenizer.ggml.scores"]?.array?.floats() ?? [Float](repeating: 0, count: count)
+        let types = try file.metadata["tokenizer.ggml.token_type"]?.array?.integers().map { Int32(truncatingIfNeeded: $0) }
+            ?? [Int32](repeating: TokenType.normal.rawValue, count: count)
+        do {
+            try self.init(bytes: bytes, starts: starts, scores: scores, types: types)
+        } catch {
+            throw error.in(file: file.path)
+        }
+    }
+
+    private static func truncated(_ path: String, _ index: Int) -> WeightsError {
+        WeightsError(.invalidData, "token \(index) of 'tokenizer.ggml.tokens' runs past the array", file: path)
+    }
+}
+
+extension SentencePieceTokenizer {
+    /// The tokenizer a GGUF file describes, for `tokenizer.ggml.model = "llama"`.
+    ///
+    /// - Throws: `unsupportedFormat` for another tokenizer model; the vocabulary's errors.
+    package init(gguf file: GGUFFile) throws {
+        let model = file.metadata["tokenizer.ggml.model"]?.string
+        guard model == "llama" else {
+            throw WeightsError(.unsupportedFormat,
+                "tokenizer model '\(model ?? "none")' is not the SentencePiece-style 'llama' model", file: file.path)
+        }
+        let metadata = file.metadata
+        func id(_ key: String, _ fallback: Int?) -> Int? { metadata["tokenizer.ggml.\(key)"]?.int ?? fallback }
+        func flag(_ key: String, _ fallback: Bool) -> Bool { metadata["tokenizer.ggml.\(key)"]?.bool ?? fallback }
+        // llama.cpp's defaults for this model when the file leaves a key out.
+        let configuration = Configuration(
+            bos: id("bos_token_id", 1), eos: id("eos_token_id", 2), unknown: id("unknown_token_id", 0),
+            addBOS: flag("add_bos_token", true), addEOS: flag("add_eos_token", false),
+            addSpacePrefix: flag("add_space_prefix", true))
+        do {
+            try self.init(vocabulary: SentencePieceVocabulary(gguf: file), configuration: configuration)
+        } catch let error as WeightsError {
+            throw error.in(file: file.path)
+        }
+    }
+}
