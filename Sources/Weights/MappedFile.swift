@@ -12,7 +12,13 @@ import Darwin
 /// Tensors hold a reference to their storage, so a tensor stays readable after the file
 /// object that produced it is gone.
 public final class ByteStorage: @unchecked Sendable {
-    /// The bytes. Immutable for the storage's whole life.
+    /// The bytes. Immutable for the storage's whole life, and valid only while it lives.
+    ///
+    /// Swift may release an object right after its last use, so a pointer taken from a storage
+    /// that nothing else holds dangles at once: `ByteStorage.map(path: p).bytes` is unmapped
+    /// before the next statement reads it. Prefer ``withUnsafeBytes(_:)``, which keeps the
+    /// storage alive for the closure; read `bytes` directly only through an object that holds
+    /// the storage (a ``Tensor``, a ``SafetensorsFile``).
     public let bytes: UnsafeRawBufferPointer
     /// Whether the bytes are a mapping of a file (else an owned allocation).
     public let isMapped: Bool
@@ -26,6 +32,12 @@ public final class ByteStorage: @unchecked Sendable {
     }
 
     deinit { release(bytes) }
+
+    /// Calls `body` with the bytes, keeping the storage (and so the mapping or allocation)
+    /// alive until `body` returns. The pointer must not escape `body`.
+    public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try withExtendedLifetime(self) { () throws(E) -> R in try body(bytes) }
+    }
 
     /// Maps the whole file at `path` read-only.
     ///

@@ -24,8 +24,8 @@ public final class ShardedCheckpoint: TensorSource, @unchecked Sendable {
     ///   where the index says, or a tensor the index leaves out; the shards' own reader errors.
     public init(indexPath: String) throws {
         path = indexPath
-        let bytes = try ByteStorage.map(path: indexPath)
-        index = try WeightsError.tagging(file: indexPath) { try ShardIndex.decode(bytes.bytes) }
+        let storage = try ByteStorage.map(path: indexPath)
+        index = try WeightsError.tagging(file: indexPath) { try storage.withUnsafeBytes { try ShardIndex.decode($0) } }
         let directory = AtomicFile.directory(of: indexPath)
         var shards: [SafetensorsFile] = []
         var shardOfTensor: [UTF8Key: Int] = [:]
