@@ -67,7 +67,9 @@ public enum ShardedWriter {
                                                tensors: shard.map(\.descriptor), metadata: shardMetadata)
             while let next = writer.nextTensor {
                 try writer.write(try source.tensor(named: next.name))
+                try source.checkUnchanged()
             }
+            try source.checkUnchanged()
             try writer.finish()
             for tensor in shard { weightMap[tensor.name] = name }
         }

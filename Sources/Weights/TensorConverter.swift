@@ -69,7 +69,9 @@ public final class TensorConverter: @unchecked Sendable {
                 try convert(plan, measuringAccuracy: measuringAccuracy) { bytes in try writer.write(bytes) }
             }
             if let record { records[UTF8Key(record.name)] = record }
+            try source.checkUnchanged()
         }
+        try source.checkUnchanged()
         try writer.finish()
         // The writer skips tensors with no bytes; they are still converted, in name and dtype.
         for plan in plans.values where (try? plan.output.byteCount()) == 0 {
@@ -491,6 +493,8 @@ public final class ConvertedTensorSource: TensorSource, @unchecked Sendable {
 
     public var path: String { converter.source.path }
     public var metadata: [String: String]? { converter.metadata }
+
+    public func checkUnchanged() throws { try converter.source.checkUnchanged() }
 
     public func tensor(named name: String) throws -> Tensor {
         let (tensor, record) = try converter.convertedTensor(named: name, measuringAccuracy: measuringAccuracy)

@@ -17,9 +17,23 @@ public protocol TensorSource: AnyObject, Sendable {
     ///
     /// - Throws: `tensorNotFound`, or an error reading the tensor's bytes.
     func tensor(named name: String) throws -> Tensor
+    /// Checks that the files behind the source have not changed since it was opened, and that
+    /// no read of their mappings met a page the file no longer has (see
+    /// ``ByteStorage/checkUnchanged()``). Call it after reading tensors and before trusting
+    /// them; Weights' own operations do.
+    ///
+    /// - Throws: `fileChanged` naming the file.
+    func checkUnchanged() throws
 }
 
-extension SafetensorsFile: TensorSource {}
+extension TensorSource {
+    /// Sources held in memory cannot change: nothing to check.
+    public func checkUnchanged() throws {}
+}
+
+extension SafetensorsFile: TensorSource {
+    public func checkUnchanged() throws { try storage.checkUnchanged() }
+}
 
 /// Opening weights from a path, whatever their layout.
 public enum Checkpoint {
@@ -31,17 +45,20 @@ public enum Checkpoint {
     /// - any other file: a safetensors file.
     ///
     /// - Throws: ``WeightsError`` naming the path.
-    public static func open(_ path: String) throws -> any TensorSource {
+    ///
+    /// - Parameter mapping: ``SafetensorsFile/Mapping/map`` (the default) maps the files;
+    ///   ``SafetensorsFile/Mapping/none`` reads each whole into owned memory.
+    public static func open(_ path: String, mapping: SafetensorsFile.Mapping = .map) throws -> any TensorSource {
         if isDirectory(path) {
             let index = path + "/" + ShardedCheckpoint.indexFileName
-            if fileExists(index) { return try ShardedCheckpoint(indexPath: index) }
+            if fileExists(index) { return try ShardedCheckpoint(indexPath: index, mapping: mapping) }
             let single = path + "/model.safetensors"
-            if fileExists(single) { return try SafetensorsFile(path: single) }
+            if fileExists(single) { return try SafetensorsFile(path: single, mapping: mapping) }
             throw WeightsError(.unsupportedFormat,
                 "directory has neither \(ShardedCheckpoint.indexFileName) nor model.safetensors", file: path)
         }
-        if path.hasSuffix(".index.json") { return try ShardedCheckpoint(indexPath: path) }
-        let storage = try ByteStorage.map(path: path)
+        if path.hasSuffix(".index.json") { return try ShardedCheckpoint(indexPath: path, mapping: mapping) }
+        let storage = try mapping.storage(path)
         if CompressedFormat.hasMagic(storage.bytes) { return try CompressedFile(storage: storage, path: path) }
         return try SafetensorsFile(storage: storage, path: path)
     }

@@ -73,7 +73,9 @@ struct ConvertCommand: ParsableCommand {
             let writer = try SafetensorsWriter(path: output, tensors: source.tensors.map(\.descriptor), metadata: source.metadata)
             while let next = writer.nextTensor {
                 try writer.write(try source.tensor(named: next.name))
+                try WeightsError.tagging(file: input) { try source.checkUnchanged() }
             }
+            try WeightsError.tagging(file: input) { try source.checkUnchanged() }
             try writer.finish()
         }
     }
@@ -88,6 +90,7 @@ extension ConvertCommand {
         let metadata = EmbeddedDigests.adding(to: file.metadata, tensors: file.tensors, digests: digests)
         let writer = try SafetensorsWriter(path: path, tensors: file.tensors.map(\.descriptor), metadata: metadata)
         while let next = writer.nextTensor { try writer.write(file.tensor(next)) }
+        try file.checkUnchanged()
         try writer.finish()
     }
 

@@ -26,6 +26,8 @@ struct WeightsCommand: ParsableCommand {
 
     /// Runs the command; a `WeightsError` becomes one line, `error: <path>: <reason>`, and exit 1.
     static func main() {
+        // A file truncated while it is read is an error, not SIGBUS (Spec/reading.md).
+        ByteStorage.guardMappedReads()
         do {
             var command = try parseAsRoot()
             try command.run()
