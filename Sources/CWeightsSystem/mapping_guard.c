@@ -16,6 +16,7 @@
 #include "CWeightsSystem.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -85,7 +86,13 @@ int weights_guard_install(void) {
     action.sa_sigaction = on_bus_error;
     action.sa_flags = SA_SIGINFO;
     sigemptyset(&action.sa_mask);
-    return sigaction(SIGBUS, &action, &previous);
+    if (sigaction(SIGBUS, &action, &previous) != 0) return -1;
+    // A fault with SIGBUS blocked kills the process whatever the handler: unblock it in this
+    // thread (threads started later inherit the mask).
+    sigset_t bus;
+    sigemptyset(&bus);
+    sigaddset(&bus, SIGBUS);
+    return pthread_sigmask(SIG_UNBLOCK, &bus, NULL) == 0 ? 0 : -1;
 }
 
 int weights_guard_register(const void *base, size_t length) {

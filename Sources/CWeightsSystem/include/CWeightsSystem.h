@@ -26,4 +26,19 @@ int weights_guard_faulted(int slot);
 /// Forgets the mapping in `slot`; call it before unmapping.
 void weights_guard_unregister(int slot);
 
+// MARK: Temporary files removed on SIGINT, SIGTERM, SIGHUP (interrupt_cleanup.c)
+
+/// Installs the handlers that unlink every registered path and _exit(128 + signal).
+/// Idempotent; signals set to be ignored stay ignored. Returns 0, or -1 with errno set.
+int weights_cleanup_install(void);
+/// Records `path` (shorter than 4096 bytes); returns its slot, or -1 when there is no room
+/// (256 slots).
+int weights_cleanup_register(const char *path);
+/// mkostemp(template, O_CLOEXEC), then registers the name it made, with SIGINT, SIGTERM and
+/// SIGHUP blocked in between. Returns the descriptor (or -1 with errno set) and stores the
+/// slot (or -1) in `*slot`.
+int weights_cleanup_create(char *template, int *slot);
+/// Forgets the path in `slot`.
+void weights_cleanup_unregister(int slot);
+
 #endif
