@@ -28,11 +28,23 @@ public final class BertEncoder: Sendable {
     ///   for F16 and INT8.
     /// - Throws: `tensorNotFound`, or `invalidArgument` for a tensor of the wrong shape, naming
     ///   the file and tensor; `dtypeMismatch` for a non-float tensor.
-    public init(configuration: BertConfiguration, weights source: any TensorSource,
-                precision: WeightPrecision? = nil) throws {
+    ///   A configuration whose sizes disagree with the tensors' shapes is `invalidArgument`,
+    ///   naming the key, before anything is sized from it (see ``ConfigurationCheck``).
+    public convenience init(configuration: BertConfiguration, weights source: any TensorSource,
+                            precision: WeightPrecision? = nil) throws {
+        try self.init(configuration: configuration, weights: source, precision: precision, configurationPath: nil)
+    }
+
+    init(configuration: BertConfiguration, weights source: any TensorSource, precision: WeightPrecision?,
+         configurationPath: String?) throws {
         try configuration.validate()
         self.configuration = configuration
         let loader = try WeightLoader(source: source, precision: precision)
+        do {
+            try ConfigurationCheck.check(configuration, against: source, prefix: loader.prefix)
+        } catch let error as WeightsError {
+            throw configurationPath.map { error.in(file: $0) } ?? error.in(file: source.path)
+        }
         let hidden = configuration.hiddenSize
         embeddings = try Embeddings(loader, configuration)
         layers = try (0..<configuration.layerCount).map { index in
@@ -46,7 +58,8 @@ public final class BertEncoder: Sendable {
     public convenience init(modelDirectory directory: String, precision: WeightPrecision? = nil) throws {
         let configuration = try BertConfiguration(contentsOf: directory + "/config.json")
         let source = try Checkpoint.open(directory)
-        try self.init(configuration: configuration, weights: source, precision: precision)
+        try self.init(configuration: configuration, weights: source, precision: precision,
+                      configurationPath: directory + "/config.json")
     }
 
     /// The format of the weight matrices (of the first layer's, for a file that mixes
