@@ -20,6 +20,9 @@ public final class BertEncoder: Sendable {
     let embeddings: Embeddings
     let layers: [BertLayer]
     let attention: Attention
+    /// The weights' source, kept to check after each forward pass that its files did not
+    /// change under the mapped matrices (Spec/reading.md).
+    let source: any TensorSource
 
     /// Loads the encoder from `source`, keeping its matrices in `precision` (`nil`: as
     /// stored; INT8 matrices in the file stay INT8 whatever is asked).
@@ -39,6 +42,7 @@ public final class BertEncoder: Sendable {
          configurationPath: String?) throws {
         try configuration.validate()
         self.configuration = configuration
+        self.source = source
         let loader = try WeightLoader(source: source, precision: precision)
         do {
             try ConfigurationCheck.check(configuration, against: source, prefix: loader.prefix)
@@ -116,6 +120,10 @@ public final class BertEncoder: Sendable {
             forward(packed, workspace, threads: inner)
             body(indices, packed, workspace.hidden)
         }
+        // F32 matrices are read straight from the mapping: a weights file cut or rewritten
+        // during the pass gives zeros or other numbers (with the SIGBUS guard on), so the
+        // results are only returned if the files are as they were.
+        try source.checkUnchanged()
     }
 
     /// The fewest tokens for which one group's products are shared out between threads.
