@@ -28,15 +28,19 @@
 #define PATHS 256
 #define PATH_BYTES 4096
 
-enum { FREE = 0, CLAIMED = 1, ACTIVE = 2 };
+// FREE → CLAIMED (the template is being copied in; the handler skips the slot) → CREATING
+// (mkostemp is choosing the name in place: only the trailing XXXXXX change) → ACTIVE.
+enum { FREE = 0, CLAIMED = 1, CREATING = 2, ACTIVE = 3 };
 
 static _Atomic int states[PATHS];
 static char paths[PATHS][PATH_BYTES];
 static atomic_flag installed = ATOMIC_FLAG_INIT;
 
 static void on_interrupt(int signal) {
+    // CREATING slots too: mkostemp is choosing their name in place, on another thread, and
+    // the file may already exist. Unlinking a name that does not exist yet is harmless.
     for (int i = 0; i < PATHS; i++) {
-        if (atomic_load_explicit(&states[i], memory_order_acquire) == ACTIVE) unlink(paths[i]);
+        if (atomic_load_explicit(&states[i], memory_order_acquire) >= CREATING) unlink(paths[i]);
     }
     _exit(128 + signal);
 }
@@ -91,16 +95,27 @@ void weights_cleanup_unregister(int slot) {
 }
 
 int weights_cleanup_create(char *template, int *slot) {
-    // With the signals blocked, no handler can run between creating the file and recording
-    // its name: an interrupt lands after, and finds the name.
-    sigset_t block, saved;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &block, &saved);
-    int fd = mkostemp(template, O_CLOEXEC);
-    *slot = fd >= 0 ? weights_cleanup_register(template) : -1;
-    pthread_sigmask(SIG_SETMASK, &saved, NULL);
-    return fd;
+    size_t length = strlen(template);
+    *slot = -1;
+    if (length < PATH_BYTES) {
+        for (int i = 0; i < PATHS; i++) {
+            int expected = FREE;
+            if (!atomic_compare_exchange_strong(&states[i], &expected, CLAIMED)) continue;
+            // mkostemp fills in the name in the table itself, so a handler that runs meanwhile,
+            // on any thread, unlinks whatever file it has made (see on_interrupt).
+            memcpy(paths[i], template, length + 1);
+            atomic_store_explicit(&states[i], CREATING, memory_order_release);
+            int fd = mkostemp(paths[i], O_CLOEXEC);
+            if (fd < 0) {
+                atomic_store_explicit(&states[i], FREE, memory_order_release);
+                return -1;
+            }
+            memcpy(template, paths[i], length + 1);
+            atomic_store_explicit(&states[i], ACTIVE, memory_order_release);
+            *slot = i;
+            return fd;
+        }
+    }
+    // No room in the table: the file is still removed on errors, not on signals.
+    return mkostemp(template, O_CLOEXEC);
 }

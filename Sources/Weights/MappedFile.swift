@@ -67,7 +67,7 @@ public final class ByteStorage: @unchecked Sendable {
         // The descriptor stays open so that checkUnchanged() can fstat the file that was mapped,
         // whatever has been renamed over its path since.
         keepOpen = true
-        let source = MappedSource(path: path, fd: fd, size: status.st_size, modified: status.st_mtim,
+        let source = MappedSource(path: path, fd: fd, size: status.st_size, modified: modificationTime(status),
                                   guardSlot: weights_guard_register(address, size))
         // Lets the kernel read the file into 2 MiB page-cache folios and map them whole: a later
         // full read of the mapping then takes 512 page faults per GiB instead of 16,384, and runs
@@ -105,7 +105,9 @@ public final class ByteStorage: @unchecked Sendable {
         }
         var after = stat()
         guard fstat(fd, &after) == 0 else { throw WeightsError.system("cannot stat", file: path) }
-        if let change = describeChange(from: status, to: after) { throw WeightsError.fileChanged(path, change) }
+        if let change = describeChange(from: (status.st_size, modificationTime(status)), to: after) {
+            throw WeightsError.fileChanged(path, change)
+        }
         return storage
     }
 
@@ -122,10 +124,9 @@ public final class ByteStorage: @unchecked Sendable {
         guard let source else { return }
         var now = stat()
         guard fstat(source.fd, &now) == 0 else { throw WeightsError.system("cannot stat", file: source.path) }
-        var then = stat()
-        then.st_size = source.size
-        then.st_mtim = source.modified
-        if let change = Self.describeChange(from: then, to: now) { throw WeightsError.fileChanged(source.path, change) }
+        if let change = Self.describeChange(from: (source.size, source.modified), to: now) {
+            throw WeightsError.fileChanged(source.path, change)
+        }
         if weights_guard_faulted(source.guardSlot) != 0 {
             throw WeightsError.fileChanged(source.path, "part of it was gone when it was read")
         }
@@ -165,10 +166,11 @@ public final class ByteStorage: @unchecked Sendable {
     }
 
     /// How a file changed between two `fstat`s of it, or `nil`.
-    private static func describeChange(from then: stat, to now: stat) -> String? {
-        if now.st_size < then.st_size { return "it shrank from \(then.st_size) to \(now.st_size) bytes" }
-        if now.st_size > then.st_size { return "it grew from \(then.st_size) to \(now.st_size) bytes" }
-        if now.st_mtim.tv_sec != then.st_mtim.tv_sec || now.st_mtim.tv_nsec != then.st_mtim.tv_nsec {
+    private static func describeChange(from then: (size: off_t, modified: timespec), to now: stat) -> String? {
+        if now.st_size < then.size { return "it shrank from \(then.size) to \(now.st_size) bytes" }
+        if now.st_size > then.size { return "it grew from \(then.size) to \(now.st_size) bytes" }
+        let modified = modificationTime(now)
+        if modified.tv_sec != then.modified.tv_sec || modified.tv_nsec != then.modified.tv_nsec {
             return "it was modified"
         }
         return nil
@@ -231,6 +233,15 @@ public final class ByteStorage: @unchecked Sendable {
             }
         }
     }
+}
+
+/// A file's modification time (`st_mtim` on Linux, `st_mtimespec` on Darwin).
+private func modificationTime(_ status: stat) -> timespec {
+    #if canImport(Darwin)
+    status.st_mtimespec
+    #else
+    status.st_mtim
+    #endif
 }
 
 /// A mapped file: its descriptor, kept open, and its size and modification time when mapped.

@@ -34,9 +34,10 @@ int weights_cleanup_install(void);
 /// Records `path` (shorter than 4096 bytes); returns its slot, or -1 when there is no room
 /// (256 slots).
 int weights_cleanup_register(const char *path);
-/// mkostemp(template, O_CLOEXEC), then registers the name it made, with SIGINT, SIGTERM and
-/// SIGHUP blocked in between. Returns the descriptor (or -1 with errno set) and stores the
-/// slot (or -1) in `*slot`.
+/// mkostemp(template, O_CLOEXEC) into a slot of the table, so that the handler can remove
+/// the file from the moment it exists; copies the name made back into `template`. Returns the
+/// descriptor (or -1 with errno set) and stores the slot (or -1 when the table is full) in
+/// `*slot`.
 int weights_cleanup_create(char *template, int *slot);
 /// Forgets the path in `slot`.
 void weights_cleanup_unregister(int slot);
