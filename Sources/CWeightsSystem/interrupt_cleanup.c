@@ -75,20 +75,6 @@ int weights_cleanup_install(void) {
     return 0;
 }
 
-int weights_cleanup_register(const char *path) {
-    size_t length = strlen(path);
-    if (length >= PATH_BYTES) return -1;
-    for (int i = 0; i < PATHS; i++) {
-        int expected = FREE;
-        if (atomic_compare_exchange_strong(&states[i], &expected, CLAIMED)) {
-            memcpy(paths[i], path, length + 1);
-            atomic_store_explicit(&states[i], ACTIVE, memory_order_release);
-            return i;
-        }
-    }
-    return -1;
-}
-
 void weights_cleanup_unregister(int slot) {
     if (slot < 0 || slot >= PATHS) return;
     atomic_store_explicit(&states[slot], FREE, memory_order_release);

@@ -31,9 +31,6 @@ void weights_guard_unregister(int slot);
 /// Installs the handlers that unlink every registered path and _exit(128 + signal).
 /// Idempotent; signals set to be ignored stay ignored. Returns 0, or -1 with errno set.
 int weights_cleanup_install(void);
-/// Records `path` (shorter than 4096 bytes); returns its slot, or -1 when there is no room
-/// (256 slots).
-int weights_cleanup_register(const char *path);
 /// mkostemp(template, O_CLOEXEC) into a slot of the table, so that the handler can remove
 /// the file from the moment it exists; copies the name made back into `template`. Returns the
 /// descriptor (or -1 with errno set) and stores the slot (or -1 when the table is full) in
