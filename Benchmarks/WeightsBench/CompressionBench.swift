@@ -35,17 +35,20 @@ enum CompressionBench {
     /// what `zstd -d` does, without its file I/O. Fresh memory each run, as `decompress` gets,
     /// so both pay for first touching their output.
     static func zstdDecompress(_ arguments: [String]) throws {
-        let input = try ByteStorage.map(path: arguments[0])
-        let size = Int(ZSTD_getFrameContentSize(input.bytes.baseAddress, input.bytes.count))
-        let context = ZSTD_createDCtx()
-        defer { ZSTD_freeDCtx(context) }
-        let seconds = try Timing.measure(repeats: option("repeat", in: arguments, default: 5)) {
-            let output = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
-            defer { output.deallocate() }
-            let written = ZSTD_decompressDCtx(context, output.baseAddress, size, input.bytes.baseAddress, input.bytes.count)
-            guard ZSTD_isError(written) == 0, written == size else {
-                throw WeightsError(.corruptData, "zstd: \(String(cString: ZSTD_getErrorName(written)))", file: arguments[0])
+        let storage = try ByteStorage.map(path: arguments[0])
+        let (size, seconds) = try storage.withUnsafeBytes { input in
+            let size = Int(ZSTD_getFrameContentSize(input.baseAddress, input.count))
+            let context = ZSTD_createDCtx()
+            defer { ZSTD_freeDCtx(context) }
+            let seconds = try Timing.measure(repeats: option("repeat", in: arguments, default: 5)) {
+                let output = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
+                defer { output.deallocate() }
+                let written = ZSTD_decompressDCtx(context, output.baseAddress, size, input.baseAddress, input.count)
+                guard ZSTD_isError(written) == 0, written == size else {
+                    throw WeightsError(.corruptData, "zstd: \(String(cString: ZSTD_getErrorName(written)))", file: arguments[0])
+                }
             }
+            return (size, seconds)
         }
         Timing.report("zstd-decompress", seconds, extra: "\"bytes\":\(size)")
     }

@@ -26,6 +26,10 @@ struct WeightsCommand: ParsableCommand {
 
     /// Runs the command; a `WeightsError` becomes one line, `error: <path>: <reason>`, and exit 1.
     static func main() {
+        // An interrupted write leaves no temporary file behind, and a file truncated while it
+        // is read is an error, not SIGBUS (Spec/reading.md).
+        AtomicFile.removeTemporaryFilesOnInterrupt()
+        ByteStorage.guardMappedReads()
         do {
             var command = try parseAsRoot()
             try command.run()

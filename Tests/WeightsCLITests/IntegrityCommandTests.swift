@@ -28,6 +28,28 @@ import Weights
         #expect(verify.standardOutput.contains("checks passed"))
     }
 
+    /// The index path itself, not its directory: the index is parsed while its mapping lives
+    /// (it used to be unmapped first, and the command died with SIGSEGV).
+    @Test func manifestOfAnIndexListsTheIndexAndItsShards() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let convert = try runWeights(["convert", fixture("valid/model_bert_tiny.safetensors"), directory + "/m", "--shard-size", "600B"])
+        #expect(convert.status == 0, "\(convert.standardError)")
+        let index = directory + "/m/model.safetensors.index.json"
+        let manifest = try runWeights(["manifest", index])
+        #expect(manifest.status == 0, "\(manifest.standardError)")
+        let shards = try FileManager.default.contentsOfDirectory(atPath: directory + "/m")
+            .filter { $0.hasSuffix(".safetensors") }.sorted()
+        #expect(shards.count >= 2, "the fixture splits into several shards at 600 bytes")
+        let expected = try ([index] + shards.map { directory + "/m/" + $0 })
+            .map { "\(try SHA256Digest.file(at: $0))  \($0)\n" }.joined()
+        #expect(manifest.standardOutput == expected)
+
+        let missing = try runWeights(["manifest", directory + "/none/model.safetensors.index.json"])
+        #expect(missing.status == 1)
+        #expect(missing.standardError.hasPrefix("error: \(directory)/none/model.safetensors.index.json: "))
+    }
+
     @Test func verifyExitsOneNamingEachMismatch() throws {
         let path = fixture("valid/golden_w_f16.safetensors")
         let digest = try runWeights(["digest", path]).standardOutput.prefix(64)

@@ -392,6 +392,9 @@ struct TokenizerErrorTests {
         (file(model: "\"vocab\": {\"[UNK]\": 0, \"a\": -3}"), "\"a\" has a negative id"),
         (file(model: "\"vocab\": {\"[UNK]\": 0, \"a\": 4294967296}"), "\"a\" has id 4294967296"),
         (file(model: "\"vocab\": {\"[UNK]\": 0, \"a\": 1, \"a\": 2}"), "\"a\" appears twice"),
+        // The id table has largest id + 1 slots: ids may not run 65,536 past the entry count.
+        (file(model: "\"vocab\": {\"[UNK]\": 0, \"a\": 2000000000}"), "\"a\" at model.vocab has id 2000000000, beyond the 2 entries"),
+        (file(model: "\"vocab\": {\"[UNK]\": 0, \"a\": 65538}"), "\"a\" at model.vocab has id 65538, beyond the 2 entries + 65536"),
     ])
     func badVocabularyEntry(json: String, reason: String) throws {
         check(try load(json), .invalidArgument, "invalid vocabulary: token " + reason)

@@ -16,9 +16,7 @@ enum ConversionFixtures {
 
     /// The bytes of the file at `path`.
     static func contents(of path: String) throws -> [UInt8] {
-        let storage = try ByteStorage.map(path: path)
-        // The mapping must outlive the copy: `storage` is otherwise released after `.bytes`.
-        return withExtendedLifetime(storage) { Array(storage.bytes) }
+        try ByteStorage.map(path: path).withUnsafeBytes { Array($0) }
     }
 
     static func values<T: BitwiseCopyable>(_ name: String, as type: T.Type) throws -> [T] {

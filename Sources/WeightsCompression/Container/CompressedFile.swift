@@ -54,7 +54,13 @@ public final class CompressedFile: @unchecked Sendable {
         self.path = path
         self.storage = storage
         self.threads = max(1, threads)
-        index = try WeightsError.tagging(file: path) { try CompressedIndex.decode(storage.bytes) }
+        do {
+            index = try WeightsError.tagging(file: path) { try CompressedIndex.decode(storage.bytes) }
+        } catch {
+            // An index that reads as damaged because the file was cut under us is a changed file.
+            try storage.checkUnchanged()
+            throw error
+        }
         header = index.header
         compressedTensors = index.tensors
         chunkSize = index.chunkSize
@@ -111,6 +117,7 @@ public final class CompressedFile: @unchecked Sendable {
     /// - Throws: `corruptData` naming the first damaged tensor found.
     public func verify() throws {
         for entry in compressedTensors { _ = try tensor(entry, verifyDigest: true) }
+        try checkUnchanged()
     }
 
     // MARK: Decoding
@@ -133,6 +140,9 @@ public final class CompressedFile: @unchecked Sendable {
             try decompressor.decompress(frames.map { UnsafeRawBufferPointer(rebasing: storage.bytes[$0]) },
                                         grouping: entry.grouping, into: destination)
         } catch let failure as ChunkDecompressor.PlaneFailure {
+            // A frame that reads as damaged because the file was cut under us is a changed
+            // file, not a damaged one.
+            try checkUnchanged()
             let frame = frames[frames.startIndex + failure.plane]
             throw WeightsError(.corruptData,
                 "tensor '\(entry.name)' is damaged: chunk \(chunk) plane \(failure.plane) (bytes \(frame.lowerBound)..<\(frame.upperBound)): \(failure.reason)",
@@ -160,7 +170,9 @@ public final class CompressedFile: @unchecked Sendable {
     }
 }
 
-extension CompressedFile: TensorSource {}
+extension CompressedFile: TensorSource {
+    public func checkUnchanged() throws { try storage.checkUnchanged() }
+}
 
 /// One thread's decompression context and scratch space for a chunk's planes.
 final class ChunkDecompressor {
@@ -229,6 +241,7 @@ extension CompressedFile {
         for entry in compressedTensors where entry.chunkCount == 0 {
             try digests.update(entry, chunk: 0, UnsafeRawBufferPointer(start: nil, count: 0), file: self)
         }
+        try checkUnchanged()
         try out.commit()
     }
 
@@ -257,6 +270,7 @@ extension CompressedFile {
                 }
             }
             try body(jobs, buffer)
+            try checkUnchanged()
             window.removeAll(keepingCapacity: true)
         }
         for (position, entry) in compressedTensors.enumerated() {

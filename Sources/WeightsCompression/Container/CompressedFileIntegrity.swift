@@ -6,7 +6,7 @@ extension CompressedFile: IntegrityCheckable {
     ///
     /// - Complexity: O(original size); memory O(largest tensor).
     public func integrityFindings() -> [VerificationFinding] {
-        compressedTensors.map { entry in
+        let findings = compressedTensors.map { entry in
             let subject = "tensor '\(entry.info.name)' in \(path)"
             do {
                 _ = try tensor(entry, verifyDigest: true)
@@ -17,5 +17,9 @@ extension CompressedFile: IntegrityCheckable {
                 return VerificationFinding(subject: subject, problem: "\(error)")
             }
         }
+        do { try checkUnchanged() } catch {
+            return findings + [VerificationFinding(subject: path, problem: "\(error)")]
+        }
+        return findings
     }
 }

@@ -83,6 +83,7 @@ public enum CompressedWriter {
             try options.validate()
             var plan = layout(source, chunkSize: options.chunkSize)
             try digest(source, into: &plan, threads: options.threads)
+            try source.checkUnchanged()
             let out = try AtomicFile(path: path)
             try out.write(CompressedIndex.prologue())
             let frameSizes = try writeFrames(source, plan: plan, options: options, to: out, progress: progress)
@@ -98,6 +99,7 @@ public enum CompressedWriter {
             try out.write(index)
             try out.write(CompressedIndex.trailer(indexOffset: offset, index: index))
             let size = out.bytesWritten
+            try source.checkUnchanged()
             try out.commit()
             return CompressionSummary(originalSize: source.fileSize, compressedSize: size, tensors: plan)
         }
@@ -184,6 +186,7 @@ public enum CompressedWriter {
                 done += batch[batch.startIndex + slot].bytes.count
                 results[slot] = ([], [])
             }
+            try source.checkUnchanged()
             progress?(done, total)
         }
         return frameSizes

@@ -30,6 +30,8 @@ public final class ConvertedTensorSource: TensorSource, @unchecked Sendable {
     public var path: String { converter.source.path }
     public var metadata: [String: String]? { converter.metadata }
 
+    public func checkUnchanged() throws { try converter.source.checkUnchanged() }
+
     public func tensor(named name: String) throws -> Tensor {
         let (tensor, record) = try converter.convertedTensor(named: name, measuringAccuracy: measuringAccuracy)
         if let record { records.withLock { $0[UTF8Key(record.name)] = record } }

@@ -21,12 +21,37 @@ public final class SafetensorsFile: @unchecked Sendable {
     public let storage: ByteStorage
     private let lookup: NameLookup
 
+    /// How a file's bytes are reached.
+    ///
+    /// A mapping costs nothing up front and shares the page cache, but its pages are the
+    /// file's: if another process truncates the file, reading a page past the new end raises
+    /// SIGBUS, which ends the process (unless ``ByteStorage/guardMappedReads()`` is on, when
+    /// the page reads as zeros and ``SafetensorsFile/checkUnchanged()`` throws `fileChanged`),
+    /// and if it rewrites the file in place, tensors change under you. When files can change
+    /// while you hold them, open with `.none`. See `Spec/reading.md`.
+    public enum Mapping: Sendable, Hashable {
+        /// Map the file read-only; tensors are views into the mapping (the default).
+        case map
+        /// Read the whole file into owned memory with `pread(2)`, checking that it did not
+        /// change while it was read. O(file size) in time and memory; nothing done to the file
+        /// afterwards affects the tensors.
+        case none
+
+        func storage(_ path: String) throws -> ByteStorage {
+            switch self {
+            case .map: try ByteStorage.map(path: path)
+            case .none: try ByteStorage.read(path: path)
+            }
+        }
+    }
+
     /// Opens and validates the file at `path`.
     ///
-    /// - Throws: ``WeightsError``: `io` when the file can't be read, else the first reader
-    ///   rule it breaks (see `Spec/safetensors.md`).
-    public convenience init(path: String) throws {
-        let storage = try ByteStorage.map(path: path)
+    /// - Throws: ``WeightsError``: `io` when the file can't be read, `fileChanged` when it
+    ///   changes while it is read into memory (`.none`), else the first reader rule it breaks
+    ///   (see `Spec/safetensors.md`).
+    public convenience init(path: String, mapping: Mapping = .map) throws {
+        let storage = try mapping.storage(path)
         try self.init(storage: storage, path: path)
     }
 
@@ -34,7 +59,13 @@ public final class SafetensorsFile: @unchecked Sendable {
     public init(storage: ByteStorage, path: String) throws {
         self.path = path
         self.storage = storage
-        (headerLength, header, lookup) = try WeightsError.tagging(file: path) { try Self.readHeader(storage.bytes) }
+        do {
+            (headerLength, header, lookup) = try WeightsError.tagging(file: path) { try Self.readHeader(storage.bytes) }
+        } catch {
+            // A header that reads as invalid because the file was cut under us is a changed file.
+            try storage.checkUnchanged()
+            throw error
+        }
     }
 
     /// Parses a serialized file held in memory (for example, one received over a network).

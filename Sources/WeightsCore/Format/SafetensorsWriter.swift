@@ -86,7 +86,8 @@ public final class SafetensorsWriter {
     /// tensor of the same name.
     ///
     /// - Throws: `tensorNotFound` when `source` lacks one; `byteCountMismatch` when it gives
-    ///   the wrong number of bytes.
+    ///   the wrong number of bytes; `fileChanged` when a file behind `source` changes while it
+    ///   is read (checked after each tensor).
     public func write(from source: any TensorSource) throws {
         while let next = nextTensor {
             let before = file.bytesWritten
@@ -96,7 +97,9 @@ public final class SafetensorsWriter {
                     "tensor '\(next.name)' takes \(next.byteCount) bytes; the source gave \(file.bytesWritten - before)",
                     file: source.path, tensor: next.name)
             }
+            try WeightsError.tagging(file: source.path) { try source.checkUnchanged() }
         }
+        try WeightsError.tagging(file: source.path) { try source.checkUnchanged() }
     }
 
     /// Checks every tensor was written, then syncs and renames the file into place.

@@ -26,13 +26,26 @@ public struct ShardIndex: Sendable, Hashable {
         self.weightMap = weightMap
     }
 
+    /// The most shard files an index may name (Spec/limits.md). Each shard is mapped and keeps
+    /// a descriptor open while the checkpoint is (for ``ByteStorage/checkUnchanged()``), and the
+    /// SIGBUS guard has this many slots.
+    public static let maximumShardCount = 4096
+    /// The largest index file read (100,000,000 bytes, as for a safetensors header): parsing
+    /// builds a value per JSON node, so memory grows with the file.
+    public static let maximumLength = 100_000_000
+
     /// Shard file names, sorted, each once.
     public var shardFiles: [String] { Set(weightMap.values).sorted(by: utf8Precedes) }
 
     /// Parses index JSON. Extra keys, and extra metadata keys, are accepted.
     ///
-    /// - Throws: `invalidShardIndex` when `weight_map` is missing or not an object of strings.
+    /// - Throws: `invalidShardIndex` when `weight_map` is missing or not an object of strings;
+    ///   `limitExceeded` for an index over ``maximumLength`` bytes or naming more than
+    ///   ``maximumShardCount`` shards.
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws -> ShardIndex {
+        guard bytes.count <= maximumLength else {
+            throw WeightsError(.limitExceeded, "index of \(bytes.count) bytes is over the limit of \(maximumLength)")
+        }
         let json: JSONValue
         do { json = try JSONValue.parse(bytes) } catch let error as WeightsError {
             throw WeightsError(.invalidShardIndex, "index is not valid JSON: \(error.reason)", offset: error.offset)
@@ -49,6 +62,11 @@ public struct ShardIndex: Sendable, Hashable {
                 throw WeightsError(.invalidShardIndex, "shard '\(file)' for '\(name)' is not a plain file name", tensor: name)
             }
             weightMap[name] = file
+        }
+        let shardCount = Set(weightMap.values).count
+        guard shardCount <= maximumShardCount else {
+            throw WeightsError(.limitExceeded,
+                "weight_map names \(shardCount) shard files, over the limit of \(maximumShardCount)")
         }
         var totalSize: Int?
         if case .number(let text)? = json["metadata"]?["total_size"] { totalSize = Int(text) }

@@ -22,10 +22,12 @@ public final class ShardedCheckpoint: TensorSource, @unchecked Sendable {
     ///
     /// - Throws: `invalidShardIndex` for a malformed index, a missing shard, a tensor that is not
     ///   where the index says, or a tensor the index leaves out; the shards' own reader errors.
-    public init(indexPath: String) throws {
+    ///
+    /// - Parameter mapping: how each shard is read (see ``SafetensorsFile/Mapping``).
+    public init(indexPath: String, mapping: SafetensorsFile.Mapping = .map) throws {
         path = indexPath
-        let bytes = try ByteStorage.map(path: indexPath)
-        index = try WeightsError.tagging(file: indexPath) { try ShardIndex.decode(bytes.bytes) }
+        let storage = try ByteStorage.map(path: indexPath)
+        index = try WeightsError.tagging(file: indexPath) { try storage.withUnsafeBytes { try ShardIndex.decode($0) } }
         let directory = AtomicFile.directory(of: indexPath)
         var shards: [SafetensorsFile] = []
         var shardOfTensor: [UTF8Key: Int] = [:]
@@ -34,7 +36,7 @@ public final class ShardedCheckpoint: TensorSource, @unchecked Sendable {
             guard Checkpoint.fileExists(shardPath) else {
                 throw WeightsError(.invalidShardIndex, "shard '\(file)' named by the index is missing", file: indexPath)
             }
-            let shard = try SafetensorsFile(path: shardPath)
+            let shard = try SafetensorsFile(path: shardPath, mapping: mapping)
             for tensor in shard.tensors {
                 guard let listed = index.weightMap.first(utf8: tensor.name) else {
                     throw WeightsError(.invalidShardIndex, "tensor '\(tensor.name)' in shard '\(file)' is not in the index",
@@ -66,6 +68,11 @@ public final class ShardedCheckpoint: TensorSource, @unchecked Sendable {
     /// The shard file name that holds `name`, or `nil`.
     public func shard(of name: String) -> String? {
         shardOfTensor[UTF8Key(name)].map { index.shardFiles[$0] }
+    }
+
+    /// Checks every shard (see ``TensorSource/checkUnchanged()``).
+    public func checkUnchanged() throws {
+        for shard in shards { try shard.checkUnchanged() }
     }
 
     public func tensor(named name: String) throws -> Tensor {

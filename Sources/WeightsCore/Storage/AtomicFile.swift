@@ -27,6 +27,9 @@ public final class AtomicFile {
     public let path: String
     private let temporaryPath: String
     private var fd: Int32
+    /// The temporary's slot in the table that ``removeTemporaryFilesOnInterrupt()``'s handler
+    /// reads, or -1.
+    private var cleanupSlot: Int32 = -1
     private var buffer: [UInt8] = []
     private var committed = false
     private let syncToDisk: Bool
@@ -51,9 +54,11 @@ public final class AtomicFile {
         let directory = Self.directory(of: path)
         let base = path.split(separator: "/").last.map(String.init) ?? path
         var template = Array("\(directory)/.\(base).XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        var slot: Int32 = -1
+        let fd = template.withUnsafeMutableBufferPointer { weights_cleanup_create($0.baseAddress!, &slot) }
         guard fd >= 0 else { throw WeightsError.system("cannot create a file in \(directory)", file: path) }
         self.fd = fd
+        self.cleanupSlot = slot
         self.temporaryPath = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
         _ = fchmod(fd, 0o644)
         buffer.reserveCapacity(Self.bufferCapacity)
@@ -64,6 +69,20 @@ public final class AtomicFile {
             if fd >= 0 { close(fd) }
             unlink(temporaryPath)
         }
+        weights_cleanup_unregister(cleanupSlot)
+    }
+
+    /// Makes SIGINT, SIGTERM and SIGHUP remove the temporary file of every `AtomicFile` not yet
+    /// committed, then end the process with status 128 + the signal (130, 143, 129), as a
+    /// shell reports a process the signal killed. Signals set to be ignored stay ignored.
+    ///
+    /// Without it, an interrupt ends the process with the signal's default action and the
+    /// hidden temporary stays beside the destination (the destination itself is never partial).
+    /// It replaces the process's handlers for those signals, so it is for programs, like the
+    /// `weights` command, not for libraries; call it once, early. `kill -9` cannot be caught:
+    /// the temporary then stays, and the destination holds its old contents or the new file.
+    public static func removeTemporaryFilesOnInterrupt() {
+        _ = weights_cleanup_install()
     }
 
     /// Reserves `count` bytes on disk up front, when the final size is known: the filesystem
@@ -125,6 +144,8 @@ public final class AtomicFile {
         fd = -1
         guard rename(temporaryPath, path) == 0 else { throw WeightsError.system("cannot rename into place", file: path) }
         committed = true
+        weights_cleanup_unregister(cleanupSlot)
+        cleanupSlot = -1
         guard syncToDisk else { return }
         let directoryFD = open(Self.directory(of: path), O_RDONLY | O_CLOEXEC)
         if directoryFD >= 0 {

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CWeightsSystem
 
 /// Bytes that stay valid while this object lives: a read-only memory mapping of a file, or
 /// an owned, 64-byte-aligned allocation.
@@ -12,20 +13,41 @@ import Darwin
 /// Tensors hold a reference to their storage, so a tensor stays readable after the file
 /// object that produced it is gone.
 public final class ByteStorage: @unchecked Sendable {
-    /// The bytes. Immutable for the storage's whole life.
+    /// The bytes. Immutable for the storage's whole life, and valid only while it lives.
+    ///
+    /// Swift may release an object right after its last use, so a pointer taken from a storage
+    /// that nothing else holds dangles at once: `ByteStorage.map(path: p).bytes` is unmapped
+    /// before the next statement reads it. Prefer ``withUnsafeBytes(_:)``, which keeps the
+    /// storage alive for the closure; read `bytes` directly only through an object that holds
+    /// the storage (a ``Tensor``, a ``SafetensorsFile``).
     public let bytes: UnsafeRawBufferPointer
     /// Whether the bytes are a mapping of a file (else an owned allocation).
     public let isMapped: Bool
     private let release: @Sendable (UnsafeRawBufferPointer) -> Void
+    /// For a mapping: the file, still open, and what it was when mapped.
+    private let source: MappedSource?
 
-    private init(bytes: UnsafeRawBufferPointer, isMapped: Bool = false,
+    private init(bytes: UnsafeRawBufferPointer, isMapped: Bool = false, source: MappedSource? = nil,
                  release: @escaping @Sendable (UnsafeRawBufferPointer) -> Void) {
         self.bytes = bytes
         self.isMapped = isMapped
+        self.source = source
         self.release = release
     }
 
-    deinit { release(bytes) }
+    deinit {
+        if let source {
+            weights_guard_unregister(source.guardSlot)
+            close(source.fd)
+        }
+        release(bytes)
+    }
+
+    /// Calls `body` with the bytes, keeping the storage (and so the mapping or allocation)
+    /// alive until `body` returns. The pointer must not escape `body`.
+    public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try withExtendedLifetime(self) { () throws(E) -> R in try body(bytes) }
+    }
 
     /// Maps the whole file at `path` read-only.
     ///
@@ -33,27 +55,125 @@ public final class ByteStorage: @unchecked Sendable {
     ///
     /// - Throws: `io` when the file cannot be opened, is not a regular file, or cannot be mapped.
     public static func map(path: String) throws -> ByteStorage {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw WeightsError.system("cannot open", file: path) }
-        defer { close(fd) }
-        var status = stat()
-        guard fstat(fd, &status) == 0 else { throw WeightsError.system("cannot stat", file: path) }
-        guard (status.st_mode & S_IFMT) == S_IFREG else {
-            throw WeightsError(.io, "not a regular file", file: path)
-        }
+        let (fd, status) = try openRegularFile(path)
+        var keepOpen = false
+        defer { if !keepOpen { close(fd) } }
         let size = Int(status.st_size)
         guard size > 0 else {
             return ByteStorage(bytes: UnsafeRawBufferPointer(start: nil, count: 0), release: { _ in })
         }
         let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
         guard let address, address != MAP_FAILED else { throw WeightsError.system("cannot map", file: path) }
+        // The descriptor stays open so that checkUnchanged() can fstat the file that was mapped,
+        // whatever has been renamed over its path since.
+        keepOpen = true
+        let source = MappedSource(path: path, fd: fd, size: status.st_size, modified: modificationTime(status),
+                                  guardSlot: weights_guard_register(address, size))
         // Lets the kernel read the file into 2 MiB page-cache folios and map them whole: a later
         // full read of the mapping then takes 512 page faults per GiB instead of 16,384, and runs
         // at memory speed. Only a hint; kernels without transparent huge pages ignore it.
         _ = madvise(address, size, MADV_HUGEPAGE)
-        return ByteStorage(bytes: UnsafeRawBufferPointer(start: address, count: size), isMapped: true) { bytes in
+        return ByteStorage(bytes: UnsafeRawBufferPointer(start: address, count: size), isMapped: true, source: source) { bytes in
             munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count)
         }
+    }
+
+    /// Reads the whole file at `path` into owned, aligned memory with `pread(2)`: no mapping,
+    /// so nothing done to the file later can make these bytes unreadable.
+    ///
+    /// - Complexity: O(file size) in time and memory.
+    /// - Throws: `io` when the file cannot be read; `fileChanged` when it shrinks, grows or is
+    ///   modified while it is read.
+    public static func read(path: String) throws -> ByteStorage {
+        let (fd, status) = try openRegularFile(path)
+        defer { close(fd) }
+        let size = Int(status.st_size)
+        let storage = try allocate(count: size, zeroed: false) { buffer in
+            var done = 0
+            while done < size {
+                let count = pread(fd, buffer.baseAddress! + done, min(size - done, 1 << 30), off_t(done))
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    throw WeightsError.system("cannot read", file: path)
+                }
+                guard count > 0 else {
+                    throw WeightsError.fileChanged(path, "it ended at byte \(done) of the \(size) it had when opened",
+                                                   offset: done)
+                }
+                done += count
+            }
+        }
+        var after = stat()
+        guard fstat(fd, &after) == 0 else { throw WeightsError.system("cannot stat", file: path) }
+        if let change = describeChange(from: (status.st_size, modificationTime(status)), to: after) {
+            throw WeightsError.fileChanged(path, change)
+        }
+        return storage
+    }
+
+    /// Checks that the bytes can be trusted: for a mapping, that the file still has the size
+    /// and modification time it had when mapped, and that no read of the mapping faulted
+    /// because the file had shrunk (see ``guardMappedReads()``). Owned storage always passes.
+    ///
+    /// Call it after reading mapped bytes and before acting on what was read. Every
+    /// operation of this library that reads a whole file or tensor calls it before it returns
+    /// or commits its output.
+    ///
+    /// - Throws: `fileChanged` naming the file; `io` when it cannot be checked.
+    public func checkUnchanged() throws {
+        guard let source else { return }
+        var now = stat()
+        guard fstat(source.fd, &now) == 0 else { throw WeightsError.system("cannot stat", file: source.path) }
+        if let change = Self.describeChange(from: (source.size, source.modified), to: now) {
+            throw WeightsError.fileChanged(source.path, change)
+        }
+        if weights_guard_faulted(source.guardSlot) != 0 {
+            throw WeightsError.fileChanged(source.path, "part of it was gone when it was read")
+        }
+    }
+
+    /// Makes a read of a mapped page whose file has shrunk past it read zeros, and record that
+    /// it did, instead of killing the process with SIGBUS; ``checkUnchanged()`` then throws
+    /// `fileChanged`. Idempotent.
+    ///
+    /// Without it, reading a mapping of a file truncated by another process ends this one
+    /// with SIGBUS (the kernel has no page to give). With it, reads never fail, but they may
+    /// see zeros where the file was cut: callers must call ``checkUnchanged()`` before they
+    /// trust what they read. So it is opt-in: a program calls it once at start-up (the
+    /// `weights` command does); a library that maps files and never checks should not. It
+    /// installs a process-wide SIGBUS handler that passes faults outside Weights' mappings to
+    /// the handler installed before it, or to the default action. Or open files with
+    /// ``SafetensorsFile/Mapping/none`` and no mapping is involved at all.
+    public static func guardMappedReads() {
+        _ = weights_guard_install()
+    }
+
+    /// Opens `path` read-only and checks that it is a regular file.
+    private static func openRegularFile(_ path: String) throws -> (Int32, stat) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw WeightsError.system("cannot open", file: path) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else {
+            let error = WeightsError.system("cannot stat", file: path)
+            close(fd)
+            throw error
+        }
+        guard (status.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw WeightsError(.io, "not a regular file", file: path)
+        }
+        return (fd, status)
+    }
+
+    /// How a file changed between two `fstat`s of it, or `nil`.
+    private static func describeChange(from then: (size: off_t, modified: timespec), to now: stat) -> String? {
+        if now.st_size < then.size { return "it shrank from \(then.size) to \(now.st_size) bytes" }
+        if now.st_size > then.size { return "it grew from \(then.size) to \(now.st_size) bytes" }
+        let modified = modificationTime(now)
+        if modified.tv_sec != then.modified.tv_sec || modified.tv_nsec != then.modified.tv_nsec {
+            return "it was modified"
+        }
+        return nil
     }
 
     /// A new allocation of `count` bytes, aligned to 64 bytes, that `initialize` fills before
@@ -115,7 +235,30 @@ public final class ByteStorage: @unchecked Sendable {
     }
 }
 
+/// A file's modification time (`st_mtim` on Linux, `st_mtimespec` on Darwin).
+private func modificationTime(_ status: stat) -> timespec {
+    #if canImport(Darwin)
+    status.st_mtimespec
+    #else
+    status.st_mtim
+    #endif
+}
+
+/// A mapped file: its descriptor, kept open, and its size and modification time when mapped.
+private struct MappedSource: Sendable {
+    var path: String
+    var fd: Int32
+    var size: off_t
+    var modified: timespec
+    var guardSlot: Int32
+}
+
 extension WeightsError {
+    /// `fileChanged`: the file at `path` changed while it was read, `how`.
+    static func fileChanged(_ path: String, _ how: String, offset: Int? = nil) -> WeightsError {
+        WeightsError(.fileChanged, "the file changed while it was read (\(how))", file: path, offset: offset)
+    }
+
     /// An `io` error from the current `errno`.
     package static func system(_ what: String, file: String) -> WeightsError {
         let message = String(cString: strerror(errno))

@@ -57,6 +57,12 @@ public struct WeightsError: Error, Sendable, Hashable, CustomStringConvertible {
         case corruptData
         /// The file is of a format this library does not read.
         case unsupportedFormat
+        /// The file was truncated, extended or modified by someone else while it was read, so
+        /// what was read cannot be trusted.
+        case fileChanged
+        /// A size or count read from an input is over a documented limit (`Spec/limits.md`), or
+        /// larger than the input that declares it could hold.
+        case limitExceeded
         /// A system call failed.
         case io
     }

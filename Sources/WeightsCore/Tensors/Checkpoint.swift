@@ -35,18 +35,21 @@ public enum Checkpoint {
     /// - a file that begins with the GGUF magic: a ``GGUFTensorSource`` over a ``GGUFFile``;
     /// - any other file: a safetensors file.
     ///
+    /// - Parameter mapping: ``SafetensorsFile/Mapping/map`` (the default) maps the files;
+    ///   ``SafetensorsFile/Mapping/none`` reads each whole into owned memory.
     /// - Throws: ``WeightsError`` naming the path.
-    public static func open(_ path: String, formats: [any CheckpointFormat.Type] = []) throws -> any TensorSource {
+    public static func open(_ path: String, formats: [any CheckpointFormat.Type] = [],
+                            mapping: SafetensorsFile.Mapping = .map) throws -> any TensorSource {
         if isDirectory(path) {
             let index = path + "/" + ShardedCheckpoint.indexFileName
-            if fileExists(index) { return try ShardedCheckpoint(indexPath: index) }
+            if fileExists(index) { return try ShardedCheckpoint(indexPath: index, mapping: mapping) }
             let single = path + "/model.safetensors"
-            if fileExists(single) { return try SafetensorsFile(path: single) }
+            if fileExists(single) { return try SafetensorsFile(path: single, mapping: mapping) }
             throw WeightsError(.unsupportedFormat,
                 "directory has neither \(ShardedCheckpoint.indexFileName) nor model.safetensors", file: path)
         }
-        if path.hasSuffix(".index.json") { return try ShardedCheckpoint(indexPath: path) }
-        let storage = try ByteStorage.map(path: path)
+        if path.hasSuffix(".index.json") { return try ShardedCheckpoint(indexPath: path, mapping: mapping) }
+        let storage = try mapping.storage(path)
         for format in formats where format.recognizes(storage.bytes) {
             return try format.open(storage: storage, path: path)
         }

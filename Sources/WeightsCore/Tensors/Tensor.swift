@@ -100,6 +100,17 @@ public struct Tensor: @unchecked Sendable {
     /// A copy of the raw bytes.
     public func copyBytes() -> [UInt8] { Array(bytes) }
 
+    /// Checks that the file the bytes are mapped from has not changed since it was opened
+    /// (see ``ByteStorage/checkUnchanged()``); owned bytes always pass.
+    ///
+    /// - Throws: `fileChanged` naming the file and this tensor.
+    public func checkUnchanged() throws {
+        do { try storage.checkUnchanged() } catch var error as WeightsError {
+            error.tensor = error.tensor ?? name
+            throw error
+        }
+    }
+
     /// The elements of any real floating dtype (F64, F32, F16, BF16, F8_E4M3, F8_E5M2),
     /// widened or rounded to `Float`.
     ///

@@ -24,9 +24,19 @@ public protocol TensorSource: AnyObject, Sendable {
     ///
     /// - Throws: `tensorNotFound`, the source's read errors, and whatever `body` throws.
     func streamBytes(ofTensorNamed name: String, into body: (UnsafeRawBufferPointer) throws -> Void) throws
+    /// Checks that the files behind the source have not changed since it was opened, and that
+    /// no read of their mappings met a page the file no longer has (see
+    /// ``ByteStorage/checkUnchanged()``). Call it after reading tensors and before trusting
+    /// them; Weights' own operations do.
+    ///
+    /// - Throws: `fileChanged` naming the file.
+    func checkUnchanged() throws
 }
 
 extension TensorSource {
+    /// Sources held in memory cannot change: nothing to check.
+    public func checkUnchanged() throws {}
+
     public func streamBytes(ofTensorNamed name: String, into body: (UnsafeRawBufferPointer) throws -> Void) throws {
         try tensor(named: name).withUnsafeBytes { try body($0) }
     }
@@ -50,4 +60,6 @@ extension TensorSource {
     }
 }
 
-extension SafetensorsFile: TensorSource {}
+extension SafetensorsFile: TensorSource {
+    public func checkUnchanged() throws { try storage.checkUnchanged() }
+}

@@ -21,6 +21,10 @@ package struct BertConfiguration: Sendable, Hashable {
     /// Only `absolute` position embeddings are supported.
     package var positionEmbeddingType: String
 
+    /// The largest value any size in the configuration may take (2^24), whatever the weights
+    /// say (Spec/limits.md); the sizes must also match the tensors' shapes.
+    public static let maximumSize = 1 << 24
+
     /// The width of one attention head.
     package var headSize: Int { hiddenSize / headCount }
 
@@ -70,8 +74,11 @@ package struct BertConfiguration: Sendable, Hashable {
         let sizes = [("vocab_size", vocabularySize), ("hidden_size", hiddenSize), ("num_hidden_layers", layerCount),
                      ("num_attention_heads", headCount), ("intermediate_size", intermediateSize),
                      ("max_position_embeddings", maximumPositions), ("type_vocab_size", tokenTypeCount)]
-        for (key, value) in sizes where value <= 0 || value > 1 << 24 {
+        for (key, value) in sizes where value <= 0 {
             throw WeightsError(.invalidArgument, "\(key) is \(value), expected a positive size")
+        }
+        for (key, value) in sizes where value > Self.maximumSize {
+            throw WeightsError(.limitExceeded, "\(key) is \(value), over the limit of \(Self.maximumSize)")
         }
         guard hiddenSize % headCount == 0 else {
             throw WeightsError(.invalidArgument,

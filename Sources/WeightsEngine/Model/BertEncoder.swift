@@ -20,6 +20,9 @@ package final class BertEncoder: Sendable {
     let embeddings: Embeddings
     let layers: [BertLayer]
     let attention: Attention
+    /// The weights' source, kept to check after each forward pass that its files did not
+    /// change under the mapped matrices (Spec/reading.md).
+    let source: any TensorSource
 
     /// Loads the encoder from `source`, keeping its matrices in `precision` (`nil`: as
     /// stored; INT8 matrices in the file stay INT8 whatever is asked).
@@ -28,11 +31,24 @@ package final class BertEncoder: Sendable {
     ///   for F16 and INT8.
     /// - Throws: `tensorNotFound`, or `invalidArgument` for a tensor of the wrong shape, naming
     ///   the file and tensor; `dtypeMismatch` for a non-float tensor.
-    package init(configuration: BertConfiguration, weights source: any TensorSource,
-                precision: WeightPrecision? = nil) throws {
+    ///   A configuration whose sizes disagree with the tensors' shapes is `invalidArgument`,
+    ///   naming the key, before anything is sized from it (see ``ConfigurationCheck``).
+    package convenience init(configuration: BertConfiguration, weights source: any TensorSource,
+                             precision: WeightPrecision? = nil) throws {
+        try self.init(configuration: configuration, weights: source, precision: precision, configurationPath: nil)
+    }
+
+    init(configuration: BertConfiguration, weights source: any TensorSource, precision: WeightPrecision?,
+         configurationPath: String?) throws {
         try configuration.validate()
         self.configuration = configuration
+        self.source = source
         let loader = try WeightLoader(source: source, precision: precision)
+        do {
+            try ConfigurationCheck.check(configuration, against: source, prefix: loader.prefix)
+        } catch let error as WeightsError {
+            throw configurationPath.map { error.in(file: $0) } ?? error.in(file: source.path)
+        }
         let hidden = configuration.hiddenSize
         embeddings = try Embeddings(loader, configuration)
         layers = try (0..<configuration.layerCount).map { index in
@@ -46,7 +62,8 @@ package final class BertEncoder: Sendable {
     package convenience init(modelDirectory directory: String, precision: WeightPrecision? = nil) throws {
         let configuration = try BertConfiguration(contentsOf: directory + "/config.json")
         let source = try Checkpoint.open(directory)
-        try self.init(configuration: configuration, weights: source, precision: precision)
+        try self.init(configuration: configuration, weights: source, precision: precision,
+                      configurationPath: directory + "/config.json")
     }
 
     /// The format of the weight matrices (of the first layer's, for a file that mixes
@@ -103,6 +120,10 @@ package final class BertEncoder: Sendable {
             forward(packed, workspace, threads: inner)
             body(indices, packed, workspace.hidden)
         }
+        // F32 matrices are read straight from the mapping: a weights file cut or rewritten
+        // during the pass gives zeros or other numbers (with the SIGBUS guard on), so the
+        // results are only returned if the files are as they were.
+        try source.checkUnchanged()
     }
 
     /// The fewest tokens for which one group's products are shared out between threads.

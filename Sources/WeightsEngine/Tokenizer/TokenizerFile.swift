@@ -146,6 +146,7 @@ struct TokenizerFile {
     private static func readVocabulary(_ scanner: inout JSONScanner, file: String) throws -> [String: Int32] {
         var vocabulary: [String: Int32] = [:]
         guard try scanner.beginObject() else { return vocabulary }
+        var largest: (token: String, id: Int32)?
         repeat {
             let token = try scanner.readKey()
             guard try scanner.peek() != UInt8(ascii: "-") else {
@@ -158,7 +159,15 @@ struct TokenizerFile {
             guard vocabulary.updateValue(id32, forKey: token) == nil else {
                 throw WeightsError.invalidVocabulary("token \"\(token)\" appears twice", file: file)
             }
+            if id32 > largest?.id ?? -1 { largest = (token, id32) }
         } while try scanner.continueObject()
+        // The id → token table is sized by the largest id: bound it by the entries that are
+        // really there (Spec/limits.md), so one huge id can't make a small file allocate gigabytes.
+        if let largest, Int(largest.id) >= vocabulary.count + WordPieceVocabulary.idSlack {
+            throw WeightsError.invalidVocabulary(
+                "token \"\(largest.token)\" at model.vocab has id \(largest.id), beyond the \(vocabulary.count) entries "
+                    + "+ \(WordPieceVocabulary.idSlack) that ids may span", file: file)
+        }
         return vocabulary
     }
 

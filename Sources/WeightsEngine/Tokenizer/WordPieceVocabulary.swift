@@ -18,6 +18,11 @@ struct WordPieceVocabulary: Sendable {
     /// The node reached by the continuing-subword prefix, if any token starts with it.
     private let continuationRoot: UInt32?
 
+    /// How far ids may run past the number of entries: the id → token table has
+    /// `largest id + 1` slots, and readers refuse a vocabulary whose largest id is at least
+    /// `count + idSlack` (Spec/limits.md). Real vocabularies are dense (ids 0 to count − 1).
+    static let idSlack = 65_536
+
     /// Builds the vocabulary. `ids` must hold non-negative ids.
     ///
     /// Complexity: O(total number of scalars in all tokens).

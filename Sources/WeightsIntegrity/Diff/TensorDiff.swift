@@ -41,8 +41,14 @@ public struct TensorDiff: Sendable {
         let namesA = Set(a.tensors.map { UTF8Key($0.name) })
         let common = a.tensors.filter { namesB[UTF8Key($0.name)] != nil }
         let changes = try ParallelMap.run(count: common.count, cost: { common[$0].byteCount }) { index in
-            try compareTensor(a.tensor(named: common[index].name), b.tensor(named: common[index].name))
+            let (tensorA, tensorB) = (try a.tensor(named: common[index].name), try b.tensor(named: common[index].name))
+            let change = compareTensor(tensorA, tensorB)
+            try tensorA.checkUnchanged()
+            try tensorB.checkUnchanged()
+            return change
         }
+        try a.checkUnchanged()
+        try b.checkUnchanged()
         return TensorDiff(onlyInA: a.tensors.filter { namesB[UTF8Key($0.name)] == nil },
                           onlyInB: b.tensors.filter { !namesA.contains(UTF8Key($0.name)) },
                           changes: changes.compactMap { $0 })

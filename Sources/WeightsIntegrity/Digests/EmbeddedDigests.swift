@@ -44,6 +44,7 @@ public enum EmbeddedDigests {
             }
             digests[UTF8Key(next.name)] = Hex.string(hasher.finalize())
         }
+        try WeightsError.tagging(file: source.path) { try source.checkUnchanged() }
         // The writer skips tensors without bytes: theirs is the digest of nothing.
         let empty = SHA256Digest.hex(of: [UInt8]())
         try writer.finish(replacingMetadata: adding(to: base, tensors: tensors,

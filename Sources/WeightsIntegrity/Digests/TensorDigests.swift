@@ -16,8 +16,12 @@ public enum TensorDigests {
     public static func compute(for source: any TensorSource, threads: Int? = nil) throws -> [(name: String, sha256: String)] {
         let infos = source.tensors
         let digests = try ParallelMap.run(count: infos.count, threads: threads, cost: { infos[$0].byteCount }) { index in
-            SHA256Digest.hex(of: try source.tensor(named: infos[index].name))
+            let tensor = try source.tensor(named: infos[index].name)
+            let digest = SHA256Digest.hex(of: tensor)
+            try tensor.checkUnchanged()
+            return digest
         }
+        try source.checkUnchanged()
         return zip(infos, digests).map { ($0.name, $1) }
     }
 }

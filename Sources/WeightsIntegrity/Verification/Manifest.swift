@@ -60,7 +60,9 @@ public struct Manifest: Sendable, Hashable {
         }
         if path.hasSuffix(".index.json") {
             let directory = AtomicFile.directory(of: path)
-            let index = try ShardIndex.decode(ByteStorage.map(path: path).bytes)
+            let index = try WeightsError.tagging(file: path) {
+                try ByteStorage.map(path: path).withUnsafeBytes { try ShardIndex.decode($0) }
+            }
             let prefix = path.contains("/") ? directory + "/" : ""
             return [path] + index.shardFiles.map { prefix + $0 }
         }
