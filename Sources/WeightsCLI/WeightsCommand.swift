@@ -11,7 +11,7 @@ import Darwin
 struct WeightsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "weights",
-        abstract: "Inspect, hash, verify, convert, compress and run model weight files (safetensors).",
+        abstract: "Inspect, hash, verify, convert, compress and run model weight files (safetensors, GGUF).",
         discussion: """
             PATH may be a .safetensors file, a sharded checkpoint's model.safetensors.index.json, \
             or a directory holding either.
@@ -20,7 +20,7 @@ struct WeightsCommand: ParsableCommand {
         subcommands: [
             InspectCommand.self, HashCommand.self, DigestCommand.self, ManifestCommand.self, VerifyCommand.self,
             DiffCommand.self, ConvertCommand.self, CompressCommand.self, DecompressCommand.self,
-            EmbedCommand.self, SimilarCommand.self,
+            EmbedCommand.self, SimilarCommand.self, GenerateCommand.self, TokenizeCommand.self,
         ]
     )
 
