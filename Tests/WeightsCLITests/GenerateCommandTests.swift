@@ -5,6 +5,8 @@ import Weights
 /// `weights generate` and `weights tokenize` on the Gemma GGUF that scripts/setup installs.
 @Suite struct GenerateCommandTests {
     static let installed = (try? installedGemmaPath()) != nil
+    /// The forward passes need an optimized build: skipped under the sanitizers.
+    static let runsModel = installed && !skipsSlowTests
 
     /// The reference prompts' texts, llama.cpp's ids and the float32 reference's greedy tokens.
     static func prompts() throws -> [(text: String, ids: [Int], greedy: [Int])] {
@@ -29,7 +31,7 @@ import Weights
         }
     }
 
-    @Test(.enabled(if: installed, "the Gemma GGUF is not installed: run scripts/setup"))
+    @Test(.enabled(if: runsModel, "the Gemma GGUF is not installed (run scripts/setup), or slow tests are skipped"))
     func greedyJSONFollowsTheReference() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -51,7 +53,8 @@ import Weights
         #expect(abs(Double(first) - top[0][1]) < 1e-3)
     }
 
-    @Test("Streams text from standard input; bad options fail before loading", .enabled(if: installed, "the Gemma GGUF is not installed: run scripts/setup"))
+    @Test("Streams text from standard input; bad options fail before loading",
+          .enabled(if: runsModel, "the Gemma GGUF is not installed (run scripts/setup), or slow tests are skipped"))
     func streamingAndBadOptions() throws {
         let run = try runWeights(["generate", "--temperature", "0", "--max-tokens", "3"], input: "The capital of France is")
         #expect(run.status == 0, "\(run.standardError)")

@@ -7,6 +7,8 @@ import WeightsEngine
 /// pointer to scripts/setup, when the model is not installed).
 @Suite(.serialized) struct GemmaDecoderTests {
     static let installed = (try? installedGemmaPath()) != nil
+    /// The forward passes need an optimized build: skipped under the sanitizers.
+    static let runsModel = installed && !skipsSlowTests
     static let file: GGUFFile? = try? GGUFFile(path: installedGemmaPath())
 
     @Test(.enabled(if: installed, "the Gemma GGUF is not installed: run scripts/setup"))
@@ -22,7 +24,7 @@ import WeightsEngine
         }
     }
 
-    @Test(.enabled(if: installed, "the Gemma GGUF is not installed: run scripts/setup"))
+    @Test(.enabled(if: runsModel, "the Gemma GGUF is not installed (run scripts/setup), or slow tests are skipped"))
     func lastLogitsFollowTheFloat32Reference() throws {
         let decoder = try TransformerDecoder(gguf: #require(Self.file))
         var worstGap = 0.0
@@ -49,7 +51,7 @@ import WeightsEngine
         print("worst top-64 gap to the float32 reference: \(worstGap)")
     }
 
-    @Test(.enabled(if: installed, "the Gemma GGUF is not installed: run scripts/setup"))
+    @Test(.enabled(if: runsModel, "the Gemma GGUF is not installed (run scripts/setup), or slow tests are skipped"))
     func greedyContinuationsFollowTheFloat32Reference() throws {
         let model = try LanguageModel(path: installedGemmaPath())
         var agreeing = 0, llamaAgreeing = 0

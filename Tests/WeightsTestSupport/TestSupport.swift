@@ -32,6 +32,11 @@ package func installedModelDirectory() throws -> String {
     return directory
 }
 
+/// Whether to leave out the slowest tests: `WEIGHTS_SKIP_EXHAUSTIVE=1`, which scripts/sanitize
+/// sets, since under a sanitizer's debug build the 2^32 walks and the language model's forward
+/// passes take many minutes and exercise no code the other tests leave out.
+package let skipsSlowTests: Bool = ProcessInfo.processInfo.environment["WEIGHTS_SKIP_EXHAUSTIVE"] == "1"
+
 /// The Gemma 3 270M Q4_K_M GGUF that scripts/setup installs, under `$WEIGHTS_MODELS`.
 ///
 /// - Throws: ``ModelMissing`` when it is not installed.
