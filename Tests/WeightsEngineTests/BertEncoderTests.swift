@@ -48,8 +48,8 @@ import WeightsTestSupport
         let directory = try TemporaryDirectory()
         let file = try SafetensorsFile(path: Self.fixture + "/model.safetensors")
         let renamed = try file.tensors.map { info in
-            try file.tensor(info).withUnsafeBytes {
-                try Tensor(name: "bert." + info.name, dtype: info.dtype, shape: info.shape, bytes: $0)
+            unsafe try file.tensor(info).withUnsafeBytes {
+                unsafe try Tensor(name: "bert." + info.name, dtype: info.dtype, shape: info.shape, bytes: $0)
             }
         }
         try SafetensorsWriter.write(renamed, metadata: nil, to: directory.path + "/model.safetensors")

@@ -84,10 +84,10 @@ private struct Problem {
     func check(kernel: MatrixProduct.Kernel, sourceLocation: SourceLocation = #_sourceLocation) {
         let poison = Float.nan
         var c = [Float](repeating: poison, count: (m + 1) * ldc)  // and a row past m
-        c.withUnsafeMutableBufferPointer { c in
-            a.withUnsafeBufferPointer { a in
+        unsafe c.withUnsafeMutableBufferPointer { c in
+            unsafe a.withUnsafeBufferPointer { a in
                 withOperand { operand in
-                    MatrixProduct.multiplyTransposed(a.baseAddress!, lda: lda, operand, ldb: ldb,
+                    unsafe MatrixProduct.multiplyTransposed(a.baseAddress!, lda: lda, operand, ldb: ldb,
                                                      into: c.baseAddress!, ldc: ldc, m: m, n: n, k: k, kernel: kernel)
                 }
             }
@@ -120,15 +120,15 @@ private struct Problem {
         let dummy: [Float] = [0]
         switch format {
         case .f32:
-            (b.isEmpty ? dummy : b).withUnsafeBufferPointer { body(.f32($0.baseAddress!)) }
+            unsafe (b.isEmpty ? dummy : b).withUnsafeBufferPointer { unsafe body(.f32($0.baseAddress!)) }
         case .f16:
             let values: [Float16] = halves.isEmpty ? [0] : halves
-            values.withUnsafeBufferPointer { body(.f16($0.baseAddress!)) }
+            unsafe values.withUnsafeBufferPointer { unsafe body(.f16($0.baseAddress!)) }
         case .int8:
             let values: [Int8] = levels.isEmpty ? [0] : levels
             let factors = scales.isEmpty ? dummy : scales
-            values.withUnsafeBufferPointer { q in
-                factors.withUnsafeBufferPointer { body(.int8(q.baseAddress!, scales: $0.baseAddress!)) }
+            unsafe values.withUnsafeBufferPointer { q in
+                unsafe factors.withUnsafeBufferPointer { unsafe body(.int8(q.baseAddress!, scales: $0.baseAddress!)) }
             }
         }
     }

@@ -8,7 +8,7 @@ import WeightsEngine
     func geluIsTheErfFormToFloatPrecision(kernel: Operations.Kernel) {
         // Every 1/64 from -10 to 10: the GELU definition x·Φ(x) with the C library's erf.
         var values = (-640...640).map { Float($0) / 64 }
-        values.withUnsafeMutableBufferPointer { Operations.gelu($0, kernel: kernel) }
+        unsafe values.withUnsafeMutableBufferPointer { unsafe Operations.gelu($0, kernel: kernel) }
         for (step, got) in zip(-640...640, values) {
             let x = Double(step) / 64
             let expected = 0.5 * x * (1 + erf(x / 2.0.squareRoot()))
@@ -19,7 +19,7 @@ import WeightsEngine
         // The tanh approximation differs from the erf form by up to about 5e-4: not this.
         let x: Float = 2.5
         var one = [x]
-        one.withUnsafeMutableBufferPointer { Operations.gelu($0) }
+        unsafe one.withUnsafeMutableBufferPointer { unsafe Operations.gelu($0) }
         let inner: Float = 0.797_884_6 * (x + 0.044715 * x * x * x)
         let tanhForm: Float = 0.5 * x * (1 + tanh(inner))
         #expect(abs(one[0] - tanhForm) > 1e-5)
@@ -30,7 +30,7 @@ import WeightsEngine
         var row: [Float] = [1, 2, 3, -1000, 0.5, 80, 79.5, -3]
         let expected = row.map { exp(Double($0) - 80) }
         let total = expected.reduce(0, +)
-        row.withUnsafeMutableBufferPointer { Operations.softmax($0, kernel: kernel) }
+        unsafe row.withUnsafeMutableBufferPointer { unsafe Operations.softmax($0, kernel: kernel) }
         for (got, value) in zip(row, expected) {
             let error: Double = abs(Double(got) - value / total)
             #expect(error <= 1e-7)
@@ -49,7 +49,7 @@ import WeightsEngine
             // rounding is not the kernel's error.
             let exps = row.map { exp(Double($0 - largest)) }
             let sum = exps.reduce(0, +)
-            row.withUnsafeMutableBufferPointer { Operations.softmax($0, kernel: kernel) }
+            unsafe row.withUnsafeMutableBufferPointer { unsafe Operations.softmax($0, kernel: kernel) }
             for (got, value) in zip(row, exps) {
                 let probability: Double = value / sum
                 let error: Double = abs(Double(got) - probability)
@@ -64,10 +64,10 @@ import WeightsEngine
     func geluTailsMatchFullBlocks(kernel: Operations.Kernel) {
         let source = (0..<40).map { Float($0) / 4 - 5 }
         var whole = source
-        whole.withUnsafeMutableBufferPointer { Operations.gelu($0, kernel: kernel) }
+        unsafe whole.withUnsafeMutableBufferPointer { unsafe Operations.gelu($0, kernel: kernel) }
         for length in 1...40 {
             var part = Array(source.prefix(length))
-            part.withUnsafeMutableBufferPointer { Operations.gelu($0, kernel: kernel) }
+            unsafe part.withUnsafeMutableBufferPointer { unsafe Operations.gelu($0, kernel: kernel) }
             for (a, b) in zip(part, whole) { #expect(abs(a - b) <= 2 * b.ulp, "length \(length)") }
         }
         print("GELU and softmax kernels: \(Operations.Kernel.bestInstructionSet)")
@@ -81,9 +81,9 @@ import WeightsEngine
         let input = row.map(Double.init)
         let mean = input.reduce(0, +) / Double(count)
         let variance = input.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(count)
-        row.withUnsafeMutableBufferPointer { row in
-            gamma.withUnsafeBufferPointer { g in
-                beta.withUnsafeBufferPointer { b in Operations.layerNorm(row, gamma: g, beta: b, epsilon: 1e-12) }
+        unsafe row.withUnsafeMutableBufferPointer { row in
+            unsafe gamma.withUnsafeBufferPointer { g in
+                unsafe beta.withUnsafeBufferPointer { b in unsafe Operations.layerNorm(row, gamma: g, beta: b, epsilon: 1e-12) }
             }
         }
         for i in 0..<count {
@@ -96,24 +96,24 @@ import WeightsEngine
 
     @Test func l2NormalizeGivesUnitLengthAndKeepsZero() {
         var vector: [Float] = [3, 4, 0, 0, 0, 0, 0, 0, 12]
-        vector.withUnsafeMutableBufferPointer { Operations.l2Normalize($0) }
+        unsafe vector.withUnsafeMutableBufferPointer { unsafe Operations.l2Normalize($0) }
         let expected: [Float] = [3 / 13, 4 / 13, 0, 0, 0, 0, 0, 0, 12 / 13]
         for (got, value) in zip(vector, expected) {
             #expect(abs(got - value) <= value.ulp, "\(got) is not \(value)")
         }
         var zero = [Float](repeating: 0, count: 5)
-        zero.withUnsafeMutableBufferPointer { Operations.l2Normalize($0) }
+        unsafe zero.withUnsafeMutableBufferPointer { unsafe Operations.l2Normalize($0) }
         #expect(zero.allSatisfy { $0 == 0 })
     }
 
     @Test func reductionsHandleEveryTailLength() {
         for length in 0...20 {
             let values = (0..<length).map { Float($0) - 7.5 }
-            values.withUnsafeBufferPointer { buffer in
-                #expect(Operations.sum(buffer) == values.reduce(0, +))
-                #expect(Operations.maximum(buffer) == (values.max() ?? -.infinity))
+            unsafe values.withUnsafeBufferPointer { buffer in
+                unsafe #expect(Operations.sum(buffer) == values.reduce(0, +))
+                unsafe #expect(Operations.maximum(buffer) == (values.max() ?? -.infinity))
                 let squares: Float = values.reduce(0) { $0 + $1 * $1 }
-                #expect(Operations.dot(buffer, buffer) == squares)
+                unsafe #expect(Operations.dot(buffer, buffer) == squares)
             }
         }
     }

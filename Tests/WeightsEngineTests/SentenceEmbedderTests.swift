@@ -85,7 +85,7 @@ import WeightsEngine
 
 extension Operations {
     static func dot(_ a: [Float], _ b: [Float]) -> Float {
-        a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in dot(a, b) } }
+        unsafe a.withUnsafeBufferPointer { a in unsafe b.withUnsafeBufferPointer { b in unsafe dot(a, b) } }
     }
 }
 

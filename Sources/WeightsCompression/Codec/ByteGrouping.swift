@@ -50,10 +50,10 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
         guard let from = source.baseAddress, let to = destination.baseAddress else { return }
         let swap = self == .exponentPlanes
         switch (self, width) {
-        case (.none, _): to.copyMemory(from: from, byteCount: source.count)
-        case (_, 2): Self.split(from, to, count: source.count / 2, swap: swap, as: UInt16.self)
-        case (_, 4): Self.split(from, to, count: source.count / 4, swap: swap, as: UInt32.self)
-        case (_, 8): Self.split(from, to, count: source.count / 8, swap: swap, as: UInt64.self)
+        case (.none, _): unsafe to.copyMemory(from: from, byteCount: source.count)
+        case (_, 2): unsafe Self.split(from, to, count: source.count / 2, swap: swap, as: UInt16.self)
+        case (_, 4): unsafe Self.split(from, to, count: source.count / 4, swap: swap, as: UInt32.self)
+        case (_, 8): unsafe Self.split(from, to, count: source.count / 8, swap: swap, as: UInt64.self)
         default: preconditionFailure("byte grouping of \(width)-byte elements")
         }
     }
@@ -66,10 +66,10 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
         guard let from = source.baseAddress, let to = destination.baseAddress else { return }
         let swap = self == .exponentPlanes
         switch (self, width) {
-        case (.none, _): to.copyMemory(from: from, byteCount: source.count)
-        case (_, 2): Self.join(from, to, count: source.count / 2, swap: swap, as: UInt16.self)
-        case (_, 4): Self.join(from, to, count: source.count / 4, swap: swap, as: UInt32.self)
-        case (_, 8): Self.join(from, to, count: source.count / 8, swap: swap, as: UInt64.self)
+        case (.none, _): unsafe to.copyMemory(from: from, byteCount: source.count)
+        case (_, 2): unsafe Self.join(from, to, count: source.count / 2, swap: swap, as: UInt16.self)
+        case (_, 4): unsafe Self.join(from, to, count: source.count / 4, swap: swap, as: UInt32.self)
+        case (_, 8): unsafe Self.join(from, to, count: source.count / 8, swap: swap, as: UInt64.self)
         default: preconditionFailure("byte grouping of \(width)-byte elements")
         }
     }
@@ -79,17 +79,17 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
     private static func split<Word: FixedWidthInteger & UnsignedInteger>(
         _ from: UnsafeRawPointer, _ to: UnsafeMutableRawPointer, count: Int, swap: Bool, as: Word.Type
     ) {
-        let planes = to.assumingMemoryBound(to: UInt8.self)
+        let planes = unsafe to.assumingMemoryBound(to: UInt8.self)
         let width = MemoryLayout<Word>.size
         if swap {
             for element in 0..<count {
-                let word = Word(littleEndian: from.loadUnaligned(fromByteOffset: element * width, as: Word.self))
-                scatter(word.swappingSignBit, planes, element, count)
+                let word = unsafe Word(littleEndian: from.loadUnaligned(fromByteOffset: element * width, as: Word.self))
+                unsafe scatter(word.swappingSignBit, planes, element, count)
             }
         } else {
             for element in 0..<count {
-                let word = Word(littleEndian: from.loadUnaligned(fromByteOffset: element * width, as: Word.self))
-                scatter(word, planes, element, count)
+                let word = unsafe Word(littleEndian: from.loadUnaligned(fromByteOffset: element * width, as: Word.self))
+                unsafe scatter(word, planes, element, count)
             }
         }
     }
@@ -99,7 +99,7 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
         // Masking shifts (`&>>`): Swift's `>>` checks for over-wide shifts, which keeps these
         // loops from vectorizing.
         for byte in 0..<MemoryLayout<Word>.size {
-            planes[byte &* count &+ element] = UInt8(truncatingIfNeeded: word &>> (byte &* 8))
+            unsafe planes[byte &* count &+ element] = UInt8(truncatingIfNeeded: word &>> (byte &* 8))
         }
     }
 
@@ -107,17 +107,17 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
     private static func join<Word: FixedWidthInteger & UnsignedInteger>(
         _ from: UnsafeRawPointer, _ to: UnsafeMutableRawPointer, count: Int, swap: Bool, as: Word.Type
     ) {
-        let planes = from.assumingMemoryBound(to: UInt8.self)
+        let planes = unsafe from.assumingMemoryBound(to: UInt8.self)
         let width = MemoryLayout<Word>.size
         if swap {
             for element in 0..<count {
-                let word = gather(planes, element, count, as: Word.self).swappingSignBit
-                to.storeBytes(of: word.littleEndian, toByteOffset: element * width, as: Word.self)
+                let word = unsafe gather(planes, element, count, as: Word.self).swappingSignBit
+                unsafe to.storeBytes(of: word.littleEndian, toByteOffset: element * width, as: Word.self)
             }
         } else {
             for element in 0..<count {
-                let word = gather(planes, element, count, as: Word.self)
-                to.storeBytes(of: word.littleEndian, toByteOffset: element * width, as: Word.self)
+                let word = unsafe gather(planes, element, count, as: Word.self)
+                unsafe to.storeBytes(of: word.littleEndian, toByteOffset: element * width, as: Word.self)
             }
         }
     }
@@ -126,7 +126,7 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
     private static func gather<Word: FixedWidthInteger>(_ planes: UnsafePointer<UInt8>, _ element: Int, _ count: Int, as: Word.Type) -> Word {
         var word: Word = 0
         for byte in 0..<MemoryLayout<Word>.size {
-            word |= Word(truncatingIfNeeded: planes[byte &* count &+ element]) &<< (byte &* 8)
+            unsafe word |= Word(truncatingIfNeeded: planes[byte &* count &+ element]) &<< (byte &* 8)
         }
         return word
     }

@@ -29,12 +29,12 @@ enum Zstd {
     static func bound(_ count: Int) -> Int { ZSTD_compressBound(count) }
 
     /// libzstd's version, as "1.5.4".
-    static var version: String { String(cString: ZSTD_versionString()) }
+    static var version: String { unsafe String(cString: ZSTD_versionString()) }
 
     /// A failure reported by libzstd, as text.
     struct Failure: Error, CustomStringConvertible {
         var description: String
-        init(code: Int) { description = String(cString: ZSTD_getErrorName(code)) }
+        init(code: Int) { description = unsafe String(cString: ZSTD_getErrorName(code)) }
         init(_ description: String) { self.description = description }
     }
 
@@ -59,8 +59,8 @@ enum Zstd {
         private let context: OpaquePointer
 
         init(_ tuning: Tuning) throws(Failure) {
-            guard let context = ZSTD_createCCtx() else { throw Failure("cannot allocate a compression context") }
-            self.context = context
+            guard let context = unsafe ZSTD_createCCtx() else { throw Failure("cannot allocate a compression context") }
+            unsafe self.context = unsafe context
             switch tuning {
             case .level(let level):
                 try set(ZSTD_c_compressionLevel, level)
@@ -78,15 +78,15 @@ enum Zstd {
         }
 
         private func set(_ parameter: ZSTD_cParameter, _ value: Int) throws(Failure) {
-            _ = try check(ZSTD_CCtx_setParameter(context, parameter, Int32(value)))
+            _ = unsafe try check(ZSTD_CCtx_setParameter(context, parameter, Int32(value)))
         }
 
-        deinit { ZSTD_freeCCtx(context) }
+        deinit { unsafe ZSTD_freeCCtx(context) }
 
         /// Compresses `source` as one frame into `destination`, which must hold
         /// `Zstd.bound(source.count)` bytes. Returns the frame's size.
         func compress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) throws(Failure) -> Int {
-            try check(ZSTD_compress2(context, destination.baseAddress, destination.count,
+            unsafe try check(ZSTD_compress2(context, destination.baseAddress, destination.count,
                                      source.baseAddress, source.count))
         }
     }
@@ -96,19 +96,19 @@ enum Zstd {
         private let context: OpaquePointer
 
         init() throws(Failure) {
-            guard let context = ZSTD_createDCtx() else { throw Failure("cannot allocate a decompression context") }
-            self.context = context
+            guard let context = unsafe ZSTD_createDCtx() else { throw Failure("cannot allocate a decompression context") }
+            unsafe self.context = unsafe context
         }
 
-        deinit { ZSTD_freeDCtx(context) }
+        deinit { unsafe ZSTD_freeDCtx(context) }
 
         /// Decompresses `frame`, which must be exactly one checksummed frame whose content is
         /// exactly `destination.count` bytes, into `destination`.
         ///
         /// - Complexity: O(`destination.count`). Nothing is allocated.
         func decompress(_ frame: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) throws(Failure) {
-            try Zstd.checkFrameHeader(frame, contentSize: destination.count)
-            let written = try check(ZSTD_decompressDCtx(context, destination.baseAddress, destination.count,
+            unsafe try Zstd.checkFrameHeader(frame, contentSize: destination.count)
+            let written = unsafe try check(ZSTD_decompressDCtx(context, destination.baseAddress, destination.count,
                                                         frame.baseAddress, frame.count))
             guard written == destination.count else {
                 throw Failure("frame holds \(written) bytes, expected \(destination.count)")
@@ -119,18 +119,18 @@ enum Zstd {
     /// Checks, without decompressing, that `frame` is one zstd frame of exactly its length that
     /// declares `contentSize` bytes and carries a content checksum.
     static func checkFrameHeader(_ frame: UnsafeRawBufferPointer, contentSize: Int) throws(Failure) {
-        guard frame.count >= 6, UInt32(littleEndian: frame.loadUnaligned(as: UInt32.self)) == frameMagic else {
+        guard frame.count >= 6, unsafe UInt32(littleEndian: frame.loadUnaligned(as: UInt32.self)) == frameMagic else {
             throw Failure("not a zstd frame")
         }
         // Frame_Header_Descriptor, bit 2: Content_Checksum_flag (RFC 8878, section 3.1.1.1.1).
-        guard frame[4] & 0b100 != 0 else { throw Failure("frame has no content checksum") }
-        let declared = ZSTD_getFrameContentSize(frame.baseAddress, frame.count)
+        guard unsafe frame[4] & 0b100 != 0 else { throw Failure("frame has no content checksum") }
+        let declared = unsafe ZSTD_getFrameContentSize(frame.baseAddress, frame.count)
         guard declared == UInt64(contentSize) else {
             // ZSTD_CONTENTSIZE_UNKNOWN and ZSTD_CONTENTSIZE_ERROR are the two largest values.
             let shown = declared >= UInt64.max - 1 ? "no valid size" : "\(declared) bytes"
             throw Failure("frame declares \(shown), expected \(contentSize)")
         }
-        let length = ZSTD_findFrameCompressedSize(frame.baseAddress, frame.count)
+        let length = unsafe ZSTD_findFrameCompressedSize(frame.baseAddress, frame.count)
         guard ZSTD_isError(length) == 0, length == frame.count else {
             throw Failure(ZSTD_isError(length) != 0 ? Failure(code: length).description
                                                     : "frame ends at byte \(length) of \(frame.count)")

@@ -55,7 +55,7 @@ public final class CompressedFile: @unchecked Sendable {
         self.storage = storage
         self.threads = max(1, threads)
         do {
-            index = try WeightsError.tagging(file: path) { try CompressedIndex.decode(storage.bytes) }
+            index = try WeightsError.tagging(file: path) { unsafe try CompressedIndex.decode(storage.bytes) }
         } catch {
             // An index that reads as damaged because the file was cut under us is a changed file.
             try storage.checkUnchanged()
@@ -74,7 +74,7 @@ public final class CompressedFile: @unchecked Sendable {
     /// Every tensor's header entry, in data order.
     public var tensors: [TensorInfo] { header.tensors }
     /// The container's size in bytes.
-    public var fileSize: Int { storage.bytes.count }
+    public var fileSize: Int { unsafe storage.bytes.count }
     /// The length of the original header JSON, padding included.
     public var headerLength: Int { index.headerBytes.count }
     /// The size of the original safetensors file.
@@ -101,13 +101,13 @@ public final class CompressedFile: @unchecked Sendable {
         try WeightsError.tagging(file: path) {
             try Self.checkAllocatable(entry)
             // The decoder writes every byte or throws: frame sizes are checked against the chunk.
-            let owned = try ByteStorage.allocate(count: entry.info.byteCount, zeroed: false) { buffer in
-                try decode(entry, into: buffer)
-                if verifyDigest { try checkDigest(entry, UnsafeRawBufferPointer(buffer)) }
+            let owned = unsafe try ByteStorage.allocate(count: entry.info.byteCount, zeroed: false) { buffer in
+                unsafe try decode(entry, into: buffer)
+                if verifyDigest { unsafe try checkDigest(entry, UnsafeRawBufferPointer(buffer)) }
             }
             var info = entry.info
             info.dataOffsets = 0..<info.byteCount
-            return Tensor(info: info, storage: owned, bytes: owned.bytes)
+            return unsafe Tensor(info: info, storage: owned, bytes: owned.bytes)
         }
     }
 
@@ -127,7 +127,7 @@ public final class CompressedFile: @unchecked Sendable {
         try ParallelChunks.run(jobs: entry.chunkCount, threads: threads,
                                state: { try ChunkDecompressor(chunkSize: chunkSize) }) { decompressor, chunk in
             let range = index.chunkRange(chunk, of: entry)
-            try decode(entry, chunk: chunk, into: UnsafeMutableRawBufferPointer(rebasing: destination[range]), using: decompressor)
+            unsafe try decode(entry, chunk: chunk, into: UnsafeMutableRawBufferPointer(rebasing: destination[range]), using: decompressor)
         }
     }
 
@@ -137,8 +137,8 @@ public final class CompressedFile: @unchecked Sendable {
         let firstFrame = entry.firstFrame + chunk * entry.planeCount
         let frames = index.frames[firstFrame..<firstFrame + entry.planeCount]
         do {
-            try decompressor.decompress(frames.map { UnsafeRawBufferPointer(rebasing: storage.bytes[$0]) },
-                                        grouping: entry.grouping, into: destination)
+            unsafe try decompressor.decompress(frames.map { unsafe UnsafeRawBufferPointer(rebasing: storage.bytes[$0]) },
+                                        grouping: entry.grouping, into: unsafe destination)
         } catch let failure as ChunkDecompressor.PlaneFailure {
             // A frame that reads as damaged because the file was cut under us is a changed
             // file, not a damaged one.
@@ -151,7 +151,7 @@ public final class CompressedFile: @unchecked Sendable {
     }
 
     func checkDigest(_ entry: CompressedTensorInfo, _ bytes: UnsafeRawBufferPointer) throws {
-        let digest = SHA256Digest.hex(of: bytes)
+        let digest = unsafe SHA256Digest.hex(of: bytes)
         guard digest == entry.sha256 else {
             throw WeightsError(.corruptData, "tensor '\(entry.name)' fails its SHA-256 check: \(digest), expected \(entry.sha256)",
                                tensor: entry.name)
@@ -187,24 +187,24 @@ final class ChunkDecompressor {
 
     init(chunkSize: Int) throws {
         decompressor = try Zstd.Decompressor()
-        planes = .allocate(byteCount: chunkSize, alignment: 64)
+        unsafe planes = .allocate(byteCount: chunkSize, alignment: 64)
     }
 
-    deinit { planes.deallocate() }
+    deinit { unsafe planes.deallocate() }
 
     /// Decompresses a chunk's plane frames into `chunk`, then interleaves them.
     func decompress(_ frames: [UnsafeRawBufferPointer], grouping: ByteGrouping, into chunk: UnsafeMutableRawBufferPointer) throws {
         // Without grouping the single plane is the chunk: decompress it in place.
-        let target = grouping == .none ? chunk : UnsafeMutableRawBufferPointer(rebasing: planes[0..<chunk.count])
-        let planeSize = chunk.count / frames.count
-        for (plane, frame) in frames.enumerated() {
+        let target = unsafe grouping == .none ? chunk : UnsafeMutableRawBufferPointer(rebasing: planes[0..<chunk.count])
+        let planeSize = unsafe chunk.count / frames.count
+        for unsafe (plane, frame) in unsafe frames.enumerated() {
             do {
-                try decompressor.decompress(frame, into: UnsafeMutableRawBufferPointer(rebasing: target[plane * planeSize..<(plane + 1) * planeSize]))
+                unsafe try decompressor.decompress(frame, into: UnsafeMutableRawBufferPointer(rebasing: target[plane * planeSize..<(plane + 1) * planeSize]))
             } catch {
                 throw PlaneFailure(plane: plane, reason: error.description)
             }
         }
-        if grouping != .none { grouping.join(UnsafeRawBufferPointer(target), width: frames.count, into: chunk) }
+        if grouping != .none { unsafe grouping.join(UnsafeRawBufferPointer(target), width: frames.count, into: chunk) }
     }
 }
 
@@ -229,17 +229,17 @@ extension CompressedFile {
         prefix.append(UInt64(index.headerBytes.count))
         try out.write(prefix.bytes + index.headerBytes)
         var digests = DigestChecker(enabled: verifyDigests)
-        try forEachWindow { jobs, buffer in
+        unsafe try forEachWindow { jobs, buffer in
             for job in jobs {
-                let bytes = UnsafeRawBufferPointer(rebasing: buffer[job.slot])
-                try out.write(bytes)
-                try digests.update(compressedTensors[job.tensor], chunk: job.chunk, bytes, file: self)
+                let bytes = unsafe UnsafeRawBufferPointer(rebasing: buffer[job.slot])
+                unsafe try out.write(bytes)
+                unsafe try digests.update(compressedTensors[job.tensor], chunk: job.chunk, bytes, file: self)
             }
             progress?(8 + index.headerBytes.count + (jobs.last.map { compressedTensors[$0.tensor].info.dataOffsets.lowerBound + $0.slot.upperBound - $0.slot.lowerBound + $0.chunk * chunkSize } ?? 0),
                       originalSize)
         }
         for entry in compressedTensors where entry.chunkCount == 0 {
-            try digests.update(entry, chunk: 0, UnsafeRawBufferPointer(start: nil, count: 0), file: self)
+            unsafe try digests.update(entry, chunk: 0, UnsafeRawBufferPointer(start: nil, count: 0), file: self)
         }
         try checkUnchanged()
         try out.commit()
@@ -257,7 +257,7 @@ extension CompressedFile {
     func forEachWindow(_ body: ([WindowJob], UnsafeMutableRawBufferPointer) throws -> Void) throws {
         let windowChunks = max(threads, min(threads * 4, (256 << 20) / chunkSize))
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: windowChunks * chunkSize, alignment: 64)
-        defer { buffer.deallocate() }
+        defer { unsafe buffer.deallocate() }
         var window: [WindowJob] = []
         func flush() throws {
             let jobs = window
@@ -265,11 +265,11 @@ extension CompressedFile {
                 try ParallelChunks.run(jobs: jobs.count, threads: threads,
                                        state: { try ChunkDecompressor(chunkSize: chunkSize) }) { decompressor, position in
                     let job = jobs[position]
-                    try decode(compressedTensors[job.tensor], chunk: job.chunk,
+                    unsafe try decode(compressedTensors[job.tensor], chunk: job.chunk,
                                into: UnsafeMutableRawBufferPointer(rebasing: buffer[job.slot]), using: decompressor)
                 }
             }
-            try body(jobs, buffer)
+            unsafe try body(jobs, buffer)
             try checkUnchanged()
             window.removeAll(keepingCapacity: true)
         }
@@ -295,7 +295,7 @@ private struct DigestChecker {
     mutating func update(_ entry: CompressedTensorInfo, chunk: Int, _ bytes: UnsafeRawBufferPointer, file: CompressedFile) throws {
         guard enabled else { return }
         if chunk == 0 { hasher = SHA256Digest.Hasher() }
-        hasher.update(bytes)
+        unsafe hasher.update(bytes)
         guard chunk + 1 >= entry.chunkCount else { return }
         let digest = Hex.string(hasher.finalize())
         guard digest == entry.sha256 else {
@@ -307,7 +307,7 @@ private struct DigestChecker {
 
 extension CompressedFile: CheckpointFormat {
     public static func recognizes(_ prefix: UnsafeRawBufferPointer) -> Bool {
-        CompressedFormat.hasMagic(prefix)
+        unsafe CompressedFormat.hasMagic(prefix)
     }
 
     public static func open(storage: ByteStorage, path: String) throws -> any TensorSource {

@@ -40,7 +40,7 @@ public enum CompressedFormat {
 
     /// Whether `bytes` begin with the container's magic.
     public static func hasMagic(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        bytes.count >= magic.count && bytes.prefix(magic.count).elementsEqual(magic)
+        unsafe bytes.count >= magic.count && bytes.prefix(magic.count).elementsEqual(magic)
     }
 }
 
@@ -121,7 +121,7 @@ extension CompressedIndex {
         var out = ByteWriter()
         out.append(UInt64(indexOffset))
         out.append(UInt64(index.count))
-        out.bytes += index.withUnsafeBytes { SHA256Digest.bytes(of: $0) }
+        unsafe out.bytes += index.withUnsafeBytes { unsafe SHA256Digest.bytes(of: $0) }
         out.bytes += CompressedFormat.magic
         return out.bytes
     }
@@ -135,7 +135,7 @@ extension CompressedIndex {
 struct ByteWriter {
     var bytes: [UInt8] = []
     mutating func append<T: FixedWidthInteger>(_ value: T) {
-        withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
+        unsafe withUnsafeBytes(of: value.littleEndian) { unsafe bytes += $0 }
     }
 }
 
@@ -152,13 +152,13 @@ extension CompressedIndex {
     ///   or truncated container.
     static func decode(_ file: UnsafeRawBufferPointer) throws -> CompressedIndex {
         let size = file.count
-        guard CompressedFormat.hasMagic(file) else {
+        guard unsafe CompressedFormat.hasMagic(file) else {
             throw WeightsError(.unsupportedFormat, "not a \(CompressedFormat.name) container (no magic)", offset: 0)
         }
         guard size >= CompressedFormat.prologueSize + CompressedFormat.trailerSize else {
             throw corrupt("container of \(size) bytes is truncated: too short for its prologue and trailer", offset: size)
         }
-        var prologue = ByteReader(file, range: 8..<CompressedFormat.prologueSize)
+        var prologue = unsafe ByteReader(file, range: 8..<CompressedFormat.prologueSize)
         let version: UInt16 = try prologue.read(), flags: UInt16 = try prologue.read(), reserved: UInt32 = try prologue.read()
         guard version == CompressedFormat.version else {
             throw WeightsError(.unsupportedFormat,
@@ -167,10 +167,10 @@ extension CompressedIndex {
         guard flags == 0, reserved == 0 else { throw corrupt("prologue has unknown flags set", offset: 10) }
 
         let trailerStart = size - CompressedFormat.trailerSize
-        guard file[(size - 8)...].elementsEqual(CompressedFormat.magic) else {
+        guard unsafe file[(size - 8)...].elementsEqual(CompressedFormat.magic) else {
             throw corrupt("container is truncated or damaged: its trailer is missing", offset: size - 8)
         }
-        var trailer = ByteReader(file, range: trailerStart..<size - 8)
+        var trailer = unsafe ByteReader(file, range: trailerStart..<size - 8)
         let indexOffset: UInt64 = try trailer.read(), indexLength: UInt64 = try trailer.read()
         let digest = try trailer.bytes(32)
         guard indexOffset >= UInt64(CompressedFormat.prologueSize), indexLength <= UInt64(trailerStart),
@@ -179,11 +179,11 @@ extension CompressedIndex {
                           offset: trailerStart)
         }
         let indexRange = Int(indexOffset)..<trailerStart
-        let indexBytes = UnsafeRawBufferPointer(rebasing: file[indexRange])
-        guard SHA256Digest.bytes(of: indexBytes).elementsEqual(digest) else {
+        let indexBytes = unsafe UnsafeRawBufferPointer(rebasing: file[indexRange])
+        guard unsafe SHA256Digest.bytes(of: indexBytes).elementsEqual(digest) else {
             throw corrupt("index fails its SHA-256 check", offset: indexRange.lowerBound)
         }
-        var index = try parse(ByteReader(file, range: indexRange))
+        var index = unsafe try parse(ByteReader(file, range: indexRange))
         try index.placeFrames(dataEnd: indexRange.lowerBound)
         return index
     }
@@ -196,7 +196,7 @@ extension CompressedIndex {
         }
         let headerOffset = reader.offset
         let headerBytes = try reader.bytes(Int(headerLength))
-        let header = try headerBytes.withUnsafeBytes { try SafetensorsHeader.decode($0, fileOffset: headerOffset) }
+        let header = unsafe try headerBytes.withUnsafeBytes { unsafe try SafetensorsHeader.decode($0, fileOffset: headerOffset) }
         let chunkSize = Int(try reader.read() as UInt32)
         guard CompressedFormat.chunkSizes.contains(chunkSize), chunkSize % 8 == 0 else {
             throw corrupt("index declares chunk size \(chunkSize)", offset: reader.offset - 4)
@@ -288,7 +288,7 @@ struct ByteReader {
     private let end: Int
 
     init(_ file: UnsafeRawBufferPointer, range: Range<Int>) {
-        self.file = file
+        unsafe self.file = unsafe file
         offset = range.lowerBound
         end = range.upperBound
     }
@@ -299,13 +299,13 @@ struct ByteReader {
         let size = MemoryLayout<T>.size
         guard size <= remaining else { throw truncated(size) }
         defer { offset += size }
-        return T(littleEndian: file.loadUnaligned(fromByteOffset: offset, as: T.self))
+        return unsafe T(littleEndian: file.loadUnaligned(fromByteOffset: offset, as: T.self))
     }
 
     mutating func bytes(_ count: Int) throws -> [UInt8] {
         guard count <= remaining else { throw truncated(count) }
         defer { offset += count }
-        return Array(file[offset..<offset + count])
+        return unsafe Array(file[offset..<offset + count])
     }
 
     private func truncated(_ count: Int) -> WeightsError {

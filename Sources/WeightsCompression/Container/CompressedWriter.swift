@@ -93,7 +93,7 @@ public enum CompressedWriter {
                 plan[position].compressedSize = frames.reduce(0) { $0 + frameSizes[$1] }
                 offset += plan[position].compressedSize
             }
-            let headerBytes = Array(source.storage.bytes[8..<source.dataOffset])
+            let headerBytes = unsafe Array(source.storage.bytes[8..<source.dataOffset])
             let index = CompressedIndex.encode(headerBytes: headerBytes, chunkSize: options.chunkSize,
                                                tensors: plan, frameSizes: frameSizes)
             try out.write(index)
@@ -131,13 +131,13 @@ public enum CompressedWriter {
     private static func digest(_ source: SafetensorsFile, into plan: inout [CompressedTensorInfo], threads: Int) throws {
         let order = plan.indices.sorted { plan[$0].info.byteCount > plan[$1].info.byteCount }
         let digests = UnsafeMutableBufferPointer<String>.allocate(capacity: plan.count)
-        digests.initialize(repeating: "")
-        defer { digests.deinitialize().deallocate() }
+        unsafe digests.initialize(repeating: "")
+        defer { unsafe digests.deinitialize().deallocate() }
         ParallelChunks.run(jobs: order.count, threads: threads, state: {}) { _, job in
             let position = order[job]
-            digests[position] = source.tensor(plan[position].info).withUnsafeBytes { SHA256Digest.hex(of: $0) }
+            unsafe digests[position] = unsafe source.tensor(plan[position].info).withUnsafeBytes { unsafe SHA256Digest.hex(of: $0) }
         }
-        for position in plan.indices { plan[position].sha256 = digests[position] }
+        for position in plan.indices { plan[position].sha256 = unsafe digests[position] }
     }
 
     /// One chunk to compress: which tensor, and its bytes' range in the source file.
@@ -164,9 +164,9 @@ public enum CompressedWriter {
         var frameSizes: [Int] = []
         var done = 0
         let results = UnsafeMutableBufferPointer<(bytes: [UInt8], sizes: [Int])>.allocate(capacity: window)
-        results.initialize(repeating: ([], []))
-        defer { results.deinitialize().deallocate() }
-        let file = source.storage.bytes
+        unsafe results.initialize(repeating: ([], []))
+        defer { unsafe results.deinitialize().deallocate() }
+        let file = unsafe source.storage.bytes
         for windowStart in stride(from: 0, to: jobs.count, by: window) {
             let batch = jobs[windowStart..<min(windowStart + window, jobs.count)]
             try ParallelChunks.run(jobs: batch.count, threads: options.threads,
@@ -174,17 +174,17 @@ public enum CompressedWriter {
                 let job = batch[batch.startIndex + slot]
                 let tensor = plan[job.tensor]
                 do {
-                    results[slot] = try compressor.compress(UnsafeRawBufferPointer(rebasing: file[job.bytes]),
+                    unsafe results[slot] = unsafe try compressor.compress(UnsafeRawBufferPointer(rebasing: file[job.bytes]),
                                                             grouping: tensor.grouping, width: tensor.planeCount)
                 } catch {
                     throw WeightsError(.io, "cannot compress tensor '\(tensor.name)': \(error)", tensor: tensor.name)
                 }
             }
             for slot in 0..<batch.count {
-                try results[slot].bytes.withUnsafeBytes { try out.write($0) }
-                frameSizes += results[slot].sizes
+                unsafe try results[slot].bytes.withUnsafeBytes { unsafe try out.write($0) }
+                unsafe frameSizes += results[slot].sizes
                 done += batch[batch.startIndex + slot].bytes.count
-                results[slot] = ([], [])
+                unsafe results[slot] = ([], [])
             }
             try source.checkUnchanged()
             progress?(done, total)
@@ -203,31 +203,31 @@ private final class ChunkCompressor {
     init(_ options: CompressionOptions) throws {
         compressor = try Zstd.Compressor(.level(options.level))
         exponentCompressor = options.tunesExponentPlanes ? try Zstd.Compressor(.exponent) : compressor
-        planes = .allocate(byteCount: options.chunkSize, alignment: 64)
-        frame = .allocate(byteCount: Zstd.bound(options.chunkSize), alignment: 64)
+        unsafe planes = .allocate(byteCount: options.chunkSize, alignment: 64)
+        unsafe frame = .allocate(byteCount: Zstd.bound(options.chunkSize), alignment: 64)
     }
 
     deinit {
-        planes.deallocate()
-        frame.deallocate()
+        unsafe planes.deallocate()
+        unsafe frame.deallocate()
     }
 
     /// The chunk's frames, one per plane, end to end, and their sizes.
     func compress(_ chunk: UnsafeRawBufferPointer, grouping: ByteGrouping, width: Int) throws -> (bytes: [UInt8], sizes: [Int]) {
-        var grouped = chunk
+        var grouped = unsafe chunk
         if grouping != .none {
-            let scratch = UnsafeMutableRawBufferPointer(rebasing: planes[0..<chunk.count])
-            grouping.split(chunk, width: width, into: scratch)
-            grouped = UnsafeRawBufferPointer(scratch)
+            let scratch = unsafe UnsafeMutableRawBufferPointer(rebasing: planes[0..<chunk.count])
+            unsafe grouping.split(chunk, width: width, into: scratch)
+            unsafe grouped = UnsafeRawBufferPointer(scratch)
         }
         let planeSize = chunk.count / width
         var bytes: [UInt8] = []
         var sizes: [Int] = []
         for plane in 0..<width {
-            let source = UnsafeRawBufferPointer(rebasing: grouped[plane * planeSize..<(plane + 1) * planeSize])
+            let source = unsafe UnsafeRawBufferPointer(rebasing: grouped[plane * planeSize..<(plane + 1) * planeSize])
             let isExponent = grouping == .exponentPlanes && plane == width - 1
-            let size = try (isExponent ? exponentCompressor : compressor).compress(source, into: frame)
-            bytes += UnsafeRawBufferPointer(rebasing: frame[0..<size])
+            let size = unsafe try (isExponent ? exponentCompressor : compressor).compress(source, into: frame)
+            unsafe bytes += UnsafeRawBufferPointer(rebasing: frame[0..<size])
             sizes.append(size)
         }
         return (bytes, sizes)

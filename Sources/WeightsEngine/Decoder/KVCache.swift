@@ -50,7 +50,7 @@ package struct KVCache: Sendable {
     /// Calls `body` with the keys and values of `layer`, `count + 1` positions (the one being
     /// computed included), each `width` floats.
     func withLayer<R>(_ layer: Int, _ body: (UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>) -> R) -> R {
-        keys[layer].withUnsafeBufferPointer { k in values[layer].withUnsafeBufferPointer { v in body(k, v) } }
+        unsafe keys[layer].withUnsafeBufferPointer { k in unsafe values[layer].withUnsafeBufferPointer { v in unsafe body(k, v) } }
     }
 
     /// Forgets every position.

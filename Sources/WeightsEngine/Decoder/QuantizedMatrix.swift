@@ -58,8 +58,8 @@ package struct QuantizedMatrix: @unchecked Sendable {
         let activations: [UInt8]
         if let kernelType, precision == .quantizedActivations {
             var quantized = [UInt8](repeating: 0, count: weights_quantized_activation_size(kernelType, columns))
-            quantized.withUnsafeMutableBytes { out in
-                x.withUnsafeBufferPointer { _ = weights_quantize_activations(kernelType, $0.baseAddress, columns, out.baseAddress) }
+            unsafe quantized.withUnsafeMutableBytes { out in
+                unsafe x.withUnsafeBufferPointer { _ = unsafe weights_quantize_activations(kernelType, $0.baseAddress, columns, out.baseAddress) }
             }
             activations = quantized
         } else {
@@ -67,12 +67,12 @@ package struct QuantizedMatrix: @unchecked Sendable {
         }
         let workers = max(1, min(threads, range.count / 64))
         let chunk = (range.count + workers - 1) / workers
-        y.withUnsafeMutableBufferPointer { output in
-            let output = UncheckedSendable(output)
+        unsafe y.withUnsafeMutableBufferPointer { output in
+            let output = unsafe UncheckedSendable(output)
             ParallelChunks.run(jobs: workers, threads: workers, state: { [Float]() }) { scratch, job in
                 let begin = job * chunk, end = min(range.count, begin + chunk)
                 guard begin < end else { return }
-                multiplyRows(range.lowerBound + begin..<range.lowerBound + end, x, activations,
+                unsafe multiplyRows(range.lowerBound + begin..<range.lowerBound + end, x, activations,
                              into: UnsafeMutableBufferPointer(rebasing: output.value[begin..<end]), scratch: &scratch)
             }
         }
@@ -80,17 +80,17 @@ package struct QuantizedMatrix: @unchecked Sendable {
 
     private func multiplyRows(_ rowRange: Range<Int>, _ x: [Float], _ activations: [UInt8],
                               into out: UnsafeMutableBufferPointer<Float>, scratch: inout [Float]) {
-        tensor.withUnsafeBytes { bytes in
-            let base = bytes.baseAddress! + rowRange.lowerBound * rowBytes
+        unsafe tensor.withUnsafeBytes { bytes in
+            let base = unsafe bytes.baseAddress! + rowRange.lowerBound * rowBytes
             if let kernelType {
                 if activations.isEmpty {
-                    x.withUnsafeBufferPointer {
-                        _ = weights_quantized_matvec_f32(kernelType, base, rowBytes, rowRange.count, columns,
+                    unsafe x.withUnsafeBufferPointer {
+                        _ = unsafe weights_quantized_matvec_f32(kernelType, base, rowBytes, rowRange.count, columns,
                                                          $0.baseAddress, out.baseAddress, Int32(WEIGHTS_KERNEL_BEST))
                     }
                 } else {
-                    activations.withUnsafeBytes {
-                        _ = weights_quantized_matvec(kernelType, base, rowBytes, rowRange.count, columns,
+                    unsafe activations.withUnsafeBytes {
+                        _ = unsafe weights_quantized_matvec(kernelType, base, rowBytes, rowRange.count, columns,
                                                      $0.baseAddress, out.baseAddress, Int32(WEIGHTS_KERNEL_BEST))
                     }
                 }
@@ -102,7 +102,7 @@ package struct QuantizedMatrix: @unchecked Sendable {
                 scratch = (try? tensor.dequantized(blocks: row * blocksPerRow..<(row + 1) * blocksPerRow)) ?? []
                 var sum: Float = 0
                 for index in 0..<min(scratch.count, columns) { sum += scratch[index] * x[index] }
-                out[offset] = sum
+                unsafe out[offset] = sum
             }
         }
     }

@@ -154,7 +154,7 @@ package final class TransformerDecoder: Sendable {
         let group = c.headCount / c.keyValueHeadCount
         let first = c.isGlobal(layer: layer) ? 0 : max(0, position - (c.slidingWindow ?? position + 1) + 1)
         var scores = [Float](repeating: 0, count: position - first + 1)
-        cache.withLayer(layer) { keys, values in
+        unsafe cache.withLayer(layer) { keys, values in
             for head in 0..<c.headCount {
                 let kvOffset = (head / group) * size
                 let query = head * size
@@ -162,7 +162,7 @@ package final class TransformerDecoder: Sendable {
                 for p in first...position {
                     var dot: Float = 0
                     let key = p * width + kvOffset
-                    for i in 0..<size { dot += q[query + i] * keys[key + i] }
+                    for i in 0..<size { unsafe dot += q[query + i] * keys[key + i] }
                     scores[p - first] = dot * c.queryScale
                     largest = max(largest, scores[p - first])
                 }
@@ -175,7 +175,7 @@ package final class TransformerDecoder: Sendable {
                 for p in first...position {
                     let weight = scores[p - first] / total
                     let value = p * width + kvOffset
-                    for i in 0..<size { out[query + i] += weight * values[value + i] }
+                    for i in 0..<size { unsafe out[query + i] += weight * values[value + i] }
                 }
             }
         }

@@ -19,7 +19,7 @@ struct Attention {
         Parallel.forEach(workers) { worker in
             var head = worker
             while head < headCount {
-                self.head(head, query: query, key: key, value: value, length: length, context: context,
+                unsafe self.head(head, query: query, key: key, value: value, length: length, context: context,
                           scores: scores + worker * length * length)
                 head += workers
             }
@@ -31,12 +31,12 @@ struct Attention {
         let width = headCount * headSize
         let offset = head * headSize
         let scale = 1 / Float(headSize).squareRoot()
-        BLAS.multiplyTransposed(query + offset, lda: width, key + offset, ldb: width,
+        unsafe BLAS.multiplyTransposed(query + offset, lda: width, key + offset, ldb: width,
                                 into: scores, ldc: length, m: length, n: length, k: headSize, alpha: scale)
         for row in 0..<length {
-            Operations.softmax(UnsafeMutableBufferPointer(start: scores + row * length, count: length))
+            unsafe Operations.softmax(UnsafeMutableBufferPointer(start: scores + row * length, count: length))
         }
-        BLAS.multiply(scores, lda: length, value + offset, ldb: width,
+        unsafe BLAS.multiply(scores, lda: length, value + offset, ldb: width,
                       into: context + offset, ldc: width, m: length, n: headSize, k: length)
     }
 }

@@ -10,7 +10,7 @@ enum BLAS {
         into c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, n: Int, k: Int,
         alpha: Float = 1, beta: Float = 0
     ) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(m), blasint(n), blasint(k),
+        unsafe cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(m), blasint(n), blasint(k),
                     alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
 
@@ -21,7 +21,7 @@ enum BLAS {
         _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
         into c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, n: Int, k: Int
     ) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(m), blasint(n), blasint(k),
+        unsafe cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(m), blasint(n), blasint(k),
                     1, a, blasint(lda), b, blasint(ldb), 0, c, blasint(ldc))
     }
 

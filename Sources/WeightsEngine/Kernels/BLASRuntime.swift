@@ -14,7 +14,7 @@ import COpenBLAS
 package enum BLASRuntime {
     /// The kernel family OpenBLAS runs, e.g. `Haswell`, `SkylakeX`, `Cooperlake`, `Zen`.
     package static var coreName: String {
-        guard let name = openblas_get_corename() else { return "unknown" }
-        return String(cString: name)
+        guard let name = unsafe openblas_get_corename() else { return "unknown" }
+        return unsafe String(cString: name)
     }
 }

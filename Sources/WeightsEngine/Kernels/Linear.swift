@@ -34,15 +34,15 @@ struct Linear: Sendable {
         if MatrixProduct.isAccelerated {
             forEachColumnSlice(threads) { columns in
                 weight.withOperand(rows: columns) { w in
-                    MatrixProduct.multiplyTransposed(input, lda: inputSize, w, ldb: inputSize,
+                    unsafe MatrixProduct.multiplyTransposed(input, lda: inputSize, w, ldb: inputSize,
                                                      into: output + columns.lowerBound, ldc: outputSize,
                                                      m: rows, n: columns.count, k: inputSize)
                 }
             }
         } else {
-            weight.withFloats(scratch: scratch) { w in
+            unsafe weight.withFloats(scratch: scratch) { w in
                 forEachColumnSlice(threads) { columns in
-                    BLAS.multiplyTransposed(input, lda: inputSize, w + columns.lowerBound * inputSize, ldb: inputSize,
+                    unsafe BLAS.multiplyTransposed(input, lda: inputSize, w + columns.lowerBound * inputSize, ldb: inputSize,
                                             into: output + columns.lowerBound, ldc: outputSize,
                                             m: rows, n: columns.count, k: inputSize)
                 }
@@ -63,9 +63,9 @@ struct Linear: Sendable {
     /// y = x · Wᵀ + b.
     func apply(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>,
                scratch: UnsafeMutablePointer<Float>, threads: Int = 1) {
-        multiply(input, rows: rows, into: output, scratch: scratch, threads: threads)
-        bias.withUnsafeBufferPointer { bias in
-            Operations.addBias(UnsafeMutableBufferPointer(start: output, count: rows * outputSize), bias)
+        unsafe multiply(input, rows: rows, into: output, scratch: scratch, threads: threads)
+        unsafe bias.withUnsafeBufferPointer { bias in
+            unsafe Operations.addBias(UnsafeMutableBufferPointer(start: output, count: rows * outputSize), bias)
         }
     }
 }

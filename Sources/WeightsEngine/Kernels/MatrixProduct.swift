@@ -51,11 +51,11 @@ package enum MatrixProduct {
         let code = kernel == .best ? WEIGHTS_KERNEL_BEST : WEIGHTS_KERNEL_PORTABLE
         switch b {
         case .f32(let values):
-            weights_sgemm_nt(m, n, k, a, lda, values, ldb, WEIGHTS_GEMM_F32, nil, c, ldc, code)
+            unsafe weights_sgemm_nt(m, n, k, a, lda, values, ldb, WEIGHTS_GEMM_F32, nil, c, ldc, code)
         case .f16(let values):
-            weights_sgemm_nt(m, n, k, a, lda, values, ldb, WEIGHTS_GEMM_F16, nil, c, ldc, code)
+            unsafe weights_sgemm_nt(m, n, k, a, lda, values, ldb, WEIGHTS_GEMM_F16, nil, c, ldc, code)
         case .int8(let values, let scales):
-            weights_sgemm_nt(m, n, k, a, lda, values, ldb, WEIGHTS_GEMM_INT8, scales, c, ldc, code)
+            unsafe weights_sgemm_nt(m, n, k, a, lda, values, ldb, WEIGHTS_GEMM_INT8, scales, c, ldc, code)
         }
     }
 }

@@ -24,25 +24,25 @@ package enum Operations {
         precondition(gamma.count == row.count && beta.count == row.count, "layerNorm: parameter sizes differ")
         let count = row.count
         guard count > 0 else { return }
-        let mean = sum(UnsafeBufferPointer(row)) / Float(count)
+        let mean = unsafe sum(UnsafeBufferPointer(row)) / Float(count)
         var squares = SIMD8<Float>()
         let base = row.baseAddress!
         var index = 0
         while index + 8 <= count {
-            let centered = UnsafeRawPointer(base + index).loadUnaligned(as: SIMD8<Float>.self) - mean
+            let centered = unsafe UnsafeRawPointer(base + index).loadUnaligned(as: SIMD8<Float>.self) - mean
             squares += centered * centered
             index += 8
         }
         var variance = squares.sum()
         while index < count {
-            let centered = base[index] - mean
+            let centered = unsafe base[index] - mean
             variance += centered * centered
             index += 1
         }
         variance /= Float(count)
         let inverse = 1 / (variance + epsilon).squareRoot()
         for i in 0..<count {
-            base[i] = (base[i] - mean) * inverse * gamma[i] + beta[i]
+            unsafe base[i] = unsafe (base[i] - mean) * inverse * gamma[i] + beta[i]
         }
     }
 
@@ -80,12 +80,12 @@ package enum Operations {
     /// - Complexity: O(*n*).
     package static func gelu(_ values: UnsafeMutableBufferPointer<Float>, kernel: Kernel = .best) {
         guard let base = values.baseAddress else { return }
-        weights_gelu_rows(base, nil, 1, values.count, kernel.code)
+        unsafe weights_gelu_rows(base, nil, 1, values.count, kernel.code)
     }
 
     /// GELU(matrix + bias), in place, for every `bias.count`-long row.
     static func addBiasAndGELU(_ matrix: UnsafeMutablePointer<Float>, rows: Int, bias: UnsafeBufferPointer<Float>) {
-        weights_gelu_rows(matrix, bias.baseAddress, rows, bias.count, WEIGHTS_KERNEL_BEST)
+        unsafe weights_gelu_rows(matrix, bias.baseAddress, rows, bias.count, WEIGHTS_KERNEL_BEST)
     }
 
     /// Replaces `row` with softmax(row): e^(x − max) / Σ e^(x − max), with `exp` within
@@ -94,7 +94,7 @@ package enum Operations {
     /// - Complexity: O(*n*), three passes.
     package static func softmax(_ row: UnsafeMutableBufferPointer<Float>, kernel: Kernel = .best) {
         guard let base = row.baseAddress else { return }
-        weights_softmax(base, row.count, kernel.code)
+        unsafe weights_softmax(base, row.count, kernel.code)
     }
 
     /// Divides `vector` by its Euclidean norm (the norm floored at 1e-12, as PyTorch's
@@ -102,9 +102,9 @@ package enum Operations {
     ///
     /// - Complexity: O(*n*).
     package static func l2Normalize(_ vector: UnsafeMutableBufferPointer<Float>) {
-        let norm = dot(UnsafeBufferPointer(vector), UnsafeBufferPointer(vector)).squareRoot()
+        let norm = unsafe dot(UnsafeBufferPointer(vector), UnsafeBufferPointer(vector)).squareRoot()
         let scale = 1 / Swift.max(norm, 1e-12)
-        for i in vector.indices { vector[i] *= scale }
+        for i in vector.indices { unsafe vector[i] *= scale }
     }
 
     /// Adds `bias` to every `bias.count`-long row of `matrix`.
@@ -113,7 +113,7 @@ package enum Operations {
         precondition(width > 0 && matrix.count % width == 0, "addBias: matrix is not a whole number of rows")
         var start = 0
         while start < matrix.count {
-            for j in 0..<width { matrix[start + j] += bias[j] }
+            for j in 0..<width { unsafe matrix[start + j] += bias[j] }
             start += width
         }
     }
@@ -124,12 +124,12 @@ package enum Operations {
         var partial = SIMD8<Float>()
         var index = 0
         while index + 8 <= values.count {
-            partial += UnsafeRawPointer(base + index).loadUnaligned(as: SIMD8<Float>.self)
+            unsafe partial += UnsafeRawPointer(base + index).loadUnaligned(as: SIMD8<Float>.self)
             index += 8
         }
         var total = partial.sum()
         while index < values.count {
-            total += base[index]
+            unsafe total += base[index]
             index += 1
         }
         return total
@@ -142,13 +142,13 @@ package enum Operations {
         var partial = SIMD8<Float>()
         var index = 0
         while index + 8 <= a.count {
-            partial += UnsafeRawPointer(x + index).loadUnaligned(as: SIMD8<Float>.self)
+            unsafe partial += UnsafeRawPointer(x + index).loadUnaligned(as: SIMD8<Float>.self)
                 * UnsafeRawPointer(y + index).loadUnaligned(as: SIMD8<Float>.self)
             index += 8
         }
         var total = partial.sum()
         while index < a.count {
-            total += x[index] * y[index]
+            unsafe total += x[index] * y[index]
             index += 1
         }
         return total
@@ -160,12 +160,12 @@ package enum Operations {
         var partial = SIMD8<Float>(repeating: -.infinity)
         var index = 0
         while index + 8 <= values.count {
-            partial = pointwiseMax(partial, UnsafeRawPointer(base + index).loadUnaligned(as: SIMD8<Float>.self))
+            partial = unsafe pointwiseMax(partial, UnsafeRawPointer(base + index).loadUnaligned(as: SIMD8<Float>.self))
             index += 8
         }
         var largest = partial.max()
         while index < values.count {
-            largest = Swift.max(largest, base[index])
+            largest = unsafe Swift.max(largest, base[index])
             index += 1
         }
         return largest

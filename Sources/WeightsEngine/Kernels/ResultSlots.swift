@@ -3,20 +3,20 @@ final class ResultSlots<Element>: @unchecked Sendable {
     private let slots: UnsafeMutableBufferPointer<Element>
 
     init(count: Int, initial: Element) {
-        slots = .allocate(capacity: count)
-        slots.initialize(repeating: initial)
+        unsafe slots = .allocate(capacity: count)
+        unsafe slots.initialize(repeating: initial)
     }
 
     deinit {
-        slots.deinitialize()
-        slots.deallocate()
+        unsafe slots.deinitialize()
+        unsafe slots.deallocate()
     }
 
     /// Safe from several threads as long as no two touch the same index.
     subscript(index: Int) -> Element {
-        get { slots[index] }
-        set { slots[index] = newValue }
+        get { unsafe slots[index] }
+        set { unsafe slots[index] = newValue }
     }
 
-    var array: [Element] { Array(slots) }
+    var array: [Element] { unsafe Array(slots) }
 }

@@ -12,24 +12,24 @@ final class Workspace {
         func rounded(_ count: Int) -> Int { (max(count, 1) + 15) & ~15 }
         let sizes = [width, width, width, width, width, width, tokens * configuration.intermediateSize,
                      threads * longest * longest, scratchCount].map(rounded)
-        memory = UnsafeMutableRawPointer.allocate(byteCount: sizes.reduce(0, +) * 4, alignment: 64)
-        var next = memory.bindMemory(to: Float.self, capacity: sizes.reduce(0, +))
+        unsafe memory = UnsafeMutableRawPointer.allocate(byteCount: sizes.reduce(0, +) * 4, alignment: 64)
+        var next = unsafe memory.bindMemory(to: Float.self, capacity: sizes.reduce(0, +))
         func take(_ size: Int) -> UnsafeMutablePointer<Float> {
-            defer { next += size }
-            return next
+            defer { unsafe next += size }
+            return unsafe next
         }
-        hidden = take(sizes[0])
-        query = take(sizes[1])
-        key = take(sizes[2])
-        value = take(sizes[3])
-        context = take(sizes[4])
-        temporary = take(sizes[5])
-        intermediate = take(sizes[6])
-        scores = take(sizes[7])
-        weightScratch = take(sizes[8])
+        unsafe hidden = unsafe take(sizes[0])
+        unsafe query = unsafe take(sizes[1])
+        unsafe key = unsafe take(sizes[2])
+        unsafe value = unsafe take(sizes[3])
+        unsafe context = unsafe take(sizes[4])
+        unsafe temporary = unsafe take(sizes[5])
+        unsafe intermediate = unsafe take(sizes[6])
+        unsafe scores = unsafe take(sizes[7])
+        unsafe weightScratch = unsafe take(sizes[8])
     }
 
-    deinit { memory.deallocate() }
+    deinit { unsafe memory.deallocate() }
 }
 
 /// Token sequences laid end to end, so that no work is spent on padding: every matrix

@@ -88,10 +88,10 @@ package final class BertEncoder: Sendable {
     package func hiddenStates(_ sequences: [[Int32]], threads: Int = 1) throws -> [[Float]] {
         let width = configuration.hiddenSize
         let result = ResultSlots<[Float]>(count: sequences.count, initial: [])
-        try run(sequences, threads: threads) { indices, packed, hidden in
+        unsafe try run(sequences, threads: threads) { indices, packed, hidden in
             for (position, index) in indices.enumerated() {
-                let start = hidden + packed.starts[position] * width
-                result[index] = Array(UnsafeBufferPointer(start: start, count: packed.lengths[position] * width))
+                let start = unsafe hidden + packed.starts[position] * width
+                result[index] = unsafe Array(UnsafeBufferPointer(start: start, count: packed.lengths[position] * width))
             }
         }
         return result.array
@@ -118,7 +118,7 @@ package final class BertEncoder: Sendable {
             let workspace = Workspace(tokens: packed.tokenCount, longest: packed.longest, configuration: configuration,
                                       weightScratch: weightScratchCount, threads: inner)
             forward(packed, workspace, threads: inner)
-            body(indices, packed, workspace.hidden)
+            unsafe body(indices, packed, workspace.hidden)
         }
         // F32 matrices are read straight from the mapping: a weights file cut or rewritten
         // during the pass gives zeros or other numbers (with the SIGBUS guard on), so the
@@ -170,7 +170,7 @@ package final class BertEncoder: Sendable {
 
     /// The forward pass over a packed group; leaves the result in `workspace.hidden`.
     private func forward(_ packed: PackedSequences, _ workspace: Workspace, threads: Int) {
-        embeddings.apply(packed, into: workspace.hidden)
+        unsafe embeddings.apply(packed, into: workspace.hidden)
         for layer in layers {
             layer.apply(packed, workspace, attention: attention, threads: threads)
         }
@@ -200,20 +200,20 @@ struct Embeddings: Sendable {
     func apply(_ packed: PackedSequences, into output: UnsafeMutablePointer<Float>) {
         let width = words.columns
         let row = UnsafeMutablePointer<Float>.allocate(capacity: 2 * width)
-        defer { row.deallocate() }
-        let position = row + width
-        tokenTypes.copyRow(0, into: row)
+        defer { unsafe row.deallocate() }
+        let position = unsafe row + width
+        unsafe tokenTypes.copyRow(0, into: row)
         for sequence in 0..<packed.count {
             for offset in 0..<packed.lengths[sequence] {
                 let token = packed.starts[sequence] + offset
-                let target = output + token * width
-                words.copyRow(Int(packed.ids[token]), into: target)
-                positions.copyRow(offset, into: position)
+                let target = unsafe output + token * width
+                unsafe words.copyRow(Int(packed.ids[token]), into: target)
+                unsafe positions.copyRow(offset, into: position)
                 // Added in PyTorch's order: (word + token type) + position.
-                for j in 0..<width { target[j] = (target[j] + row[j]) + position[j] }
+                for j in 0..<width { unsafe target[j] = unsafe (target[j] + row[j]) + position[j] }
             }
         }
-        norm.apply(output, rows: packed.tokenCount)
+        unsafe norm.apply(output, rows: packed.tokenCount)
     }
 }
 
@@ -248,37 +248,37 @@ struct BertLayer: Sendable {
     func apply(_ packed: PackedSequences, _ w: Workspace, attention: Attention, threads: Int) {
         let tokens = packed.tokenCount
         let width = query.outputSize
-        query.apply(w.hidden, rows: tokens, into: w.query, scratch: w.weightScratch, threads: threads)
-        key.apply(w.hidden, rows: tokens, into: w.key, scratch: w.weightScratch, threads: threads)
-        value.apply(w.hidden, rows: tokens, into: w.value, scratch: w.weightScratch, threads: threads)
+        unsafe query.apply(w.hidden, rows: tokens, into: w.query, scratch: w.weightScratch, threads: threads)
+        unsafe key.apply(w.hidden, rows: tokens, into: w.key, scratch: w.weightScratch, threads: threads)
+        unsafe value.apply(w.hidden, rows: tokens, into: w.value, scratch: w.weightScratch, threads: threads)
         for sequence in 0..<packed.count {
             let offset = packed.starts[sequence] * width
-            attention.apply(query: w.query + offset, key: w.key + offset, value: w.value + offset,
+            unsafe attention.apply(query: w.query + offset, key: w.key + offset, value: w.value + offset,
                             length: packed.lengths[sequence], context: w.context + offset, scores: w.scores,
                             threads: threads)
         }
-        attentionOutput.multiply(w.context, rows: tokens, into: w.temporary, scratch: w.weightScratch, threads: threads)
-        Self.addResidualAndNormalize(w.temporary, bias: attentionOutput.bias, residual: w.hidden, rows: tokens, attentionNorm)
+        unsafe attentionOutput.multiply(w.context, rows: tokens, into: w.temporary, scratch: w.weightScratch, threads: threads)
+        unsafe Self.addResidualAndNormalize(w.temporary, bias: attentionOutput.bias, residual: w.hidden, rows: tokens, attentionNorm)
 
-        intermediate.multiply(w.hidden, rows: tokens, into: w.intermediate, scratch: w.weightScratch, threads: threads)
-        Self.addBiasAndGELU(w.intermediate, bias: intermediate.bias, rows: tokens)
-        output.multiply(w.intermediate, rows: tokens, into: w.temporary, scratch: w.weightScratch, threads: threads)
-        Self.addResidualAndNormalize(w.temporary, bias: output.bias, residual: w.hidden, rows: tokens, outputNorm)
+        unsafe intermediate.multiply(w.hidden, rows: tokens, into: w.intermediate, scratch: w.weightScratch, threads: threads)
+        unsafe Self.addBiasAndGELU(w.intermediate, bias: intermediate.bias, rows: tokens)
+        unsafe output.multiply(w.intermediate, rows: tokens, into: w.temporary, scratch: w.weightScratch, threads: threads)
+        unsafe Self.addResidualAndNormalize(w.temporary, bias: output.bias, residual: w.hidden, rows: tokens, outputNorm)
     }
 
     /// residual = LayerNorm(product + bias + residual), row by row.
     static func addResidualAndNormalize(_ product: UnsafeMutablePointer<Float>, bias: [Float],
                                         residual: UnsafeMutablePointer<Float>, rows: Int, _ norm: LayerNorm) {
         let width = bias.count
-        bias.withUnsafeBufferPointer { bias in
-            norm.gamma.withUnsafeBufferPointer { gamma in
-                norm.beta.withUnsafeBufferPointer { beta in
+        unsafe bias.withUnsafeBufferPointer { bias in
+            unsafe norm.gamma.withUnsafeBufferPointer { gamma in
+                unsafe norm.beta.withUnsafeBufferPointer { beta in
                     for row in 0..<rows {
-                        let sum = product + row * width, target = residual + row * width
-                        for j in 0..<width { sum[j] = (sum[j] + bias[j]) + target[j] }
-                        Operations.layerNorm(UnsafeMutableBufferPointer(start: sum, count: width),
+                        let sum = unsafe product + row * width, target = unsafe residual + row * width
+                        for j in 0..<width { unsafe sum[j] = unsafe (sum[j] + bias[j]) + target[j] }
+                        unsafe Operations.layerNorm(UnsafeMutableBufferPointer(start: sum, count: width),
                                              gamma: gamma, beta: beta, epsilon: norm.epsilon)
-                        target.update(from: sum, count: width)
+                        unsafe target.update(from: sum, count: width)
                     }
                 }
             }
@@ -287,6 +287,6 @@ struct BertLayer: Sendable {
 
     /// matrix = GELU(matrix + bias), row by row.
     static func addBiasAndGELU(_ matrix: UnsafeMutablePointer<Float>, bias: [Float], rows: Int) {
-        bias.withUnsafeBufferPointer { Operations.addBiasAndGELU(matrix, rows: rows, bias: $0) }
+        unsafe bias.withUnsafeBufferPointer { unsafe Operations.addBiasAndGELU(matrix, rows: rows, bias: $0) }
     }
 }

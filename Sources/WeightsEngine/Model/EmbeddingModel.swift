@@ -79,13 +79,13 @@ public final class EmbeddingModel: Sendable {
         let result = ResultSlots<[Float]>(count: sequences.count, initial: [])
         for batchStart in stride(from: 0, to: sequences.count, by: max(1, batchSize)) {
             let batch = Array(sequences[batchStart..<min(batchStart + max(1, batchSize), sequences.count)])
-            try encoder.run(batch, threads: threads) { [pooling, normalizes] indices, packed, hidden in
+            unsafe try encoder.run(batch, threads: threads) { [pooling, normalizes] indices, packed, hidden in
                 for (position, index) in indices.enumerated() {
                     var vector = [Float](repeating: 0, count: width)
-                    vector.withUnsafeMutableBufferPointer { vector in
-                        pooling.apply(hidden + packed.starts[position] * width, length: packed.lengths[position],
+                    unsafe vector.withUnsafeMutableBufferPointer { vector in
+                        unsafe pooling.apply(hidden + packed.starts[position] * width, length: packed.lengths[position],
                                       width: width, into: vector.baseAddress!)
-                        if normalizes { Operations.l2Normalize(vector) }
+                        if normalizes { unsafe Operations.l2Normalize(vector) }
                     }
                     result[batchStart + index] = vector
                 }

@@ -40,7 +40,7 @@ struct JSONField {
     init(contentsOf path: String) throws {
         let storage = try ByteStorage.map(path: path)
         do {
-            let root = try withExtendedLifetime(storage) { try JSONValue.parse(storage.bytes, unit: "byte") }
+            let root = try withExtendedLifetime(storage) { unsafe try JSONValue.parse(storage.bytes, unit: "byte") }
             self.init(root, file: path)
         } catch let error as WeightsError {
             throw Self.malformed(error, file: path)

@@ -151,17 +151,17 @@ public struct ModelDirectory: Sendable {
     /// Whether a file or directory exists at `path`.
     static func fileExists(_ path: String) -> Bool {
         var status = stat()
-        return stat(path, &status) == 0
+        return unsafe stat(path, &status) == 0
     }
 
     /// Whether a directory exists at `path`.
     static func directoryExists(_ path: String) -> Bool {
         var status = stat()
-        return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
+        return unsafe stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
     }
 
     private static func environment(_ name: String) -> String? {
-        guard let value = getenv(name), value.pointee != 0 else { return nil }
-        return String(cString: value)
+        guard let value = unsafe getenv(name), unsafe value.pointee != 0 else { return nil }
+        return unsafe String(cString: value)
     }
 }

@@ -47,19 +47,19 @@ public enum Pooling: String, Sendable, Hashable, CaseIterable {
     func apply(_ states: UnsafePointer<Float>, length: Int, width: Int, into output: UnsafeMutablePointer<Float>) {
         switch self {
         case .cls:
-            output.update(from: states, count: width)
+            unsafe output.update(from: states, count: width)
         case .max:
-            output.update(from: states, count: width)
+            unsafe output.update(from: states, count: width)
             for row in 1..<Swift.max(length, 1) {
-                for j in 0..<width { output[j] = Swift.max(output[j], states[row * width + j]) }
+                for j in 0..<width { unsafe output[j] = unsafe Swift.max(output[j], states[row * width + j]) }
             }
         case .mean, .meanSquareRootLength:
-            output.update(repeating: 0, count: width)
+            unsafe output.update(repeating: 0, count: width)
             for row in 0..<length {
-                for j in 0..<width { output[j] += states[row * width + j] }
+                for j in 0..<width { unsafe output[j] += states[row * width + j] }
             }
             let divisor = self == .mean ? Float(length) : Float(length).squareRoot()
-            for j in 0..<width { output[j] /= divisor }
+            for j in 0..<width { unsafe output[j] /= divisor }
         }
     }
 }

@@ -69,10 +69,10 @@ public final class SentenceEmbedder: Sendable {
     /// The cosine similarity of two vectors of equal length (0 when either is zero).
     public static func cosine(_ a: [Float], _ b: [Float]) -> Float {
         precondition(a.count == b.count, "cosine: vectors differ in length")
-        return a.withUnsafeBufferPointer { a in
-            b.withUnsafeBufferPointer { b in
-                let norms = (Operations.dot(a, a) * Operations.dot(b, b)).squareRoot()
-                return norms > 0 ? Operations.dot(a, b) / norms : 0
+        return unsafe a.withUnsafeBufferPointer { a in
+            unsafe b.withUnsafeBufferPointer { b in
+                let norms = unsafe (Operations.dot(a, a) * Operations.dot(b, b)).squareRoot()
+                return unsafe norms > 0 ? Operations.dot(a, b) / norms : 0
             }
         }
     }

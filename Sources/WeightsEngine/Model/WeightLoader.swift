@@ -56,8 +56,8 @@ struct WeightLoader {
             // `--dtype f16` rounds every float tensor, vectors included; INT8 leaves vectors alone.
             guard precision == .f16, tensor.dtype != .f16 else { return values }
             var halves = [Float16](repeating: 0, count: values.count)
-            values.withUnsafeBufferPointer { source in
-                halves.withUnsafeMutableBufferPointer { _ = FloatFormat.convert(source, into: $0) }
+            unsafe values.withUnsafeBufferPointer { source in
+                unsafe halves.withUnsafeMutableBufferPointer { _ = unsafe FloatFormat.convert(source, into: $0) }
             }
             return halves.map(Float.init)
         }
@@ -103,10 +103,10 @@ struct LayerNorm: Sendable {
     /// Normalizes each `gamma.count`-wide row of `rows` rows in place.
     func apply(_ matrix: UnsafeMutablePointer<Float>, rows: Int) {
         let width = gamma.count
-        gamma.withUnsafeBufferPointer { gamma in
-            beta.withUnsafeBufferPointer { beta in
+        unsafe gamma.withUnsafeBufferPointer { gamma in
+            unsafe beta.withUnsafeBufferPointer { beta in
                 for row in 0..<rows {
-                    Operations.layerNorm(UnsafeMutableBufferPointer(start: matrix + row * width, count: width),
+                    unsafe Operations.layerNorm(UnsafeMutableBufferPointer(start: matrix + row * width, count: width),
                                          gamma: gamma, beta: beta, epsilon: epsilon)
                 }
             }

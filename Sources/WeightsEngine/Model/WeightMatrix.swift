@@ -90,17 +90,17 @@ package struct WeightMatrix: Sendable {
     func withOperand<R>(rows: Range<Int>, _ body: (MatrixProduct.Operand) -> R) -> R {
         switch storage {
         case .f32(let tensor):
-            return tensor.withUnsafeBytes {
-                body(.f32($0.baseAddress!.assumingMemoryBound(to: Float.self) + rows.lowerBound * columns))
+            return unsafe tensor.withUnsafeBytes {
+                unsafe body(.f32($0.baseAddress!.assumingMemoryBound(to: Float.self) + rows.lowerBound * columns))
             }
         case .f16(let tensor):
-            return tensor.withUnsafeBytes {
-                body(.f16($0.baseAddress!.assumingMemoryBound(to: Float16.self) + rows.lowerBound * columns))
+            return unsafe tensor.withUnsafeBytes {
+                unsafe body(.f16($0.baseAddress!.assumingMemoryBound(to: Float16.self) + rows.lowerBound * columns))
             }
         case .int8(let values, let scales):
-            return values.withUnsafeBytes { q in
-                scales.withUnsafeBytes { s in
-                    body(.int8(q.baseAddress!.assumingMemoryBound(to: Int8.self) + rows.lowerBound * columns,
+            return unsafe values.withUnsafeBytes { q in
+                unsafe scales.withUnsafeBytes { s in
+                    unsafe body(.int8(q.baseAddress!.assumingMemoryBound(to: Int8.self) + rows.lowerBound * columns,
                                scales: s.baseAddress!.assumingMemoryBound(to: Float.self) + rows.lowerBound))
                 }
             }
@@ -114,16 +114,16 @@ package struct WeightMatrix: Sendable {
     func withFloats<R>(scratch: UnsafeMutablePointer<Float>, _ body: (UnsafePointer<Float>) -> R) -> R {
         switch storage {
         case .f32(let tensor):
-            return tensor.withUnsafeBytes { body($0.baseAddress!.assumingMemoryBound(to: Float.self)) }
+            return unsafe tensor.withUnsafeBytes { unsafe body($0.baseAddress!.assumingMemoryBound(to: Float.self)) }
         case .f16(let tensor):
-            tensor.withUnsafeBytes { bytes in
-                Conversion.widen(bytes.baseAddress!.assumingMemoryBound(to: Float16.self),
+            unsafe tensor.withUnsafeBytes { bytes in
+                unsafe Conversion.widen(bytes.baseAddress!.assumingMemoryBound(to: Float16.self),
                                  into: scratch, count: rows * columns)
             }
-            return body(scratch)
+            return unsafe body(scratch)
         case .int8(let values, let scales):
-            for row in 0..<rows { dequantize(values, scales, row: row, into: scratch + row * columns) }
-            return body(scratch)
+            for row in 0..<rows { unsafe dequantize(values, scales, row: row, into: scratch + row * columns) }
+            return unsafe body(scratch)
         }
     }
 
@@ -133,26 +133,26 @@ package struct WeightMatrix: Sendable {
     func copyRow(_ row: Int, into destination: UnsafeMutablePointer<Float>) {
         switch storage {
         case .f32(let tensor):
-            tensor.withUnsafeBytes { bytes in
-                destination.update(from: bytes.baseAddress!.assumingMemoryBound(to: Float.self) + row * columns,
+            unsafe tensor.withUnsafeBytes { bytes in
+                unsafe destination.update(from: bytes.baseAddress!.assumingMemoryBound(to: Float.self) + row * columns,
                                    count: columns)
             }
         case .f16(let tensor):
-            tensor.withUnsafeBytes { bytes in
-                Conversion.widen(bytes.baseAddress!.assumingMemoryBound(to: Float16.self) + row * columns,
+            unsafe tensor.withUnsafeBytes { bytes in
+                unsafe Conversion.widen(bytes.baseAddress!.assumingMemoryBound(to: Float16.self) + row * columns,
                                  into: destination, count: columns)
             }
         case .int8(let values, let scales):
-            dequantize(values, scales, row: row, into: destination)
+            unsafe dequantize(values, scales, row: row, into: destination)
         }
     }
 
     private func dequantize(_ values: Tensor, _ scales: Tensor, row: Int, into destination: UnsafeMutablePointer<Float>) {
-        values.withUnsafeBytes { q in
-            scales.withUnsafeBytes { s in
-                let scale = s.load(fromByteOffset: row * 4, as: Float.self)
-                let source = q.baseAddress!.assumingMemoryBound(to: Int8.self) + row * columns
-                for column in 0..<columns { destination[column] = Float(source[column]) * scale }
+        unsafe values.withUnsafeBytes { q in
+            unsafe scales.withUnsafeBytes { s in
+                let scale = unsafe s.load(fromByteOffset: row * 4, as: Float.self)
+                let source = unsafe q.baseAddress!.assumingMemoryBound(to: Int8.self) + row * columns
+                for column in 0..<columns { unsafe destination[column] = unsafe Float(source[column]) * scale }
             }
         }
     }
@@ -160,9 +160,9 @@ package struct WeightMatrix: Sendable {
     /// `tensor`, or an aligned owned copy when its bytes are misaligned for its elements.
     private static func aligned(_ tensor: Tensor) -> Tensor {
         if tensor.isAligned { return tensor }
-        let storage = tensor.withUnsafeBytes { ByteStorage.copy(of: $0) }
+        let storage = unsafe tensor.withUnsafeBytes { unsafe ByteStorage.copy(of: $0) }
         let info = TensorInfo(name: tensor.name, dtype: tensor.dtype, shape: tensor.shape, dataOffsets: 0..<tensor.byteCount)
-        return Tensor(info: info, storage: storage, bytes: storage.bytes)
+        return unsafe Tensor(info: info, storage: storage, bytes: storage.bytes)
     }
 
     /// `tensor` rounded (or widened) to `format`, as `weights convert --dtype` writes it.
@@ -172,11 +172,11 @@ package struct WeightMatrix: Sendable {
                 "tensor '\(tensor.name)' is \(tensor.dtype), not a floating dtype", tensor: tensor.name)
         }
         let count = tensor.elementCount * format.byteWidth
-        let storage = ByteStorage.allocate(count: count) { destination in
-            _ = tensor.withUnsafeBytes { FloatFormat.convert($0, from: source, to: format, into: destination) }
+        let storage = unsafe ByteStorage.allocate(count: count) { destination in
+            _ = unsafe tensor.withUnsafeBytes { unsafe FloatFormat.convert($0, from: source, to: format, into: destination) }
         }
         let info = TensorInfo(name: tensor.name, dtype: format.dtype, shape: tensor.shape, dataOffsets: 0..<count)
-        return Tensor(info: info, storage: storage, bytes: storage.bytes)
+        return unsafe Tensor(info: info, storage: storage, bytes: storage.bytes)
     }
 }
 
@@ -185,7 +185,7 @@ enum Conversion {
     /// Widens `count` halves to floats (exact).
     @inline(__always)
     static func widen(_ source: UnsafePointer<Float16>, into destination: UnsafeMutablePointer<Float>, count: Int) {
-        FloatFormat.convert(UnsafeBufferPointer(start: source, count: count),
+        unsafe FloatFormat.convert(UnsafeBufferPointer(start: source, count: count),
                             into: UnsafeMutableBufferPointer(start: destination, count: count))
     }
 }

@@ -70,7 +70,7 @@ struct AddedTokenMatcher: Sendable {
         var segmentStart = 0  // end of the previous match, as stripped
         var position = 0
         while position < text.count {
-            guard mayStart(text[position]), let entry = longestEntry(in: text, at: position) else {
+            guard unsafe mayStart(text[position]), let entry = unsafe longestEntry(in: text, at: position) else {
                 position += 1
                 continue
             }
@@ -78,15 +78,15 @@ struct AddedTokenMatcher: Sendable {
             var end = position + entry.scalars.count
             position = end
             if entry.token.singleWord {
-                let wordBefore = start > 0 && Self.isWordCharacter(text[start - 1])
-                let wordAfter = end < text.count && Self.isWordCharacter(text[end])
+                let wordBefore = unsafe start > 0 && Self.isWordCharacter(text[start - 1])
+                let wordAfter = unsafe end < text.count && Self.isWordCharacter(text[end])
                 if wordBefore || wordAfter { continue }
             }
             if entry.token.leftStrip {
-                while start > segmentStart, BertCharacters.isWhitespace(text[start - 1]) { start -= 1 }
+                while start > segmentStart, unsafe BertCharacters.isWhitespace(text[start - 1]) { start -= 1 }
             }
             if entry.token.rightStrip {
-                while end < text.count, BertCharacters.isWhitespace(text[end]) { end += 1 }
+                while end < text.count, unsafe BertCharacters.isWhitespace(text[end]) { end += 1 }
                 position = end
             }
             if segmentStart < start, !body(.text(segmentStart..<start)) { return }
@@ -100,7 +100,7 @@ struct AddedTokenMatcher: Sendable {
         let available = text.count - position
         for entry in entries where entry.scalars.count <= available {
             var matches = true
-            for (offset, value) in entry.scalars.enumerated() where text[position + offset] != value {
+            for (offset, value) in entry.scalars.enumerated() where unsafe text[position + offset] != value {
                 matches = false
                 break
             }

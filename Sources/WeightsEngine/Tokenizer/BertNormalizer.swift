@@ -38,21 +38,21 @@ package struct BertNormalizer: Sendable, Equatable {
         var firstNonASCII = -1
         var firstDecomposable = -1
         output.append(contentsOf: repeatElement(0, count: input.count * (handleChineseChars ? 3 : 1)))
-        let written = output.withUnsafeMutableBufferPointer { buffer -> Int in
-            let base = buffer.baseAddress! + start
+        let written = unsafe output.withUnsafeMutableBufferPointer { buffer -> Int in
+            let base = unsafe buffer.baseAddress! + start
             var count = 0
-            for value in input {
+            for unsafe value in unsafe input {
                 // Both tests answer ASCII with range checks alone.
                 if cleanText {
                     if BertCharacters.isRemovedByCleaning(value) { continue }
                     if BertCharacters.isWhitespace(value) {
-                        base[count] = 0x20
+                        unsafe base[count] = 0x20
                         count += 1
                         continue
                     }
                 }
                 if value < 0x80 {
-                    base[count] = lowercase && value &- 0x41 < 26 ? value + 0x20 : value
+                    unsafe base[count] = lowercase && value &- 0x41 < 26 ? value + 0x20 : value
                     count += 1
                     continue
                 }
@@ -60,12 +60,12 @@ package struct BertNormalizer: Sendable, Equatable {
                 // U+00C0 is the first scalar with a canonical decomposition.
                 if firstDecomposable < 0 && value >= 0xC0 { firstDecomposable = start + count }
                 if handleChineseChars && BertCharacters.isCJKIdeograph(value) {
-                    base[count] = 0x20
-                    base[count + 1] = value
-                    base[count + 2] = 0x20
+                    unsafe base[count] = 0x20
+                    unsafe base[count + 1] = value
+                    unsafe base[count + 2] = 0x20
                     count += 3
                 } else {
-                    base[count] = value
+                    unsafe base[count] = value
                     count += 1
                 }
             }
@@ -88,7 +88,7 @@ package struct BertNormalizer: Sendable, Equatable {
     package func normalize(_ text: String) -> String {
         let input = Array(text.unicodeScalars.lazy.map(\.value))
         var output: [UInt32] = []
-        input.withUnsafeBufferPointer { normalize($0, into: &output) }
+        unsafe input.withUnsafeBufferPointer { unsafe normalize($0, into: &output) }
         var scalars = String.UnicodeScalarView()
         for value in output {
             if let scalar = Unicode.Scalar(value) { scalars.append(scalar) }

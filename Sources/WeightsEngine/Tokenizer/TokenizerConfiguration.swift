@@ -41,7 +41,7 @@ extension TokenizerConfiguration {
     /// - Complexity: O(file size).
     init(tokenizerJSON path: String) throws {
         let storage = try ByteStorage.map(path: path)
-        let file = try withExtendedLifetime(storage) { try TokenizerFile(storage.bytes, path: path) }
+        let file = try withExtendedLifetime(storage) { unsafe try TokenizerFile(storage.bytes, path: path) }
 
         let model = file.model
         if let type = model.type, type != "WordPiece" {
@@ -196,10 +196,10 @@ extension TokenizerConfiguration {
         let storage = try ByteStorage.map(path: path)
         var vocabulary: [String: Int32] = [:]
         try withExtendedLifetime(storage) {
-            var lines = storage.bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
-            if lines.last?.isEmpty == true { lines.removeLast() }  // a final newline ends the last line
-            for (lineNumber, line) in lines.enumerated() {
-                guard var scalars = String(validating: line, as: UTF8.self)?.unicodeScalars else {
+            var lines = unsafe storage.bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
+            if unsafe lines.last?.isEmpty == true { unsafe lines.removeLast() }  // a final newline ends the last line
+            for unsafe (lineNumber, line) in unsafe lines.enumerated() {
+                guard var scalars = unsafe String(validating: line, as: UTF8.self)?.unicodeScalars else {
                     throw WeightsError(.invalidArgument, "line \(lineNumber + 1) is not UTF-8 text", file: path)
                 }
                 while let last = scalars.last, last.properties.isWhitespace { scalars.removeLast() }

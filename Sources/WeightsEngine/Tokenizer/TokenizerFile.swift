@@ -76,7 +76,7 @@ struct TokenizerFile {
         var model: Model?
         var sections: [String: JSONValue] = [:]
         do {
-            var scanner = JSONScanner(bytes, unit: "byte")
+            var scanner = unsafe JSONScanner(bytes, unit: "byte")
             guard try scanner.peek() == UInt8(ascii: "{") else { throw scanner.error("expected an object") }
             var seen = Set<String>()
             try scanner.readObject { scanner, key in

@@ -248,9 +248,9 @@ public struct WordPieceTokenizer: Sendable {
         var normalized: [UInt32] = []
         normalized.reserveCapacity(input.count + 8)
 
-        return input.withUnsafeBufferPointer { input -> Bool in
+        return unsafe input.withUnsafeBufferPointer { input -> Bool in
             var truncated = false
-            addedTokens.split(input) { segment in
+            unsafe addedTokens.split(input) { segment in
                 switch segment {
                 case .addedToken(let id):
                     guard ids.count < limit else {
@@ -263,16 +263,16 @@ public struct WordPieceTokenizer: Sendable {
                     // long text is only normalized as far as it is used.
                     var chunkStart = range.lowerBound
                     while chunkStart < range.upperBound {
-                        let chunkEnd = chunkEnd(in: input, from: chunkStart, before: range.upperBound)
-                        let chunk = UnsafeBufferPointer(rebasing: input[chunkStart..<chunkEnd])
+                        let chunkEnd = unsafe chunkEnd(in: input, from: chunkStart, before: range.upperBound)
+                        let chunk = unsafe UnsafeBufferPointer(rebasing: input[chunkStart..<chunkEnd])
                         normalized.removeAll(keepingCapacity: true)
                         if let normalizer {
-                            normalizer.normalize(chunk, into: &normalized)
+                            unsafe normalizer.normalize(chunk, into: &normalized)
                         } else {
-                            normalized.append(contentsOf: chunk)
+                            unsafe normalized.append(contentsOf: chunk)
                         }
-                        truncated = normalized.withUnsafeBufferPointer {
-                            appendWordPieces(of: $0, to: &ids, limit: limit)
+                        truncated = unsafe normalized.withUnsafeBufferPointer {
+                            unsafe appendWordPieces(of: $0, to: &ids, limit: limit)
                         }
                         if truncated { return false }
                         chunkStart = chunkEnd
@@ -296,7 +296,7 @@ public struct WordPieceTokenizer: Sendable {
         guard index < end else { return end }
         let cleans = normalizer?.cleanText ?? false
         while index < end {
-            let value = input[index]
+            let value = unsafe input[index]
             index += 1
             if BertCharacters.isWhitespace(value) && !(cleans && BertCharacters.isRemovedByCleaning(value)) {
                 return index
@@ -310,28 +310,28 @@ public struct WordPieceTokenizer: Sendable {
     static func scalarValues(of text: String) -> [UInt32] {
         var text = text
         return text.withUTF8 { bytes -> [UInt32] in
-            [UInt32](unsafeUninitializedCapacity: bytes.count) { values, count in
+            unsafe [UInt32](unsafeUninitializedCapacity: bytes.count) { values, count in
                 var index = 0
                 count = 0
                 while index < bytes.count {
-                    let lead = UInt32(bytes[index])
+                    let lead = unsafe UInt32(bytes[index])
                     let value: UInt32
                     if lead < 0x80 {
                         value = lead
                         index += 1
                     } else if lead < 0xE0 {
-                        value = (lead & 0x1F) << 6 | UInt32(bytes[index + 1] & 0x3F)
+                        value = unsafe (lead & 0x1F) << 6 | UInt32(bytes[index + 1] & 0x3F)
                         index += 2
                     } else if lead < 0xF0 {
-                        value = (lead & 0x0F) << 12 | UInt32(bytes[index + 1] & 0x3F) << 6
+                        value = unsafe (lead & 0x0F) << 12 | UInt32(bytes[index + 1] & 0x3F) << 6
                             | UInt32(bytes[index + 2] & 0x3F)
                         index += 3
                     } else {
-                        value = (lead & 0x07) << 18 | UInt32(bytes[index + 1] & 0x3F) << 12
+                        value = unsafe (lead & 0x07) << 18 | UInt32(bytes[index + 1] & 0x3F) << 12
                             | UInt32(bytes[index + 2] & 0x3F) << 6 | UInt32(bytes[index + 3] & 0x3F)
                         index += 4
                     }
-                    values[count] = value
+                    unsafe values[count] = value
                     count += 1
                 }
             }
@@ -345,7 +345,7 @@ public struct WordPieceTokenizer: Sendable {
         var index = 0
         let count = text.count
         while index < count {
-            let value = text[index]
+            let value = unsafe text[index]
             if BertCharacters.isWhitespace(value) {
                 index += 1
                 continue
@@ -353,12 +353,12 @@ public struct WordPieceTokenizer: Sendable {
             if ids.count >= limit { return true }
             var end = index + 1
             if !BertCharacters.isPunctuation(value) {
-                while end < count, !BertCharacters.isWhitespace(text[end]), !BertCharacters.isPunctuation(text[end]) {
+                while end < count, unsafe !BertCharacters.isWhitespace(text[end]), unsafe !BertCharacters.isPunctuation(text[end]) {
                     end += 1
                 }
             }
-            let word = UnsafeBufferPointer(rebasing: text[index..<end])
-            if appendWordPieces(ofWord: word, to: &ids, limit: limit) { return true }
+            let word = unsafe UnsafeBufferPointer(rebasing: text[index..<end])
+            if unsafe appendWordPieces(ofWord: word, to: &ids, limit: limit) { return true }
             index = end
         }
         return false
@@ -374,7 +374,7 @@ public struct WordPieceTokenizer: Sendable {
         let first = ids.count
         var start = 0
         while start < word.count {
-            guard let match = vocabulary.longestMatch(in: word, from: start, continuation: start > 0) else {
+            guard let match = unsafe vocabulary.longestMatch(in: word, from: start, continuation: start > 0) else {
                 // No piece covers the rest: the whole word is unknown.
                 ids.removeSubrange(first...)
                 ids.append(unknownID)

@@ -69,7 +69,7 @@ struct WordPieceVocabulary: Sendable {
         guard var node = continuation ? continuationRoot : 0 else { return nil }
         var best: (id: Int32, end: Int)?
         var index = start
-        while index < word.count, let next = edges.child(node, word[index]) {
+        while index < word.count, let next = unsafe edges.child(node, word[index]) {
             node = next
             index += 1
             let id = terminalIDs[Int(node)]
@@ -114,10 +114,10 @@ private struct EdgeTable: Sendable {
     @inline(__always)
     func child(_ node: UInt32, _ scalar: UInt32) -> UInt32? {
         let key = Self.key(node, scalar)
-        return keys.withUnsafeBufferPointer { keys in
+        return unsafe keys.withUnsafeBufferPointer { keys in
             var slot = Self.slot(key, mask)
             while true {
-                let found = keys[slot]
+                let found = unsafe keys[slot]
                 if found == key { return children[slot] }
                 if found == Self.emptyKey { return nil }
                 slot = (slot + 1) & mask

@@ -19,15 +19,15 @@ extension SentencePieceVocabulary {
         var bytes: [UInt8] = []
         var starts: [Int32] = [0]
         starts.reserveCapacity(count + 1)
-        try tokens.withUnsafeElementBytes { (raw) throws(WeightsError) in
+        unsafe try tokens.withUnsafeElementBytes { (raw) throws(WeightsError) in
             bytes.reserveCapacity(raw.count - 8 * count)
             var offset = 0
             for index in 0..<count {
                 guard offset + 8 <= raw.count else { throw Self.truncated(file.path, index) }
-                let length = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+                let length = unsafe UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
                 offset += 8
                 guard length <= UInt64(raw.count - offset) else { throw Self.truncated(file.path, index) }
-                bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[offset..<offset + Int(length)]))
+                unsafe bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[offset..<offset + Int(length)]))
                 offset += Int(length)
                 guard bytes.count < Int(Int32.max) else { throw Self.truncated(file.path, index) }
                 starts.append(Int32(bytes.count))

@@ -68,15 +68,15 @@ package struct SentencePieceVocabulary: Sendable {
         while capacity < count * 2 { capacity <<= 1 }
         var slots = [Int32](repeating: 0, count: capacity)
         let mask = capacity - 1
-        bytes.withUnsafeBufferPointer { buffer in
+        unsafe bytes.withUnsafeBufferPointer { buffer in
             for index in 0..<count {
-                let text = UnsafeBufferPointer(rebasing: buffer[Int(starts[index])..<Int(starts[index + 1])])
-                var slot = Int(truncatingIfNeeded: Self.hash(text)) & mask
+                let text = unsafe UnsafeBufferPointer(rebasing: buffer[Int(starts[index])..<Int(starts[index + 1])])
+                var slot = unsafe Int(truncatingIfNeeded: Self.hash(text)) & mask
                 // A later token with the same text replaces the earlier one, as llama.cpp's
                 // text-to-id map does.
                 while slots[slot] != 0 {
                     let other = Int(slots[slot] - 1)
-                    if buffer[Int(starts[other])..<Int(starts[other + 1])].elementsEqual(text) { break }
+                    if unsafe buffer[Int(starts[other])..<Int(starts[other + 1])].elementsEqual(text) { break }
                     slot = (slot + 1) & mask
                 }
                 slots[slot] = Int32(index + 1)
