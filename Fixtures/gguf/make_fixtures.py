@@ -87,11 +87,13 @@ F16_FIELDS = {
     T.Q4_0: [0], T.Q4_1: [0, 2], T.Q5_0: [0], T.Q5_1: [0, 2], T.Q8_0: [0],
     T.Q2_K: [80, 82], T.Q3_K: [108], T.Q4_K: [0, 2], T.Q5_K: [0, 2], T.Q6_K: [208],
     T.IQ4_NL: [0], T.IQ4_XS: [0], T.TQ1_0: [52], T.TQ2_0: [64],
-    T.IQ2_XXS: [0],
+    T.IQ2_XXS: [0], T.IQ2_XS: [0], T.IQ2_S: [0], T.IQ3_XXS: [0], T.IQ3_S: [0], T.IQ1_S: [0],
+    T.Q8_1: [0, 2],
 }
 QUANTIZABLE = {T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.TQ1_0, T.TQ2_0, T.MXFP4}
 BLOCK_TYPES = [T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K,
-               T.Q8_K, T.IQ4_NL, T.IQ4_XS, T.TQ1_0, T.TQ2_0, T.MXFP4, T.NVFP4]
+               T.Q8_K, T.IQ4_NL, T.IQ4_XS, T.TQ1_0, T.TQ2_0, T.MXFP4, T.NVFP4,
+               T.IQ2_XXS, T.IQ2_XS, T.IQ2_S, T.IQ3_XXS, T.IQ3_S, T.IQ1_S, T.IQ1_M]
 
 
 def random_blocks(rng, qtype, blocks):
@@ -101,6 +103,13 @@ def random_blocks(rng, qtype, blocks):
         raw[:, field:field + 2] = finite_f16(rng, blocks, 0.05)
     if qtype == T.Q8_K:
         raw[:, 0:4] = (rng.standard_normal(blocks) * 0.01).astype(np.float32).view(np.uint8).reshape(blocks, 4)
+    if qtype == T.IQ1_M:
+        # The f16 scale is spread over the top nibbles of the four u16 at bytes 48-55.
+        d = finite_f16(rng, blocks, 0.05).view(np.uint16).reshape(blocks)
+        words = raw[:, 48:56].copy().view(np.uint16)
+        for i in range(4):
+            words[:, i] = (words[:, i] & 0x0FFF) | (((d >> (4 * i)) & 0xF) << 12)
+        raw[:, 48:56] = words.view(np.uint8)
     if qtype == T.MXFP4:
         raw[:, 0] = rng.integers(100, 150, size=blocks, dtype=np.uint8)  # finite powers of two
     return raw
@@ -140,8 +149,8 @@ def block_tensors():
         else:
             expected = gguf.quants.dequantize(raw, qtype)
         out.append((qtype.name.lower(), raw, qtype, expected))
-    # A type this library reads but does not decode: its blocks stay raw.
-    out.append(("iq2_xxs", random_blocks(rng, T.IQ2_XXS, ROWS).reshape(ROWS, -1), T.IQ2_XXS, None))
+    # A type this library reads but does not decode (nor does gguf-py): its blocks stay raw.
+    out.append(("q8_1", random_blocks(rng, T.Q8_1, ROWS * COLS // 32).reshape(ROWS, -1), T.Q8_1, None))
     return out
 
 
