@@ -124,6 +124,18 @@ def block_tensors():
     f16 = rng.integers(0, 2**16, size=(ROWS, COLS), dtype=np.uint16)
     f16 = np.where((f16 & 0x7C00) == 0x7C00, f16 & 0x83FF, f16).astype(np.uint16).view(np.float16)
     out.append(("f16", f16, None, gguf.quants.dequantize(f16, T.F16)))
+    # Infinities, quiet and signaling NaNs of both signs, subnormals, zeros.
+    special = np.array([0x7C00, 0xFC00, 0x7C01, 0xFC01, 0x7D00, 0x7E00, 0xFE01, 0x7FFF, 0x0001, 0x8001, 0x03FF,
+                        0x0000, 0x8000, 0x7BFF, 0xFBFF], dtype=np.uint16)
+    special = np.concatenate([special, rng.integers(0x7C01, 0x8000, size=ROWS * COLS - special.size, dtype=np.uint16)
+                              | (rng.integers(0, 2, size=ROWS * COLS - special.size, dtype=np.uint16) << 15)])
+    special = special.reshape(ROWS, COLS).view(np.float16)
+    out.append(("f16_special", special, None, gguf.quants.dequantize(special, T.F16)))
+    # A Q8_0 row whose scales are infinities and NaNs.
+    q8 = rng.integers(0, 256, size=(ROWS * COLS // 32, 34), dtype=np.uint8)
+    q8[:, 0:2] = special.reshape(-1)[:ROWS * COLS // 32].view(np.uint8).reshape(-1, 2)
+    q8 = q8.reshape(ROWS, -1)
+    out.append(("q8_0_special", q8, T.Q8_0, gguf.quants.dequantize(q8, T.Q8_0)))
     bf16 = gguf.quants.quantize(normal * 3, T.BF16)
     out.append(("bf16", bf16, T.BF16, gguf.quants.dequantize(bf16, T.BF16)))
     f64 = rng.standard_normal((ROWS, COLS)) * 1e3

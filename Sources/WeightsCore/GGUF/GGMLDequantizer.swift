@@ -77,7 +77,16 @@ enum GGMLDequantizer {
     }
     /// An IEEE half at `offset`, widened (exactly) to `Float`.
     @inline(__always) static func f16(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
-        Float(Float16(bitPattern: u16(p, offset)))
+        widen(u16(p, offset))
+    }
+
+    /// The half with bits `h`, widened exactly. A NaN keeps its payload unquieted, as NumPy's
+    /// conversion does (the hardware conversion would set the quiet bit of a signaling NaN).
+    @inline(__always) static func widen(_ h: UInt16) -> Float {
+        if h & 0x7C00 == 0x7C00, h & 0x03FF != 0 {
+            return Float(bitPattern: UInt32(h & 0x8000) << 16 | 0x7F80_0000 | UInt32(h & 0x03FF) << 13)
+        }
+        return Float(Float16(bitPattern: h))
     }
 
     // MARK: 32-element blocks
@@ -550,7 +559,7 @@ enum GGMLDequantizer {
                 let p = src + b * 56, o = out + b * 256
                 let s0 = u16(p, 48), s1 = u16(p, 50), s2 = u16(p, 52), s3 = u16(p, 54)
                 let bits = (s0 >> 12) | ((s1 >> 8) & 0x00F0) | ((s2 >> 4) & 0x0F00) | (s3 & 0xF000)
-                let d = Float(Float16(bitPattern: bits))
+                let d = widen(bits)
                 for k in 0..<32 {
                     let word = u16(p, 48 + 2 * (k / 8))
                     let scale = (word >> UInt16(3 * ((k / 2) & 3))) & 7
