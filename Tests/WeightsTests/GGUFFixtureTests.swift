@@ -138,4 +138,22 @@ import Weights
             offset = info.dataOffsets.upperBound
         }
     }
+
+    /// A GGUF file converts to safetensors through the TensorSource view: decoded tensors as
+    /// F32, plain ones as they are.
+    @Test func ggufWritesAsSafetensors() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let source = try Checkpoint.open(packagePath("Fixtures/gguf/blocks-a64.gguf"))
+        try source.write(to: directory + "/out.safetensors", syncToDisk: false)
+        let written = try SafetensorsFile(path: directory + "/out.safetensors")
+        let expected = try Self.fixture("blocks-expected.gguf")
+        #expect(Set(written.tensors.map(\.name)) == Set(source.tensors.map(\.name)))
+        for name in ["q4_k", "q6_k", "mxfp4"] {
+            let tensor = try written.tensor(named: name)
+            #expect(tensor.dtype == .f32 && tensor.shape == [2, 256])
+            #expect(try tensor.elements(of: Float.self).map(\.bitPattern) == Self.bits(try expected.tensor(named: name)))
+        }
+        #expect(try written.tensor(named: "f16").dtype == .f16)
+    }
 }
