@@ -13,11 +13,11 @@ enum GGMLDequantizer {
     /// - Throws: `unsupportedFormat` for types not decoded; `invalidArgument` when the sizes
     ///   disagree.
     static func dequantize(_ type: GGMLType, _ source: UnsafeRawBufferPointer, into output: UnsafeMutableBufferPointer<Float>,
-                           tensor: String? = nil) throws(WeightsError) {
+                           file: String? = nil, tensor: String? = nil) throws(WeightsError) {
         let blocks = source.count / type.typeSize
         guard source.count % type.typeSize == 0, output.count == blocks * type.blockSize else {
             throw WeightsError(.invalidArgument,
-                "\(source.count) bytes of \(type) do not decode into \(output.count) floats", tensor: tensor)
+                "\(source.count) bytes of \(type) do not decode into \(output.count) floats", file: file, tensor: tensor)
         }
         guard blocks > 0, let src = source.baseAddress, let out = output.baseAddress else { return }
         switch type {
@@ -54,7 +54,7 @@ enum GGMLDequantizer {
         case .iq1_S: iq1_S(src, blocks, out)
         case .iq1_M: iq1_M(src, blocks, out)
         case .q8_1, .q1_0:
-            throw WeightsError(.unsupportedFormat, "dequantizing \(type) is not implemented", tensor: tensor)
+            throw WeightsError(.unsupportedFormat, "dequantizing \(type) is not implemented", file: file, tensor: tensor)
         }
     }
 

@@ -60,9 +60,8 @@ public struct GGUFTensor: @unchecked Sendable {
         let source = UnsafeRawBufferPointer(rebasing: bytes[range.lowerBound * size..<range.upperBound * size])
         let count = range.count * type.blockSize
         return try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            do throws(WeightsError) {
-                try GGMLDequantizer.dequantize(type, source, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]), tensor: name)
-            } catch { throw error.in(file: path) }
+            try GGMLDequantizer.dequantize(type, source, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]),
+                                           file: path, tensor: name)
             initialized = count
         }
     }
@@ -75,7 +74,6 @@ public struct GGUFTensor: @unchecked Sendable {
             throw WeightsError(.invalidArgument, "tensor '\(name)' has \(elementCount) elements, not \(output.count)",
                                file: path, tensor: name)
         }
-        do throws(WeightsError) { try GGMLDequantizer.dequantize(type, bytes, into: output, tensor: name) }
-        catch { throw error.in(file: path) }
+        try GGMLDequantizer.dequantize(type, bytes, into: output, file: path, tensor: name)
     }
 }
