@@ -22,6 +22,7 @@ and the integer types (numpy's astype(float32), which rounds to nearest) and Q8_
 (d * q in float32 numpy, the one product ggml's dequantize_row_q8_K computes).
 Deterministic: numpy's default_rng with fixed seeds.
 """
+import importlib.metadata
 import sys
 from pathlib import Path
 
@@ -29,6 +30,10 @@ import numpy as np
 import gguf
 from gguf import GGMLQuantizationType as T, GGUFValueType as V
 from gguf.constants import GGML_QUANT_SIZES
+
+GGUF_VERSION = "0.19.0"
+if importlib.metadata.version("gguf") != GGUF_VERSION:
+    raise SystemExit(f"needs gguf=={GGUF_VERSION} (pip install gguf=={GGUF_VERSION}), found {importlib.metadata.version('gguf')}")
 
 HERE = Path(__file__).resolve().parent
 ROWS, COLS = 2, 256

@@ -9,10 +9,15 @@ of the value in the format's short list of levels. The Swift side expands them o
     pip install gguf==0.19.0 numpy
     python3 Fixtures/gguf/make_grids.py
 """
+import importlib.metadata
 from pathlib import Path
 
 import numpy as np
 import gguf.quants as q
+
+GGUF_VERSION = "0.19.0"
+if importlib.metadata.version("gguf") != GGUF_VERSION:
+    raise SystemExit(f"needs gguf=={GGUF_VERSION} (pip install gguf=={GGUF_VERSION}), found {importlib.metadata.version('gguf')}")
 
 OUT = Path(__file__).resolve().parents[2] / "Sources/WeightsCore/GGUF/GGMLGridData.swift"
 GRIDS = [("iq2xxs", q.IQ2_XXS), ("iq2xs", q.IQ2_XS), ("iq2s", q.IQ2_S),
