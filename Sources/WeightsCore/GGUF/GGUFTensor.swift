@@ -40,6 +40,11 @@ public struct GGUFTensor: @unchecked Sendable {
         try body(bytes)
     }
 
+    /// Calls `body` with the raw blocks as a `RawSpan`. O(1): no copy.
+    public func withBytes<R, E: Error>(_ body: (RawSpan) throws(E) -> R) throws(E) -> R {
+        try body(RawSpan(_unsafeBytes: bytes))
+    }
+
     /// A copy of the raw blocks.
     public func copyBytes() -> [UInt8] { Array(bytes) }
 
