@@ -19,6 +19,8 @@ let modes: [String: ([String]) throws -> Void] = [
     "convert-memory": ConversionBench.memory,
     "engine-throughput": EngineBench.throughput,
     "engine-memory": EngineBench.memory,
+    "gguf-open": GGUFBench.open,
+    "gguf-dequantize": GGUFBench.dequantize,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

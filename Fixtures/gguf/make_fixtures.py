@@ -22,6 +22,7 @@ and the integer types (numpy's astype(float32), which rounds to nearest) and Q8_
 (d * q in float32 numpy, the one product ggml's dequantize_row_q8_K computes).
 Deterministic: numpy's default_rng with fixed seeds.
 """
+import importlib.metadata
 import sys
 from pathlib import Path
 
@@ -29,6 +30,10 @@ import numpy as np
 import gguf
 from gguf import GGMLQuantizationType as T, GGUFValueType as V
 from gguf.constants import GGML_QUANT_SIZES
+
+GGUF_VERSION = "0.19.0"
+if importlib.metadata.version("gguf") != GGUF_VERSION:
+    raise SystemExit(f"needs gguf=={GGUF_VERSION} (pip install gguf=={GGUF_VERSION}), found {importlib.metadata.version('gguf')}")
 
 HERE = Path(__file__).resolve().parent
 ROWS, COLS = 2, 256
@@ -87,11 +92,13 @@ F16_FIELDS = {
     T.Q4_0: [0], T.Q4_1: [0, 2], T.Q5_0: [0], T.Q5_1: [0, 2], T.Q8_0: [0],
     T.Q2_K: [80, 82], T.Q3_K: [108], T.Q4_K: [0, 2], T.Q5_K: [0, 2], T.Q6_K: [208],
     T.IQ4_NL: [0], T.IQ4_XS: [0], T.TQ1_0: [52], T.TQ2_0: [64],
-    T.IQ2_XXS: [0],
+    T.IQ2_XXS: [0], T.IQ2_XS: [0], T.IQ2_S: [0], T.IQ3_XXS: [0], T.IQ3_S: [0], T.IQ1_S: [0],
+    T.Q8_1: [0, 2],
 }
 QUANTIZABLE = {T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.TQ1_0, T.TQ2_0, T.MXFP4}
 BLOCK_TYPES = [T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K,
-               T.Q8_K, T.IQ4_NL, T.IQ4_XS, T.TQ1_0, T.TQ2_0, T.MXFP4, T.NVFP4]
+               T.Q8_K, T.IQ4_NL, T.IQ4_XS, T.TQ1_0, T.TQ2_0, T.MXFP4, T.NVFP4,
+               T.IQ2_XXS, T.IQ2_XS, T.IQ2_S, T.IQ3_XXS, T.IQ3_S, T.IQ1_S, T.IQ1_M]
 
 
 def random_blocks(rng, qtype, blocks):
@@ -101,6 +108,13 @@ def random_blocks(rng, qtype, blocks):
         raw[:, field:field + 2] = finite_f16(rng, blocks, 0.05)
     if qtype == T.Q8_K:
         raw[:, 0:4] = (rng.standard_normal(blocks) * 0.01).astype(np.float32).view(np.uint8).reshape(blocks, 4)
+    if qtype == T.IQ1_M:
+        # The f16 scale is spread over the top nibbles of the four u16 at bytes 48-55.
+        d = finite_f16(rng, blocks, 0.05).view(np.uint16).reshape(blocks)
+        words = raw[:, 48:56].copy().view(np.uint16)
+        for i in range(4):
+            words[:, i] = (words[:, i] & 0x0FFF) | (((d >> (4 * i)) & 0xF) << 12)
+        raw[:, 48:56] = words.view(np.uint8)
     if qtype == T.MXFP4:
         raw[:, 0] = rng.integers(100, 150, size=blocks, dtype=np.uint8)  # finite powers of two
     return raw
@@ -115,6 +129,18 @@ def block_tensors():
     f16 = rng.integers(0, 2**16, size=(ROWS, COLS), dtype=np.uint16)
     f16 = np.where((f16 & 0x7C00) == 0x7C00, f16 & 0x83FF, f16).astype(np.uint16).view(np.float16)
     out.append(("f16", f16, None, gguf.quants.dequantize(f16, T.F16)))
+    # Infinities, quiet and signaling NaNs of both signs, subnormals, zeros.
+    special = np.array([0x7C00, 0xFC00, 0x7C01, 0xFC01, 0x7D00, 0x7E00, 0xFE01, 0x7FFF, 0x0001, 0x8001, 0x03FF,
+                        0x0000, 0x8000, 0x7BFF, 0xFBFF], dtype=np.uint16)
+    special = np.concatenate([special, rng.integers(0x7C01, 0x8000, size=ROWS * COLS - special.size, dtype=np.uint16)
+                              | (rng.integers(0, 2, size=ROWS * COLS - special.size, dtype=np.uint16) << 15)])
+    special = special.reshape(ROWS, COLS).view(np.float16)
+    out.append(("f16_special", special, None, gguf.quants.dequantize(special, T.F16)))
+    # A Q8_0 row whose scales are infinities and NaNs.
+    q8 = rng.integers(0, 256, size=(ROWS * COLS // 32, 34), dtype=np.uint8)
+    q8[:, 0:2] = special.reshape(-1)[:ROWS * COLS // 32].view(np.uint8).reshape(-1, 2)
+    q8 = q8.reshape(ROWS, -1)
+    out.append(("q8_0_special", q8, T.Q8_0, gguf.quants.dequantize(q8, T.Q8_0)))
     bf16 = gguf.quants.quantize(normal * 3, T.BF16)
     out.append(("bf16", bf16, T.BF16, gguf.quants.dequantize(bf16, T.BF16)))
     f64 = rng.standard_normal((ROWS, COLS)) * 1e3
@@ -140,8 +166,8 @@ def block_tensors():
         else:
             expected = gguf.quants.dequantize(raw, qtype)
         out.append((qtype.name.lower(), raw, qtype, expected))
-    # A type this library reads but does not decode: its blocks stay raw.
-    out.append(("iq2_xxs", random_blocks(rng, T.IQ2_XXS, ROWS).reshape(ROWS, -1), T.IQ2_XXS, None))
+    # A type this library reads but does not decode (nor does gguf-py): its blocks stay raw.
+    out.append(("q8_1", random_blocks(rng, T.Q8_1, ROWS * COLS // 32).reshape(ROWS, -1), T.Q8_1, None))
     return out
 
 

@@ -83,7 +83,9 @@ import Weights
             let plain: [GGMLType] = [.f32, .f16, .bf16, .f64, .i8, .i16, .i32, .i64]
             let blocks: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .q8_K]
             let others: [GGMLType] = [.iq4_NL, .iq4_XS, .tq1_0, .tq2_0, .mxfp4, .nvfp4]
-            #expect(checked == Set(plain + blocks + others))
+            let grids: [GGMLType] = [.iq2_XXS, .iq2_XS, .iq2_S, .iq3_XXS, .iq3_S, .iq1_S, .iq1_M]
+            #expect(checked == Set(plain + blocks + others + grids))
+            #expect(checked == Set(GGMLType.allCases.filter(\.canDequantize)))
         } else {
             #expect(checked.count == 7)
         }
@@ -107,11 +109,14 @@ import Weights
 
     @Test func typesNotDecodedKeepTheirRawBlocks() throws {
         let file = try Self.fixture("blocks-a32.gguf")
-        let tensor = try file.tensor(named: "iq2_xxs")
-        #expect(tensor.type == .iq2_XXS)
-        #expect(tensor.byteCount == 2 * 66)
-        #expect(tensor.copyBytes().count == 132)
-        #expect { try tensor.dequantized() } throws: { ($0 as? WeightsError)?.code == .unsupportedFormat }
+        let tensor = try file.tensor(named: "q8_1")
+        #expect(tensor.type == .q8_1)
+        #expect(tensor.byteCount == 2 * 8 * 40)
+        #expect(tensor.copyBytes().count == 640)
+        #expect { try tensor.dequantized() } throws: {
+            let error = $0 as? WeightsError
+            return error?.code == .unsupportedFormat && error?.tensor == "q8_1" && error?.file?.hasSuffix("blocks-a32.gguf") == true
+        }
     }
 
     @Test func checkpointOpensGGUFAsATensorSource() throws {
@@ -132,5 +137,23 @@ import Weights
             #expect(info.dataOffsets.lowerBound == offset)
             offset = info.dataOffsets.upperBound
         }
+    }
+
+    /// A GGUF file converts to safetensors through the TensorSource view: decoded tensors as
+    /// F32, plain ones as they are.
+    @Test func ggufWritesAsSafetensors() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let source = try Checkpoint.open(packagePath("Fixtures/gguf/blocks-a64.gguf"))
+        try source.write(to: directory + "/out.safetensors", syncToDisk: false)
+        let written = try SafetensorsFile(path: directory + "/out.safetensors")
+        let expected = try Self.fixture("blocks-expected.gguf")
+        #expect(Set(written.tensors.map(\.name)) == Set(source.tensors.map(\.name)))
+        for name in ["q4_k", "q6_k", "mxfp4"] {
+            let tensor = try written.tensor(named: name)
+            #expect(tensor.dtype == .f32 && tensor.shape == [2, 256])
+            #expect(try tensor.elements(of: Float.self).map(\.bitPattern) == Self.bits(try expected.tensor(named: name)))
+        }
+        #expect(try written.tensor(named: "f16").dtype == .f16)
     }
 }

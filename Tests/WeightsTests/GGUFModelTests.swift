@@ -27,7 +27,12 @@ import Weights
             file = try GGUFFile(path: path)
             best = min(best, clock.now - start)
         }
-        print("GGUF: opened \(path) in \(best) (best of 5, debug build)")
+        #if DEBUG
+        let configuration = "debug"
+        #else
+        let configuration = "release"
+        #endif
+        print("GGUF: opened \(path) in \(best) (best of 5, \(configuration) build)")
         let gemma = try #require(file)
         #expect(gemma.version == 3)
         #expect(gemma.alignment == 32)

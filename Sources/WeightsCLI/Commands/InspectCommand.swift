@@ -9,10 +9,18 @@ struct InspectCommand: ParsableCommand {
             Tensors are listed in data order with their dtype, shape, size and offset in the data \
             section. --json prints one object: format, file_size, header_size (the header length \
             field, summed over shards), metadata and tensors (with "file" for sharded sets).
+
+            A GGUF file is listed in its own terms: typed metadata (arrays over 64 items shown by \
+            type and length with their first 8), tensors with their ggml type, shape as the file \
+            stores it (fastest-varying dimension first), bytes and offset in the data section, and \
+            totals per type with bits per weight. Its --json object has "format": "gguf", version, \
+            alignment, file_size, data_offset, metadata (key to {"type", "value"}; arrays as \
+            {"type": "ARRAY", "item_type", "value"}, or over 64 items {"type", "item_type", \
+            "length", "head"}), tensors (name, type, shape, offset, bytes) and totals.
             """
     )
 
-    @Argument(help: "A .safetensors file, an index.json, or a model directory.")
+    @Argument(help: "A .safetensors or .gguf file, an index.json, or a model directory.")
     var path: String
 
     @Flag(help: "Print JSON instead of a table.")
@@ -20,6 +28,11 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         let source = try openSource(path)
+        if let gguf = source as? GGUFTensorSource {
+            let summary = GGUFSummary(file: gguf.file)
+            print(try WeightsError.tagging(file: path) { try json ? summary.json() : summary.table() })
+            return
+        }
         let summary = CheckpointSummary(source)
         print(json ? summary.json() : summary.table())
     }

@@ -13,11 +13,11 @@ enum GGMLDequantizer {
     /// - Throws: `unsupportedFormat` for types not decoded; `invalidArgument` when the sizes
     ///   disagree.
     static func dequantize(_ type: GGMLType, _ source: UnsafeRawBufferPointer, into output: UnsafeMutableBufferPointer<Float>,
-                           tensor: String? = nil) throws(WeightsError) {
+                           file: String? = nil, tensor: String? = nil) throws(WeightsError) {
         let blocks = source.count / type.typeSize
         guard source.count % type.typeSize == 0, output.count == blocks * type.blockSize else {
             throw WeightsError(.invalidArgument,
-                "\(source.count) bytes of \(type) do not decode into \(output.count) floats", tensor: tensor)
+                "\(source.count) bytes of \(type) do not decode into \(output.count) floats", file: file, tensor: tensor)
         }
         guard blocks > 0, let src = source.baseAddress, let out = output.baseAddress else { return }
         switch type {
@@ -46,8 +46,15 @@ enum GGMLDequantizer {
         case .nvfp4: nvfp4(src, blocks, out)
         case .tq1_0: tq1_0(src, blocks, out)
         case .tq2_0: tq2_0(src, blocks, out)
-        case .q8_1, .iq2_XXS, .iq2_XS, .iq3_XXS, .iq1_S, .iq3_S, .iq2_S, .iq1_M, .q1_0:
-            throw WeightsError(.unsupportedFormat, "dequantizing \(type) is not implemented", tensor: tensor)
+        case .iq2_XXS: iq2_XXS(src, blocks, out)
+        case .iq2_XS: iq2_XS(src, blocks, out)
+        case .iq2_S: iq2_S(src, blocks, out)
+        case .iq3_XXS: iq3_XXS(src, blocks, out)
+        case .iq3_S: iq3_S(src, blocks, out)
+        case .iq1_S: iq1_S(src, blocks, out)
+        case .iq1_M: iq1_M(src, blocks, out)
+        case .q8_1, .q1_0:
+            throw WeightsError(.unsupportedFormat, "dequantizing \(type) is not implemented", file: file, tensor: tensor)
         }
     }
 
@@ -70,7 +77,16 @@ enum GGMLDequantizer {
     }
     /// An IEEE half at `offset`, widened (exactly) to `Float`.
     @inline(__always) static func f16(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
-        Float(Float16(bitPattern: u16(p, offset)))
+        widen(u16(p, offset))
+    }
+
+    /// The half with bits `h`, widened exactly. A NaN keeps its payload unquieted, as NumPy's
+    /// conversion does (the hardware conversion would set the quiet bit of a signaling NaN).
+    @inline(__always) static func widen(_ h: UInt16) -> Float {
+        if h & 0x7C00 == 0x7C00, h & 0x03FF != 0 {
+            return Float(bitPattern: UInt32(h & 0x8000) << 16 | 0x7F80_0000 | UInt32(h & 0x03FF) << 13)
+        }
+        return Float(Float16(bitPattern: h))
     }
 
     // MARK: 32-element blocks
@@ -393,6 +409,166 @@ enum GGMLDequantizer {
                         let q = (u8(p, half * 32 + l) >> UInt8(2 * shift)) & 3
                         o[half * 128 + shift * 32 + l] = d * Float(Int32(q) - 1)
                     }
+                }
+            }
+        }
+    }
+
+    // MARK: IQ formats (lookup grids, GGMLGrid)
+
+    /// Writes `count` grid values from entry `entry` (of `width`), times `scale`, negated
+    /// where bit j of `signs` is set.
+    @inline(__always) static func signedRow(_ grid: UnsafeBufferPointer<Float>, entry: Int, width: Int, count: Int,
+                                            scale: Float, signs: UInt8, into o: UnsafeMutablePointer<Float>) {
+        for j in 0..<count {
+            let value = scale * grid[entry * width + j]
+            o[j] = (signs >> UInt8(j)) & 1 == 0 ? value : -value
+        }
+    }
+
+    /// f16 d; 8 groups of 32, each two u32: four grid indices (bytes), then four 7-bit sign
+    /// indices and a 4-bit scale s in the top bits. x = ±(d × (0.5 + s) × 0.25) × grid.
+    static func iq2_XXS(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        GGMLGrid.iq2xxs.withUnsafeBufferPointer { grid in
+            GGMLGrid.signs.withUnsafeBufferPointer { signs in
+                for b in 0..<blocks {
+                    let p = src + b * 66, o = out + b * 256
+                    let d = f16(p, 0)
+                    for group in 0..<8 {
+                        let indices = u32(p, 2 + 8 * group), aux = u32(p, 6 + 8 * group)
+                        let db = d * (0.5 + Float(aux >> 28)) * 0.25
+                        for k in 0..<4 {
+                            signedRow(grid, entry: Int((indices >> UInt32(8 * k)) & 0xFF), width: 8, count: 8, scale: db,
+                                      signs: signs[Int((aux >> UInt32(7 * k)) & 0x7F)], into: o + group * 32 + k * 8)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// f16 d; 32 u16 (9-bit grid index, 7-bit sign index), each 8 elements; 8 bytes of 4-bit
+    /// scales, one per 16 elements. x = ±(d × (0.5 + s) × 0.25) × grid.
+    static func iq2_XS(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        GGMLGrid.iq2xs.withUnsafeBufferPointer { grid in
+            GGMLGrid.signs.withUnsafeBufferPointer { signs in
+                for b in 0..<blocks {
+                    let p = src + b * 74, o = out + b * 256
+                    let d = f16(p, 0)
+                    for k in 0..<32 {
+                        let scale = (u8(p, 66 + k / 4) >> UInt8(4 * ((k / 2) & 1))) & 0x0F
+                        let db = d * (0.5 + Float(scale)) * 0.25
+                        let q = u16(p, 2 + 2 * k)
+                        signedRow(grid, entry: Int(q & 511), width: 8, count: 8, scale: db,
+                                  signs: signs[Int(q >> 9)], into: o + 8 * k)
+                    }
+                }
+            }
+        }
+    }
+
+    /// f16 d; 32 low index bytes; 32 sign bytes; 8 bytes of 2-bit high index bits; 8 bytes of
+    /// 4-bit scales (per 16). Group k of 8: grid entry low[k] | 2 bits of high[k / 4] << 8,
+    /// signs from bits of sign byte k. x = ±(d × (0.5 + s) × 0.25) × grid.
+    static func iq2_S(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        GGMLGrid.iq2s.withUnsafeBufferPointer { grid in
+            for b in 0..<blocks {
+                let p = src + b * 82, o = out + b * 256
+                let d = f16(p, 0)
+                for k in 0..<32 {
+                    let scale = (u8(p, 74 + k / 4) >> UInt8(4 * ((k / 2) & 1))) & 0x0F
+                    let db = d * (0.5 + Float(scale)) * 0.25
+                    let high = (Int(u8(p, 66 + k / 4)) >> (2 * (k & 3))) & 3
+                    signedRow(grid, entry: Int(u8(p, 2 + k)) | high << 8, width: 8, count: 8, scale: db,
+                              signs: u8(p, 34 + k), into: o + 8 * k)
+                }
+            }
+        }
+    }
+
+    /// f16 d; 64 grid index bytes (entries of 4); 8 u32, one per 32 elements: four 7-bit sign
+    /// indices and a 4-bit scale s on top. x = ±(d × (0.5 + s) × 0.5) × grid.
+    static func iq3_XXS(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        GGMLGrid.iq3xxs.withUnsafeBufferPointer { grid in
+            GGMLGrid.signs.withUnsafeBufferPointer { signs in
+                for b in 0..<blocks {
+                    let p = src + b * 98, o = out + b * 256
+                    let d = f16(p, 0)
+                    for group in 0..<8 {
+                        let aux = u32(p, 66 + 4 * group)
+                        let db = d * (0.5 + Float(aux >> 28)) * 0.5
+                        for k in 0..<4 {
+                            let pattern = signs[Int((aux >> UInt32(7 * k)) & 0x7F)]
+                            let o = o + group * 32 + k * 8, first = 2 + group * 8 + 2 * k
+                            signedRow(grid, entry: Int(u8(p, first)), width: 4, count: 4, scale: db, signs: pattern, into: o)
+                            signedRow(grid, entry: Int(u8(p, first + 1)), width: 4, count: 4, scale: db, signs: pattern >> 4, into: o + 4)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// f16 d; 64 low index bytes (entries of 4); 8 bytes of ninth index bits; 32 sign bytes;
+    /// 4 bytes of 4-bit scales (per 32). x = ±(d × (1 + 2s)) × grid.
+    static func iq3_S(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        GGMLGrid.iq3s.withUnsafeBufferPointer { grid in
+            for b in 0..<blocks {
+                let p = src + b * 110, o = out + b * 256
+                let d = f16(p, 0)
+                for k in 0..<64 {
+                    let group = k / 8
+                    let scale = (u8(p, 106 + group / 2) >> UInt8(4 * (group & 1))) & 0x0F
+                    let db = d * Float(1 + 2 * scale)
+                    let entry = Int(u8(p, 2 + k)) | (Int(u8(p, 66 + k / 8)) >> (k & 7) & 1) << 8
+                    let pattern = u8(p, 74 + k / 2) >> UInt8(4 * (k & 1))
+                    signedRow(grid, entry: entry, width: 4, count: 4, scale: db, signs: pattern, into: o + 4 * k)
+                }
+            }
+        }
+    }
+
+    /// f16 d; 32 low index bytes; 8 u16, one per 32 elements: four 3-bit high index parts,
+    /// a 3-bit scale s and a sign bit for δ = ±0.125. Grid values are −1, 0, 1.
+    /// x = (d × (2s + 1)) × (grid + δ).
+    static func iq1_S(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        GGMLGrid.iq1s.withUnsafeBufferPointer { grid in
+            for b in 0..<blocks {
+                let p = src + b * 50, o = out + b * 256
+                let d = f16(p, 0)
+                for i in 0..<8 {
+                    let high = u16(p, 34 + 2 * i)
+                    let dl = d * Float(2 * ((high >> 12) & 7) + 1)
+                    let delta: Float = high & 0x8000 == 0 ? 0.125 : -0.125
+                    for m in 0..<4 {
+                        let entry = Int(u8(p, 2 + 4 * i + m)) | Int((high >> UInt16(3 * m)) & 7) << 8
+                        let o = o + 32 * i + 8 * m
+                        for j in 0..<8 { o[j] = dl * (grid[entry * 8 + j] + delta) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// 32 low index bytes; 16 bytes of nibbles (3 high index bits and the sign of δ, per group
+    /// of 8); 4 u16 holding 3-bit scales (per 16) in their low 12 bits and, in their top
+    /// nibbles, the f16 d. x = (d × (2s + 1)) × (grid + δ).
+    static func iq1_M(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        GGMLGrid.iq1s.withUnsafeBufferPointer { grid in
+            for b in 0..<blocks {
+                let p = src + b * 56, o = out + b * 256
+                let s0 = u16(p, 48), s1 = u16(p, 50), s2 = u16(p, 52), s3 = u16(p, 54)
+                let bits = (s0 >> 12) | ((s1 >> 8) & 0x00F0) | ((s2 >> 4) & 0x0F00) | (s3 & 0xF000)
+                let d = widen(bits)
+                for k in 0..<32 {
+                    let word = u16(p, 48 + 2 * (k / 8))
+                    let scale = (word >> UInt16(3 * ((k / 2) & 3))) & 7
+                    let dl = d * Float(2 * scale + 1)
+                    let nibble = (u8(p, 32 + k / 2) >> UInt8(4 * (k & 1))) & 0x0F
+                    let delta: Float = nibble & 0x08 == 0 ? 0.125 : -0.125
+                    let entry = Int(u8(p, k)) | Int(nibble & 7) << 8
+                    let o = o + 8 * k
+                    for j in 0..<8 { o[j] = dl * (grid[entry * 8 + j] + delta) }
                 }
             }
         }

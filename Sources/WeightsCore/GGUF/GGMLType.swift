@@ -126,7 +126,7 @@ public enum GGMLType: UInt32, Sendable, Hashable, CaseIterable, CustomStringConv
     /// Whether ``GGUFTensor/dequantized()`` decodes this type.
     public var canDequantize: Bool {
         switch self {
-        case .q8_1, .iq2_XXS, .iq2_XS, .iq3_XXS, .iq1_S, .iq3_S, .iq2_S, .iq1_M, .q1_0: false
+        case .q8_1, .q1_0: false
         default: true
         }
     }

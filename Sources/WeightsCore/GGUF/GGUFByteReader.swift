@@ -155,6 +155,24 @@ extension GGUFByteReader {
             position += count * size
             return
         }
+        if type == .string {
+            // The hot case (a tokenizer's vocabulary): a tight walk over the length fields.
+            var cursor = position
+            let end = bytes.count
+            for _ in 0..<count {
+                guard end - cursor >= 8 else { position = cursor; throw truncated("a string in \(what())", needing: 8) }
+                let length = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: cursor, as: UInt64.self))
+                guard length <= UInt64(end - cursor - 8) else {
+                    position = cursor
+                    throw WeightsError(.invalidHeader,
+                        "a string in \(what()) at byte offset \(cursor) declares \(length) bytes, but only \(end - cursor - 8) remain in the file",
+                        file: path, offset: cursor)
+                }
+                cursor += 8 + Int(length)
+            }
+            position = cursor
+            return
+        }
         for _ in 0..<count { try skip(type, depth: depth, what: what()) }
     }
 }

@@ -273,7 +273,7 @@ public final class GGUFFile: Sendable {
     public func tensor(_ info: GGUFTensorInfo) -> GGUFTensor {
         let start = dataOffset + info.offset
         return GGUFTensor(info: info, storage: storage,
-                          bytes: UnsafeRawBufferPointer(rebasing: storage.bytes[start..<start + info.byteCount]))
+                          bytes: UnsafeRawBufferPointer(rebasing: storage.bytes[start..<start + info.byteCount]), path: path)
     }
 
     /// The number of elements in all tensors.

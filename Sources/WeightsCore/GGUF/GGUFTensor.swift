@@ -13,12 +13,15 @@ public struct GGUFTensor: @unchecked Sendable {
     public let info: GGUFTensorInfo
     /// Keeps `bytes` valid.
     public let storage: ByteStorage
+    /// The path of the file the tensor is in, for errors.
+    public let path: String
     let bytes: UnsafeRawBufferPointer
 
-    init(info: GGUFTensorInfo, storage: ByteStorage, bytes: UnsafeRawBufferPointer) {
+    init(info: GGUFTensorInfo, storage: ByteStorage, bytes: UnsafeRawBufferPointer, path: String) {
         self.info = info
         self.storage = storage
         self.bytes = bytes
+        self.path = path
     }
 
     public var name: String { info.name }
@@ -37,6 +40,11 @@ public struct GGUFTensor: @unchecked Sendable {
         try body(bytes)
     }
 
+    /// Calls `body` with the raw blocks as a `RawSpan`. O(1): no copy.
+    public func withBytes<R, E: Error>(_ body: (RawSpan) throws(E) -> R) throws(E) -> R {
+        try body(RawSpan(_unsafeBytes: bytes))
+    }
+
     /// A copy of the raw blocks.
     public func copyBytes() -> [UInt8] { Array(bytes) }
 
@@ -50,13 +58,15 @@ public struct GGUFTensor: @unchecked Sendable {
     public func dequantized(blocks: Range<Int>? = nil) throws -> [Float] {
         let range = blocks ?? 0..<blockCount
         guard range.lowerBound >= 0, range.upperBound <= blockCount else {
-            throw WeightsError(.invalidArgument, "blocks \(range) are outside the \(blockCount) of tensor '\(name)'", tensor: name)
+            throw WeightsError(.invalidArgument, "blocks \(range) are outside the \(blockCount) of tensor '\(name)'",
+                               file: path, tensor: name)
         }
         let size = type.typeSize
         let source = UnsafeRawBufferPointer(rebasing: bytes[range.lowerBound * size..<range.upperBound * size])
         let count = range.count * type.blockSize
         return try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            try GGMLDequantizer.dequantize(type, source, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]), tensor: name)
+            try GGMLDequantizer.dequantize(type, source, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]),
+                                           file: path, tensor: name)
             initialized = count
         }
     }
@@ -66,8 +76,9 @@ public struct GGUFTensor: @unchecked Sendable {
     /// - Throws: as ``dequantized(blocks:)``, and `invalidArgument` for a buffer of another size.
     public func dequantize(into output: UnsafeMutableBufferPointer<Float>) throws {
         guard output.count == elementCount else {
-            throw WeightsError(.invalidArgument, "tensor '\(name)' has \(elementCount) elements, not \(output.count)", tensor: name)
+            throw WeightsError(.invalidArgument, "tensor '\(name)' has \(elementCount) elements, not \(output.count)",
+                               file: path, tensor: name)
         }
-        try GGMLDequantizer.dequantize(type, bytes, into: output, tensor: name)
+        try GGMLDequantizer.dequantize(type, bytes, into: output, file: path, tensor: name)
     }
 }
