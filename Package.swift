@@ -1,4 +1,4 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 import PackageDescription
 
 // Products by weight. `WeightsCore` reads and writes the formats, maps files, handles shards
@@ -6,6 +6,10 @@ import PackageDescription
 // library and no swift-crypto. Each heavier subsystem is its own product on top of it, and
 // `Weights` re-exports them all, so `import Weights` gives the whole package.
 // ARCHITECTURE.md says why these are modules rather than package traits.
+// Every Swift target compiles under strict memory safety (SE-0458): each use of an unsafe
+// construct is marked `unsafe` in the source, where a reader can check why it is safe.
+let swiftSettings: [SwiftSetting] = [.strictMemorySafety()]
+
 let package = Package(
     name: "Weights",
     platforms: [.macOS(.v15)],
@@ -43,21 +47,23 @@ let package = Package(
         .target(name: "CWeightsSystem"),
 
         // The light core: formats, mapping, shards, conversion. Toolchain only.
-        .target(name: "WeightsCore", dependencies: ["CWeightsSIMD", "CWeightsSystem"]),
+        .target(name: "WeightsCore", dependencies: ["CWeightsSIMD", "CWeightsSystem"], swiftSettings: swiftSettings),
         // Digests, manifests, verification and diff (swift-crypto for SHA-256).
         .target(
             name: "WeightsIntegrity",
-            dependencies: ["WeightsCore", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["WeightsCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
         ),
         // The compressed container (libzstd); its chunks carry SHA-256 digests.
         .target(
             name: "WeightsCompression",
-            dependencies: ["WeightsCore", "WeightsIntegrity", "CZstd"]
+            dependencies: ["WeightsCore", "WeightsIntegrity", "CZstd"],
+            swiftSettings: swiftSettings
         ),
         // The inference engine (OpenBLAS).
-        .target(name: "WeightsEngine", dependencies: ["WeightsCore", "COpenBLAS", "CWeightsSIMD"]),
+        .target(name: "WeightsEngine", dependencies: ["WeightsCore", "COpenBLAS", "CWeightsSIMD"], swiftSettings: swiftSettings),
         // The umbrella: `import Weights` re-exports every library module but the engine.
-        .target(name: "Weights", dependencies: ["WeightsCore", "WeightsIntegrity", "WeightsCompression"]),
+        .target(name: "Weights", dependencies: ["WeightsCore", "WeightsIntegrity", "WeightsCompression"], swiftSettings: swiftSettings),
 
         .executableTarget(
             name: "WeightsCLI",
@@ -65,17 +71,20 @@ let package = Package(
                 "Weights",
                 "WeightsEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "WeightsBench",
             dependencies: ["Weights", "WeightsEngine"],
-            path: "Benchmarks/WeightsBench"
+            path: "Benchmarks/WeightsBench",
+            swiftSettings: swiftSettings
         ),
         // Model lookup, temporary directories and seeded generators, shared by every test target.
-        .target(name: "WeightsTestSupport", path: "Tests/WeightsTestSupport"),
-        .testTarget(name: "WeightsTests", dependencies: ["Weights", "WeightsTestSupport"]),
-        .testTarget(name: "WeightsEngineTests", dependencies: ["WeightsEngine", "Weights", "WeightsTestSupport"]),
-        .testTarget(name: "WeightsCLITests", dependencies: ["Weights", "WeightsTestSupport"]),
+        .target(name: "WeightsTestSupport", path: "Tests/WeightsTestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "WeightsTests", dependencies: ["Weights", "WeightsTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "WeightsEngineTests", dependencies: ["WeightsEngine", "Weights", "WeightsTestSupport"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "WeightsCLITests", dependencies: ["Weights", "WeightsTestSupport"], swiftSettings: swiftSettings),
     ]
 )

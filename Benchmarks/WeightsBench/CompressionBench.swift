@@ -36,16 +36,16 @@ enum CompressionBench {
     /// so both pay for first touching their output.
     static func zstdDecompress(_ arguments: [String]) throws {
         let storage = try ByteStorage.map(path: arguments[0])
-        let (size, seconds) = try storage.withUnsafeBytes { input in
-            let size = Int(ZSTD_getFrameContentSize(input.baseAddress, input.count))
-            let context = ZSTD_createDCtx()
-            defer { ZSTD_freeDCtx(context) }
+        let (size, seconds) = unsafe try storage.withUnsafeBytes { input in
+            let size = unsafe Int(ZSTD_getFrameContentSize(input.baseAddress, input.count))
+            let context = unsafe ZSTD_createDCtx()
+            defer { unsafe ZSTD_freeDCtx(context) }
             let seconds = try Timing.measure(repeats: option("repeat", in: arguments, default: 5)) {
                 let output = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
-                defer { output.deallocate() }
-                let written = ZSTD_decompressDCtx(context, output.baseAddress, size, input.baseAddress, input.count)
+                defer { unsafe output.deallocate() }
+                let written = unsafe ZSTD_decompressDCtx(context, output.baseAddress, size, input.baseAddress, input.count)
                 guard ZSTD_isError(written) == 0, written == size else {
-                    throw WeightsError(.corruptData, "zstd: \(String(cString: ZSTD_getErrorName(written)))", file: arguments[0])
+                    throw WeightsError(.corruptData, unsafe "zstd: \(String(cString: ZSTD_getErrorName(written)))", file: arguments[0])
                 }
             }
             return (size, seconds)

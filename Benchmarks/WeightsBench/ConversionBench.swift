@@ -26,27 +26,27 @@ enum ConversionBench {
         let source = UnsafeMutableRawBufferPointer.allocate(byteCount: elements * from.byteWidth, alignment: 64)
         let destination = UnsafeMutableRawBufferPointer.allocate(byteCount: elements * to.byteWidth, alignment: 64)
         defer {
-            source.deallocate()
-            destination.deallocate()
+            unsafe source.deallocate()
+            unsafe destination.deallocate()
         }
         // Normal-ish values of every sign and magnitude a weight has; touch every page first.
         var state: UInt32 = 12345
         let floats = UnsafeMutableBufferPointer<Float>.allocate(capacity: 4096)
-        defer { floats.deallocate() }
+        defer { unsafe floats.deallocate() }
         for index in 0..<4096 {
             state = state &* 1_664_525 &+ 1_013_904_223
-            floats[index] = (Float(state >> 8) / Float(1 << 24) - 0.5) * 0.1
+            unsafe floats[index] = (Float(state >> 8) / Float(1 << 24) - 0.5) * 0.1
         }
         for start in stride(from: 0, to: elements, by: 4096) {
             let count = min(4096, elements - start)
-            FloatFormat.convert(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(floats)[0..<count * 4]), from: .f32, to: from,
+            unsafe FloatFormat.convert(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(floats)[0..<count * 4]), from: .f32, to: from,
                                 into: UnsafeMutableRawBufferPointer(rebasing: source[start * from.byteWidth..<(start + count) * from.byteWidth]))
         }
-        destination.initializeMemory(as: UInt8.self, repeating: 0)
+        unsafe destination.initializeMemory(as: UInt8.self, repeating: 0)
         var seconds: [Double] = []
         for _ in 0..<repeats {
             let start = now()
-            FloatFormat.convert(UnsafeRawBufferPointer(source), from: from, to: to, into: destination, kernel: kernel)
+            unsafe FloatFormat.convert(UnsafeRawBufferPointer(source), from: from, to: to, into: destination, kernel: kernel)
             seconds.append(now() - start)
         }
         let list = seconds.map { String($0) }.joined(separator: ", ")
@@ -60,7 +60,7 @@ enum ConversionBench {
 
     private static func now() -> Double {
         var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
+        unsafe clock_gettime(CLOCK_MONOTONIC, &time)
         return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
     }
 }

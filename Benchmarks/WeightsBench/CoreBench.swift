@@ -21,7 +21,7 @@ enum CoreBench {
             let file = try SafetensorsFile(path: path)
             checksum = 0
             for info in file.tensors {
-                file.tensor(info).withUnsafeBytes { checksum &+= sum(of: $0) }
+                unsafe file.tensor(info).withUnsafeBytes { unsafe checksum &+= sum(of: $0) }
             }
         }
         Timing.report("scan", seconds, extra: "\"checksum\":\(checksum)")
@@ -32,11 +32,11 @@ enum CoreBench {
     static func scanMemory(_ arguments: [String]) throws {
         let count = Int(arguments[0])!
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 64)
-        defer { buffer.deallocate() }
-        for index in stride(from: 0, to: count, by: 8) { buffer.storeBytes(of: UInt64(index), toByteOffset: index, as: UInt64.self) }
+        defer { unsafe buffer.deallocate() }
+        for index in stride(from: 0, to: count, by: 8) { unsafe buffer.storeBytes(of: UInt64(index), toByteOffset: index, as: UInt64.self) }
         var checksum: UInt64 = 0
         let seconds = Timing.measure(repeats: option("repeat", in: arguments, default: 5)) {
-            checksum = sum(of: UnsafeRawBufferPointer(buffer))
+            checksum = unsafe sum(of: UnsafeRawBufferPointer(buffer))
         }
         Timing.report("scan-memory", seconds, extra: "\"checksum\":\(checksum)")
     }
@@ -46,7 +46,7 @@ enum CoreBench {
     static func write(_ arguments: [String]) throws {
         let source = try SafetensorsFile(path: arguments[0])
         let tensors = try source.tensors.map { info in
-            try source.tensor(info).withUnsafeBytes { try Tensor(name: info.name, dtype: info.dtype, shape: info.shape, bytes: $0) }
+            unsafe try source.tensor(info).withUnsafeBytes { unsafe try Tensor(name: info.name, dtype: info.dtype, shape: info.shape, bytes: $0) }
         }
         let seconds = try Timing.measure(repeats: option("repeat", in: arguments, default: 5)) {
             try SafetensorsWriter.write(tensors, metadata: source.metadata, to: arguments[1],
@@ -63,15 +63,15 @@ enum CoreBench {
         let base = bytes.baseAddress!
         var index = 0
         while index + 8 <= words {
-            lanes &+= base.loadUnaligned(fromByteOffset: index * 8, as: SIMD8<UInt64>.self)
+            unsafe lanes &+= base.loadUnaligned(fromByteOffset: index * 8, as: SIMD8<UInt64>.self)
             index += 8
         }
         var total = lanes.wrappedSum()
         while index < words {
-            total &+= base.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self)
+            unsafe total &+= base.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self)
             index += 1
         }
-        for tail in words * 8..<bytes.count { total &+= UInt64(bytes[tail]) }
+        for tail in words * 8..<bytes.count { unsafe total &+= UInt64(bytes[tail]) }
         return total
     }
 }

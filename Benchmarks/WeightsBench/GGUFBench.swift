@@ -22,14 +22,14 @@ enum GGUFBench {
         let elements = infos.reduce(0) { $0 + $1.elementCount }
         let largest = infos.map(\.elementCount).max() ?? 0
         let output = UnsafeMutableBufferPointer<Float>.allocate(capacity: largest)
-        defer { output.deallocate() }
+        defer { unsafe output.deallocate() }
         var checksum: Float = 0
         let seconds = try Timing.measure(repeats: option("repeat", in: arguments, default: 5)) {
             checksum = 0
             for info in infos {
-                let slice = UnsafeMutableBufferPointer(rebasing: output[0..<info.elementCount])
-                try file.tensor(info).dequantize(into: slice)
-                checksum += slice[info.elementCount / 2]
+                let slice = unsafe UnsafeMutableBufferPointer(rebasing: output[0..<info.elementCount])
+                unsafe try file.tensor(info).dequantize(into: slice)
+                unsafe checksum += slice[info.elementCount / 2]
             }
         }
         Timing.report("gguf-dequantize", seconds, extra: "\"type\":\"\(type)\",\"elements\":\(elements),\"checksum\":\(checksum)")

@@ -23,10 +23,10 @@ import Glibc
         }
         var json = Array(("{" + entries.joined(separator: ",") + "}").utf8)
         while json.count % 8 != 0 { json.append(0x20) }
-        var bytes = withUnsafeBytes(of: UInt64(json.count).littleEndian) { Array($0) }
+        var bytes = unsafe withUnsafeBytes(of: UInt64(json.count).littleEndian) { unsafe Array($0) }
         bytes += json
         #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
-        #expect(truncate(path, off_t(bytes.count + count * tensorBytes)) == 0)
+        unsafe #expect(truncate(path, off_t(bytes.count + count * tensorBytes)) == 0)
     }
 
     static func fileSize(_ path: String) -> Int {
@@ -53,7 +53,7 @@ import Glibc
             let maps = String(decoding: handle?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
             try? handle?.close()
             if maps.contains(file) {
-                raced = truncate(file, off_t(size / 2)) == 0
+                raced = unsafe truncate(file, off_t(size / 2)) == 0
                 break
             }
             usleep(1000)

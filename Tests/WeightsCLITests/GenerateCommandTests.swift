@@ -49,7 +49,7 @@ import Weights
         #expect(top.count == 3 && Int(top[0][0]) == prompt.greedy[0] && top[0][1] >= top[1][1])
         let logits = try Data(contentsOf: URL(fileURLWithPath: directory + "/logits.f32"))
         #expect(logits.count == 262_144 * 4)
-        let first = logits.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: prompt.greedy[0] * 4, as: Float.self) }
+        let first = unsafe logits.withUnsafeBytes { unsafe $0.loadUnaligned(fromByteOffset: prompt.greedy[0] * 4, as: Float.self) }
         #expect(abs(Double(first) - top[0][1]) < 1e-3)
     }
 

@@ -86,7 +86,7 @@ private struct Problem {
         var c = [Float](repeating: poison, count: (m + 1) * ldc)  // and a row past m
         unsafe c.withUnsafeMutableBufferPointer { c in
             unsafe a.withUnsafeBufferPointer { a in
-                withOperand { operand in
+                unsafe withOperand { operand in
                     unsafe MatrixProduct.multiplyTransposed(a.baseAddress!, lda: lda, operand, ldb: ldb,
                                                      into: c.baseAddress!, ldc: ldc, m: m, n: n, k: k, kernel: kernel)
                 }

@@ -16,7 +16,7 @@ import Glibc
         let tensor = try Tensor(name: "ones", shape: [16_384], elements: [Float](repeating: 1, count: 16_384))
         try SafetensorsWriter.write([tensor], metadata: nil, to: path, syncToDisk: false)
         var times = [timespec(tv_sec: time(nil) - 3600, tv_nsec: 0), timespec(tv_sec: time(nil) - 3600, tv_nsec: 0)]
-        #expect(utimensat(AT_FDCWD, path, &times, 0) == 0)
+        unsafe #expect(utimensat(AT_FDCWD, path, &times, 0) == 0)
         return (path, try SafetensorsFile(path: path).dataOffset)
     }
 
@@ -26,7 +26,7 @@ import Glibc
         let (path, _) = try Self.makeFile(in: directory)
         let file = try SafetensorsFile(path: path, mapping: .none)
         #expect(!file.storage.isMapped)
-        #expect(truncate(path, 8) == 0)
+        unsafe #expect(truncate(path, 8) == 0)
         let values = try file.tensor(named: "ones").elements(of: Float.self)
         #expect(values.count == 16_384 && values.allSatisfy { $0 == 1 })
         try file.checkUnchanged()
@@ -49,7 +49,7 @@ import Glibc
         try file.checkUnchanged()
         // Keep the first 8 KiB of data (whole pages of the file, as the data starts inside the first).
         let kept = 8192 - dataOffset
-        #expect(truncate(path, off_t(8192)) == 0)
+        unsafe #expect(truncate(path, off_t(8192)) == 0)
         let values = try tensor.elements(of: Float.self)        // no SIGBUS
         #expect(values[..<(kept / 4)].allSatisfy { $0 == 1 })
         #expect(values[(kept / 4)...].allSatisfy { $0 == 0 })
@@ -73,10 +73,10 @@ import Glibc
         let (path, dataOffset) = try Self.makeFile(in: directory)
         let file = try SafetensorsFile(path: path)
         try file.checkUnchanged()
-        let fd = open(path, O_WRONLY)
+        let fd = unsafe open(path, O_WRONLY)
         #expect(fd >= 0)
         var zero: Float = 0
-        #expect(pwrite(fd, &zero, 4, off_t(dataOffset)) == 4)
+        unsafe #expect(pwrite(fd, &zero, 4, off_t(dataOffset)) == 4)
         close(fd)
         let error = try #require(throws: WeightsError.self) { try file.checkUnchanged() }
         #expect(error.code == .fileChanged && error.reason.contains("modified"))

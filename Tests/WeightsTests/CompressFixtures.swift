@@ -6,10 +6,10 @@ enum CompressFixtures {
     /// A fresh temporary directory.
     static func directory() throws -> String {
         var template = Array((NSTemporaryDirectory() + "/weights-compress-XXXXXX").utf8CString)
-        guard let path = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+        guard let path = unsafe template.withUnsafeMutableBufferPointer({ unsafe mkdtemp($0.baseAddress!) }) else {
             throw WeightsError(.io, "cannot make a temporary directory")
         }
-        return String(cString: path)
+        return unsafe String(cString: path)
     }
 
     /// `count` bytes from SplitMix64 seeded with `seed`.
@@ -18,7 +18,7 @@ enum CompressFixtures {
         var out = [UInt8]()
         out.reserveCapacity(count + 8)
         while out.count < count {
-            withUnsafeBytes(of: generator.next().littleEndian) { out += $0 }
+            unsafe withUnsafeBytes(of: generator.next().littleEndian) { unsafe out += $0 }
         }
         return Array(out.prefix(count))
     }
@@ -27,7 +27,7 @@ enum CompressFixtures {
     static func weights(_ count: Int, seed: UInt64) -> [Float] {
         let random = bytes(count * 8, seed: seed)
         return (0..<count).map { index in
-            let pair = random.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: index * 8, as: (UInt32, UInt32).self) }
+            let pair = unsafe random.withUnsafeBytes { unsafe $0.loadUnaligned(fromByteOffset: index * 8, as: (UInt32, UInt32).self) }
             let u1 = (Double(pair.0) + 1) / 4_294_967_297, u2 = Double(pair.1) / 4_294_967_296
             return Float(0.02 * (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
         }
@@ -67,7 +67,7 @@ enum CompressFixtures {
     static func nonCanonicalFile(in directory: String) throws -> String {
         let json = #"{ "b" : {"dtype":"F32","shape":[2],"data_offsets":[8,16]},"a":{"shape":[2], "dtype":"BF16","data_offsets":[0,4]},"#
             + #" "__metadata__":{"z":"1","a":"2"}, "c":{"dtype":"I8","shape":[4],"data_offsets":[4,8]}}  "#
-        var file = withUnsafeBytes(of: UInt64(json.utf8.count).littleEndian) { Array($0) }
+        var file = unsafe withUnsafeBytes(of: UInt64(json.utf8.count).littleEndian) { unsafe Array($0) }
         file += Array(json.utf8)
         file += bytes(16, seed: 5)
         let path = directory + "/odd.safetensors"
@@ -103,7 +103,7 @@ struct CompressLayout {
     }
 
     static func load<T: FixedWidthInteger>(_ bytes: [UInt8], at offset: Int, as: T.Type) -> T {
-        bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
+        unsafe bytes.withUnsafeBytes { unsafe T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
     }
 
     /// The container with its index replaced by `index`, and the trailer rewritten to match,
@@ -115,8 +115,8 @@ struct CompressLayout {
     /// A container of `prologueAndFrames`, then `index`, then a trailer that matches it.
     static func assemble(_ prologueAndFrames: [UInt8], index: [UInt8]) -> [UInt8] {
         var out = prologueAndFrames + index
-        withUnsafeBytes(of: UInt64(prologueAndFrames.count).littleEndian) { out += $0 }
-        withUnsafeBytes(of: UInt64(index.count).littleEndian) { out += $0 }
+        unsafe withUnsafeBytes(of: UInt64(prologueAndFrames.count).littleEndian) { unsafe out += $0 }
+        unsafe withUnsafeBytes(of: UInt64(index.count).littleEndian) { unsafe out += $0 }
         let hex = Array(SHA256Digest.hex(of: index).utf8).map { $0 <= 0x39 ? $0 - 0x30 : $0 - 0x61 + 10 }
         out += stride(from: 0, to: 64, by: 2).map { hex[$0] << 4 | hex[$0 + 1] }
         out += CompressedFormat.magic

@@ -120,7 +120,7 @@ struct CompressIntegrityTests {
             return CompressLayout.replacingIndex(of: container, with: copy)
         }
         func put<T: FixedWidthInteger>(_ value: T, at offset: Int, in bytes: inout [UInt8]) {
-            withUnsafeBytes(of: value.littleEndian) { bytes.replaceSubrange(offset..<offset + MemoryLayout<T>.size, with: $0) }
+            unsafe withUnsafeBytes(of: value.littleEndian) { unsafe bytes.replaceSubrange(offset..<offset + MemoryLayout<T>.size, with: $0) }
         }
         // The rewrite itself is faithful.
         #expect(rewritten { _ in } == container)
@@ -219,6 +219,6 @@ struct CompressIntegrityTests {
 struct ByteWriterForTests {
     var bytes: [UInt8] = []
     mutating func append<T: FixedWidthInteger>(_ value: T) {
-        withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
+        unsafe withUnsafeBytes(of: value.littleEndian) { unsafe bytes += $0 }
     }
 }

@@ -43,7 +43,7 @@ struct CompressRoundTripTests {
             let actual = try container.tensor(named: info.name)
             #expect(actual.copyBytes() == expected.copyBytes(), "tensor \(info.name)")
             #expect(actual.dtype == info.dtype && actual.shape == info.shape)
-            #expect(actual.withUnsafeBytes { Int(bitPattern: $0.baseAddress) % 64 } == 0)
+            unsafe #expect(actual.withUnsafeBytes { Int(bitPattern: $0.baseAddress) % 64 } == 0)
             let entry = try #require(container.compressedInfo(named: info.name))
             #expect(entry.sha256 == SHA256Digest.hex(of: expected))
         }
@@ -181,8 +181,8 @@ struct CompressByteGroupingTests {
         let bytes = CompressFixtures.bytes(8 * 1001, seed: UInt64(width))
         let planes = Self.split(bytes, grouping, width: width)
         var restored = [UInt8](repeating: 0, count: bytes.count)
-        planes.withUnsafeBytes { source in
-            restored.withUnsafeMutableBytes { grouping.join(source, width: width, into: $0) }
+        unsafe planes.withUnsafeBytes { source in
+            unsafe restored.withUnsafeMutableBytes { unsafe grouping.join(source, width: width, into: $0) }
         }
         #expect(restored == bytes)
         #expect(grouping == .none ? planes == bytes : planes != bytes)
@@ -200,7 +200,7 @@ struct CompressByteGroupingTests {
 
     static func split(_ bytes: [UInt8], _ grouping: ByteGrouping, width: Int) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: bytes.count)
-        bytes.withUnsafeBytes { source in out.withUnsafeMutableBytes { grouping.split(source, width: width, into: $0) } }
+        unsafe bytes.withUnsafeBytes { source in unsafe out.withUnsafeMutableBytes { unsafe grouping.split(source, width: width, into: $0) } }
         return out
     }
 }

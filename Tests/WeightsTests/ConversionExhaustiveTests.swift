@@ -77,9 +77,9 @@ struct ConversionExhaustiveTests {
 
     static func convert(_ input: [UInt32], count: Int, to target: FloatFormat, into output: inout [UInt16],
                         kernel: ConversionKernel) -> Int {
-        input.withUnsafeBytes { source in
-            output.withUnsafeMutableBytes { destination in
-                FloatFormat.convert(UnsafeRawBufferPointer(rebasing: source[0..<count * 4]), from: .f32, to: target,
+        unsafe input.withUnsafeBytes { source in
+            unsafe output.withUnsafeMutableBytes { destination in
+                unsafe FloatFormat.convert(UnsafeRawBufferPointer(rebasing: source[0..<count * 4]), from: .f32, to: target,
                                     into: UnsafeMutableRawBufferPointer(rebasing: destination[0..<count * 2]),
                                     kernel: kernel)
             }
@@ -104,11 +104,11 @@ struct ConversionExhaustiveTests {
         let patterns = (0...UInt16.max).map { $0 }
         var widened = [UInt32](repeating: 0, count: patterns.count)
         var back = [UInt16](repeating: 0, count: patterns.count)
-        patterns.withUnsafeBytes { input in
-            widened.withUnsafeMutableBytes { _ = FloatFormat.convert(input, from: source, to: .f32, into: $0, kernel: kernel) }
+        unsafe patterns.withUnsafeBytes { input in
+            unsafe widened.withUnsafeMutableBytes { _ = unsafe FloatFormat.convert(input, from: source, to: .f32, into: $0, kernel: kernel) }
         }
-        let overflows = widened.withUnsafeBytes { input in
-            back.withUnsafeMutableBytes { FloatFormat.convert(input, from: .f32, to: source, into: $0, kernel: kernel) }
+        let overflows = unsafe widened.withUnsafeBytes { input in
+            unsafe back.withUnsafeMutableBytes { unsafe FloatFormat.convert(input, from: .f32, to: source, into: $0, kernel: kernel) }
         }
         #expect(overflows == 0)
         var wrong = patterns.filter { widened[Int($0)] != reference.widen($0) }

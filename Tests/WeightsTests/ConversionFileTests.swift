@@ -26,12 +26,12 @@ struct ConversionFileTests {
         let values = (0..<count).map { _ in Float(random.nextNormal()) * 1000 }
         let source = try Self.file([Tensor(name: "big", shape: [count], elements: values)])
         let output = ConversionFixtures.temporaryPath("big.safetensors")
-        defer { unlink(source); unlink(output) }
+        defer { unsafe unlink(source); unsafe unlink(output) }
         let report = try TensorConverter(source: SafetensorsFile(path: source), target: .float(to))
             .write(to: output, measuringAccuracy: true)
         var expected = [UInt8](repeating: 0, count: count * to.byteWidth)
-        let overflows = values.withUnsafeBytes { input in
-            expected.withUnsafeMutableBytes { FloatFormat.convert(input, from: .f32, to: to, into: $0) }
+        let overflows = unsafe values.withUnsafeBytes { input in
+            unsafe expected.withUnsafeMutableBytes { unsafe FloatFormat.convert(input, from: .f32, to: to, into: $0) }
         }
         let written = try SafetensorsFile(path: output).tensor(named: "big")
         #expect(written.dtype == to.dtype)
@@ -51,7 +51,7 @@ struct ConversionFileTests {
         let tensor = try Tensor(name: "w", shape: [2, rowLength], elements: values)
         let source = try Self.file([tensor])
         let output = ConversionFixtures.temporaryPath("int8.safetensors")
-        defer { unlink(source); unlink(output) }
+        defer { unsafe unlink(source); unsafe unlink(output) }
         _ = try TensorConverter(source: SafetensorsFile(path: source), target: .int8).write(to: output)
         let (q, scales) = try Int8Quantization.quantize(tensor)
         let file = try SafetensorsFile(path: output)
@@ -67,7 +67,7 @@ struct ConversionFileTests {
         let source = try Self.file([weight, bias], metadata: ["format": "pt"])
         let quantized = ConversionFixtures.temporaryPath("q.safetensors")
         let restored = ConversionFixtures.temporaryPath("r.safetensors")
-        defer { unlink(source); unlink(quantized); unlink(restored) }
+        defer { unsafe unlink(source); unsafe unlink(quantized); unsafe unlink(restored) }
         let converter = try TensorConverter(source: SafetensorsFile(path: source), target: .int8)
         #expect(converter.outputs.map(\.name) == ["layer.bias", "layer.weight", "layer.weight_scale"])
         #expect(converter.outputs.map(\.dtype) == [.f32, .i8, .f32])
@@ -93,7 +93,7 @@ struct ConversionFileTests {
         let source = try Self.file([Tensor(name: "w", shape: [2, 2], elements: [1, 2, 3, 4] as [Float])])
         let once = ConversionFixtures.temporaryPath("once.safetensors")
         let twice = ConversionFixtures.temporaryPath("twice.safetensors")
-        defer { unlink(source); unlink(once); unlink(twice) }
+        defer { unsafe unlink(source); unsafe unlink(once); unsafe unlink(twice) }
         _ = try TensorConverter(source: SafetensorsFile(path: source), target: .int8).write(to: once)
         let report = try TensorConverter(source: SafetensorsFile(path: once), target: .int8).write(to: twice)
         #expect(report.tensors.isEmpty)
@@ -106,7 +106,7 @@ struct ConversionFileTests {
             Tensor(name: "w", shape: [2, 2], elements: [1, 2, 3, 4] as [Float]),
             Tensor(name: "w_scale", shape: [1, 1], elements: [7] as [Float]),
         ])
-        defer { unlink(source) }
+        defer { unsafe unlink(source) }
         let error = Self.errorOf { _ = try TensorConverter(source: SafetensorsFile(path: source), target: .int8) }
         #expect(error?.code == .invalidData && error?.fault == .input)
         #expect(error?.file == source)
@@ -119,7 +119,7 @@ struct ConversionFileTests {
             Tensor(name: "w", shape: [2, 2], elements: [1, 2, 3, 4] as [Int8]),
             Tensor(name: "w_scale", shape: [2], elements: [1, 1] as [Float]),
         ], metadata: [Int8Quantization.metadataKey: Int8Quantization.scheme])
-        defer { unlink(source) }
+        defer { unsafe unlink(source) }
         let error = Self.errorOf { _ = try TensorConverter(source: SafetensorsFile(path: source), target: .float(.f32)) }
         #expect(error?.code == .invalidData)
         #expect(error?.tensor == "w_scale")
@@ -130,12 +130,12 @@ struct ConversionFileTests {
     func nanRowLeavesNothing() throws {
         let source = try Self.file([Tensor(name: "w", shape: [2, 2], elements: [1, 2, .nan, 4] as [Float])])
         let output = ConversionFixtures.temporaryPath("never.safetensors")
-        defer { unlink(source) }
+        defer { unsafe unlink(source) }
         let error = Self.errorOf { _ = try TensorConverter(source: SafetensorsFile(path: source), target: .int8).write(to: output) }
         #expect(error?.code == .invalidData)
         #expect(error?.file == source && error?.tensor == "w")
         #expect(error?.reason.contains("row 1") == true)
-        #expect(access(output, F_OK) != 0)
+        unsafe #expect(access(output, F_OK) != 0)
     }
 
     @Test("tensor(named:) converts one tensor in memory; unknown names are tensorNotFound")
@@ -154,9 +154,9 @@ struct ConversionFileTests {
         let directory = ConversionFixtures.temporaryPath("shards")
         defer {
             for name in ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", ShardedCheckpoint.indexFileName] {
-                unlink(directory + "/" + name)
+                unsafe unlink(directory + "/" + name)
             }
-            rmdir(directory)
+            unsafe rmdir(directory)
         }
         let converter = try TensorConverter(source: SafetensorsFile(path: ConversionFixtures.path("source.safetensors")),
                                             target: .float(.bf16))
@@ -178,7 +178,7 @@ struct ConversionFileTests {
         let source = try Self.file([Tensor(name: "x", shape: [3], elements: [1, 70000, 0.5] as [Float]),
                                     Tensor(name: "same", shape: [2], elements: [1, 2] as [Float16])])
         let output = ConversionFixtures.temporaryPath("r.safetensors")
-        defer { unlink(source); unlink(output) }
+        defer { unsafe unlink(source); unsafe unlink(output) }
         let report = try TensorConverter(source: SafetensorsFile(path: source), target: .float(.f16))
             .write(to: output, measuringAccuracy: true)
         #expect(report.json() == """
@@ -191,11 +191,11 @@ struct ConversionFileTests {
 @Suite("Conversion of all-MiniLM-L6-v2")
 struct ConversionModelTests {
     static func modelFile() throws -> String {
-        let environment = { (name: String) in getenv(name).map { String(cString: $0) } }
+        let environment = { (name: String) in unsafe getenv(name).map { unsafe String(cString: $0) } }
         let directory = environment("WEIGHTS_MODEL_DIR")
             ?? (environment("WEIGHTS_MODELS") ?? (environment("HOME") ?? "") + "/.cache/weights/models") + "/all-MiniLM-L6-v2"
         let path = directory + "/model.safetensors"
-        guard access(path, R_OK) == 0 else {
+        guard unsafe access(path, R_OK) == 0 else {
             Issue.record("all-MiniLM-L6-v2 is missing at \(path): run scripts/setup (or set WEIGHTS_MODEL_DIR)")
             throw WeightsError(.io, "model missing", file: path)
         }
@@ -206,7 +206,7 @@ struct ConversionModelTests {
     func int8Targets() throws {
         let model = try Self.modelFile()
         let output = ConversionFixtures.temporaryPath("minilm-int8.safetensors")
-        defer { unlink(output) }
+        defer { unsafe unlink(output) }
         let source = try SafetensorsFile(path: model)
         let report = try TensorConverter(source: source, target: .int8).write(to: output, measuringAccuracy: true)
         let quantizable = source.tensors.filter { Int8Quantization.isQuantizable(dtype: $0.dtype, shape: $0.shape) }
@@ -229,12 +229,12 @@ struct ConversionModelTests {
         let model = try Self.modelFile()
         let half = ConversionFixtures.temporaryPath("minilm-f16.safetensors")
         let back = ConversionFixtures.temporaryPath("minilm-f16-f32.safetensors")
-        defer { unlink(half); unlink(back) }
+        defer { unsafe unlink(half); unsafe unlink(back) }
         let report = try TensorConverter(source: SafetensorsFile(path: model), target: .float(.f16)).write(to: half)
         #expect(report.overflowCount == 0)
         _ = try TensorConverter(source: SafetensorsFile(path: half), target: .float(.f32)).write(to: back)
         let again = ConversionFixtures.temporaryPath("minilm-f16-again.safetensors")
-        defer { unlink(again) }
+        defer { unsafe unlink(again) }
         _ = try TensorConverter(source: SafetensorsFile(path: back), target: .float(.f16)).write(to: again)
         #expect(try ConversionFixtures.contents(of: half) == ConversionFixtures.contents(of: again))
     }

@@ -16,13 +16,13 @@ enum ConversionFixtures {
 
     /// The bytes of the file at `path`.
     static func contents(of path: String) throws -> [UInt8] {
-        try ByteStorage.map(path: path).withUnsafeBytes { Array($0) }
+        unsafe try ByteStorage.map(path: path).withUnsafeBytes { unsafe Array($0) }
     }
 
     static func values<T: BitwiseCopyable>(_ name: String, as type: T.Type) throws -> [T] {
         let raw = try bytes(name)
-        return raw.withUnsafeBytes { bytes in
-            (0..<raw.count / MemoryLayout<T>.size).map { bytes.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self) }
+        return unsafe raw.withUnsafeBytes { bytes in
+            (0..<raw.count / MemoryLayout<T>.size).map { unsafe bytes.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self) }
         }
     }
 
@@ -37,7 +37,7 @@ struct ConversionGoldenTests {
     @Test("--dtype f16 equals numpy astype(float16) + safetensors save_file, byte for byte")
     func float16File() throws {
         let output = ConversionFixtures.temporaryPath("f16.safetensors")
-        defer { unlink(output) }
+        defer { unsafe unlink(output) }
         let report = try TensorConverter(source: SafetensorsFile(path: ConversionFixtures.path("source.safetensors")),
                                          target: .float(.f16)).write(to: output)
         #expect(try ConversionFixtures.bytes("expected_f16.safetensors") == ConversionFixtures.contents(of: output))
@@ -49,7 +49,7 @@ struct ConversionGoldenTests {
     @Test("--dtype bf16 equals ml_dtypes bfloat16 + save_file, apart from the two NaN payloads ml_dtypes drops")
     func bfloat16File() throws {
         let output = ConversionFixtures.temporaryPath("bf16.safetensors")
-        defer { unlink(output) }
+        defer { unsafe unlink(output) }
         let report = try TensorConverter(source: SafetensorsFile(path: ConversionFixtures.path("source.safetensors")),
                                          target: .float(.bf16)).write(to: output)
         let expected = try ConversionFixtures.bytes("expected_bf16.safetensors")
@@ -91,7 +91,7 @@ struct ConversionGoldenTests {
     @Test("--dtype int8 equals the numpy rendering of the scheme, byte for byte")
     func int8File() throws {
         let output = ConversionFixtures.temporaryPath("int8.safetensors")
-        defer { unlink(output) }
+        defer { unsafe unlink(output) }
         let report = try TensorConverter(source: SafetensorsFile(path: ConversionFixtures.path("source.safetensors")),
                                          target: .int8).write(to: output, measuringAccuracy: true)
         #expect(try ConversionFixtures.bytes("expected_int8.safetensors") == ConversionFixtures.contents(of: output))
@@ -105,7 +105,7 @@ struct ConversionGoldenTests {
     @Test("Dequantizing the INT8 golden file equals numpy's q * scale, cast", arguments: ["f32", "f16"])
     func dequantizedFile(target: String) throws {
         let output = ConversionFixtures.temporaryPath("dequantized.safetensors")
-        defer { unlink(output) }
+        defer { unsafe unlink(output) }
         let source = try SafetensorsFile(path: ConversionFixtures.path("expected_int8.safetensors"))
         let report = try TensorConverter(source: source, target: #require(ConversionTarget(target))).write(to: output)
         #expect(try ConversionFixtures.bytes("expected_int8_to_\(target).safetensors") == ConversionFixtures.contents(of: output))
@@ -120,9 +120,9 @@ struct ConversionGoldenTests {
         let mlDtypes = try ConversionFixtures.values("f32_sample_to_bf16.bin", as: UInt16.self)
         try #require(sample.count == 16_384 && numpy.count == sample.count && mlDtypes.count == sample.count)
         var half = [UInt16](repeating: 0, count: sample.count), brain = half
-        sample.withUnsafeBytes { input in
-            half.withUnsafeMutableBytes { _ = FloatFormat.convert(input, from: .f32, to: .f16, into: $0) }
-            brain.withUnsafeMutableBytes { _ = FloatFormat.convert(input, from: .f32, to: .bf16, into: $0) }
+        unsafe sample.withUnsafeBytes { input in
+            unsafe half.withUnsafeMutableBytes { _ = unsafe FloatFormat.convert(input, from: .f32, to: .f16, into: $0) }
+            unsafe brain.withUnsafeMutableBytes { _ = unsafe FloatFormat.convert(input, from: .f32, to: .bf16, into: $0) }
         }
         var signallingNaNs = 0
         for index in sample.indices {
@@ -147,8 +147,8 @@ struct ConversionGoldenTests {
         try #require(numpy.count == 65_536)
         let halves = (0...UInt16.max).map { $0 }
         var floats = [UInt32](repeating: 0, count: halves.count)
-        halves.withUnsafeBytes { input in
-            floats.withUnsafeMutableBytes { _ = FloatFormat.convert(input, from: .f16, to: .f32, into: $0) }
+        unsafe halves.withUnsafeBytes { input in
+            unsafe floats.withUnsafeMutableBytes { _ = unsafe FloatFormat.convert(input, from: .f16, to: .f32, into: $0) }
         }
         let differing = halves.indices.filter { floats[$0] != numpy[$0] }
         #expect(differing.allSatisfy { floats[$0] == numpy[$0] | 0x40_0000 && Float(bitPattern: numpy[$0]).isNaN })

@@ -5,8 +5,8 @@ import Weights
 struct ConversionBufferTests {
     static func convert<S: TensorElement, D: TensorElement>(_ values: [S], to: D.Type, zero: D) -> (values: [D], overflows: Int) {
         var output = [D](repeating: zero, count: values.count)
-        let overflows = values.withUnsafeBufferPointer { source in
-            output.withUnsafeMutableBufferPointer { FloatFormat.convert(source, into: $0) }
+        let overflows = unsafe values.withUnsafeBufferPointer { source in
+            unsafe output.withUnsafeMutableBufferPointer { unsafe FloatFormat.convert(source, into: $0) }
         }
         return (output, overflows)
     }
@@ -67,8 +67,8 @@ struct ConversionBufferTests {
         }
         for (format, reference) in [(FloatFormat.f16, ReferenceFormat.binary16), (.bf16, .bfloat16)] {
             var output = [UInt16](repeating: 0, count: count)
-            let overflows = doubles.withUnsafeBytes { input in
-                output.withUnsafeMutableBytes { FloatFormat.convert(input, from: .f64, to: format, into: $0) }
+            let overflows = unsafe doubles.withUnsafeBytes { input in
+                unsafe output.withUnsafeMutableBytes { unsafe FloatFormat.convert(input, from: .f64, to: format, into: $0) }
             }
             let expected = doubles.map { reference.round(binary64: $0) }
             let wrong = doubles.indices.filter { output[$0] != expected[$0] }
@@ -87,26 +87,26 @@ struct ConversionBufferTests {
             : (0..<count * from.byteWidth).map { _ in UInt8(truncatingIfNeeded: random.next()) }
         let exact = try Tensor(name: "x", dtype: from.dtype, shape: [count], bytes: bytes)
         var doubles = [Double](repeating: 0, count: count)
-        exact.withUnsafeBytes { input in
-            doubles.withUnsafeMutableBytes { _ = FloatFormat.convert(input, from: from, to: .f64, into: $0) }
+        unsafe exact.withUnsafeBytes { input in
+            unsafe doubles.withUnsafeMutableBytes { _ = unsafe FloatFormat.convert(input, from: from, to: .f64, into: $0) }
         }
         for to in FloatFormat.allCases where to.isWritable {
             var output = [UInt8](repeating: 0, count: count * to.byteWidth)
-            bytes.withUnsafeBytes { input in
-                output.withUnsafeMutableBytes { _ = FloatFormat.convert(input, from: from, to: to, into: $0) }
+            unsafe bytes.withUnsafeBytes { input in
+                unsafe output.withUnsafeMutableBytes { _ = unsafe FloatFormat.convert(input, from: from, to: to, into: $0) }
             }
             for index in 0..<count {
                 let value = doubles[index]
-                let same: Bool = output.withUnsafeBytes { out in
+                let same: Bool = unsafe output.withUnsafeBytes { out in
                     switch to {
                     case .f64:
-                        let got = out.loadUnaligned(fromByteOffset: index * 8, as: Double.self)
+                        let got = unsafe out.loadUnaligned(fromByteOffset: index * 8, as: Double.self)
                         return got.bitPattern == value.bitPattern || (got.isNaN && value.isNaN)
                     case .f32:
-                        let got = out.loadUnaligned(fromByteOffset: index * 4, as: Float.self)
+                        let got = unsafe out.loadUnaligned(fromByteOffset: index * 4, as: Float.self)
                         return got.bitPattern == Float(value).bitPattern || (got.isNaN && value.isNaN && got.sign == value.sign)
                     case .f16, .bf16:
-                        let got = out.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self)
+                        let got = unsafe out.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self)
                         let reference = to == .f16 ? ReferenceFormat.binary16 : .bfloat16
                         let expected = reference.round(binary64: value)
                         let isNaN = value.isNaN && got & reference.infinityBits == reference.infinityBits && !reference.isInfinite(got)
@@ -126,22 +126,22 @@ struct ConversionBufferTests {
         var random = SeededGenerator(seed: 3)
         let floats = (0..<1000).map { _ in Float(random.nextNormal()) * 100 }
         var aligned = [UInt8](repeating: 0, count: 2000)
-        floats.withUnsafeBytes { input in aligned.withUnsafeMutableBytes { _ = FloatFormat.convert(input, from: .f32, to: to, into: $0) } }
-        let shiftedInput = [UInt8](repeating: 0, count: 1) + floats.withUnsafeBytes { Array($0) }
+        unsafe floats.withUnsafeBytes { input in unsafe aligned.withUnsafeMutableBytes { _ = unsafe FloatFormat.convert(input, from: .f32, to: to, into: $0) } }
+        let shiftedInput = unsafe [UInt8](repeating: 0, count: 1) + floats.withUnsafeBytes { unsafe Array($0) }
         var shiftedOutput = [UInt8](repeating: 0, count: 2001)
-        shiftedInput.withUnsafeBytes { input in
-            shiftedOutput.withUnsafeMutableBytes { output in
-                _ = FloatFormat.convert(UnsafeRawBufferPointer(rebasing: input[1...]), from: .f32, to: to,
+        unsafe shiftedInput.withUnsafeBytes { input in
+            unsafe shiftedOutput.withUnsafeMutableBytes { output in
+                _ = unsafe FloatFormat.convert(UnsafeRawBufferPointer(rebasing: input[1...]), from: .f32, to: to,
                                         into: UnsafeMutableRawBufferPointer(rebasing: output[1...]))
             }
         }
         #expect(Array(shiftedOutput[1...]) == aligned)
         var back = [Float](repeating: 0, count: 1000)
-        shiftedOutput.withUnsafeBytes { input in
-            back.withUnsafeMutableBytes { _ = FloatFormat.convert(UnsafeRawBufferPointer(rebasing: input[1...]), from: to, to: .f32, into: $0) }
+        unsafe shiftedOutput.withUnsafeBytes { input in
+            unsafe back.withUnsafeMutableBytes { _ = unsafe FloatFormat.convert(UnsafeRawBufferPointer(rebasing: input[1...]), from: to, to: .f32, into: $0) }
         }
         var direct = [Float](repeating: 0, count: 1000)
-        aligned.withUnsafeBytes { input in direct.withUnsafeMutableBytes { _ = FloatFormat.convert(input, from: to, to: .f32, into: $0) } }
+        unsafe aligned.withUnsafeBytes { input in unsafe direct.withUnsafeMutableBytes { _ = unsafe FloatFormat.convert(input, from: to, to: .f32, into: $0) } }
         #expect(back == direct)
     }
 

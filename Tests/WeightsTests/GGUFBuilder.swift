@@ -24,7 +24,7 @@ struct GGUFBuilder {
     var dataLength: Int?
 
     static func le<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
-        withUnsafeBytes(of: value.littleEndian) { Array($0) }
+        unsafe withUnsafeBytes(of: value.littleEndian) { unsafe Array($0) }
     }
 
     static func string(_ text: String) -> [UInt8] { string(Array(text.utf8)) }

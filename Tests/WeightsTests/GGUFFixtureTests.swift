@@ -11,8 +11,8 @@ import Weights
 
     /// The float32 bit patterns of an F32 tensor.
     static func bits(_ tensor: GGUFTensor) -> [UInt32] {
-        tensor.withUnsafeBytes { bytes in
-            (0..<bytes.count / 4).map { UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)) }
+        unsafe tensor.withUnsafeBytes { bytes in
+            (0..<bytes.count / 4).map { unsafe UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)) }
         }
     }
 

@@ -11,7 +11,7 @@ import Weights
         ])
         let text = value.serialized()
         #expect(text == #"{"z":"tab\there \"quoted\" \u0001é","a":[-3,0.5,0.1],"nothing":null,"yes":true,"inf":null,"nan":null,"meta":{"a":"1","b":"2","f":"4","é":"3"},"none":null}"#)
-        let parsed = try Array(text.utf8).withUnsafeBytes { try JSONValue.parse($0) }
+        let parsed = unsafe try Array(text.utf8).withUnsafeBytes { unsafe try JSONValue.parse($0) }
         #expect(parsed["z"] == value["z"] && parsed["a"] == value["a"] && parsed["meta"] == value["meta"])
         #expect(parsed["inf"] == .null)
     }

@@ -16,7 +16,7 @@ import Glibc
     }
 
     @Test func shardCountIsLimited() throws {
-        let atLimit = try Self.index(shards: ShardIndex.maximumShardCount).withUnsafeBytes { try ShardIndex.decode($0) }
+        let atLimit = unsafe try Self.index(shards: ShardIndex.maximumShardCount).withUnsafeBytes { unsafe try ShardIndex.decode($0) }
         #expect(atLimit.shardFiles.count == 4096)
         let error = try #require(throws: WeightsError.self) {
             try Self.index(shards: ShardIndex.maximumShardCount + 1).withUnsafeBytes { try ShardIndex.decode($0) }
@@ -38,7 +38,7 @@ import Glibc
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/model.safetensors.index.json"
         #expect(FileManager.default.createFile(atPath: path, contents: Data(Self.index(shards: 1))))
-        #expect(truncate(path, off_t(ShardIndex.maximumLength + 1)) == 0)     // sparse
+        unsafe #expect(truncate(path, off_t(ShardIndex.maximumLength + 1)) == 0)     // sparse
         let error = try #require(throws: WeightsError.self) { try ShardedCheckpoint(indexPath: path) }
         #expect(error.code == .limitExceeded && error.file == path)
         #expect(error.reason.contains("100000001 bytes"))
@@ -68,6 +68,6 @@ import Glibc
 enum ChangingFileTestsSize {
     static func of(_ path: String) -> Int {
         var status = stat()
-        return stat(path, &status) == 0 ? Int(status.st_size) : -1
+        return unsafe stat(path, &status) == 0 ? Int(status.st_size) : -1
     }
 }

@@ -7,10 +7,10 @@ struct QuantizationTests {
     static func quantize(_ values: [Float], rows: Int, kernel: ConversionKernel = .best) throws(WeightsError) -> (q: [Int8], scales: [Float]) {
         var q = [Int8](repeating: 99, count: values.count)
         var scales = [Float](repeating: -1, count: rows)
-        try values.withUnsafeBufferPointer { values throws(WeightsError) in
-            try q.withUnsafeMutableBufferPointer { q throws(WeightsError) in
-                try scales.withUnsafeMutableBufferPointer { scales throws(WeightsError) in
-                    try Int8Quantization.quantizeRows(values, rows: rows, into: q, scales: scales, kernel: kernel)
+        unsafe try values.withUnsafeBufferPointer { values throws(WeightsError) in
+            unsafe try q.withUnsafeMutableBufferPointer { q throws(WeightsError) in
+                unsafe try scales.withUnsafeMutableBufferPointer { scales throws(WeightsError) in
+                    unsafe try Int8Quantization.quantizeRows(values, rows: rows, into: q, scales: scales, kernel: kernel)
                 }
             }
         }
@@ -19,10 +19,10 @@ struct QuantizationTests {
 
     static func dequantize(_ q: [Int8], scales: [Float]) throws(WeightsError) -> [Float] {
         var values = [Float](repeating: .nan, count: q.count)
-        try q.withUnsafeBufferPointer { q throws(WeightsError) in
-            try scales.withUnsafeBufferPointer { scales throws(WeightsError) in
-                try values.withUnsafeMutableBufferPointer { values throws(WeightsError) in
-                    try Int8Quantization.dequantizeRows(q, scales: scales, rows: scales.count, into: values)
+        unsafe try q.withUnsafeBufferPointer { q throws(WeightsError) in
+            unsafe try scales.withUnsafeBufferPointer { scales throws(WeightsError) in
+                unsafe try values.withUnsafeMutableBufferPointer { values throws(WeightsError) in
+                    unsafe try Int8Quantization.dequantizeRows(q, scales: scales, rows: scales.count, into: values)
                 }
             }
         }

@@ -35,7 +35,7 @@ import Weights
     }
 
     private func withHeader(_ header: [UInt8]) -> [UInt8] {
-        withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) } + header
+        unsafe withUnsafeBytes(of: UInt64(header.count).littleEndian) { unsafe Array($0) } + header
     }
 
     @Test(arguments: [

@@ -18,14 +18,14 @@ import Weights
         let json = #"{"f":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"d":{"dtype":"F64","shape":[1],"data_offsets":[8,16]}}"#
         let padded = json + String(repeating: " ", count: (11 - json.utf8.count % 8) % 8)
         #expect((padded.utf8.count) % 8 == 3)
-        var data = [Float(3.5), -1].withUnsafeBytes { Array($0) }
-        data += withUnsafeBytes(of: 2.25) { Array($0) }
+        var data = unsafe [Float(3.5), -1].withUnsafeBytes { unsafe Array($0) }
+        unsafe data += withUnsafeBytes(of: 2.25) { unsafe Array($0) }
         let file = try SafetensorsFile(bytes: fileBytes(json: padded, data: data))
         let f = try file.tensor(named: "f")
         #expect(!f.isAligned)
         #expect(try f.elements(of: Float.self) == [3.5, -1])
         #expect(try f.floats() == [3.5, -1])
-        #expect(try file.tensor(named: "d").withElements(of: Double.self) { $0[0] } == 2.25)
+        unsafe #expect(try file.tensor(named: "d").withElements(of: Double.self) { $0[0] } == 2.25)
     }
 
     @Test func boolViewsRefuseBytesOtherThanZeroAndOne() throws {

@@ -7,7 +7,7 @@ import Weights
 /// the JSON's length) followed by `data`.
 func fileBytes(json: String, data: [UInt8] = [], declaredLength: UInt64? = nil) -> [UInt8] {
     let header = Array(json.utf8)
-    var bytes = withUnsafeBytes(of: (declaredLength ?? UInt64(header.count)).littleEndian) { Array($0) }
+    var bytes = unsafe withUnsafeBytes(of: (declaredLength ?? UInt64(header.count)).littleEndian) { unsafe Array($0) }
     bytes += header
     bytes += data
     return bytes

@@ -71,13 +71,13 @@ import Weights
                            TensorDescriptor(name: "b", dtype: .u8, shape: [2])]
         let writer = try SafetensorsWriter(path: path, tensors: descriptors, metadata: nil)
         #expect(writer.nextTensor?.name == "a")
-        try [UInt8]([1, 2, 3]).withUnsafeBytes { try writer.write($0) }
+        unsafe try [UInt8]([1, 2, 3]).withUnsafeBytes { unsafe try writer.write($0) }
         #expect(errorCode { try writer.finish() } == .byteCountMismatch)
         #expect(!FileManager.default.fileExists(atPath: path), "nothing appears before finish succeeds")
-        try [UInt8]([4, 5, 6]).withUnsafeBytes { try writer.write($0) }
+        unsafe try [UInt8]([4, 5, 6]).withUnsafeBytes { unsafe try writer.write($0) }
         #expect(writer.nextTensor?.name == "b", "empty tensors need no bytes")
         #expect(errorCode { try [UInt8]([1, 2, 3]).withUnsafeBytes { try writer.write($0) } } == .byteCountMismatch)
-        try [UInt8]([7, 8]).withUnsafeBytes { try writer.write($0) }
+        unsafe try [UInt8]([7, 8]).withUnsafeBytes { unsafe try writer.write($0) }
         #expect(writer.nextTensor == nil)
         try writer.finish()
         let file = try SafetensorsFile(path: path)
@@ -91,7 +91,7 @@ import Weights
         do {
             let writer = try SafetensorsWriter(path: directory + "/x.safetensors",
                                                tensors: [TensorDescriptor(name: "a", dtype: .u8, shape: [4])], metadata: nil)
-            try [UInt8]([1]).withUnsafeBytes { try writer.write($0) }
+            unsafe try [UInt8]([1]).withUnsafeBytes { unsafe try writer.write($0) }
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty, "the temporary file is removed too")
     }
@@ -177,6 +177,6 @@ private final class ShortSource: TensorSource, @unchecked Sendable {
     }
 
     func streamBytes(ofTensorNamed name: String, into body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        try [UInt8](repeating: 0, count: 4).withUnsafeBytes { try body($0) }
+        unsafe try [UInt8](repeating: 0, count: 4).withUnsafeBytes { unsafe try body($0) }
     }
 }

@@ -111,7 +111,7 @@ struct GenerateCommand: ParsableCommand {
         let file = try AtomicFile(path: path)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(logits.count * 4)
-        for value in logits { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
+        for value in logits { unsafe withUnsafeBytes(of: value.bitPattern.littleEndian) { unsafe bytes.append(contentsOf: $0) } }
         try file.write(bytes)
         try file.commit()
     }

@@ -18,7 +18,7 @@ enum Terminal {
     struct StandardError: TextOutputStream {
         mutating func write(_ string: String) {
             var text = string
-            text.withUTF8 { _ = systemWrite(STDERR_FILENO, $0.baseAddress, $0.count) }
+            text.withUTF8 { _ = unsafe systemWrite(STDERR_FILENO, $0.baseAddress, $0.count) }
         }
     }
 
@@ -35,5 +35,5 @@ extension Terminal {
 
 /// `write(2)` and `exit(3)`, under names that `Terminal`'s own members don't shadow, so the
 /// calls resolve in whichever C library the platform has.
-private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int { write(fd, buffer, count) }
+private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int { unsafe write(fd, buffer, count) }
 private func systemExit(_ code: Int32) -> Never { exit(code) }

@@ -55,6 +55,7 @@ enum Zstd {
     }
 
     /// A compression context, with its tuning and checksum settings applied.
+    @safe  // Safety: owns the memory its pointers address (allocated at init, freed at deinit), and no pointer leaves its methods.
     final class Compressor {
         private let context: OpaquePointer
 
@@ -92,6 +93,7 @@ enum Zstd {
     }
 
     /// A decompression context.
+    @safe  // Safety: owns the memory its pointers address (allocated at init, freed at deinit), and no pointer leaves its methods.
     final class Decompressor {
         private let context: OpaquePointer
 

@@ -175,6 +175,7 @@ extension CompressedFile: TensorSource {
 }
 
 /// One thread's decompression context and scratch space for a chunk's planes.
+@safe  // Safety: owns the memory its pointers address (allocated at init, freed at deinit), and no pointer leaves its methods.
 final class ChunkDecompressor {
     /// A plane that failed to decompress: which, and libzstd's reason.
     struct PlaneFailure: Error {

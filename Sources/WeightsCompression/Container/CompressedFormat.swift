@@ -159,7 +159,7 @@ extension CompressedIndex {
             throw corrupt("container of \(size) bytes is truncated: too short for its prologue and trailer", offset: size)
         }
         var prologue = unsafe ByteReader(file, range: 8..<CompressedFormat.prologueSize)
-        let version: UInt16 = try prologue.read(), flags: UInt16 = try prologue.read(), reserved: UInt32 = try prologue.read()
+        let version: UInt16 = unsafe try prologue.read(), flags: UInt16 = unsafe try prologue.read(), reserved: UInt32 = unsafe try prologue.read()
         guard version == CompressedFormat.version else {
             throw WeightsError(.unsupportedFormat,
                 "container version \(version); this reader knows version \(CompressedFormat.version)", offset: 8)
@@ -171,8 +171,8 @@ extension CompressedIndex {
             throw corrupt("container is truncated or damaged: its trailer is missing", offset: size - 8)
         }
         var trailer = unsafe ByteReader(file, range: trailerStart..<size - 8)
-        let indexOffset: UInt64 = try trailer.read(), indexLength: UInt64 = try trailer.read()
-        let digest = try trailer.bytes(32)
+        let indexOffset: UInt64 = unsafe try trailer.read(), indexLength: UInt64 = unsafe try trailer.read()
+        let digest = unsafe try trailer.bytes(32)
         guard indexOffset >= UInt64(CompressedFormat.prologueSize), indexLength <= UInt64(trailerStart),
               indexOffset == UInt64(trailerStart) - indexLength else {
             throw corrupt("trailer places the index at \(indexOffset)..+\(indexLength), not just before the trailer at \(trailerStart)",
@@ -189,49 +189,49 @@ extension CompressedIndex {
     }
 
     private static func parse(_ reader: ByteReader) throws -> CompressedIndex {
-        var reader = reader
-        let headerLength: UInt64 = try reader.read()
-        guard headerLength <= UInt64(SafetensorsHeader.maximumLength), headerLength <= UInt64(reader.remaining) else {
-            throw corrupt("index declares a \(headerLength)-byte header, beyond its \(reader.remaining) bytes", offset: reader.offset - 8)
+        var reader = unsafe reader
+        let headerLength: UInt64 = unsafe try reader.read()
+        guard headerLength <= UInt64(SafetensorsHeader.maximumLength), unsafe headerLength <= UInt64(reader.remaining) else {
+            throw corrupt(unsafe "index declares a \(headerLength)-byte header, beyond its \(reader.remaining) bytes", offset: unsafe reader.offset - 8)
         }
-        let headerOffset = reader.offset
-        let headerBytes = try reader.bytes(Int(headerLength))
+        let headerOffset = unsafe reader.offset
+        let headerBytes = unsafe try reader.bytes(Int(headerLength))
         let header = unsafe try headerBytes.withUnsafeBytes { unsafe try SafetensorsHeader.decode($0, fileOffset: headerOffset) }
-        let chunkSize = Int(try reader.read() as UInt32)
+        let chunkSize = unsafe Int(try reader.read() as UInt32)
         guard CompressedFormat.chunkSizes.contains(chunkSize), chunkSize % 8 == 0 else {
-            throw corrupt("index declares chunk size \(chunkSize)", offset: reader.offset - 4)
+            throw corrupt("index declares chunk size \(chunkSize)", offset: unsafe reader.offset - 4)
         }
-        let tensorCount = Int(try reader.read() as UInt32)
+        let tensorCount = unsafe Int(try reader.read() as UInt32)
         guard tensorCount == header.tensors.count else {
-            throw corrupt("index has \(tensorCount) tensor records for \(header.tensors.count) tensors", offset: reader.offset - 4)
+            throw corrupt("index has \(tensorCount) tensor records for \(header.tensors.count) tensors", offset: unsafe reader.offset - 4)
         }
-        guard tensorCount * CompressedFormat.tensorRecordSize <= reader.remaining else {
-            throw corrupt("index is too short for \(tensorCount) tensor records", offset: reader.offset)
+        guard unsafe tensorCount * CompressedFormat.tensorRecordSize <= reader.remaining else {
+            throw corrupt("index is too short for \(tensorCount) tensor records", offset: unsafe reader.offset)
         }
         var tensors: [CompressedTensorInfo] = []
         tensors.reserveCapacity(tensorCount)
         var frameCount = 0
         for info in header.tensors {
-            let tensor = try parseRecord(&reader, info: info, chunkSize: chunkSize, firstFrame: frameCount)
+            let tensor = unsafe try parseRecord(&reader, info: info, chunkSize: chunkSize, firstFrame: frameCount)
             frameCount += tensor.chunkCount * tensor.planeCount
             tensors.append(tensor)
         }
-        guard frameCount * 4 == reader.remaining else {
-            throw corrupt("index holds \(reader.remaining) bytes of frame sizes for \(frameCount) frames", offset: reader.offset)
+        guard unsafe frameCount * 4 == reader.remaining else {
+            throw corrupt(unsafe "index holds \(reader.remaining) bytes of frame sizes for \(frameCount) frames", offset: unsafe reader.offset)
         }
         var frameSizes = [Int]()
         frameSizes.reserveCapacity(frameCount)
-        for _ in 0..<frameCount { frameSizes.append(Int(try reader.read() as UInt32)) }
+        for _ in 0..<frameCount { unsafe frameSizes.append(Int(try reader.read() as UInt32)) }
         // Frame ranges are placed once the data section's end is known; sizes ride along until then.
         return CompressedIndex(headerBytes: headerBytes, header: header, chunkSize: chunkSize, tensors: tensors,
                                frames: frameSizes.map { 0..<$0 })
     }
 
     private static func parseRecord(_ reader: inout ByteReader, info: TensorInfo, chunkSize: Int, firstFrame: Int) throws -> CompressedTensorInfo {
-        let recordOffset = reader.offset
-        let groupingCode: UInt8 = try reader.read(), planeCount = Int(try reader.read() as UInt8)
-        let reserved: UInt16 = try reader.read(), chunkCount = Int(try reader.read() as UInt32)
-        let digest = try reader.bytes(32)
+        let recordOffset = unsafe reader.offset
+        let groupingCode: UInt8 = unsafe try reader.read(), planeCount = unsafe Int(try reader.read() as UInt8)
+        let reserved: UInt16 = unsafe try reader.read(), chunkCount = unsafe Int(try reader.read() as UInt32)
+        let digest = unsafe try reader.bytes(32)
         func fail(_ reason: String) -> WeightsError {
             WeightsError(.corruptData, "tensor '\(info.name)': \(reason)", tensor: info.name, offset: recordOffset)
         }
@@ -282,6 +282,7 @@ extension CompressedIndex {
 }
 
 /// Little-endian reads from a byte range that fail, rather than trap, past its end.
+@unsafe  // Unsafe: reads through a pointer it does not own; valid only inside the scope that lends the bytes.
 struct ByteReader {
     private let file: UnsafeRawBufferPointer
     private(set) var offset: Int
@@ -289,26 +290,26 @@ struct ByteReader {
 
     init(_ file: UnsafeRawBufferPointer, range: Range<Int>) {
         unsafe self.file = unsafe file
-        offset = range.lowerBound
-        end = range.upperBound
+        unsafe offset = range.lowerBound
+        unsafe end = range.upperBound
     }
 
-    var remaining: Int { end - offset }
+    var remaining: Int { unsafe end - offset }
 
     mutating func read<T: FixedWidthInteger>(_ type: T.Type = T.self) throws -> T {
         let size = MemoryLayout<T>.size
-        guard size <= remaining else { throw truncated(size) }
-        defer { offset += size }
+        guard unsafe size <= remaining else { throw unsafe truncated(size) }
+        defer { unsafe offset += size }
         return unsafe T(littleEndian: file.loadUnaligned(fromByteOffset: offset, as: T.self))
     }
 
     mutating func bytes(_ count: Int) throws -> [UInt8] {
-        guard count <= remaining else { throw truncated(count) }
-        defer { offset += count }
+        guard unsafe count <= remaining else { throw unsafe truncated(count) }
+        defer { unsafe offset += count }
         return unsafe Array(file[offset..<offset + count])
     }
 
     private func truncated(_ count: Int) -> WeightsError {
-        WeightsError(.corruptData, "index ends before the \(count) bytes it needs at byte \(offset)", offset: offset)
+        WeightsError(.corruptData, unsafe "index ends before the \(count) bytes it needs at byte \(offset)", offset: unsafe offset)
     }
 }

@@ -194,6 +194,7 @@ public enum CompressedWriter {
 }
 
 /// One thread's compression context and scratch space.
+@safe  // Safety: owns the memory its pointers address (allocated at init, freed at deinit), and no pointer leaves its methods.
 private final class ChunkCompressor {
     private let compressor: Zstd.Compressor
     private let exponentCompressor: Zstd.Compressor

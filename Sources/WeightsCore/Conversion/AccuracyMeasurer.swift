@@ -1,16 +1,17 @@
 /// Scratch space for comparing a converted chunk with its source.
+@safe  // Safety: owns the memory its pointers address (allocated at init, freed at deinit), and no pointer leaves its methods.
 final class AccuracyMeasurer {
     private let sourceFloats: UnsafeMutableBufferPointer<Float>
     private let convertedFloats: UnsafeMutableBufferPointer<Float>
 
     init(chunk: Int) {
-        sourceFloats = .allocate(capacity: chunk)
-        convertedFloats = .allocate(capacity: chunk)
+        unsafe sourceFloats = .allocate(capacity: chunk)
+        unsafe convertedFloats = .allocate(capacity: chunk)
     }
 
     deinit {
-        sourceFloats.deallocate()
-        convertedFloats.deallocate()
+        unsafe sourceFloats.deallocate()
+        unsafe convertedFloats.deallocate()
     }
 
     /// Adds the error of `converted` against `source` to `accuracy`. F64 sources are compared
@@ -18,21 +19,21 @@ final class AccuracyMeasurer {
     func measure(source: UnsafeRawBufferPointer, from: FloatFormat, converted: UnsafeRawBufferPointer, to: FloatFormat,
                  into accuracy: inout AccuracyAccumulator) {
         let count = source.count / from.byteWidth
-        let approximation = widen(converted, from: to, into: convertedFloats, count: count)
+        let approximation = unsafe widen(converted, from: to, into: convertedFloats, count: count)
         if from == .f64 {
             let doubles = UnsafeMutableBufferPointer<Double>.allocate(capacity: count)
-            defer { doubles.deallocate() }
-            UnsafeMutableRawBufferPointer(doubles).copyMemory(from: source)
-            accuracy.add(reference: UnsafeBufferPointer(doubles), approximation: approximation)
+            defer { unsafe doubles.deallocate() }
+            unsafe UnsafeMutableRawBufferPointer(doubles).copyMemory(from: source)
+            unsafe accuracy.add(reference: UnsafeBufferPointer(doubles), approximation: approximation)
         } else {
-            accuracy.add(reference: widen(source, from: from, into: sourceFloats, count: count), approximation: approximation)
+            unsafe accuracy.add(reference: widen(source, from: from, into: sourceFloats, count: count), approximation: approximation)
         }
     }
 
     private func widen(_ bytes: UnsafeRawBufferPointer, from: FloatFormat, into floats: UnsafeMutableBufferPointer<Float>,
                        count: Int) -> UnsafeBufferPointer<Float> {
-        let target = UnsafeMutableBufferPointer(rebasing: floats[0..<count])
-        FloatFormat.convert(bytes, from: from, to: .f32, into: UnsafeMutableRawBufferPointer(target))
+        let target = unsafe UnsafeMutableBufferPointer(rebasing: floats[0..<count])
+        unsafe FloatFormat.convert(bytes, from: from, to: .f32, into: UnsafeMutableRawBufferPointer(target))
         return UnsafeBufferPointer(target)
     }
 }

@@ -26,8 +26,8 @@ public struct ConversionAccuracy: Sendable, Hashable {
     public static func measure(reference: [Float], approximation: [Float]) -> ConversionAccuracy {
         precondition(reference.count == approximation.count, "the arrays differ in length")
         var accumulator = AccuracyAccumulator()
-        reference.withUnsafeBufferPointer { reference in
-            approximation.withUnsafeBufferPointer { accumulator.add(reference: reference, approximation: $0) }
+        unsafe reference.withUnsafeBufferPointer { reference in
+            unsafe approximation.withUnsafeBufferPointer { unsafe accumulator.add(reference: reference, approximation: $0) }
         }
         return accumulator.result
     }
@@ -44,13 +44,13 @@ struct AccuracyAccumulator: Sendable {
 
     mutating func add(reference: UnsafeBufferPointer<Float>, approximation: UnsafeBufferPointer<Float>) {
         for index in reference.indices {
-            add(Double(reference[index]), Double(approximation[index]))
+            unsafe add(Double(reference[index]), Double(approximation[index]))
         }
     }
 
     mutating func add(reference: UnsafeBufferPointer<Double>, approximation: UnsafeBufferPointer<Float>) {
         for index in reference.indices {
-            add(reference[index], Double(approximation[index]))
+            unsafe add(reference[index], Double(approximation[index]))
         }
     }
 

@@ -86,13 +86,13 @@ extension FloatFormat {
         precondition(destination.count == count * to.byteWidth, "destination size does not match")
         guard count > 0 else { return 0 }
         if from == to {
-            destination.copyMemory(from: source)
+            unsafe destination.copyMemory(from: source)
             return 0
         }
-        if let overflows = convertDirectly(source, from: from, to: to, into: destination, count: count, kernel: kernel) {
+        if let overflows = unsafe convertDirectly(source, from: from, to: to, into: destination, count: count, kernel: kernel) {
             return overflows
         }
-        return convertThroughFloat(source, from: from, to: to, into: destination, count: count, kernel: kernel)
+        return unsafe convertThroughFloat(source, from: from, to: to, into: destination, count: count, kernel: kernel)
     }
 
     /// Converts between typed buffers of floating element types (`Float`, `Float16`,
@@ -109,7 +109,7 @@ extension FloatFormat {
             preconditionFailure("\(Source.self) or \(Destination.self) is not a floating element type")
         }
         precondition(source.count == destination.count, "buffers differ in length")
-        return convert(UnsafeRawBufferPointer(source), from: from, to: to,
+        return unsafe convert(UnsafeRawBufferPointer(source), from: from, to: to,
                        into: UnsafeMutableRawBufferPointer(destination), kernel: kernel)
     }
 
@@ -120,15 +120,15 @@ extension FloatFormat {
     ) -> Int? {
         let input = source.baseAddress!, output = destination.baseAddress!
         switch (from, to) {
-        case (.f32, .f16): return weights_f32_to_f16(input, output, count, kernel.code)
-        case (.f32, .bf16): return weights_f32_to_bf16(input, output, count, kernel.code)
-        case (.f16, .f32): weights_f16_to_f32(input, output, count, kernel.code)
-        case (.bf16, .f32): weights_bf16_to_f32(input, output, count, kernel.code)
-        case (.f64, .f32): return narrowDoubles(source, into: destination, count: count)
+        case (.f32, .f16): return unsafe weights_f32_to_f16(input, output, count, kernel.code)
+        case (.f32, .bf16): return unsafe weights_f32_to_bf16(input, output, count, kernel.code)
+        case (.f16, .f32): unsafe weights_f16_to_f32(input, output, count, kernel.code)
+        case (.bf16, .f32): unsafe weights_bf16_to_f32(input, output, count, kernel.code)
+        case (.f64, .f32): return unsafe narrowDoubles(source, into: destination, count: count)
         case (.f32, .f64):
             for index in 0..<count {
-                let value = source.loadUnaligned(fromByteOffset: index * 4, as: Float.self)
-                destination.storeBytes(of: Double(value), toByteOffset: index * 8, as: Double.self)
+                let value = unsafe source.loadUnaligned(fromByteOffset: index * 4, as: Float.self)
+                unsafe destination.storeBytes(of: Double(value), toByteOffset: index * 8, as: Double.self)
             }
         default: return nil
         }
@@ -144,16 +144,16 @@ extension FloatFormat {
     ) -> Int {
         let blockSize = 2048
         var overflows = 0
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: blockSize) { scratch in
+        unsafe withUnsafeTemporaryAllocation(of: Float.self, capacity: blockSize) { scratch in
             var start = 0
             while start < count {
                 let length = Swift.min(blockSize, count - start)
-                let block = UnsafeMutableBufferPointer(rebasing: scratch[0..<length])
-                let input = UnsafeRawBufferPointer(rebasing: source[start * from.byteWidth..<(start + length) * from.byteWidth])
-                let output = UnsafeMutableRawBufferPointer(
+                let block = unsafe UnsafeMutableBufferPointer(rebasing: scratch[0..<length])
+                let input = unsafe UnsafeRawBufferPointer(rebasing: source[start * from.byteWidth..<(start + length) * from.byteWidth])
+                let output = unsafe UnsafeMutableRawBufferPointer(
                     rebasing: destination[start * to.byteWidth..<(start + length) * to.byteWidth])
-                from.widen(input, intoFloats: block, kernel: kernel)
-                overflows &+= convert(UnsafeRawBufferPointer(block), from: .f32, to: to, into: output, kernel: kernel)
+                unsafe from.widen(input, intoFloats: block, kernel: kernel)
+                unsafe overflows &+= convert(UnsafeRawBufferPointer(block), from: .f32, to: to, into: output, kernel: kernel)
                 start += length
             }
         }
@@ -167,14 +167,14 @@ extension FloatFormat {
         switch self {
         case .f64:
             for index in floats.indices {
-                floats[index] = Float(roundingToOdd: bytes.loadUnaligned(fromByteOffset: index * 8, as: Double.self))
+                unsafe floats[index] = unsafe Float(roundingToOdd: bytes.loadUnaligned(fromByteOffset: index * 8, as: Double.self))
             }
-        case .f32: output.copyMemory(from: bytes)
-        case .f16: weights_f16_to_f32(bytes.baseAddress!, output.baseAddress!, floats.count, kernel.code)
-        case .bf16: weights_bf16_to_f32(bytes.baseAddress!, output.baseAddress!, floats.count, kernel.code)
+        case .f32: unsafe output.copyMemory(from: bytes)
+        case .f16: unsafe weights_f16_to_f32(bytes.baseAddress!, output.baseAddress!, floats.count, kernel.code)
+        case .bf16: unsafe weights_bf16_to_f32(bytes.baseAddress!, output.baseAddress!, floats.count, kernel.code)
         case .f8E4M3, .f8E5M2:
             let table = self == .f8E4M3 ? Float8.e4m3Table : Float8.e5m2Table
-            for index in floats.indices { floats[index] = table[Int(bytes[index])] }
+            for index in floats.indices { unsafe floats[index] = unsafe table[Int(bytes[index])] }
         }
     }
 
@@ -182,10 +182,10 @@ extension FloatFormat {
                                       count: Int) -> Int {
         var overflows = 0
         for index in 0..<count {
-            let value = source.loadUnaligned(fromByteOffset: index * 8, as: Double.self)
+            let value = unsafe source.loadUnaligned(fromByteOffset: index * 8, as: Double.self)
             let result = Float(value)
             if result.isInfinite, value.isFinite { overflows += 1 }
-            destination.storeBytes(of: result, toByteOffset: index * 4, as: Float.self)
+            unsafe destination.storeBytes(of: result, toByteOffset: index * 4, as: Float.self)
         }
         return overflows
     }
@@ -238,9 +238,9 @@ extension Float16 {
     public init(roundingOnce value: Double) {
         var bits: UInt16 = 0
         var narrow = Float(roundingToOdd: value)
-        withUnsafeMutableBytes(of: &bits) { output in
-            withUnsafeBytes(of: &narrow) { input in
-                _ = weights_f32_to_f16(input.baseAddress!, output.baseAddress!, 1, WEIGHTS_KERNEL_PORTABLE)
+        unsafe withUnsafeMutableBytes(of: &bits) { output in
+            unsafe withUnsafeBytes(of: &narrow) { input in
+                _ = unsafe weights_f32_to_f16(input.baseAddress!, output.baseAddress!, 1, WEIGHTS_KERNEL_PORTABLE)
             }
         }
         self.init(bitPattern: bits)
@@ -263,7 +263,7 @@ enum Float8 {
     static func e5m2ToFloat(_ byte: UInt8) -> Float {
         var half = UInt16(byte) << 8
         var result: Float = 0
-        weights_f16_to_f32(&half, &result, 1, WEIGHTS_KERNEL_PORTABLE)
+        unsafe weights_f16_to_f32(&half, &result, 1, WEIGHTS_KERNEL_PORTABLE)
         return result
     }
 

@@ -74,12 +74,12 @@ public enum Int8Quantization {
         let rowLength = try checkedRowLength(count: values.count, rows: rows, other: q.count, scales: scales.count)
         for row in 0..<rows {
             let start = row * rowLength
-            let slice = UnsafeBufferPointer(rebasing: values[start..<start + rowLength])
-            let output = UnsafeMutableBufferPointer(rebasing: q[start..<start + rowLength])
-            guard let scale = quantizeRow(slice, into: output, kernel: kernel) else {
+            let slice = unsafe UnsafeBufferPointer(rebasing: values[start..<start + rowLength])
+            let output = unsafe UnsafeMutableBufferPointer(rebasing: q[start..<start + rowLength])
+            guard let scale = unsafe quantizeRow(slice, into: output, kernel: kernel) else {
                 throw WeightsError(.invalidData, "row \(row) holds NaN or infinity, which INT8 cannot scale")
             }
-            scales[row] = scale
+            unsafe scales[row] = scale
         }
     }
 
@@ -93,10 +93,10 @@ public enum Int8Quantization {
     ) throws(WeightsError) {
         let rowLength = try checkedRowLength(count: q.count, rows: rows, other: values.count, scales: scales.count)
         for row in 0..<rows {
-            let scale = scales[row]
+            let scale = unsafe scales[row]
             let start = row * rowLength
             for index in start..<start + rowLength {
-                values[index] = Float(q[index]) * scale
+                unsafe values[index] = unsafe Float(q[index]) * scale
             }
         }
     }
@@ -105,9 +105,9 @@ public enum Int8Quantization {
     @inline(__always)
     static func quantizeRow(_ row: UnsafeBufferPointer<Float>, into q: UnsafeMutableBufferPointer<Int8>,
                             kernel: ConversionKernel = .best) -> Float? {
-        guard let largest = largestMagnitude(row, kernel: kernel) else { return nil }
+        guard let largest = unsafe largestMagnitude(row, kernel: kernel) else { return nil }
         let scale = scale(forLargestMagnitude: largest)
-        quantize(row, scale: scale, into: q, kernel: kernel)
+        unsafe quantize(row, scale: scale, into: q, kernel: kernel)
         return scale
     }
 
@@ -115,7 +115,7 @@ public enum Int8Quantization {
     static func largestMagnitude(_ values: UnsafeBufferPointer<Float>, kernel: ConversionKernel = .best) -> Float? {
         guard let base = values.baseAddress else { return 0 }
         var largest: Float = 0
-        return weights_largest_magnitude(base, values.count, &largest, kernel.code) ? largest : nil
+        return unsafe weights_largest_magnitude(base, values.count, &largest, kernel.code) ? largest : nil
     }
 
     /// The scale of a row whose largest magnitude is `largest`: 0 when it underflows.
@@ -127,13 +127,13 @@ public enum Int8Quantization {
     static func quantize(_ values: UnsafeBufferPointer<Float>, scale: Float, into q: UnsafeMutableBufferPointer<Int8>,
                          kernel: ConversionKernel = .best) {
         guard scale > 0 else {
-            q.update(repeating: 0)
+            unsafe q.update(repeating: 0)
             return
         }
         guard let base = values.baseAddress else { return }
         // The kernel divides (it does not multiply by 1/scale: the reciprocal would round a
         // second time and move ties away from `round(x / scale)`).
-        weights_quantize_int8(base, values.count, scale, q.baseAddress!, kernel.code)
+        unsafe weights_quantize_int8(base, values.count, scale, q.baseAddress!, kernel.code)
     }
 
     private static func checkedRowLength(count: Int, rows: Int, other: Int, scales: Int) throws(WeightsError) -> Int {
@@ -179,10 +179,10 @@ extension Int8Quantization {
         var q = [Int8](repeating: 0, count: floats.count)
         var scales = [Float](repeating: 0, count: rows)
         do {
-            try floats.withUnsafeBufferPointer { values throws(WeightsError) in
-                try q.withUnsafeMutableBufferPointer { q throws(WeightsError) in
-                    try scales.withUnsafeMutableBufferPointer { scales throws(WeightsError) in
-                        try quantizeRows(values, rows: rows, into: q, scales: scales)
+            unsafe try floats.withUnsafeBufferPointer { values throws(WeightsError) in
+                unsafe try q.withUnsafeMutableBufferPointer { q throws(WeightsError) in
+                    unsafe try scales.withUnsafeMutableBufferPointer { scales throws(WeightsError) in
+                        unsafe try quantizeRows(values, rows: rows, into: q, scales: scales)
                     }
                 }
             }
@@ -202,10 +202,10 @@ extension Int8Quantization {
     public static func dequantize(_ values: Tensor, scales: Tensor) throws -> Tensor {
         try checkPair(values: values.info, scales: scales.info)
         let rows = values.shape[0]
-        let output = try [Float](unsafeUninitializedCapacity: values.elementCount) { buffer, count in
-            try values.withElements(of: Int8.self) { q in
-                try scales.withElements(of: Float.self) { scales in
-                    try dequantizeRows(q, scales: scales, rows: rows, into: buffer)
+        let output = unsafe try [Float](unsafeUninitializedCapacity: values.elementCount) { buffer, count in
+            unsafe try values.withElements(of: Int8.self) { q in
+                unsafe try scales.withElements(of: Float.self) { scales in
+                    unsafe try dequantizeRows(q, scales: scales, rows: rows, into: buffer)
                 }
             }
             count = values.elementCount

@@ -19,20 +19,20 @@ struct RowQuantizer {
     /// Writes the F32 scale of every row.
     func streamScales(into sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         let scales = try self.scales()
-        try scales.withUnsafeBytes { try sink($0) }
+        unsafe try scales.withUnsafeBytes { unsafe try sink($0) }
     }
 
     /// Every row's scale, in one pass over the tensor.
     func scales() throws -> [Float] {
         var scales = [Float](repeating: 0, count: rows)
         let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: min(max(rowLength, 1), TensorConverter.chunkElements))
-        defer { scratch.deallocate() }
+        defer { unsafe scratch.deallocate() }
         for row in 0..<rows {
             var largest: Float = 0
             var start = 0
             while start < rowLength {
                 let length = min(rowLength - start, scratch.count)
-                guard let piece = Int8Quantization.largestMagnitude(floats(row * rowLength + start, count: length, scratch: scratch)) else {
+                guard let piece = unsafe Int8Quantization.largestMagnitude(floats(row * rowLength + start, count: length, scratch: scratch)) else {
                     throw WeightsError(.invalidData,
                         "tensor '\(tensor.name)' row \(row) holds NaN or infinity, which INT8 cannot scale", tensor: tensor.name)
                 }
@@ -53,9 +53,9 @@ struct RowQuantizer {
         let restored = UnsafeMutableBufferPointer<Float>.allocate(capacity: accuracy == nil ? 0 : chunk)
         let output = UnsafeMutableBufferPointer<Int8>.allocate(capacity: 2 * chunk)
         defer {
-            scratch.deallocate()
-            restored.deallocate()
-            output.deallocate()
+            unsafe scratch.deallocate()
+            unsafe restored.deallocate()
+            unsafe output.deallocate()
         }
         // A piece: rows `rows` of a block, or elements `start..<end` of one long row.
         let pieces: [(row: Int, start: Int, end: Int)] = rowsPerBlock > 0
@@ -63,41 +63,41 @@ struct RowQuantizer {
             : (0..<rows).flatMap { row in
                 stride(from: 0, to: rowLength, by: chunk).map { (row, row * rowLength + $0, row * rowLength + min(rowLength, $0 + chunk)) }
             }
-        try ChunkPipeline.run(chunkCount: pieces.count, produce: { index, slot in
+        unsafe try ChunkPipeline.run(chunkCount: pieces.count, produce: { index, slot in
             let piece = pieces[index]
             let count = piece.end - piece.start
-            let slotScratch = UnsafeMutableBufferPointer(rebasing: scratch[slot * chunk..<(slot + 1) * chunk])
-            let values = floats(piece.start, count: count, scratch: slotScratch)
-            let levels = UnsafeMutableBufferPointer(rebasing: output[slot * chunk..<slot * chunk + count])
+            let slotScratch = unsafe UnsafeMutableBufferPointer(rebasing: scratch[slot * chunk..<(slot + 1) * chunk])
+            let values = unsafe floats(piece.start, count: count, scratch: slotScratch)
+            let levels = unsafe UnsafeMutableBufferPointer(rebasing: output[slot * chunk..<slot * chunk + count])
             var offset = 0
             while offset < count {
                 let row = (piece.start + offset) / rowLength
                 let length = min(count - offset, (row + 1) * rowLength - (piece.start + offset))
-                let rowValues = UnsafeBufferPointer(rebasing: values[offset..<offset + length])
-                let rowLevels = UnsafeMutableBufferPointer(rebasing: levels[offset..<offset + length])
-                Int8Quantization.quantize(rowValues, scale: scales[row], into: rowLevels)
+                let rowValues = unsafe UnsafeBufferPointer(rebasing: values[offset..<offset + length])
+                let rowLevels = unsafe UnsafeMutableBufferPointer(rebasing: levels[offset..<offset + length])
+                unsafe Int8Quantization.quantize(rowValues, scale: scales[row], into: rowLevels)
                 if accuracy != nil {
-                    let back = UnsafeMutableBufferPointer(rebasing: restored[0..<length])
-                    for index in 0..<length { back[index] = Float(rowLevels[index]) * scales[row] }
-                    accuracy!.add(reference: rowValues, approximation: UnsafeBufferPointer(back))
+                    let back = unsafe UnsafeMutableBufferPointer(rebasing: restored[0..<length])
+                    for index in 0..<length { unsafe back[index] = unsafe Float(rowLevels[index]) * scales[row] }
+                    unsafe accuracy!.add(reference: rowValues, approximation: UnsafeBufferPointer(back))
                 }
                 offset += length
             }
             return UnsafeRawBufferPointer(levels)
-        }, consume: sink)
+        }, consume: unsafe sink)
     }
 
     /// Elements `start..<start+count` as `Float`: the mapped bytes themselves for aligned F32,
     /// otherwise widened into `scratch` (F64 rounds to nearest).
     private func floats(_ start: Int, count: Int, scratch: UnsafeMutableBufferPointer<Float>) -> UnsafeBufferPointer<Float> {
-        tensor.withUnsafeBytes { bytes in
+        unsafe tensor.withUnsafeBytes { bytes in
             let width = format.byteWidth
-            let slice = UnsafeRawBufferPointer(rebasing: bytes[start * width..<(start + count) * width])
+            let slice = unsafe UnsafeRawBufferPointer(rebasing: bytes[start * width..<(start + count) * width])
             if format == .f32, let base = slice.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 {
-                return UnsafeBufferPointer(start: base.assumingMemoryBound(to: Float.self), count: count)
+                return unsafe UnsafeBufferPointer(start: base.assumingMemoryBound(to: Float.self), count: count)
             }
-            let target = UnsafeMutableBufferPointer(rebasing: scratch[0..<count])
-            FloatFormat.convert(slice, from: format, to: .f32, into: UnsafeMutableRawBufferPointer(target))
+            let target = unsafe UnsafeMutableBufferPointer(rebasing: scratch[0..<count])
+            unsafe FloatFormat.convert(slice, from: format, to: .f32, into: UnsafeMutableRawBufferPointer(target))
             return UnsafeBufferPointer(target)
         }
     }

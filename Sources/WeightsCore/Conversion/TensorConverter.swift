@@ -83,7 +83,7 @@ public final class TensorConverter: @unchecked Sendable {
                                file: source.path, tensor: name)
         }
         return try WeightsError.tagging(file: source.path) {
-            try convert(plan, measuringAccuracy: measuringAccuracy, into: sink)
+            unsafe try convert(plan, measuringAccuracy: measuringAccuracy, into: sink)
         }
     }
 
@@ -97,16 +97,16 @@ public final class TensorConverter: @unchecked Sendable {
         let byteCount = try plan.output.byteCount()
         var filled = 0
         var record: TensorConversion?
-        let storage = try ByteStorage.allocate(count: byteCount) { buffer in
+        let storage = unsafe try ByteStorage.allocate(count: byteCount) { buffer in
             record = try WeightsError.tagging(file: source.path) {
-                try convert(plan, measuringAccuracy: measuringAccuracy) { bytes in
-                    UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<filled + bytes.count]).copyMemory(from: bytes)
+                unsafe try convert(plan, measuringAccuracy: measuringAccuracy) { bytes in
+                    unsafe UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<filled + bytes.count]).copyMemory(from: bytes)
                     filled += bytes.count
                 }
             }
         }
         let info = TensorInfo(name: name, dtype: plan.output.dtype, shape: plan.output.shape, dataOffsets: 0..<byteCount)
-        return (Tensor(info: info, storage: storage, bytes: storage.bytes), record)
+        return unsafe (Tensor(info: info, storage: storage, bytes: storage.bytes), record)
     }
 
     /// The converted tensors as a ``TensorSource``, for writers that take one (a file or
@@ -230,23 +230,23 @@ extension TensorConverter {
         var accuracy: AccuracyAccumulator? = measuringAccuracy ? AccuracyAccumulator() : nil
         switch plan.action {
         case .copy:
-            try tensor.withUnsafeBytes { try sink($0) }
+            unsafe try tensor.withUnsafeBytes { unsafe try sink($0) }
             return nil
         case .cast(let from, let to):
-            record.overflowCount = try tensor.withUnsafeBytes { bytes in
-                try Self.cast(bytes, from: from, to: to, accuracy: &accuracy, into: sink)
+            record.overflowCount = unsafe try tensor.withUnsafeBytes { bytes in
+                unsafe try Self.cast(bytes, from: from, to: to, accuracy: &accuracy, into: sink)
             }
         case .quantizedValues(let from):
             record.name = plan.source.name
             record.scaleTensor = Int8Quantization.scaleName(for: plan.source.name)
-            try RowQuantizer(tensor: tensor, format: from).streamValues(accuracy: &accuracy, into: sink)
+            unsafe try RowQuantizer(tensor: tensor, format: from).streamValues(accuracy: &accuracy, into: sink)
         case .quantizedScales(let from):
-            try RowQuantizer(tensor: tensor, format: from).streamScales(into: sink)
+            unsafe try RowQuantizer(tensor: tensor, format: from).streamScales(into: sink)
             return nil  // reported with the values
         case .dequantize(let scalesInfo, let to):
             record.scaleTensor = scalesInfo.name
             let scales = try source.tensor(named: scalesInfo.name)
-            record.overflowCount = try Self.dequantize(tensor, scales: scales, to: to,
+            record.overflowCount = unsafe try Self.dequantize(tensor, scales: scales, to: to,
                                                        accuracy: &accuracy, into: sink)
         }
         record.accuracy = accuracy?.result
@@ -261,21 +261,21 @@ extension TensorConverter {
         let count = bytes.count / from.byteWidth
         let chunk = chunkElements
         let buffers = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * chunk * to.byteWidth, alignment: 64)
-        defer { buffers.deallocate() }
+        defer { unsafe buffers.deallocate() }
         var overflows = 0
         let measurer = AccuracyMeasurer(chunk: accuracy == nil ? 0 : chunk)
-        try ChunkPipeline.run(chunkCount: (count + chunk - 1) / chunk, produce: { index, slot in
+        unsafe try ChunkPipeline.run(chunkCount: (count + chunk - 1) / chunk, produce: { index, slot in
             let range = index * chunk..<min(count, (index + 1) * chunk)
-            let input = UnsafeRawBufferPointer(rebasing: bytes[range.lowerBound * from.byteWidth..<range.upperBound * from.byteWidth])
-            let output = UnsafeMutableRawBufferPointer(
+            let input = unsafe UnsafeRawBufferPointer(rebasing: bytes[range.lowerBound * from.byteWidth..<range.upperBound * from.byteWidth])
+            let output = unsafe UnsafeMutableRawBufferPointer(
                 rebasing: buffers[slot * chunk * to.byteWidth..<(slot * chunk + range.count) * to.byteWidth])
-            overflows += FloatFormat.convert(input, from: from, to: to, into: output)
+            unsafe overflows += FloatFormat.convert(input, from: from, to: to, into: output)
             if accuracy != nil {
-                measurer.measure(source: input, from: from, converted: UnsafeRawBufferPointer(output), to: to,
+                unsafe measurer.measure(source: input, from: from, converted: UnsafeRawBufferPointer(output), to: to,
                                  into: &accuracy!)
             }
             return UnsafeRawBufferPointer(output)
-        }, consume: sink)
+        }, consume: unsafe sink)
         return overflows
     }
 
@@ -290,28 +290,28 @@ extension TensorConverter {
         let floats = UnsafeMutableBufferPointer<Float>.allocate(capacity: chunk)
         let buffers = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * chunk * to.byteWidth, alignment: 64)
         defer {
-            floats.deallocate()
-            buffers.deallocate()
+            unsafe floats.deallocate()
+            unsafe buffers.deallocate()
         }
         var overflows = 0
         let measurer = AccuracyMeasurer(chunk: accuracy == nil ? 0 : chunk)
-        try scales.withElements(of: Float.self) { scales in
-            try values.withUnsafeBytes { q in
-                try ChunkPipeline.run(chunkCount: (count + chunk - 1) / chunk, produce: { index, slot in
+        unsafe try scales.withElements(of: Float.self) { scales in
+            unsafe try values.withUnsafeBytes { q in
+                unsafe try ChunkPipeline.run(chunkCount: (count + chunk - 1) / chunk, produce: { index, slot in
                     let range = index * chunk..<min(count, (index + 1) * chunk)
                     for (offset, element) in range.enumerated() {
-                        floats[offset] = Float(Int8(bitPattern: q[element])) * scales[element / rowLength]
+                        unsafe floats[offset] = unsafe Float(Int8(bitPattern: q[element])) * scales[element / rowLength]
                     }
-                    let block = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(floats)[0..<range.count * 4])
-                    let output = UnsafeMutableRawBufferPointer(
+                    let block = unsafe UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(floats)[0..<range.count * 4])
+                    let output = unsafe UnsafeMutableRawBufferPointer(
                         rebasing: buffers[slot * chunk * to.byteWidth..<(slot * chunk + range.count) * to.byteWidth])
-                    overflows += FloatFormat.convert(block, from: .f32, to: to, into: output)
+                    unsafe overflows += FloatFormat.convert(block, from: .f32, to: to, into: output)
                     if accuracy != nil {
-                        measurer.measure(source: block, from: .f32, converted: UnsafeRawBufferPointer(output), to: to,
+                        unsafe measurer.measure(source: block, from: .f32, converted: UnsafeRawBufferPointer(output), to: to,
                                          into: &accuracy!)
                     }
                     return UnsafeRawBufferPointer(output)
-                }, consume: sink)
+                }, consume: unsafe sink)
             }
         }
         return overflows

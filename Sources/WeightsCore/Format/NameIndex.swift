@@ -60,7 +60,7 @@ struct NameIndex: Sendable {
         var name = name
         return name.withUTF8 { bytes in
             var hasher = Hasher()
-            hasher.combine(bytes: UnsafeRawBufferPointer(bytes))
+            unsafe hasher.combine(bytes: UnsafeRawBufferPointer(bytes))
             return UInt64(truncatingIfNeeded: hasher.finalize())
         }
     }
@@ -90,12 +90,12 @@ struct NameIndex: Sendable {
 package func utf8Compare(_ a: String, _ b: String) -> Int {
     var (a, b) = (a, b)
     // Both are native strings nearly always, and `withUTF8` then lends their storage as it is.
-    return a.withUTF8 { x in b.withUTF8 { y in compareBytes(UnsafeRawBufferPointer(x), UnsafeRawBufferPointer(y)) } }
+    return a.withUTF8 { x in b.withUTF8 { y in unsafe compareBytes(UnsafeRawBufferPointer(x), UnsafeRawBufferPointer(y)) } }
 }
 
 /// Compares two byte strings: negative, zero or positive as `a` sorts before, with or after `b`.
 package func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
     let common = min(a.count, b.count)
-    let order = common == 0 ? 0 : Int(memcmp(a.baseAddress!, b.baseAddress!, common))
+    let order = unsafe common == 0 ? 0 : Int(memcmp(a.baseAddress!, b.baseAddress!, common))
     return order != 0 ? order : a.count - b.count
 }

@@ -36,8 +36,8 @@ enum NameLookup: Sendable {
     static func build<Names: RandomAccessCollection<String>>(_ names: Names, bytes: [UnsafeRawBufferPointer])
         -> (lookup: NameLookup, duplicate: Int?) where Names.Index == Int
     {
-        precondition(bytes.count == names.count, "one byte string per name")
-        return build(names) { compareBytes(bytes[$0], bytes[$1]) }
+        unsafe precondition(bytes.count == names.count, "one byte string per name")
+        return build(names) { unsafe compareBytes(bytes[$0], bytes[$1]) }
     }
 
     private static func build<Names: RandomAccessCollection<String>>(_ names: Names, compare: (Int, Int) -> Int)

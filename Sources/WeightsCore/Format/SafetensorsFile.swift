@@ -60,7 +60,7 @@ public final class SafetensorsFile: @unchecked Sendable {
         self.path = path
         self.storage = storage
         do {
-            (headerLength, header, lookup) = try WeightsError.tagging(file: path) { try Self.readHeader(storage.bytes) }
+            (headerLength, header, lookup) = try WeightsError.tagging(file: path) { unsafe try Self.readHeader(storage.bytes) }
         } catch {
             // A header that reads as invalid because the file was cut under us is a changed file.
             try storage.checkUnchanged()
@@ -78,7 +78,7 @@ public final class SafetensorsFile: @unchecked Sendable {
         guard bytes.count >= 8 else {
             throw WeightsError(.headerTooSmall, "file of \(bytes.count) bytes is too small for the 8-byte header length")
         }
-        let declared = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
+        let declared = unsafe UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
         guard declared <= UInt64(SafetensorsHeader.maximumLength) else {
             throw WeightsError(.headerTooLarge,
                 "header length \(declared) is over the \(SafetensorsHeader.maximumLength)-byte limit", offset: 0)
@@ -88,7 +88,7 @@ public final class SafetensorsFile: @unchecked Sendable {
             throw WeightsError(.invalidHeaderLength,
                 "header length \(length) runs past the end of the \(bytes.count)-byte file", offset: 0)
         }
-        let (header, lookup) = try SafetensorsHeader.decodeIndexed(UnsafeRawBufferPointer(rebasing: bytes[8..<8 + length]), fileOffset: 8)
+        let (header, lookup) = unsafe try SafetensorsHeader.decodeIndexed(UnsafeRawBufferPointer(rebasing: bytes[8..<8 + length]), fileOffset: 8)
         let expected = 8 + length + header.dataSize
         guard expected == bytes.count else {
             throw WeightsError(.metadataIncompleteBuffer,
@@ -102,7 +102,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// Every tensor's header entry, in data order.
     public var tensors: [TensorInfo] { header.tensors }
     /// The file size in bytes.
-    public var fileSize: Int { storage.bytes.count }
+    public var fileSize: Int { unsafe storage.bytes.count }
     /// Where the data section starts in the file.
     public var dataOffset: Int { 8 + headerLength }
 
@@ -130,8 +130,8 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// The tensor for a header entry of this file.
     public func tensor(_ info: TensorInfo) -> Tensor {
         let start = dataOffset + info.dataOffsets.lowerBound
-        let bytes = UnsafeRawBufferPointer(rebasing: storage.bytes[start..<start + info.byteCount])
-        return Tensor(info: info, storage: storage, bytes: bytes)
+        let bytes = unsafe UnsafeRawBufferPointer(rebasing: storage.bytes[start..<start + info.byteCount])
+        return unsafe Tensor(info: info, storage: storage, bytes: bytes)
     }
 
     /// The tensor named `name`, or `nil`.

@@ -41,7 +41,7 @@ extension SafetensorsHeader {
     ///   `misalignedSlice` or `tensorInvalidInfo`.
     /// - Complexity: O(*n* log *n*) for *n* tensors, O(*b*) in the header's bytes.
     public static func decode(_ json: UnsafeRawBufferPointer, fileOffset: Int = 8) throws -> SafetensorsHeader {
-        try decodeIndexed(json, fileOffset: fileOffset).header
+        unsafe try decodeIndexed(json, fileOffset: fileOffset).header
     }
 
     /// Decodes and validates, and also returns how to find each name in `tensors`: the reader
@@ -49,18 +49,18 @@ extension SafetensorsHeader {
     static func decodeIndexed(_ json: UnsafeRawBufferPointer, fileOffset: Int) throws
         -> (header: SafetensorsHeader, lookup: NameLookup)
     {
-        try checkUTF8(json, fileOffset: fileOffset)
-        var (metadata, tensors, spans, nameBytes) = try parseEntries(json, fileOffset: fileOffset)
+        unsafe try checkUTF8(json, fileOffset: fileOffset)
+        var (metadata, tensors, spans, nameBytes) = unsafe try parseEntries(json, fileOffset: fileOffset)
         // Writers list tensors in data order, so the sort is nearly always a no-op: check first.
         if !zip(spans, spans.dropFirst()).allSatisfy({ $0 <= $1 }) {
             let order = spans.indices.sorted { spans[$0] < spans[$1] }
             tensors = order.map { tensors[$0] }
             spans = order.map { spans[$0] }
-            nameBytes = nameBytes.map { bytes in order.map { bytes[$0] } }
+            unsafe nameBytes = unsafe nameBytes.map { bytes in unsafe order.map { unsafe bytes[$0] } }
         }
         // No view of `tensors` may outlive this statement: `validate` mutates it, and a live view
         // would make that copy the whole array.
-        let (lookup, duplicate) = nameBytes.map { NameLookup.build(tensors.lazy.map(\.name), bytes: $0) }
+        let (lookup, duplicate) = unsafe nameBytes.map { unsafe NameLookup.build(tensors.lazy.map(\.name), bytes: unsafe $0) }
             ?? NameLookup.build(tensors.lazy.map(\.name))
         if let duplicate {
             let name = tensors[duplicate].name
@@ -71,12 +71,12 @@ extension SafetensorsHeader {
     }
 
     private static func checkUTF8(_ json: UnsafeRawBufferPointer, fileOffset: Int) throws {
-        if isASCII(json) { return }
-        var iterator = json.makeIterator()
+        if unsafe isASCII(json) { return }
+        var iterator = unsafe json.makeIterator()
         var decoder = UTF8()
         var position = 0
         while true {
-            switch decoder.decode(&iterator) {
+            switch unsafe decoder.decode(&iterator) {
             case .scalarValue(let scalar): position += UTF8.width(scalar)
             case .emptyInput: return
             case .error:
@@ -93,11 +93,11 @@ extension SafetensorsHeader {
         var index = 0
         var high: UInt64 = 0
         while index + 8 <= bytes.count {
-            high |= base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            unsafe high |= base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
             index += 8
         }
         while index < bytes.count {
-            high |= UInt64(bytes[index])
+            unsafe high |= UInt64(bytes[index])
             index += 1
         }
         return high & 0x8080_8080_8080_8080 == 0
@@ -121,7 +121,7 @@ extension SafetensorsHeader {
     private static func parseEntries(_ json: UnsafeRawBufferPointer, fileOffset: Int) throws
         -> (metadata: [String: String]?, tensors: [TensorInfo], spans: [RawSpan], nameBytes: [UnsafeRawBufferPointer]?)
     {
-        var scanner = JSONScanner(json, base: fileOffset)
+        var scanner = unsafe JSONScanner(json, base: fileOffset)
         var metadata: [String: String]?
         var sawMetadata = false
         var tensors: [TensorInfo] = []
@@ -129,50 +129,50 @@ extension SafetensorsHeader {
         tensors.reserveCapacity(json.count / 80)
         spans.reserveCapacity(json.count / 80)
         var shapes = ShapeCache()
-        var nameBytes: [UnsafeRawBufferPointer]? = []
-        nameBytes?.reserveCapacity(json.count / 80)
-        var more = try scanner.beginObject()
+        var nameBytes: [UnsafeRawBufferPointer]? = unsafe []
+        unsafe nameBytes?.reserveCapacity(json.count / 80)
+        var more = unsafe try scanner.beginObject()
         while more {
-            let (key, raw) = try readName(&scanner)
-            if raw?.holds("__metadata__") ?? (key == metadataKey) {
-                guard !sawMetadata else { throw scanner.error("duplicate key \"\(metadataKey)\"") }
+            let (key, raw) = unsafe try readName(&scanner)
+            if unsafe raw?.holds("__metadata__") ?? (key == metadataKey) {
+                guard !sawMetadata else { throw unsafe scanner.error("duplicate key \"\(metadataKey)\"") }
                 sawMetadata = true
-                metadata = try readMetadata(&scanner)
+                metadata = unsafe try readMetadata(&scanner)
             } else {
-                if let raw { nameBytes?.append(raw) } else { nameBytes = nil }
-                let (tensor, span) = try readEntry(&scanner, name: key, shapes: &shapes)
+                if let raw = unsafe raw { unsafe nameBytes?.append(raw) } else { unsafe nameBytes = nil }
+                let (tensor, span) = unsafe try readEntry(&scanner, name: key, shapes: &shapes)
                 tensors.append(tensor)
                 spans.append(span)
             }
-            more = try scanner.continueObject()
+            more = unsafe try scanner.continueObject()
         }
-        scanner.skipWhitespace()
-        guard scanner.isAtEnd else { throw scanner.error("trailing characters after the header object") }
-        return (metadata, tensors, spans, nameBytes)
+        unsafe scanner.skipWhitespace()
+        guard unsafe scanner.isAtEnd else { throw unsafe scanner.error("trailing characters after the header object") }
+        return unsafe (metadata, tensors, spans, nameBytes)
     }
 
     /// Reads a member's key and the colon after it. Also returns the key's bytes in the header
     /// when it holds no escape.
     private static func readName(_ scanner: inout JSONScanner) throws -> (String, UnsafeRawBufferPointer?) {
-        guard try scanner.peek() == UInt8(ascii: "\"") else { throw scanner.error("expected a string key") }
-        let raw = try scanner.readRawString()
-        let name = try raw.map { String(decoding: $0, as: UTF8.self) } ?? scanner.readString()
-        try scanner.expect(UInt8(ascii: ":"))
-        return (name, raw)
+        guard unsafe try scanner.peek() == UInt8(ascii: "\"") else { throw unsafe scanner.error("expected a string key") }
+        let raw = unsafe try scanner.readRawString()
+        let name = unsafe try raw.map { unsafe String(decoding: $0, as: UTF8.self) } ?? scanner.readString()
+        unsafe try scanner.expect(UInt8(ascii: ":"))
+        return unsafe (name, raw)
     }
 
     private static func readMetadata(_ scanner: inout JSONScanner) throws -> [String: String]? {
-        if try scanner.peek() == UInt8(ascii: "n") {
-            guard case .null = try scanner.readValue() else { throw scanner.error("invalid value") }
+        if unsafe try scanner.peek() == UInt8(ascii: "n") {
+            guard case .null = unsafe try scanner.readValue() else { throw unsafe scanner.error("invalid value") }
             return nil
         }
         var metadata: [String: String] = [:]
-        try scanner.readObject { scanner, key in
-            guard try scanner.peek() == UInt8(ascii: "\"") else {
-                throw scanner.error("metadata value for \"\(key)\" is not a string")
+        unsafe try scanner.readObject { scanner, key in
+            guard unsafe try scanner.peek() == UInt8(ascii: "\"") else {
+                throw unsafe scanner.error("metadata value for \"\(key)\" is not a string")
             }
-            guard metadata.updateValue(try scanner.readString(), forKey: key) == nil else {
-                throw scanner.error("duplicate metadata key \"\(key)\"")
+            guard unsafe metadata.updateValue(try scanner.readString(), forKey: key) == nil else {
+                throw unsafe scanner.error("duplicate metadata key \"\(key)\"")
             }
         }
         return metadata
@@ -185,32 +185,32 @@ extension SafetensorsHeader {
         var shape: (dimensions: [Int], huge: Bool)?
         var offsets: (UInt64, UInt64)?
         var unknownKeys = Set<UTF8Key>()
-        guard try scanner.peek() == UInt8(ascii: "{") else {
-            throw scanner.error("tensor '\(name)' is not an object")
+        guard unsafe try scanner.peek() == UInt8(ascii: "{") else {
+            throw unsafe scanner.error("tensor '\(name)' is not an object")
         }
-        var more = try scanner.beginObject()
+        var more = unsafe try scanner.beginObject()
         while more {
-            switch try readField(&scanner) {
+            switch unsafe try readField(&scanner) {
             case .dtype:
-                guard dtype == nil else { throw scanner.error("duplicate field \"dtype\" in tensor '\(name)'") }
-                dtype = try readDType(&scanner, name: name)
+                guard dtype == nil else { throw unsafe scanner.error("duplicate field \"dtype\" in tensor '\(name)'") }
+                dtype = unsafe try readDType(&scanner, name: name)
             case .shape:
-                guard shape == nil else { throw scanner.error("duplicate field \"shape\" in tensor '\(name)'") }
-                shape = try readDimensions(&scanner, shapes: &shapes)
+                guard shape == nil else { throw unsafe scanner.error("duplicate field \"shape\" in tensor '\(name)'") }
+                shape = unsafe try readDimensions(&scanner, shapes: &shapes)
             case .dataOffsets:
-                guard offsets == nil else { throw scanner.error("duplicate field \"data_offsets\" in tensor '\(name)'") }
-                offsets = try readOffsets(&scanner, name: name)
+                guard offsets == nil else { throw unsafe scanner.error("duplicate field \"data_offsets\" in tensor '\(name)'") }
+                offsets = unsafe try readOffsets(&scanner, name: name)
             case .other(let key):
                 guard unknownKeys.insert(UTF8Key(key)).inserted else {
-                    throw scanner.error("duplicate field \"\(key)\" in tensor '\(name)'")
+                    throw unsafe scanner.error("duplicate field \"\(key)\" in tensor '\(name)'")
                 }
-                try scanner.skipValue(depth: 2)
+                unsafe try scanner.skipValue(depth: 2)
             }
-            more = try scanner.continueObject()
+            more = unsafe try scanner.continueObject()
         }
-        guard let dtype else { throw scanner.error("tensor '\(name)' has no \"dtype\"") }
-        guard let shape else { throw scanner.error("tensor '\(name)' has no \"shape\"") }
-        guard let offsets else { throw scanner.error("tensor '\(name)' has no \"data_offsets\"") }
+        guard let dtype else { throw unsafe scanner.error("tensor '\(name)' has no \"dtype\"") }
+        guard let shape else { throw unsafe scanner.error("tensor '\(name)' has no \"shape\"") }
+        guard let offsets else { throw unsafe scanner.error("tensor '\(name)' has no \"data_offsets\"") }
         return (TensorInfo(name: name, dtype: dtype, shape: shape.dimensions, dataOffsets: 0..<0),
                 RawSpan(begin: offsets.0, end: offsets.1, hasHugeDimension: shape.huge))
     }
@@ -223,60 +223,60 @@ extension SafetensorsHeader {
 
     /// Reads a tensor entry's key and the colon after it, comparing the known keys as bytes.
     private static func readField(_ scanner: inout JSONScanner) throws -> Field {
-        guard try scanner.peek() == UInt8(ascii: "\"") else { throw scanner.error("expected a string key") }
+        guard unsafe try scanner.peek() == UInt8(ascii: "\"") else { throw unsafe scanner.error("expected a string key") }
         let field: Field
-        if let raw = try scanner.readRawString() {
-            if raw.holds("dtype") {
+        if let raw = unsafe try scanner.readRawString() {
+            if unsafe raw.holds("dtype") {
                 field = .dtype
-            } else if raw.holds("shape") {
+            } else if unsafe raw.holds("shape") {
                 field = .shape
-            } else if raw.holds("data_offsets") {
+            } else if unsafe raw.holds("data_offsets") {
                 field = .dataOffsets
             } else {
-                field = .other(String(decoding: raw, as: UTF8.self))
+                field = unsafe .other(String(decoding: raw, as: UTF8.self))
             }
         } else {
             // An escaped key can still spell a known one ("d\u0074ype").
-            switch try scanner.readString() {
+            switch unsafe try scanner.readString() {
             case "dtype": field = .dtype
             case "shape": field = .shape
             case "data_offsets": field = .dataOffsets
             case let key: field = .other(key)
             }
         }
-        try scanner.expect(UInt8(ascii: ":"))
+        unsafe try scanner.expect(UInt8(ascii: ":"))
         return field
     }
 
     private static func readDType(_ scanner: inout JSONScanner, name: String) throws -> DType {
         var code = ""
-        if try scanner.peek() == UInt8(ascii: "\"") {
-            if let raw = try scanner.readRawString() {
-                if let dtype = DType(code: raw) { return dtype }
-                code = String(decoding: raw, as: UTF8.self)
+        if unsafe try scanner.peek() == UInt8(ascii: "\"") {
+            if let raw = unsafe try scanner.readRawString() {
+                if let dtype = unsafe DType(code: raw) { return dtype }
+                code = unsafe String(decoding: raw, as: UTF8.self)
             } else {
-                code = try scanner.readString()
+                code = unsafe try scanner.readString()
                 if let dtype = DType(rawValue: code) { return dtype }
             }
         }
-        throw scanner.error("tensor '\(name)' has unknown dtype \"\(code)\"")
+        throw unsafe scanner.error("tensor '\(name)' has unknown dtype \"\(code)\"")
     }
 
     /// Exactly two integers, read without building an array.
     private static func readOffsets(_ scanner: inout JSONScanner, name: String) throws -> (UInt64, UInt64) {
-        try scanner.expect(UInt8(ascii: "["))
+        unsafe try scanner.expect(UInt8(ascii: "["))
         var values: (UInt64, UInt64) = (0, 0)
         var count = 0
-        if try !scanner.consume(UInt8(ascii: "]")) {
+        if unsafe try !scanner.consume(UInt8(ascii: "]")) {
             repeat {
-                let value = try scanner.readUInt64()
+                let value = unsafe try scanner.readUInt64()
                 if count == 0 { values.0 = value } else if count == 1 { values.1 = value }
                 count += 1
-            } while try scanner.consume(UInt8(ascii: ","))
-            try scanner.expect(UInt8(ascii: "]"))
+            } while unsafe try scanner.consume(UInt8(ascii: ","))
+            unsafe try scanner.expect(UInt8(ascii: "]"))
         }
         guard count == 2 else {
-            throw scanner.error("tensor '\(name)' data_offsets has \(count) numbers, expected 2")
+            throw unsafe scanner.error("tensor '\(name)' data_offsets has \(count) numbers, expected 2")
         }
         return values
     }
@@ -284,16 +284,16 @@ extension SafetensorsHeader {
     private static func readDimensions(_ scanner: inout JSONScanner, shapes: inout ShapeCache) throws -> ([Int], Bool) {
         var values = ShapeCache.Dimensions()
         var huge = false
-        try scanner.expect(UInt8(ascii: "["))
-        if try scanner.consume(UInt8(ascii: "]")) { return ([], huge) }
+        unsafe try scanner.expect(UInt8(ascii: "["))
+        if unsafe try scanner.consume(UInt8(ascii: "]")) { return ([], huge) }
         repeat {
-            let value = try scanner.readUInt64()
+            let value = unsafe try scanner.readUInt64()
             if let dimension = Int(exactly: value) { values.append(dimension) } else {
                 values.append(-1)
                 huge = true
             }
-        } while try scanner.consume(UInt8(ascii: ","))
-        try scanner.expect(UInt8(ascii: "]"))
+        } while unsafe try scanner.consume(UInt8(ascii: ","))
+        unsafe try scanner.expect(UInt8(ascii: "]"))
         return (shapes.array(for: values), huge)
     }
 
@@ -322,11 +322,11 @@ extension SafetensorsHeader {
             func matches(_ shape: [Int]) -> Bool {
                 guard shape.count == count else { return false }
                 if count > 4 { return shape == more }
-                return withUnsafeBytes(of: inline) { shape.elementsEqual($0.assumingMemoryBound(to: Int.self).prefix(count)) }
+                return unsafe withUnsafeBytes(of: inline) { unsafe shape.elementsEqual($0.assumingMemoryBound(to: Int.self).prefix(count)) }
             }
 
             func makeArray() -> [Int] {
-                count > 4 ? more : withUnsafeBytes(of: inline) { Array($0.assumingMemoryBound(to: Int.self).prefix(count)) }
+                unsafe count > 4 ? more : withUnsafeBytes(of: inline) { unsafe Array($0.assumingMemoryBound(to: Int.self).prefix(count)) }
             }
 
             /// A cheap mix of the dimensions, to pick a cache slot.
@@ -420,7 +420,7 @@ extension SafetensorsHeader {
         guard json.count <= Self.maximumLength else {
             throw WeightsError(.headerTooLarge, "header of \(json.count) bytes is over the \(Self.maximumLength)-byte limit")
         }
-        var bytes = withUnsafeBytes(of: UInt64(json.count).littleEndian) { Array($0) }
+        var bytes = unsafe withUnsafeBytes(of: UInt64(json.count).littleEndian) { unsafe Array($0) }
         bytes.append(contentsOf: json)
         return bytes
     }

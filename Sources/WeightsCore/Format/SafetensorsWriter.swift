@@ -59,7 +59,7 @@ public final class SafetensorsWriter {
                 "tensor '\(tensor.name)' takes \(tensor.byteCount) bytes; \(writtenOfNext + bytes.count) given",
                 file: path, tensor: tensor.name)
         }
-        try file.write(bytes)
+        unsafe try file.write(bytes)
         writtenOfNext += bytes.count
         if writtenOfNext == tensor.byteCount {
             nextIndex += 1
@@ -79,7 +79,7 @@ public final class SafetensorsWriter {
             throw WeightsError(.byteCountMismatch, "tensor '\(tensor.name)' is \(tensor.dtype) \(tensor.shape), declared \(next.dtype) \(next.shape)",
                                file: path, tensor: tensor.name)
         }
-        try tensor.withUnsafeBytes { try write($0) }
+        unsafe try tensor.withUnsafeBytes { unsafe try write($0) }
     }
 
     /// Writes every tensor still to come, in order, with the bytes `source` streams for the
@@ -91,7 +91,7 @@ public final class SafetensorsWriter {
     public func write(from source: any TensorSource) throws {
         while let next = nextTensor {
             let before = file.bytesWritten
-            try source.streamBytes(ofTensorNamed: next.name) { try write($0) }
+            unsafe try source.streamBytes(ofTensorNamed: next.name) { unsafe try write($0) }
             guard file.bytesWritten - before == next.byteCount else {
                 throw WeightsError(.byteCountMismatch,
                     "tensor '\(next.name)' takes \(next.byteCount) bytes; the source gave \(file.bytesWritten - before)",
@@ -156,7 +156,7 @@ extension SafetensorsWriter {
         var bytes = layout.headerBytes
         bytes.reserveCapacity(layout.fileSize)
         for info in layout.tensors {
-            byName[UTF8Key(info.name)]!.withUnsafeBytes { bytes.append(contentsOf: $0) }
+            unsafe byName[UTF8Key(info.name)]!.withUnsafeBytes { unsafe bytes.append(contentsOf: $0) }
         }
         return bytes
     }

@@ -21,38 +21,38 @@ enum GGMLDequantizer {
         }
         guard blocks > 0, let src = source.baseAddress, let out = output.baseAddress else { return }
         switch type {
-        case .f32: for i in 0..<blocks { out[i] = Float(bitPattern: u32(src, 4 * i)) }
-        case .f16: for i in 0..<blocks { out[i] = f16(src, 2 * i) }
-        case .bf16: for i in 0..<blocks { out[i] = Float(bitPattern: UInt32(u16(src, 2 * i)) << 16) }
-        case .f64: for i in 0..<blocks { out[i] = Float(Double(bitPattern: u64(src, 8 * i))) }
-        case .i8: for i in 0..<blocks { out[i] = Float(Int8(bitPattern: src.load(fromByteOffset: i, as: UInt8.self))) }
-        case .i16: for i in 0..<blocks { out[i] = Float(Int16(bitPattern: u16(src, 2 * i))) }
-        case .i32: for i in 0..<blocks { out[i] = Float(Int32(bitPattern: u32(src, 4 * i))) }
-        case .i64: for i in 0..<blocks { out[i] = Float(Int64(bitPattern: u64(src, 8 * i))) }
-        case .q4_0: q4_0(src, blocks, out)
-        case .q4_1: q4_1(src, blocks, out)
-        case .q5_0: q5_0(src, blocks, out)
-        case .q5_1: q5_1(src, blocks, out)
-        case .q8_0: q8_0(src, blocks, out)
-        case .q2_K: q2_K(src, blocks, out)
-        case .q3_K: q3_K(src, blocks, out)
-        case .q4_K: q4_K(src, blocks, out)
-        case .q5_K: q5_K(src, blocks, out)
-        case .q6_K: q6_K(src, blocks, out)
-        case .q8_K: q8_K(src, blocks, out)
-        case .iq4_NL: iq4_NL(src, blocks, out)
-        case .iq4_XS: iq4_XS(src, blocks, out)
-        case .mxfp4: mxfp4(src, blocks, out)
-        case .nvfp4: nvfp4(src, blocks, out)
-        case .tq1_0: tq1_0(src, blocks, out)
-        case .tq2_0: tq2_0(src, blocks, out)
-        case .iq2_XXS: iq2_XXS(src, blocks, out)
-        case .iq2_XS: iq2_XS(src, blocks, out)
-        case .iq2_S: iq2_S(src, blocks, out)
-        case .iq3_XXS: iq3_XXS(src, blocks, out)
-        case .iq3_S: iq3_S(src, blocks, out)
-        case .iq1_S: iq1_S(src, blocks, out)
-        case .iq1_M: iq1_M(src, blocks, out)
+        case .f32: for i in 0..<blocks { unsafe out[i] = unsafe Float(bitPattern: u32(src, 4 * i)) }
+        case .f16: for i in 0..<blocks { unsafe out[i] = unsafe f16(src, 2 * i) }
+        case .bf16: for i in 0..<blocks { unsafe out[i] = unsafe Float(bitPattern: UInt32(u16(src, 2 * i)) << 16) }
+        case .f64: for i in 0..<blocks { unsafe out[i] = unsafe Float(Double(bitPattern: u64(src, 8 * i))) }
+        case .i8: for i in 0..<blocks { unsafe out[i] = unsafe Float(Int8(bitPattern: src.load(fromByteOffset: i, as: UInt8.self))) }
+        case .i16: for i in 0..<blocks { unsafe out[i] = unsafe Float(Int16(bitPattern: u16(src, 2 * i))) }
+        case .i32: for i in 0..<blocks { unsafe out[i] = unsafe Float(Int32(bitPattern: u32(src, 4 * i))) }
+        case .i64: for i in 0..<blocks { unsafe out[i] = unsafe Float(Int64(bitPattern: u64(src, 8 * i))) }
+        case .q4_0: unsafe q4_0(src, blocks, out)
+        case .q4_1: unsafe q4_1(src, blocks, out)
+        case .q5_0: unsafe q5_0(src, blocks, out)
+        case .q5_1: unsafe q5_1(src, blocks, out)
+        case .q8_0: unsafe q8_0(src, blocks, out)
+        case .q2_K: unsafe q2_K(src, blocks, out)
+        case .q3_K: unsafe q3_K(src, blocks, out)
+        case .q4_K: unsafe q4_K(src, blocks, out)
+        case .q5_K: unsafe q5_K(src, blocks, out)
+        case .q6_K: unsafe q6_K(src, blocks, out)
+        case .q8_K: unsafe q8_K(src, blocks, out)
+        case .iq4_NL: unsafe iq4_NL(src, blocks, out)
+        case .iq4_XS: unsafe iq4_XS(src, blocks, out)
+        case .mxfp4: unsafe mxfp4(src, blocks, out)
+        case .nvfp4: unsafe nvfp4(src, blocks, out)
+        case .tq1_0: unsafe tq1_0(src, blocks, out)
+        case .tq2_0: unsafe tq2_0(src, blocks, out)
+        case .iq2_XXS: unsafe iq2_XXS(src, blocks, out)
+        case .iq2_XS: unsafe iq2_XS(src, blocks, out)
+        case .iq2_S: unsafe iq2_S(src, blocks, out)
+        case .iq3_XXS: unsafe iq3_XXS(src, blocks, out)
+        case .iq3_S: unsafe iq3_S(src, blocks, out)
+        case .iq1_S: unsafe iq1_S(src, blocks, out)
+        case .iq1_M: unsafe iq1_M(src, blocks, out)
         case .q8_1, .q1_0:
             throw WeightsError(.unsupportedFormat, "dequantizing \(type) is not implemented", file: file, tensor: tensor)
         }
@@ -61,23 +61,23 @@ enum GGMLDequantizer {
     // MARK: Loads
 
     @inline(__always) static func u8(_ p: UnsafeRawPointer, _ offset: Int) -> UInt8 {
-        p.load(fromByteOffset: offset, as: UInt8.self)
+        unsafe p.load(fromByteOffset: offset, as: UInt8.self)
     }
     @inline(__always) static func i8(_ p: UnsafeRawPointer, _ offset: Int) -> Int8 {
-        Int8(bitPattern: p.load(fromByteOffset: offset, as: UInt8.self))
+        unsafe Int8(bitPattern: p.load(fromByteOffset: offset, as: UInt8.self))
     }
     @inline(__always) static func u16(_ p: UnsafeRawPointer, _ offset: Int) -> UInt16 {
-        UInt16(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+        unsafe UInt16(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
     }
     @inline(__always) static func u32(_ p: UnsafeRawPointer, _ offset: Int) -> UInt32 {
-        UInt32(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+        unsafe UInt32(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
     }
     @inline(__always) static func u64(_ p: UnsafeRawPointer, _ offset: Int) -> UInt64 {
-        UInt64(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+        unsafe UInt64(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
     }
     /// An IEEE half at `offset`, widened (exactly) to `Float`.
     @inline(__always) static func f16(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
-        widen(u16(p, offset))
+        unsafe widen(u16(p, offset))
     }
 
     /// The half with bits `h`, widened exactly. A NaN keeps its payload unquieted, as NumPy's
@@ -95,12 +95,12 @@ enum GGMLDequantizer {
     /// element 16 + j the high nibble; x = d × (q − 8).
     static func q4_0(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
         for b in 0..<blocks {
-            let p = src + b * 18, o = out + b * 32
-            let d = f16(p, 0)
+            let p = unsafe src + b * 18, o = unsafe out + b * 32
+            let d = unsafe f16(p, 0)
             for j in 0..<16 {
-                let byte = u8(p, 2 + j)
-                o[j] = d * Float(Int32(byte & 0x0F) - 8)
-                o[j + 16] = d * Float(Int32(byte >> 4) - 8)
+                let byte = unsafe u8(p, 2 + j)
+                unsafe o[j] = d * Float(Int32(byte & 0x0F) - 8)
+                unsafe o[j + 16] = d * Float(Int32(byte >> 4) - 8)
             }
         }
     }
@@ -108,12 +108,12 @@ enum GGMLDequantizer {
     /// f16 d, f16 m, 16 bytes of nibbles as Q4_0; x = d × q + m.
     static func q4_1(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
         for b in 0..<blocks {
-            let p = src + b * 20, o = out + b * 32
-            let d = f16(p, 0), m = f16(p, 2)
+            let p = unsafe src + b * 20, o = unsafe out + b * 32
+            let d = unsafe f16(p, 0), m = unsafe f16(p, 2)
             for j in 0..<16 {
-                let byte = u8(p, 4 + j)
-                o[j] = d * Float(byte & 0x0F) + m
-                o[j + 16] = d * Float(byte >> 4) + m
+                let byte = unsafe u8(p, 4 + j)
+                unsafe o[j] = d * Float(byte & 0x0F) + m
+                unsafe o[j + 16] = d * Float(byte >> 4) + m
             }
         }
     }
@@ -122,14 +122,14 @@ enum GGMLDequantizer {
     /// x = d × (q − 16).
     static func q5_0(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
         for b in 0..<blocks {
-            let p = src + b * 22, o = out + b * 32
-            let d = f16(p, 0), high = u32(p, 2)
+            let p = unsafe src + b * 22, o = unsafe out + b * 32
+            let d = unsafe f16(p, 0), high = unsafe u32(p, 2)
             for j in 0..<16 {
-                let byte = UInt32(u8(p, 6 + j))
+                let byte = unsafe UInt32(u8(p, 6 + j))
                 let low = (byte & 0x0F) | ((high >> UInt32(j)) & 1) << 4
                 let top = (byte >> 4) | ((high >> UInt32(j + 16)) & 1) << 4
-                o[j] = d * Float(Int32(low) - 16)
-                o[j + 16] = d * Float(Int32(top) - 16)
+                unsafe o[j] = d * Float(Int32(low) - 16)
+                unsafe o[j + 16] = d * Float(Int32(top) - 16)
             }
         }
     }
@@ -137,14 +137,14 @@ enum GGMLDequantizer {
     /// f16 d, f16 m, u32 of fifth bits, 16 bytes of nibbles; x = d × q + m.
     static func q5_1(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
         for b in 0..<blocks {
-            let p = src + b * 24, o = out + b * 32
-            let d = f16(p, 0), m = f16(p, 2), high = u32(p, 4)
+            let p = unsafe src + b * 24, o = unsafe out + b * 32
+            let d = unsafe f16(p, 0), m = unsafe f16(p, 2), high = unsafe u32(p, 4)
             for j in 0..<16 {
-                let byte = UInt32(u8(p, 8 + j))
+                let byte = unsafe UInt32(u8(p, 8 + j))
                 let low = (byte & 0x0F) | ((high >> UInt32(j)) & 1) << 4
                 let top = (byte >> 4) | ((high >> UInt32(j + 16)) & 1) << 4
-                o[j] = d * Float(low) + m
-                o[j + 16] = d * Float(top) + m
+                unsafe o[j] = d * Float(low) + m
+                unsafe o[j + 16] = d * Float(top) + m
             }
         }
     }
@@ -152,9 +152,9 @@ enum GGMLDequantizer {
     /// f16 d, 32 signed bytes; x = q × d.
     static func q8_0(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
         for b in 0..<blocks {
-            let p = src + b * 34, o = out + b * 32
-            let d = f16(p, 0)
-            for j in 0..<32 { o[j] = Float(i8(p, 2 + j)) * d }
+            let p = unsafe src + b * 34, o = unsafe out + b * 32
+            let d = unsafe f16(p, 0)
+            for j in 0..<32 { unsafe o[j] = unsafe Float(i8(p, 2 + j)) * d }
         }
     }
 
@@ -163,14 +163,14 @@ enum GGMLDequantizer {
 
     /// f16 d, 16 bytes of nibbles as Q4_0, each an index into ``iq4Values``; x = d × value.
     static func iq4_NL(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
-        iq4Values.withUnsafeBufferPointer { grid in
+        unsafe iq4Values.withUnsafeBufferPointer { grid in
             for b in 0..<blocks {
-                let p = src + b * 18, o = out + b * 32
-                let d = f16(p, 0)
+                let p = unsafe src + b * 18, o = unsafe out + b * 32
+                let d = unsafe f16(p, 0)
                 for j in 0..<16 {
-                    let byte = u8(p, 2 + j)
-                    o[j] = d * grid[Int(byte & 0x0F)]
-                    o[j + 16] = d * grid[Int(byte >> 4)]
+                    let byte = unsafe u8(p, 2 + j)
+                    unsafe o[j] = unsafe d * grid[Int(byte & 0x0F)]
+                    unsafe o[j + 16] = unsafe d * grid[Int(byte >> 4)]
                 }
             }
         }
@@ -187,14 +187,14 @@ enum GGMLDequantizer {
 
     /// 1 byte E8M0 exponent, 16 bytes of nibbles as Q4_0, each an FP4 code; x = d × value.
     static func mxfp4(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
-        fp4Values.withUnsafeBufferPointer { grid in
+        unsafe fp4Values.withUnsafeBufferPointer { grid in
             for b in 0..<blocks {
-                let p = src + b * 17, o = out + b * 32
-                let d = e8m0Half(u8(p, 0))
+                let p = unsafe src + b * 17, o = unsafe out + b * 32
+                let d = unsafe e8m0Half(u8(p, 0))
                 for j in 0..<16 {
-                    let byte = u8(p, 1 + j)
-                    o[j] = d * grid[Int(byte & 0x0F)]
-                    o[j + 16] = d * grid[Int(byte >> 4)]
+                    let byte = unsafe u8(p, 1 + j)
+                    unsafe o[j] = unsafe d * grid[Int(byte & 0x0F)]
+                    unsafe o[j + 16] = unsafe d * grid[Int(byte >> 4)]
                 }
             }
         }
@@ -211,15 +211,15 @@ enum GGMLDequantizer {
     /// 64 elements in 4 groups of 16: 4 bytes of UE4M3 scales, then 8 bytes per group whose
     /// low nibbles are elements 0–7 and high nibbles 8–15, each an FP4 code; x = d × value.
     static func nvfp4(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
-        fp4Values.withUnsafeBufferPointer { grid in
+        unsafe fp4Values.withUnsafeBufferPointer { grid in
             for b in 0..<blocks {
-                let p = src + b * 36, o = out + b * 64
+                let p = unsafe src + b * 36, o = unsafe out + b * 64
                 for group in 0..<4 {
-                    let d = ue4m3Half(u8(p, group))
+                    let d = unsafe ue4m3Half(u8(p, group))
                     for k in 0..<8 {
-                        let byte = u8(p, 4 + group * 8 + k)
-                        o[group * 16 + k] = d * grid[Int(byte & 0x0F)]
-                        o[group * 16 + 8 + k] = d * grid[Int(byte >> 4)]
+                        let byte = unsafe u8(p, 4 + group * 8 + k)
+                        unsafe o[group * 16 + k] = unsafe d * grid[Int(byte & 0x0F)]
+                        unsafe o[group * 16 + 8 + k] = unsafe d * grid[Int(byte >> 4)]
                     }
                 }
             }
@@ -233,17 +233,17 @@ enum GGMLDequantizer {
     /// x = (d × scale) × q − (dmin × min), per 16 elements.
     static func q2_K(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
         for b in 0..<blocks {
-            let p = src + b * 84, o = out + b * 256
-            let d = f16(p, 80), dmin = f16(p, 82)
+            let p = unsafe src + b * 84, o = unsafe out + b * 256
+            let d = unsafe f16(p, 80), dmin = unsafe f16(p, 82)
             for half in 0..<2 {
                 for shift in 0..<4 {
                     let base = half * 128 + shift * 32
                     for sub in 0..<2 {
-                        let scale = u8(p, (base >> 4) + sub)
+                        let scale = unsafe u8(p, (base >> 4) + sub)
                         let dl = d * Float(scale & 0x0F), ml = dmin * Float(scale >> 4)
                         for l in sub * 16..<sub * 16 + 16 {
-                            let q = (u8(p, 16 + half * 32 + l) >> UInt8(2 * shift)) & 3
-                            o[base + l] = dl * Float(q) - ml
+                            let q = unsafe (u8(p, 16 + half * 32 + l) >> UInt8(2 * shift)) & 3
+                            unsafe o[base + l] = dl * Float(q) - ml
                         }
                     }
                 }
@@ -258,17 +258,17 @@ enum GGMLDequantizer {
     /// clear; x = (d × scale) × q.
     static func q3_K(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
         for b in 0..<blocks {
-            let p = src + b * 110, o = out + b * 256
-            let d = f16(p, 108)
+            let p = unsafe src + b * 110, o = unsafe out + b * 256
+            let d = unsafe f16(p, 108)
             for group in 0..<16 {
-                let low = group < 8 ? u8(p, 96 + group) & 0x0F : u8(p, 96 + group - 8) >> 4
-                let high = (u8(p, 104 + group % 4) >> UInt8(2 * (group / 4))) & 3
+                let low = unsafe group < 8 ? u8(p, 96 + group) & 0x0F : u8(p, 96 + group - 8) >> 4
+                let high = unsafe (u8(p, 104 + group % 4) >> UInt8(2 * (group / 4))) & 3
                 let dl = d * Float(Int32(low | high << 4) - 32)
                 for i in group * 16..<group * 16 + 16 {
                     let half = i >> 7, shift = (i >> 5) & 3, l = i & 31
-                    let q = Int32((u8(p, 32 + half * 32 + l) >> UInt8(2 * shift)) & 3)
-                    let mask = (u8(p, l) >> UInt8(i >> 5)) & 1
-                    o[i] = dl * Float(q - (mask == 0 ? 4 : 0))
+                    let q = unsafe Int32((u8(p, 32 + half * 32 + l) >> UInt8(2 * shift)) & 3)
+                    let mask = unsafe (u8(p, l) >> UInt8(i >> 5)) & 1
+                    unsafe o[i] = dl * Float(q - (mask == 0 ? 4 : 0))
                 }
             }
         }
@@ -278,23 +278,23 @@ enum GGMLDequantizer {
     /// bytes at `p`: for j < 4, the low 6 bits of bytes j and 4 + j; otherwise the nibbles of
     /// byte 8 + j − 4 with the top 2 bits of bytes j − 4 and j.
     @inline(__always) static func scaleMin(_ p: UnsafeRawPointer, _ j: Int) -> (scale: UInt8, min: UInt8) {
-        if j < 4 { return (u8(p, j) & 0x3F, u8(p, 4 + j) & 0x3F) }
-        let packed = u8(p, 8 + j - 4)
-        return ((packed & 0x0F) | ((u8(p, j - 4) >> 2) & 0x30), (packed >> 4) | ((u8(p, j) >> 2) & 0x30))
+        if j < 4 { return unsafe (u8(p, j) & 0x3F, u8(p, 4 + j) & 0x3F) }
+        let packed = unsafe u8(p, 8 + j - 4)
+        return unsafe ((packed & 0x0F) | ((u8(p, j - 4) >> 2) & 0x30), (packed >> 4) | ((u8(p, j) >> 2) & 0x30))
     }
 
     /// f16 d, f16 dmin, 12 bytes of 6-bit scales and minimums, 128 bytes of nibbles: element
     /// 64c + 32h + l is nibble h of byte 32c + l; x = (d × scale) × q − (dmin × min), per 32.
     static func q4_K(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
         for b in 0..<blocks {
-            let p = src + b * 144, o = out + b * 256
-            let d = f16(p, 0), dmin = f16(p, 2)
+            let p = unsafe src + b * 144, o = unsafe out + b * 256
+            let d = unsafe f16(p, 0), dmin = unsafe f16(p, 2)
             for sub in 0..<8 {
-                let (scale, minimum) = scaleMin(p + 4, sub)
+                let (scale, minimum) = unsafe scaleMin(p + 4, sub)
                 let dl = d * Float(scale), ml = dmin * Float(minimum)
-                let bytes = p + 16 + (sub >> 1) * 32, shift = UInt8((sub & 1) * 4)
-                let o = o + sub * 32
-                for l in 0..<32 { o[l] = dl * Float((u8(bytes, l) >> shift) & 0x0F) - ml }
+                let bytes = unsafe p + 16 + (sub >> 1) * 32, shift = UInt8((sub & 1) * 4)
+                let o = unsafe o + sub * 32
+                for l in 0..<32 { unsafe o[l] = unsafe dl * Float((u8(bytes, l) >> shift) & 0x0F) - ml }
             }
         }
     }
@@ -303,16 +303,16 @@ enum GGMLDequantizer {
     /// bit b of byte l), 128 bytes of nibbles as Q4_K; x = (d × scale) × q − (dmin × min).
     static func q5_K(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
         for b in 0..<blocks {
-            let p = src + b * 176, o = out + b * 256
-            let d = f16(p, 0), dmin = f16(p, 2)
+            let p = unsafe src + b * 176, o = unsafe out + b * 256
+            let d = unsafe f16(p, 0), dmin = unsafe f16(p, 2)
             for sub in 0..<8 {
-                let (scale, minimum) = scaleMin(p + 4, sub)
+                let (scale, minimum) = unsafe scaleMin(p + 4, sub)
                 let dl = d * Float(scale), ml = dmin * Float(minimum)
-                let bytes = p + 48 + (sub >> 1) * 32, shift = UInt8((sub & 1) * 4)
-                let o = o + sub * 32
+                let bytes = unsafe p + 48 + (sub >> 1) * 32, shift = UInt8((sub & 1) * 4)
+                let o = unsafe o + sub * 32
                 for l in 0..<32 {
-                    let q = ((u8(bytes, l) >> shift) & 0x0F) | ((u8(p, 16 + l) >> UInt8(sub)) & 1) << 4
-                    o[l] = dl * Float(q) - ml
+                    let q = unsafe ((u8(bytes, l) >> shift) & 0x0F) | ((u8(p, 16 + l) >> UInt8(sub)) & 1) << 4
+                    unsafe o[l] = dl * Float(q) - ml
                 }
             }
         }
@@ -323,17 +323,17 @@ enum GGMLDequantizer {
     /// high byte 32h + l on top; x = (d × scale) × (q − 32), per 16.
     static func q6_K(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
         for b in 0..<blocks {
-            let p = src + b * 210, o = out + b * 256
-            let d = f16(p, 208)
+            let p = unsafe src + b * 210, o = unsafe out + b * 256
+            let d = unsafe f16(p, 208)
             for half in 0..<2 {
-                let low = p + half * 64, high = p + 128 + half * 32, o = o + half * 128
+                let low = unsafe p + half * 64, high = unsafe p + 128 + half * 32, o = unsafe o + half * 128
                 for s in 0..<4 {
-                    let lowBytes = low + (s & 1) * 32, lowShift = UInt8((s >> 1) * 4), highShift = UInt8(2 * s)
+                    let lowBytes = unsafe low + (s & 1) * 32, lowShift = UInt8((s >> 1) * 4), highShift = UInt8(2 * s)
                     for sub in 0..<2 {
-                        let dl = d * Float(i8(p, 192 + half * 8 + s * 2 + sub))
+                        let dl = unsafe d * Float(i8(p, 192 + half * 8 + s * 2 + sub))
                         for l in sub * 16..<sub * 16 + 16 {
-                            let q = ((u8(lowBytes, l) >> lowShift) & 0x0F) | ((u8(high, l) >> highShift) & 3) << 4
-                            o[s * 32 + l] = dl * Float(Int32(q) - 32)
+                            let q = unsafe ((u8(lowBytes, l) >> lowShift) & 0x0F) | ((u8(high, l) >> highShift) & 3) << 4
+                            unsafe o[s * 32 + l] = dl * Float(Int32(q) - 32)
                         }
                     }
                 }
@@ -344,9 +344,9 @@ enum GGMLDequantizer {
     /// f32 d, 256 signed bytes, 16 i16 group sums (not needed to decode); x = d × q.
     static func q8_K(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
         for b in 0..<blocks {
-            let p = src + b * 292, o = out + b * 256
-            let d = Float(bitPattern: u32(p, 0))
-            for j in 0..<256 { o[j] = d * Float(i8(p, 4 + j)) }
+            let p = unsafe src + b * 292, o = unsafe out + b * 256
+            let d = unsafe Float(bitPattern: u32(p, 0))
+            for j in 0..<256 { unsafe o[j] = unsafe d * Float(i8(p, 4 + j)) }
         }
     }
 
@@ -355,19 +355,19 @@ enum GGMLDequantizer {
     /// the u16 << 4) − 32, and its element 16h + l is nibble h of byte 16j + l, an index into
     /// ``iq4Values``; x = (d × scale) × value.
     static func iq4_XS(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
-        iq4Values.withUnsafeBufferPointer { grid in
+        unsafe iq4Values.withUnsafeBufferPointer { grid in
             for b in 0..<blocks {
-                let p = src + b * 136, o = out + b * 256
-                let d = f16(p, 0), high = u16(p, 2)
+                let p = unsafe src + b * 136, o = unsafe out + b * 256
+                let d = unsafe f16(p, 0), high = unsafe u16(p, 2)
                 for sub in 0..<8 {
-                    let low = (u8(p, 4 + sub / 2) >> UInt8(4 * (sub & 1))) & 0x0F
+                    let low = unsafe (u8(p, 4 + sub / 2) >> UInt8(4 * (sub & 1))) & 0x0F
                     let top = UInt8(truncatingIfNeeded: high >> UInt16(2 * sub)) & 3
                     let dl = d * Float(Int32(low | top << 4) - 32)
-                    let o = o + sub * 32
+                    let o = unsafe o + sub * 32
                     for l in 0..<16 {
-                        let byte = u8(p, 8 + sub * 16 + l)
-                        o[l] = dl * grid[Int(byte & 0x0F)]
-                        o[l + 16] = dl * grid[Int(byte >> 4)]
+                        let byte = unsafe u8(p, 8 + sub * 16 + l)
+                        unsafe o[l] = unsafe dl * grid[Int(byte & 0x0F)]
+                        unsafe o[l + 16] = unsafe dl * grid[Int(byte >> 4)]
                     }
                 }
             }
@@ -386,14 +386,14 @@ enum GGMLDequantizer {
         }
         let powers: [UInt8] = [1, 3, 9, 27, 81]
         for b in 0..<blocks {
-            let p = src + b * 54, o = out + b * 256
-            let d = f16(p, 52)
+            let p = unsafe src + b * 54, o = unsafe out + b * 256
+            let d = unsafe f16(p, 52)
             for n in 0..<5 {
-                for l in 0..<32 { o[32 * n + l] = d * digit(u8(p, l), powers[n]) }
-                for l in 0..<16 { o[160 + 16 * n + l] = d * digit(u8(p, 32 + l), powers[n]) }
+                for l in 0..<32 { unsafe o[32 * n + l] = unsafe d * digit(u8(p, l), powers[n]) }
+                for l in 0..<16 { unsafe o[160 + 16 * n + l] = unsafe d * digit(u8(p, 32 + l), powers[n]) }
             }
             for n in 0..<4 {
-                for l in 0..<4 { o[240 + 4 * n + l] = d * digit(u8(p, 48 + l), powers[n]) }
+                for l in 0..<4 { unsafe o[240 + 4 * n + l] = unsafe d * digit(u8(p, 48 + l), powers[n]) }
             }
         }
     }
@@ -401,13 +401,13 @@ enum GGMLDequantizer {
     /// 64 bytes of 2-bit quants as Q2_K's, f16 d; x = d × (q − 1).
     static func tq2_0(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
         for b in 0..<blocks {
-            let p = src + b * 66, o = out + b * 256
-            let d = f16(p, 64)
+            let p = unsafe src + b * 66, o = unsafe out + b * 256
+            let d = unsafe f16(p, 64)
             for half in 0..<2 {
                 for shift in 0..<4 {
                     for l in 0..<32 {
-                        let q = (u8(p, half * 32 + l) >> UInt8(2 * shift)) & 3
-                        o[half * 128 + shift * 32 + l] = d * Float(Int32(q) - 1)
+                        let q = unsafe (u8(p, half * 32 + l) >> UInt8(2 * shift)) & 3
+                        unsafe o[half * 128 + shift * 32 + l] = d * Float(Int32(q) - 1)
                     }
                 }
             }
@@ -421,24 +421,24 @@ enum GGMLDequantizer {
     @inline(__always) static func signedRow(_ grid: UnsafeBufferPointer<Float>, entry: Int, width: Int, count: Int,
                                             scale: Float, signs: UInt8, into o: UnsafeMutablePointer<Float>) {
         for j in 0..<count {
-            let value = scale * grid[entry * width + j]
-            o[j] = (signs >> UInt8(j)) & 1 == 0 ? value : -value
+            let value = unsafe scale * grid[entry * width + j]
+            unsafe o[j] = (signs >> UInt8(j)) & 1 == 0 ? value : -value
         }
     }
 
     /// f16 d; 8 groups of 32, each two u32: four grid indices (bytes), then four 7-bit sign
     /// indices and a 4-bit scale s in the top bits. x = ±(d × (0.5 + s) × 0.25) × grid.
     static func iq2_XXS(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
-        GGMLGrid.iq2xxs.withUnsafeBufferPointer { grid in
-            GGMLGrid.signs.withUnsafeBufferPointer { signs in
+        unsafe GGMLGrid.iq2xxs.withUnsafeBufferPointer { grid in
+            unsafe GGMLGrid.signs.withUnsafeBufferPointer { signs in
                 for b in 0..<blocks {
-                    let p = src + b * 66, o = out + b * 256
-                    let d = f16(p, 0)
+                    let p = unsafe src + b * 66, o = unsafe out + b * 256
+                    let d = unsafe f16(p, 0)
                     for group in 0..<8 {
-                        let indices = u32(p, 2 + 8 * group), aux = u32(p, 6 + 8 * group)
+                        let indices = unsafe u32(p, 2 + 8 * group), aux = unsafe u32(p, 6 + 8 * group)
                         let db = d * (0.5 + Float(aux >> 28)) * 0.25
                         for k in 0..<4 {
-                            signedRow(grid, entry: Int((indices >> UInt32(8 * k)) & 0xFF), width: 8, count: 8, scale: db,
+                            unsafe signedRow(grid, entry: Int((indices >> UInt32(8 * k)) & 0xFF), width: 8, count: 8, scale: db,
                                       signs: signs[Int((aux >> UInt32(7 * k)) & 0x7F)], into: o + group * 32 + k * 8)
                         }
                     }
@@ -450,16 +450,16 @@ enum GGMLDequantizer {
     /// f16 d; 32 u16 (9-bit grid index, 7-bit sign index), each 8 elements; 8 bytes of 4-bit
     /// scales, one per 16 elements. x = ±(d × (0.5 + s) × 0.25) × grid.
     static func iq2_XS(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
-        GGMLGrid.iq2xs.withUnsafeBufferPointer { grid in
-            GGMLGrid.signs.withUnsafeBufferPointer { signs in
+        unsafe GGMLGrid.iq2xs.withUnsafeBufferPointer { grid in
+            unsafe GGMLGrid.signs.withUnsafeBufferPointer { signs in
                 for b in 0..<blocks {
-                    let p = src + b * 74, o = out + b * 256
-                    let d = f16(p, 0)
+                    let p = unsafe src + b * 74, o = unsafe out + b * 256
+                    let d = unsafe f16(p, 0)
                     for k in 0..<32 {
-                        let scale = (u8(p, 66 + k / 4) >> UInt8(4 * ((k / 2) & 1))) & 0x0F
+                        let scale = unsafe (u8(p, 66 + k / 4) >> UInt8(4 * ((k / 2) & 1))) & 0x0F
                         let db = d * (0.5 + Float(scale)) * 0.25
-                        let q = u16(p, 2 + 2 * k)
-                        signedRow(grid, entry: Int(q & 511), width: 8, count: 8, scale: db,
+                        let q = unsafe u16(p, 2 + 2 * k)
+                        unsafe signedRow(grid, entry: Int(q & 511), width: 8, count: 8, scale: db,
                                   signs: signs[Int(q >> 9)], into: o + 8 * k)
                     }
                 }
@@ -471,15 +471,15 @@ enum GGMLDequantizer {
     /// 4-bit scales (per 16). Group k of 8: grid entry low[k] | 2 bits of high[k / 4] << 8,
     /// signs from bits of sign byte k. x = ±(d × (0.5 + s) × 0.25) × grid.
     static func iq2_S(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
-        GGMLGrid.iq2s.withUnsafeBufferPointer { grid in
+        unsafe GGMLGrid.iq2s.withUnsafeBufferPointer { grid in
             for b in 0..<blocks {
-                let p = src + b * 82, o = out + b * 256
-                let d = f16(p, 0)
+                let p = unsafe src + b * 82, o = unsafe out + b * 256
+                let d = unsafe f16(p, 0)
                 for k in 0..<32 {
-                    let scale = (u8(p, 74 + k / 4) >> UInt8(4 * ((k / 2) & 1))) & 0x0F
+                    let scale = unsafe (u8(p, 74 + k / 4) >> UInt8(4 * ((k / 2) & 1))) & 0x0F
                     let db = d * (0.5 + Float(scale)) * 0.25
-                    let high = (Int(u8(p, 66 + k / 4)) >> (2 * (k & 3))) & 3
-                    signedRow(grid, entry: Int(u8(p, 2 + k)) | high << 8, width: 8, count: 8, scale: db,
+                    let high = unsafe (Int(u8(p, 66 + k / 4)) >> (2 * (k & 3))) & 3
+                    unsafe signedRow(grid, entry: Int(u8(p, 2 + k)) | high << 8, width: 8, count: 8, scale: db,
                               signs: u8(p, 34 + k), into: o + 8 * k)
                 }
             }
@@ -489,19 +489,19 @@ enum GGMLDequantizer {
     /// f16 d; 64 grid index bytes (entries of 4); 8 u32, one per 32 elements: four 7-bit sign
     /// indices and a 4-bit scale s on top. x = ±(d × (0.5 + s) × 0.5) × grid.
     static func iq3_XXS(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
-        GGMLGrid.iq3xxs.withUnsafeBufferPointer { grid in
-            GGMLGrid.signs.withUnsafeBufferPointer { signs in
+        unsafe GGMLGrid.iq3xxs.withUnsafeBufferPointer { grid in
+            unsafe GGMLGrid.signs.withUnsafeBufferPointer { signs in
                 for b in 0..<blocks {
-                    let p = src + b * 98, o = out + b * 256
-                    let d = f16(p, 0)
+                    let p = unsafe src + b * 98, o = unsafe out + b * 256
+                    let d = unsafe f16(p, 0)
                     for group in 0..<8 {
-                        let aux = u32(p, 66 + 4 * group)
+                        let aux = unsafe u32(p, 66 + 4 * group)
                         let db = d * (0.5 + Float(aux >> 28)) * 0.5
                         for k in 0..<4 {
-                            let pattern = signs[Int((aux >> UInt32(7 * k)) & 0x7F)]
-                            let o = o + group * 32 + k * 8, first = 2 + group * 8 + 2 * k
-                            signedRow(grid, entry: Int(u8(p, first)), width: 4, count: 4, scale: db, signs: pattern, into: o)
-                            signedRow(grid, entry: Int(u8(p, first + 1)), width: 4, count: 4, scale: db, signs: pattern >> 4, into: o + 4)
+                            let pattern = unsafe signs[Int((aux >> UInt32(7 * k)) & 0x7F)]
+                            let o = unsafe o + group * 32 + k * 8, first = 2 + group * 8 + 2 * k
+                            unsafe signedRow(grid, entry: Int(u8(p, first)), width: 4, count: 4, scale: db, signs: pattern, into: o)
+                            unsafe signedRow(grid, entry: Int(u8(p, first + 1)), width: 4, count: 4, scale: db, signs: pattern >> 4, into: o + 4)
                         }
                     }
                 }
@@ -512,17 +512,17 @@ enum GGMLDequantizer {
     /// f16 d; 64 low index bytes (entries of 4); 8 bytes of ninth index bits; 32 sign bytes;
     /// 4 bytes of 4-bit scales (per 32). x = ±(d × (1 + 2s)) × grid.
     static func iq3_S(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
-        GGMLGrid.iq3s.withUnsafeBufferPointer { grid in
+        unsafe GGMLGrid.iq3s.withUnsafeBufferPointer { grid in
             for b in 0..<blocks {
-                let p = src + b * 110, o = out + b * 256
-                let d = f16(p, 0)
+                let p = unsafe src + b * 110, o = unsafe out + b * 256
+                let d = unsafe f16(p, 0)
                 for k in 0..<64 {
                     let group = k / 8
-                    let scale = (u8(p, 106 + group / 2) >> UInt8(4 * (group & 1))) & 0x0F
+                    let scale = unsafe (u8(p, 106 + group / 2) >> UInt8(4 * (group & 1))) & 0x0F
                     let db = d * Float(1 + 2 * scale)
-                    let entry = Int(u8(p, 2 + k)) | (Int(u8(p, 66 + k / 8)) >> (k & 7) & 1) << 8
-                    let pattern = u8(p, 74 + k / 2) >> UInt8(4 * (k & 1))
-                    signedRow(grid, entry: entry, width: 4, count: 4, scale: db, signs: pattern, into: o + 4 * k)
+                    let entry = unsafe Int(u8(p, 2 + k)) | (Int(u8(p, 66 + k / 8)) >> (k & 7) & 1) << 8
+                    let pattern = unsafe u8(p, 74 + k / 2) >> UInt8(4 * (k & 1))
+                    unsafe signedRow(grid, entry: entry, width: 4, count: 4, scale: db, signs: pattern, into: o + 4 * k)
                 }
             }
         }
@@ -532,18 +532,18 @@ enum GGMLDequantizer {
     /// a 3-bit scale s and a sign bit for δ = ±0.125. Grid values are −1, 0, 1.
     /// x = (d × (2s + 1)) × (grid + δ).
     static func iq1_S(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
-        GGMLGrid.iq1s.withUnsafeBufferPointer { grid in
+        unsafe GGMLGrid.iq1s.withUnsafeBufferPointer { grid in
             for b in 0..<blocks {
-                let p = src + b * 50, o = out + b * 256
-                let d = f16(p, 0)
+                let p = unsafe src + b * 50, o = unsafe out + b * 256
+                let d = unsafe f16(p, 0)
                 for i in 0..<8 {
-                    let high = u16(p, 34 + 2 * i)
+                    let high = unsafe u16(p, 34 + 2 * i)
                     let dl = d * Float(2 * ((high >> 12) & 7) + 1)
                     let delta: Float = high & 0x8000 == 0 ? 0.125 : -0.125
                     for m in 0..<4 {
-                        let entry = Int(u8(p, 2 + 4 * i + m)) | Int((high >> UInt16(3 * m)) & 7) << 8
-                        let o = o + 32 * i + 8 * m
-                        for j in 0..<8 { o[j] = dl * (grid[entry * 8 + j] + delta) }
+                        let entry = unsafe Int(u8(p, 2 + 4 * i + m)) | Int((high >> UInt16(3 * m)) & 7) << 8
+                        let o = unsafe o + 32 * i + 8 * m
+                        for j in 0..<8 { unsafe o[j] = unsafe dl * (grid[entry * 8 + j] + delta) }
                     }
                 }
             }
@@ -554,21 +554,21 @@ enum GGMLDequantizer {
     /// of 8); 4 u16 holding 3-bit scales (per 16) in their low 12 bits and, in their top
     /// nibbles, the f16 d. x = (d × (2s + 1)) × (grid + δ).
     static func iq1_M(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
-        GGMLGrid.iq1s.withUnsafeBufferPointer { grid in
+        unsafe GGMLGrid.iq1s.withUnsafeBufferPointer { grid in
             for b in 0..<blocks {
-                let p = src + b * 56, o = out + b * 256
-                let s0 = u16(p, 48), s1 = u16(p, 50), s2 = u16(p, 52), s3 = u16(p, 54)
+                let p = unsafe src + b * 56, o = unsafe out + b * 256
+                let s0 = unsafe u16(p, 48), s1 = unsafe u16(p, 50), s2 = unsafe u16(p, 52), s3 = unsafe u16(p, 54)
                 let bits = (s0 >> 12) | ((s1 >> 8) & 0x00F0) | ((s2 >> 4) & 0x0F00) | (s3 & 0xF000)
                 let d = widen(bits)
                 for k in 0..<32 {
-                    let word = u16(p, 48 + 2 * (k / 8))
+                    let word = unsafe u16(p, 48 + 2 * (k / 8))
                     let scale = (word >> UInt16(3 * ((k / 2) & 3))) & 7
                     let dl = d * Float(2 * scale + 1)
-                    let nibble = (u8(p, 32 + k / 2) >> UInt8(4 * (k & 1))) & 0x0F
+                    let nibble = unsafe (u8(p, 32 + k / 2) >> UInt8(4 * (k & 1))) & 0x0F
                     let delta: Float = nibble & 0x08 == 0 ? 0.125 : -0.125
-                    let entry = Int(u8(p, k)) | Int(nibble & 7) << 8
-                    let o = o + 8 * k
-                    for j in 0..<8 { o[j] = dl * (grid[entry * 8 + j] + delta) }
+                    let entry = unsafe Int(u8(p, k)) | Int(nibble & 7) << 8
+                    let o = unsafe o + 8 * k
+                    for j in 0..<8 { unsafe o[j] = unsafe dl * (grid[entry * 8 + j] + delta) }
                 }
             }
         }

@@ -45,11 +45,11 @@ public final class GGUFFile: Sendable {
     private let tensorIndex: [String: Int]
 
     /// The file's size in bytes.
-    public var fileSize: Int { storage.bytes.count }
+    public var fileSize: Int { unsafe storage.bytes.count }
 
     /// Whether `prefix` begins with the GGUF magic.
     public static func recognizes(_ prefix: UnsafeRawBufferPointer) -> Bool {
-        prefix.starts(with: magic)
+        unsafe prefix.starts(with: magic)
     }
 
     /// Maps and opens the file at `path`.
@@ -76,16 +76,16 @@ public final class GGUFFile: Sendable {
     public init(storage: ByteStorage, path: String) throws(WeightsError) {
         self.path = path
         self.storage = storage
-        let bytes = storage.bytes
-        var reader = GGUFByteReader(bytes: bytes, path: path)
+        let bytes = unsafe storage.bytes
+        var reader = unsafe GGUFByteReader(bytes: bytes, path: path)
 
-        guard bytes.starts(with: GGUFFile.magic) else {
-            let found = Hex.string(bytes.prefix(4))
+        guard unsafe bytes.starts(with: GGUFFile.magic) else {
+            let found = unsafe Hex.string(bytes.prefix(4))
             throw WeightsError(.unsupportedFormat, "not a GGUF file: the first bytes are 0x\(found), not the magic 'GGUF'",
                                file: path, offset: 0)
         }
-        reader.position = 4
-        let version = try reader.load(UInt32.self, "the version")
+        unsafe reader.position = 4
+        let version = unsafe try reader.load(UInt32.self, "the version")
         switch version {
         case 2, 3: break
         case 1:
@@ -101,14 +101,14 @@ public final class GGUFFile: Sendable {
                                file: path, offset: 4)
         }
         self.version = version
-        let tensorCount = try reader.count("the tensor count")
-        let keyCountOffset = reader.position
-        let keyCount = try reader.count("the metadata key count")
+        let tensorCount = unsafe try reader.count("the tensor count")
+        let keyCountOffset = unsafe reader.position
+        let keyCount = unsafe try reader.count("the metadata key count")
 
         // Each pair takes at least a key length (8), a value type (4) and a 1-byte value.
-        guard keyCount <= reader.remaining / 13 else {
+        guard unsafe keyCount <= reader.remaining / 13 else {
             throw WeightsError(.invalidHeader,
-                "the file declares \(keyCount) metadata keys, more than the \(reader.remaining) bytes left can hold",
+                unsafe "the file declares \(keyCount) metadata keys, more than the \(reader.remaining) bytes left can hold",
                 file: path, offset: keyCountOffset)
         }
         var entries: [GGUFMetadata.Element] = []
@@ -116,14 +116,14 @@ public final class GGUFFile: Sendable {
         entries.reserveCapacity(keyCount)
         keyIndex.reserveCapacity(keyCount)
         for number in 0..<keyCount {
-            let keyOffset = reader.position
-            let key = try reader.string("metadata key \(number)")
+            let keyOffset = unsafe reader.position
+            let key = unsafe try reader.string("metadata key \(number)")
             guard keyIndex[key] == nil else {
                 throw WeightsError(.invalidHeader, "metadata key '\(key)' appears twice (again at byte offset \(keyOffset))",
                                    file: path, offset: keyOffset)
             }
-            let type = try reader.valueType("key '\(key)'")
-            let value = try reader.value(of: type, depth: 0, storage: storage, what: "the value of key '\(key)'")
+            let type = unsafe try reader.valueType("key '\(key)'")
+            let value = unsafe try reader.value(of: type, depth: 0, storage: storage, what: "the value of key '\(key)'")
             keyIndex[key] = entries.count
             entries.append((key, value))
         }
@@ -144,9 +144,9 @@ public final class GGUFFile: Sendable {
 
         // Each tensor info takes at least a name length (8), n_dims (4), one dimension (8),
         // a type (4) and an offset (8).
-        guard tensorCount <= reader.remaining / 32 else {
+        guard unsafe tensorCount <= reader.remaining / 32 else {
             throw WeightsError(.invalidHeader,
-                "the file declares \(tensorCount) tensors, more than the \(reader.remaining) bytes left can hold",
+                unsafe "the file declares \(tensorCount) tensors, more than the \(reader.remaining) bytes left can hold",
                 file: path, offset: 8)
         }
         var infos: [GGUFTensorInfo] = []
@@ -154,18 +154,18 @@ public final class GGUFFile: Sendable {
         infos.reserveCapacity(tensorCount)
         tensorIndex.reserveCapacity(tensorCount)
         for number in 0..<tensorCount {
-            let infoOffset = reader.position
-            let name = try reader.string("the name of tensor \(number)")
+            let infoOffset = unsafe reader.position
+            let name = unsafe try reader.string("the name of tensor \(number)")
             guard tensorIndex[name] == nil else {
                 throw WeightsError(.duplicateTensorName, "tensor '\(name)' appears twice (again at byte offset \(infoOffset))",
                                    file: path, tensor: name, offset: infoOffset)
             }
-            let info = try GGUFFile.readTensorInfo(&reader, name: name, path: path)
+            let info = unsafe try GGUFFile.readTensorInfo(&reader, name: name, path: path)
             tensorIndex[name] = infos.count
             infos.append(info)
         }
 
-        let headerEnd = reader.position
+        let headerEnd = unsafe reader.position
         let (padded, overflow) = headerEnd.addingReportingOverflow(alignment - 1)
         guard !overflow else {
             throw WeightsError(.validationOverflow, "the data section's offset overflows", file: path, offset: headerEnd)
@@ -184,8 +184,8 @@ public final class GGUFFile: Sendable {
             return error
         }
         do throws(WeightsError) {
-            let dimsOffset = reader.position
-            let dimensionCount = try reader.load(UInt32.self, "the dimension count of tensor '\(name)'")
+            let dimsOffset = unsafe reader.position
+            let dimensionCount = unsafe try reader.load(UInt32.self, "the dimension count of tensor '\(name)'")
             guard dimensionCount >= 1, dimensionCount <= UInt32(maximumDimensions) else {
                 throw WeightsError(.invalidData, "tensor '\(name)' has \(dimensionCount) dimensions, not 1 to \(maximumDimensions)",
                                    file: path, tensor: name, offset: dimsOffset)
@@ -193,7 +193,7 @@ public final class GGUFFile: Sendable {
             var dimensions: [Int] = []
             var elements = 1
             for axis in 0..<Int(dimensionCount) {
-                let dimension = try reader.count("dimension \(axis) of tensor '\(name)'")
+                let dimension = unsafe try reader.count("dimension \(axis) of tensor '\(name)'")
                 dimensions.append(dimension)
                 let (product, overflow) = elements.multipliedReportingOverflow(by: dimension)
                 guard !overflow else {
@@ -202,8 +202,8 @@ public final class GGUFFile: Sendable {
                 }
                 elements = product
             }
-            let typeOffset = reader.position
-            let rawType = try reader.load(UInt32.self, "the type of tensor '\(name)'")
+            let typeOffset = unsafe reader.position
+            let rawType = unsafe try reader.load(UInt32.self, "the type of tensor '\(name)'")
             guard let type = GGMLType(rawValue: rawType) else {
                 throw WeightsError(.unsupportedFormat, "tensor '\(name)' has ggml type \(rawType), which this library does not know",
                                    file: path, tensor: name, offset: typeOffset)
@@ -218,7 +218,7 @@ public final class GGUFFile: Sendable {
                 throw WeightsError(.validationOverflow, "the byte count of tensor '\(name)' overflows 64 bits",
                                    file: path, tensor: name, offset: dimsOffset)
             }
-            let offset = try reader.count("the data offset of tensor '\(name)'")
+            let offset = unsafe try reader.count("the data offset of tensor '\(name)'")
             return GGUFTensorInfo(name: name, dimensions: dimensions, type: type, offset: offset,
                                   byteCount: byteCount, elementCount: elements)
         } catch {
@@ -272,7 +272,7 @@ public final class GGUFFile: Sendable {
     /// A zero-copy view of the tensor `info` describes, which must be one of ``tensors``.
     public func tensor(_ info: GGUFTensorInfo) -> GGUFTensor {
         let start = dataOffset + info.offset
-        return GGUFTensor(info: info, storage: storage,
+        return unsafe GGUFTensor(info: info, storage: storage,
                           bytes: UnsafeRawBufferPointer(rebasing: storage.bytes[start..<start + info.byteCount]), path: path)
     }
 

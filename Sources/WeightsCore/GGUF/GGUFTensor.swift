@@ -8,6 +8,7 @@
 /// let tensor = try file.tensor(named: "blk.0.ffn_down.weight")   // Q6_K, 2048 × 640
 /// let firstRow = try tensor.dequantized(blocks: 0..<8)           // 2048 floats
 /// ```
+@safe  // Safety: holds the storage its byte pointer points into, so the bytes live as long as the value.
 public struct GGUFTensor: @unchecked Sendable {
     /// The tensor's entry: name, dimensions, type, offset.
     public let info: GGUFTensorInfo
@@ -20,7 +21,7 @@ public struct GGUFTensor: @unchecked Sendable {
     init(info: GGUFTensorInfo, storage: ByteStorage, bytes: UnsafeRawBufferPointer, path: String) {
         self.info = info
         self.storage = storage
-        self.bytes = bytes
+        unsafe self.bytes = unsafe bytes
         self.path = path
     }
 
@@ -37,16 +38,16 @@ public struct GGUFTensor: @unchecked Sendable {
 
     /// Calls `body` with the raw blocks. O(1): no copy.
     public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
-        try body(bytes)
+        unsafe try body(bytes)
     }
 
     /// Calls `body` with the raw blocks as a `RawSpan`. O(1): no copy.
     public func withBytes<R, E: Error>(_ body: (RawSpan) throws(E) -> R) throws(E) -> R {
-        try body(RawSpan(_unsafeBytes: bytes))
+        unsafe try body(RawSpan(_unsafeBytes: bytes))
     }
 
     /// A copy of the raw blocks.
-    public func copyBytes() -> [UInt8] { Array(bytes) }
+    public func copyBytes() -> [UInt8] { unsafe Array(bytes) }
 
     /// The elements of `blocks` (all of them by default) decoded to `Float`, in storage order
     /// (fastest-varying dimension first), with the arithmetic of gguf-py's
@@ -62,10 +63,10 @@ public struct GGUFTensor: @unchecked Sendable {
                                file: path, tensor: name)
         }
         let size = type.typeSize
-        let source = UnsafeRawBufferPointer(rebasing: bytes[range.lowerBound * size..<range.upperBound * size])
+        let source = unsafe UnsafeRawBufferPointer(rebasing: bytes[range.lowerBound * size..<range.upperBound * size])
         let count = range.count * type.blockSize
-        return try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            try GGMLDequantizer.dequantize(type, source, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]),
+        return unsafe try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            unsafe try GGMLDequantizer.dequantize(type, source, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]),
                                            file: path, tensor: name)
             initialized = count
         }
@@ -79,6 +80,6 @@ public struct GGUFTensor: @unchecked Sendable {
             throw WeightsError(.invalidArgument, "tensor '\(name)' has \(elementCount) elements, not \(output.count)",
                                file: path, tensor: name)
         }
-        try GGMLDequantizer.dequantize(type, bytes, into: output, file: path, tensor: name)
+        unsafe try GGMLDequantizer.dequantize(type, bytes, into: output, file: path, tensor: name)
     }
 }

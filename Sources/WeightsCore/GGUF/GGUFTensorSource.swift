@@ -52,17 +52,17 @@ public final class GGUFTensorSource: TensorSource {
         let raw = file.tensor(file.tensors[position])
         let info = tensors[position]
         if raw.type.dtype != nil {
-            return raw.withUnsafeBytes { Tensor(info: info, storage: raw.storage, bytes: $0) }
+            return unsafe raw.withUnsafeBytes { unsafe Tensor(info: info, storage: raw.storage, bytes: $0) }
         }
-        let storage = try ByteStorage.allocate(count: info.byteCount, zeroed: false) { buffer in
-            try raw.dequantize(into: buffer.bindMemory(to: Float.self))
+        let storage = unsafe try ByteStorage.allocate(count: info.byteCount, zeroed: false) { buffer in
+            unsafe try raw.dequantize(into: buffer.bindMemory(to: Float.self))
         }
-        return Tensor(info: info, storage: storage, bytes: storage.bytes)
+        return unsafe Tensor(info: info, storage: storage, bytes: storage.bytes)
     }
 }
 
 extension GGUFTensorSource: CheckpointFormat {
-    public static func recognizes(_ prefix: UnsafeRawBufferPointer) -> Bool { GGUFFile.recognizes(prefix) }
+    public static func recognizes(_ prefix: UnsafeRawBufferPointer) -> Bool { unsafe GGUFFile.recognizes(prefix) }
 
     public static func open(storage: ByteStorage, path: String) throws -> any TensorSource {
         GGUFTensorSource(try GGUFFile(storage: storage, path: path))

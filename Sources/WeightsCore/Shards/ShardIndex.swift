@@ -47,7 +47,7 @@ public struct ShardIndex: Sendable, Hashable {
             throw WeightsError(.limitExceeded, "index of \(bytes.count) bytes is over the limit of \(maximumLength)")
         }
         let json: JSONValue
-        do { json = try JSONValue.parse(bytes) } catch let error as WeightsError {
+        do { json = unsafe try JSONValue.parse(bytes) } catch let error as WeightsError {
             throw WeightsError(.invalidShardIndex, "index is not valid JSON: \(error.reason)", offset: error.offset)
         }
         guard case .object(let entries)? = json["weight_map"] else {

@@ -27,7 +27,7 @@ public final class ShardedCheckpoint: TensorSource, @unchecked Sendable {
     public init(indexPath: String, mapping: SafetensorsFile.Mapping = .map) throws {
         path = indexPath
         let storage = try ByteStorage.map(path: indexPath)
-        index = try WeightsError.tagging(file: indexPath) { try storage.withUnsafeBytes { try ShardIndex.decode($0) } }
+        index = try WeightsError.tagging(file: indexPath) { unsafe try storage.withUnsafeBytes { unsafe try ShardIndex.decode($0) } }
         let directory = AtomicFile.directory(of: indexPath)
         var shards: [SafetensorsFile] = []
         var shardOfTensor: [UTF8Key: Int] = [:]

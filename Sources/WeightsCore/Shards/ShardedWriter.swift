@@ -79,7 +79,7 @@ public enum ShardedWriter {
 
     static func createDirectory(_ path: String) throws {
         if Checkpoint.isDirectory(path) { return }
-        guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
+        guard unsafe mkdir(path, 0o755) == 0 || errno == EEXIST else {
             throw WeightsError.system("cannot create directory", file: path)
         }
     }

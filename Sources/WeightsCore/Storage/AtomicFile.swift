@@ -55,7 +55,7 @@ public final class AtomicFile {
         let base = path.split(separator: "/").last.map(String.init) ?? path
         var template = Array("\(directory)/.\(base).XXXXXX".utf8CString)
         var slot: Int32 = -1
-        let fd = template.withUnsafeMutableBufferPointer { weights_cleanup_create($0.baseAddress!, &slot) }
+        let fd = unsafe template.withUnsafeMutableBufferPointer { unsafe weights_cleanup_create($0.baseAddress!, &slot) }
         guard fd >= 0 else { throw WeightsError.system("cannot create a file in \(directory)", file: path) }
         self.fd = fd
         self.cleanupSlot = slot
@@ -67,7 +67,7 @@ public final class AtomicFile {
     deinit {
         if !committed {
             if fd >= 0 { close(fd) }
-            unlink(temporaryPath)
+            unsafe unlink(temporaryPath)
         }
         weights_cleanup_unregister(cleanupSlot)
     }
@@ -98,20 +98,20 @@ public final class AtomicFile {
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         bytesWritten += bytes.count
         if buffer.count + bytes.count <= Self.bufferCapacity {
-            buffer.append(contentsOf: bytes)
+            unsafe buffer.append(contentsOf: bytes)
             return
         }
         try flush()
         if bytes.count < Self.bufferCapacity / 2 {
-            buffer.append(contentsOf: bytes)
+            unsafe buffer.append(contentsOf: bytes)
         } else {
-            try writeAll(bytes)
+            unsafe try writeAll(bytes)
         }
     }
 
     /// Appends `bytes`.
     public func write(_ bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { try write($0) }
+        unsafe try bytes.withUnsafeBytes { unsafe try write($0) }
     }
 
     /// Replaces bytes already written, starting `offset` bytes into the file: a header
@@ -126,7 +126,7 @@ public final class AtomicFile {
         try flush()
         var done = 0
         while done < bytes.count {
-            let count = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
+            let count = unsafe bytes.withUnsafeBytes { unsafe pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
             if count < 0 {
                 if errno == EINTR { continue }
                 throw WeightsError.system("cannot write", file: path)
@@ -142,12 +142,12 @@ public final class AtomicFile {
         if syncToDisk, fsync(fd) != 0 { throw WeightsError.system("cannot sync", file: path) }
         guard close(fd) == 0 else { throw WeightsError.system("cannot close", file: path) }
         fd = -1
-        guard rename(temporaryPath, path) == 0 else { throw WeightsError.system("cannot rename into place", file: path) }
+        guard unsafe rename(temporaryPath, path) == 0 else { throw WeightsError.system("cannot rename into place", file: path) }
         committed = true
         weights_cleanup_unregister(cleanupSlot)
         cleanupSlot = -1
         guard syncToDisk else { return }
-        let directoryFD = open(Self.directory(of: path), O_RDONLY | O_CLOEXEC)
+        let directoryFD = unsafe open(Self.directory(of: path), O_RDONLY | O_CLOEXEC)
         if directoryFD >= 0 {
             _ = fsync(directoryFD)
             close(directoryFD)
@@ -156,14 +156,14 @@ public final class AtomicFile {
 
     private func flush() throws {
         guard !buffer.isEmpty else { return }
-        try buffer.withUnsafeBytes { try writeAll($0) }
+        unsafe try buffer.withUnsafeBytes { unsafe try writeAll($0) }
         buffer.removeAll(keepingCapacity: true)
     }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0
         while offset < bytes.count {
-            let written = systemWrite(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            let written = unsafe systemWrite(fd, bytes.baseAddress! + offset, bytes.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
                 throw WeightsError.system("cannot write", file: path)
@@ -192,5 +192,5 @@ public final class AtomicFile {
 
 /// `write(2)`, under a name that the type's own `write` methods don't shadow.
 private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
-    write(fd, buffer, count)
+    unsafe write(fd, buffer, count)
 }

@@ -12,6 +12,7 @@ import CWeightsSystem
 ///
 /// Tensors hold a reference to their storage, so a tensor stays readable after the file
 /// object that produced it is gone.
+@safe  // Safety: owns the memory its pointers address (allocated at init, freed at deinit), and no pointer leaves its methods.
 public final class ByteStorage: @unchecked Sendable {
     /// The bytes. Immutable for the storage's whole life, and valid only while it lives.
     ///
@@ -20,7 +21,7 @@ public final class ByteStorage: @unchecked Sendable {
     /// before the next statement reads it. Prefer ``withUnsafeBytes(_:)``, which keeps the
     /// storage alive for the closure; read `bytes` directly only through an object that holds
     /// the storage (a ``Tensor``, a ``SafetensorsFile``).
-    public let bytes: UnsafeRawBufferPointer
+    @unsafe public let bytes: UnsafeRawBufferPointer
     /// Whether the bytes are a mapping of a file (else an owned allocation).
     public let isMapped: Bool
     private let release: @Sendable (UnsafeRawBufferPointer) -> Void
@@ -29,10 +30,10 @@ public final class ByteStorage: @unchecked Sendable {
 
     private init(bytes: UnsafeRawBufferPointer, isMapped: Bool = false, source: MappedSource? = nil,
                  release: @escaping @Sendable (UnsafeRawBufferPointer) -> Void) {
-        self.bytes = bytes
+        unsafe self.bytes = unsafe bytes
         self.isMapped = isMapped
         self.source = source
-        self.release = release
+        unsafe self.release = unsafe release
     }
 
     deinit {
@@ -40,13 +41,13 @@ public final class ByteStorage: @unchecked Sendable {
             weights_guard_unregister(source.guardSlot)
             close(source.fd)
         }
-        release(bytes)
+        unsafe release(bytes)
     }
 
     /// Calls `body` with the bytes, keeping the storage (and so the mapping or allocation)
     /// alive until `body` returns. The pointer must not escape `body`.
     public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
-        try withExtendedLifetime(self) { () throws(E) -> R in try body(bytes) }
+        try withExtendedLifetime(self) { () throws(E) -> R in unsafe try body(bytes) }
     }
 
     /// Maps the whole file at `path` read-only.
@@ -60,21 +61,21 @@ public final class ByteStorage: @unchecked Sendable {
         defer { if !keepOpen { close(fd) } }
         let size = Int(status.st_size)
         guard size > 0 else {
-            return ByteStorage(bytes: UnsafeRawBufferPointer(start: nil, count: 0), release: { _ in })
+            return unsafe ByteStorage(bytes: UnsafeRawBufferPointer(start: nil, count: 0), release: { _ in })
         }
-        let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
-        guard let address, address != MAP_FAILED else { throw WeightsError.system("cannot map", file: path) }
+        let address = unsafe mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let address = unsafe address, unsafe address != MAP_FAILED else { throw WeightsError.system("cannot map", file: path) }
         // The descriptor stays open so that checkUnchanged() can fstat the file that was mapped,
         // whatever has been renamed over its path since.
         keepOpen = true
-        let source = MappedSource(path: path, fd: fd, size: status.st_size, modified: modificationTime(status),
+        let source = unsafe MappedSource(path: path, fd: fd, size: status.st_size, modified: modificationTime(status),
                                   guardSlot: weights_guard_register(address, size))
         // Lets the kernel read the file into 2 MiB page-cache folios and map them whole: a later
         // full read of the mapping then takes 512 page faults per GiB instead of 16,384, and runs
         // at memory speed. Only a hint; kernels without transparent huge pages ignore it.
-        _ = madvise(address, size, MADV_HUGEPAGE)
-        return ByteStorage(bytes: UnsafeRawBufferPointer(start: address, count: size), isMapped: true, source: source) { bytes in
-            munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count)
+        _ = unsafe madvise(address, size, MADV_HUGEPAGE)
+        return unsafe ByteStorage(bytes: UnsafeRawBufferPointer(start: address, count: size), isMapped: true, source: source) { bytes in
+            unsafe munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count)
         }
     }
 
@@ -88,10 +89,10 @@ public final class ByteStorage: @unchecked Sendable {
         let (fd, status) = try openRegularFile(path)
         defer { close(fd) }
         let size = Int(status.st_size)
-        let storage = try allocate(count: size, zeroed: false) { buffer in
+        let storage = unsafe try allocate(count: size, zeroed: false) { buffer in
             var done = 0
             while done < size {
-                let count = pread(fd, buffer.baseAddress! + done, min(size - done, 1 << 30), off_t(done))
+                let count = unsafe pread(fd, buffer.baseAddress! + done, min(size - done, 1 << 30), off_t(done))
                 if count < 0 {
                     if errno == EINTR { continue }
                     throw WeightsError.system("cannot read", file: path)
@@ -104,7 +105,7 @@ public final class ByteStorage: @unchecked Sendable {
             }
         }
         var after = stat()
-        guard fstat(fd, &after) == 0 else { throw WeightsError.system("cannot stat", file: path) }
+        guard unsafe fstat(fd, &after) == 0 else { throw WeightsError.system("cannot stat", file: path) }
         if let change = describeChange(from: (status.st_size, modificationTime(status)), to: after) {
             throw WeightsError.fileChanged(path, change)
         }
@@ -123,7 +124,7 @@ public final class ByteStorage: @unchecked Sendable {
     public func checkUnchanged() throws {
         guard let source else { return }
         var now = stat()
-        guard fstat(source.fd, &now) == 0 else { throw WeightsError.system("cannot stat", file: source.path) }
+        guard unsafe fstat(source.fd, &now) == 0 else { throw WeightsError.system("cannot stat", file: source.path) }
         if let change = Self.describeChange(from: (source.size, source.modified), to: now) {
             throw WeightsError.fileChanged(source.path, change)
         }
@@ -150,10 +151,10 @@ public final class ByteStorage: @unchecked Sendable {
 
     /// Opens `path` read-only and checks that it is a regular file.
     private static func openRegularFile(_ path: String) throws -> (Int32, stat) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = unsafe open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw WeightsError.system("cannot open", file: path) }
         var status = stat()
-        guard fstat(fd, &status) == 0 else {
+        guard unsafe fstat(fd, &status) == 0 else {
             let error = WeightsError.system("cannot stat", file: path)
             close(fd)
             throw error
@@ -186,33 +187,33 @@ public final class ByteStorage: @unchecked Sendable {
         count: Int, zeroed: Bool = true, initialize: (UnsafeMutableRawBufferPointer) throws -> Void
     ) rethrows -> ByteStorage {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 64)
-        if zeroed { buffer.initializeMemory(as: UInt8.self, repeating: 0) }
+        if zeroed { unsafe buffer.initializeMemory(as: UInt8.self, repeating: 0) }
         do {
-            try initialize(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
+            unsafe try initialize(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
         } catch {
-            buffer.deallocate()
+            unsafe buffer.deallocate()
             throw error
         }
-        return ByteStorage(bytes: UnsafeRawBufferPointer(rebasing: buffer[0..<count])) { bytes in
-            UnsafeMutableRawPointer(mutating: bytes.baseAddress)?.deallocate()
+        return unsafe ByteStorage(bytes: UnsafeRawBufferPointer(rebasing: buffer[0..<count])) { bytes in
+            unsafe UnsafeMutableRawPointer(mutating: bytes.baseAddress)?.deallocate()
         }
     }
 
     /// A copy of `bytes` in owned, aligned storage.
     public static func copy(of bytes: some Collection<UInt8>) -> ByteStorage {
-        allocate(count: bytes.count) { buffer in buffer.copyBytes(from: bytes) }
+        unsafe allocate(count: bytes.count) { buffer in unsafe buffer.copyBytes(from: bytes) }
     }
 
     /// Tells the kernel how the mapped range will be read. Has no effect on owned storage.
     ///
     /// The range is widened to whole pages, so the advice can reach bytes next to it.
     public func advise(_ advice: Advice, range: Range<Int>? = nil) {
-        guard isMapped, let base = bytes.baseAddress, !bytes.isEmpty else { return }
-        let range = range ?? 0..<bytes.count
+        guard isMapped, let base = unsafe bytes.baseAddress, unsafe !bytes.isEmpty else { return }
+        let range = unsafe range ?? 0..<bytes.count
         let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = Int(bitPattern: base + range.lowerBound) & ~(pageSize - 1)
-        let length = Int(bitPattern: base + range.upperBound) - start
-        _ = madvise(UnsafeMutableRawPointer(bitPattern: start), length, advice.rawValue)
+        let start = unsafe Int(bitPattern: base + range.lowerBound) & ~(pageSize - 1)
+        let length = unsafe Int(bitPattern: base + range.upperBound) - start
+        _ = unsafe madvise(UnsafeMutableRawPointer(bitPattern: start), length, advice.rawValue)
     }
 
     /// Hints for mapped storage.
@@ -261,7 +262,7 @@ extension WeightsError {
 
     /// An `io` error from the current `errno`.
     package static func system(_ what: String, file: String) -> WeightsError {
-        let message = String(cString: strerror(errno))
+        let message = unsafe String(cString: strerror(errno))
         return WeightsError(.io, "\(what): \(message)", file: file)
     }
 }

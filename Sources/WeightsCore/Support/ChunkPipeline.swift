@@ -19,29 +19,29 @@ enum ChunkPipeline {
         consume: (UnsafeRawBufferPointer) throws -> Void
     ) throws {
         guard chunkCount > 0 else { return }
-        var pending = try produce(0, 0)
+        var pending = unsafe try produce(0, 0)
         for chunk in 1...chunkCount {
             if chunk == chunkCount || !parallel {
-                try consume(pending)
-                if chunk < chunkCount { pending = try produce(chunk, chunk % 2) }
+                unsafe try consume(pending)
+                if chunk < chunkCount { unsafe pending = unsafe try produce(chunk, chunk % 2) }
                 continue
             }
             let step = Step()
-            withoutActuallyEscaping(produce) { produce in
-                withoutActuallyEscaping(consume) { consume in
-                    let work = UncheckedSendable((produce, consume, pending))
+            unsafe withoutActuallyEscaping(produce) { produce in
+                unsafe withoutActuallyEscaping(consume) { consume in
+                    let work = unsafe UncheckedSendable((produce, consume, pending))
                     DispatchQueue.concurrentPerform(iterations: 2) { lane in
-                        let (produce, consume, pending) = work.value
+                        let (produce, consume, pending) = unsafe work.value
                         if lane == 0 {
-                            step.run { try consume(pending) }
+                            step.run { unsafe try consume(pending) }
                         } else {
-                            step.run { step.produced = try produce(chunk, chunk % 2) }
+                            step.run { unsafe step.produced = unsafe try produce(chunk, chunk % 2) }
                         }
                     }
                 }
             }
             if let error = step.error { throw error }
-            pending = step.produced!
+            unsafe pending = unsafe step.produced!
         }
     }
 
@@ -52,6 +52,7 @@ enum ChunkPipeline {
 
     /// The outcome of one overlapped step. The two lanes write disjoint fields except the
     /// first error, which a mutex guards.
+    @safe  // Safety: owns the memory its pointers address (allocated at init, freed at deinit), and no pointer leaves its methods.
     private final class Step: @unchecked Sendable {
         var produced: UnsafeRawBufferPointer?
         private let firstError = Mutex<(any Error)?>(nil)

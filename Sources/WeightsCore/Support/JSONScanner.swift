@@ -8,6 +8,7 @@
 ///
 /// Visible to the package's other modules (`package`), which read their own JSON files with it
 /// (the engine's `tokenizer.json`); not part of the public API.
+@unsafe  // Unsafe: reads through a pointer it does not own; valid only inside the scope that lends the bytes.
 package struct JSONScanner {
     /// The most containers (objects and arrays) that may nest, the outermost object included.
     /// The reference reader accepts 127 and refuses 128.
@@ -21,23 +22,23 @@ package struct JSONScanner {
     package private(set) var position = 0
 
     package init(_ bytes: UnsafeRawBufferPointer, base: Int = 0, unit: String = "header byte") {
-        self.bytes = bytes
-        self.base = base
-        self.unit = unit
+        unsafe self.bytes = unsafe bytes
+        unsafe self.base = base
+        unsafe self.unit = unit
     }
 
-    package var isAtEnd: Bool { position >= bytes.count }
+    package var isAtEnd: Bool { unsafe position >= bytes.count }
 
     package func error(_ reason: String) -> WeightsError {
-        WeightsError(.invalidHeaderDeserialization, "\(reason) at \(unit) \(position)",
-                     offset: base + position)
+        WeightsError(.invalidHeaderDeserialization, unsafe "\(reason) at \(unit) \(position)",
+                     offset: unsafe base + position)
     }
 
     @inline(__always)
     package mutating func skipWhitespace() {
-        while position < bytes.count {
-            switch bytes[position] {
-            case 0x20, 0x09, 0x0A, 0x0D: position += 1
+        while unsafe position < bytes.count {
+            switch unsafe bytes[position] {
+            case 0x20, 0x09, 0x0A, 0x0D: unsafe position += 1
             default: return
             }
         }
@@ -47,70 +48,70 @@ package struct JSONScanner {
     /// run several times per tensor, and the calls took a sixth of the time to read a header.)
     @inline(__always)
     package mutating func peek() throws -> UInt8 {
-        skipWhitespace()
-        guard position < bytes.count else { throw error("unexpected end of JSON") }
-        return bytes[position]
+        unsafe skipWhitespace()
+        guard unsafe position < bytes.count else { throw unsafe error("unexpected end of JSON") }
+        return unsafe bytes[position]
     }
 
     @inline(__always)
     package mutating func expect(_ byte: UInt8) throws {
-        guard try peek() == byte else {
-            throw error("expected '\(Character(Unicode.Scalar(byte)))'")
+        guard unsafe try peek() == byte else {
+            throw unsafe error("expected '\(Character(Unicode.Scalar(byte)))'")
         }
-        position += 1
+        unsafe position += 1
     }
 
     /// Consumes `byte` if it comes next.
     @inline(__always)
     package mutating func consume(_ byte: UInt8) throws -> Bool {
-        guard try peek() == byte else { return false }
-        position += 1
+        guard unsafe try peek() == byte else { return false }
+        unsafe position += 1
         return true
     }
 
     /// Reads the members of an object: `body` is called with each key and must consume the
     /// value. Duplicate keys are refused by `body`'s owner; this only reads the syntax.
     package mutating func readObject(_ body: (inout JSONScanner, String) throws -> Void) throws {
-        try expect(UInt8(ascii: "{"))
-        if try consume(UInt8(ascii: "}")) { return }
+        unsafe try expect(UInt8(ascii: "{"))
+        if unsafe try consume(UInt8(ascii: "}")) { return }
         repeat {
-            guard try peek() == UInt8(ascii: "\"") else { throw error("expected a string key") }
-            let key = try readString()
-            try expect(UInt8(ascii: ":"))
-            try body(&self, key)
-        } while try consume(UInt8(ascii: ","))
-        try expect(UInt8(ascii: "}"))
+            guard unsafe try peek() == UInt8(ascii: "\"") else { throw unsafe error("expected a string key") }
+            let key = unsafe try readString()
+            unsafe try expect(UInt8(ascii: ":"))
+            unsafe try body(&self, key)
+        } while unsafe try consume(UInt8(ascii: ","))
+        unsafe try expect(UInt8(ascii: "}"))
     }
 
     /// Starts reading an object without a closure, for hot loops: consumes `{` and returns
     /// whether a member follows. Read each member with ``readKey()`` and its value, then call
     /// ``continueObject()``.
     package mutating func beginObject() throws -> Bool {
-        try expect(UInt8(ascii: "{"))
-        return try !consume(UInt8(ascii: "}"))
+        unsafe try expect(UInt8(ascii: "{"))
+        return unsafe try !consume(UInt8(ascii: "}"))
     }
 
     /// Reads a member's key and the colon after it.
     package mutating func readKey() throws -> String {
-        guard try peek() == UInt8(ascii: "\"") else { throw error("expected a string key") }
-        let key = try readString()
-        try expect(UInt8(ascii: ":"))
+        guard unsafe try peek() == UInt8(ascii: "\"") else { throw unsafe error("expected a string key") }
+        let key = unsafe try readString()
+        unsafe try expect(UInt8(ascii: ":"))
         return key
     }
 
     /// After a member's value: consumes `,` and returns true, or `}` and returns false.
     package mutating func continueObject() throws -> Bool {
-        if try consume(UInt8(ascii: ",")) { return true }
-        try expect(UInt8(ascii: "}"))
+        if unsafe try consume(UInt8(ascii: ",")) { return true }
+        unsafe try expect(UInt8(ascii: "}"))
         return false
     }
 
     /// Reads the elements of an array: `body` must consume each element.
     package mutating func readArray(_ body: (inout JSONScanner) throws -> Void) throws {
-        try expect(UInt8(ascii: "["))
-        if try consume(UInt8(ascii: "]")) { return }
-        repeat { try body(&self) } while try consume(UInt8(ascii: ","))
-        try expect(UInt8(ascii: "]"))
+        unsafe try expect(UInt8(ascii: "["))
+        if unsafe try consume(UInt8(ascii: "]")) { return }
+        repeat { unsafe try body(&self) } while unsafe try consume(UInt8(ascii: ","))
+        unsafe try expect(UInt8(ascii: "]"))
     }
 
     /// Reads a string that holds no escape and returns its bytes, which stay valid while the
@@ -118,19 +119,19 @@ package struct JSONScanner {
     /// it with ``readString()``). Spares building a `String` for keys and codes that are only
     /// compared.
     package mutating func readRawString() throws -> UnsafeRawBufferPointer? {
-        try expect(UInt8(ascii: "\""))
-        let start = position
-        position = Self.firstSpecialByte(in: bytes, from: position)
-        guard position < bytes.count else { throw error("unterminated string") }
-        switch bytes[position] {
+        unsafe try expect(UInt8(ascii: "\""))
+        let start = unsafe position
+        unsafe position = unsafe Self.firstSpecialByte(in: bytes, from: position)
+        guard unsafe position < bytes.count else { throw unsafe error("unterminated string") }
+        switch unsafe bytes[position] {
         case UInt8(ascii: "\""):
-            position += 1
-            return UnsafeRawBufferPointer(rebasing: bytes[start..<position - 1])
+            unsafe position += 1
+            return unsafe UnsafeRawBufferPointer(rebasing: bytes[start..<position - 1])
         case UInt8(ascii: "\\"):
-            position = start - 1
+            unsafe position = start - 1
             return nil
         default:
-            throw error("control character in string")
+            throw unsafe error("control character in string")
         }
     }
 
@@ -142,7 +143,7 @@ package struct JSONScanner {
         let highs: UInt64 = 0x8080_8080_8080_8080
         var position = start
         while position + 8 <= bytes.count {
-            let word = bytes.loadUnaligned(fromByteOffset: position, as: UInt64.self)
+            let word = unsafe bytes.loadUnaligned(fromByteOffset: position, as: UInt64.self)
             // A byte of `x` is flagged (its top bit set) when it is zero; bytes >= 0x80 are
             // excluded with `~word`, so UTF-8 continuation bytes never match.
             let quote = word ^ (ones &* 0x22)
@@ -152,7 +153,7 @@ package struct JSONScanner {
             position += 8
         }
         while position < bytes.count {
-            let byte = bytes[position]
+            let byte = unsafe bytes[position]
             if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return position }
             position += 1
         }
@@ -162,21 +163,21 @@ package struct JSONScanner {
     /// Reads a string, resolving escapes. Raw control characters and lone surrogates are refused.
     package mutating func readString() throws -> String {
         // Nearly every string has no escape: take its bytes as they are.
-        if let raw = try readRawString() { return String(decoding: raw, as: UTF8.self) }
-        try expect(UInt8(ascii: "\""))
+        if let raw = unsafe try readRawString() { return unsafe String(decoding: raw, as: UTF8.self) }
+        unsafe try expect(UInt8(ascii: "\""))
         var scalars: [UInt8] = []
         while true {
-            guard position < bytes.count else { throw error("unterminated string") }
-            let byte = bytes[position]
-            position += 1
+            guard unsafe position < bytes.count else { throw unsafe error("unterminated string") }
+            let byte = unsafe bytes[position]
+            unsafe position += 1
             switch byte {
             case UInt8(ascii: "\""):
                 return String(decoding: scalars, as: UTF8.self)
             case UInt8(ascii: "\\"):
-                try readEscape(into: &scalars)
+                unsafe try readEscape(into: &scalars)
             case ..<0x20:
-                position -= 1
-                throw error("control character in string")
+                unsafe position -= 1
+                throw unsafe error("control character in string")
             default:
                 scalars.append(byte)
             }
@@ -184,9 +185,9 @@ package struct JSONScanner {
     }
 
     private mutating func readEscape(into out: inout [UInt8]) throws {
-        guard position < bytes.count else { throw error("unterminated string") }
-        let byte = bytes[position]
-        position += 1
+        guard unsafe position < bytes.count else { throw unsafe error("unterminated string") }
+        let byte = unsafe bytes[position]
+        unsafe position += 1
         switch byte {
         case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(byte)
         case UInt8(ascii: "b"): out.append(0x08)
@@ -195,38 +196,38 @@ package struct JSONScanner {
         case UInt8(ascii: "r"): out.append(0x0D)
         case UInt8(ascii: "t"): out.append(0x09)
         case UInt8(ascii: "u"):
-            var value = try readHex4()
+            var value = unsafe try readHex4()
             if (0xD800..<0xDC00).contains(value) {
-                guard position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"),
-                      bytes[position + 1] == UInt8(ascii: "u") else { throw error("lone surrogate in string") }
-                position += 2
-                let low = try readHex4()
-                guard (0xDC00..<0xE000).contains(low) else { throw error("lone surrogate in string") }
+                guard unsafe position + 1 < bytes.count, unsafe bytes[position] == UInt8(ascii: "\\"),
+                      unsafe bytes[position + 1] == UInt8(ascii: "u") else { throw unsafe error("lone surrogate in string") }
+                unsafe position += 2
+                let low = unsafe try readHex4()
+                guard (0xDC00..<0xE000).contains(low) else { throw unsafe error("lone surrogate in string") }
                 value = 0x10000 + ((value - 0xD800) << 10) + (low - 0xDC00)
             } else if (0xDC00..<0xE000).contains(value) {
-                throw error("lone surrogate in string")
+                throw unsafe error("lone surrogate in string")
             }
             out.append(contentsOf: String(Character(Unicode.Scalar(value)!)).utf8)
         default:
-            position -= 1
-            throw error("invalid escape in string")
+            unsafe position -= 1
+            throw unsafe error("invalid escape in string")
         }
     }
 
     private mutating func readHex4() throws -> UInt32 {
-        guard position + 4 <= bytes.count else { throw error("truncated \\u escape") }
+        guard unsafe position + 4 <= bytes.count else { throw unsafe error("truncated \\u escape") }
         var value: UInt32 = 0
         for _ in 0..<4 {
-            let byte = bytes[position]
+            let byte = unsafe bytes[position]
             let digit: UInt8
             switch byte {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
             case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
             case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-            default: throw error("invalid \\u escape")
+            default: throw unsafe error("invalid \\u escape")
             }
             value = value << 4 | UInt32(digit)
-            position += 1
+            unsafe position += 1
         }
         return value
     }
@@ -234,24 +235,24 @@ package struct JSONScanner {
     /// Reads a non-negative integer in plain decimal that fits in 64 bits. Fractions,
     /// exponents, signs and leading zeros are refused, as the header's number rules require.
     package mutating func readUInt64() throws -> UInt64 {
-        let start = try peek()
+        let start = unsafe try peek()
         guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(start) else {
-            throw error("expected a non-negative integer")
+            throw unsafe error("expected a non-negative integer")
         }
         var value: UInt64 = 0
-        let first = position
-        while position < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position]) {
+        let first = unsafe position
+        while unsafe position < bytes.count, unsafe (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position]) {
             let (times10, o1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, o2) = times10.addingReportingOverflow(UInt64(bytes[position] - UInt8(ascii: "0")))
-            guard !o1, !o2 else { throw error("integer does not fit in 64 bits") }
+            let (sum, o2) = unsafe times10.addingReportingOverflow(UInt64(bytes[position] - UInt8(ascii: "0")))
+            guard !o1, !o2 else { throw unsafe error("integer does not fit in 64 bits") }
             value = sum
-            position += 1
+            unsafe position += 1
         }
-        if start == UInt8(ascii: "0"), position - first > 1 {
-            throw error("number with a leading zero")
+        if start == UInt8(ascii: "0"), unsafe position - first > 1 {
+            throw unsafe error("number with a leading zero")
         }
-        if position < bytes.count, bytes[position] == UInt8(ascii: ".") || bytes[position] | 0x20 == UInt8(ascii: "e") {
-            throw error("expected an integer, found a floating-point number")
+        if unsafe position < bytes.count, unsafe bytes[position] == UInt8(ascii: ".") || bytes[position] | 0x20 == UInt8(ascii: "e") {
+            throw unsafe error("expected an integer, found a floating-point number")
         }
         return value
     }
@@ -260,95 +261,95 @@ package struct JSONScanner {
     ///
     /// `depth` is the number of containers around the value.
     package mutating func readValue(depth: Int = 0) throws -> JSONValue {
-        switch try peek() {
+        switch unsafe try peek() {
         case UInt8(ascii: "{"):
-            try checkNesting(depth)
+            unsafe try checkNesting(depth)
             var members: [(String, JSONValue)] = []
             var seen = Set<UTF8Key>()
-            try readObject { scanner, key in
-                guard seen.insert(UTF8Key(key)).inserted else { throw scanner.error("duplicate key \"\(key)\"") }
-                members.append((key, try scanner.readValue(depth: depth + 1)))
+            unsafe try readObject { scanner, key in
+                guard seen.insert(UTF8Key(key)).inserted else { throw unsafe scanner.error("duplicate key \"\(key)\"") }
+                unsafe members.append((key, try scanner.readValue(depth: depth + 1)))
             }
             return .object(members)
         case UInt8(ascii: "["):
-            try checkNesting(depth)
+            unsafe try checkNesting(depth)
             var elements: [JSONValue] = []
-            try readArray { elements.append(try $0.readValue(depth: depth + 1)) }
+            unsafe try readArray { unsafe elements.append(try $0.readValue(depth: depth + 1)) }
             return .array(elements)
         case UInt8(ascii: "\""):
-            return .string(try readString())
+            return unsafe .string(try readString())
         case UInt8(ascii: "t"):
-            try readLiteral("true")
+            unsafe try readLiteral("true")
             return .bool(true)
         case UInt8(ascii: "f"):
-            try readLiteral("false")
+            unsafe try readLiteral("false")
             return .bool(false)
         case UInt8(ascii: "n"):
-            try readLiteral("null")
+            unsafe try readLiteral("null")
             return .null
         default:
-            return .number(try readNumberText())
+            return unsafe .number(try readNumberText())
         }
     }
 
     /// Skips any value, with the same checks as ``readValue(depth:)`` and no allocation for
     /// containers.
     package mutating func skipValue(depth: Int = 0) throws {
-        switch try peek() {
+        switch unsafe try peek() {
         case UInt8(ascii: "{"):
-            try checkNesting(depth)
+            unsafe try checkNesting(depth)
             var seen = Set<UTF8Key>()
-            try readObject { scanner, key in
-                guard seen.insert(UTF8Key(key)).inserted else { throw scanner.error("duplicate key \"\(key)\"") }
-                try scanner.skipValue(depth: depth + 1)
+            unsafe try readObject { scanner, key in
+                guard seen.insert(UTF8Key(key)).inserted else { throw unsafe scanner.error("duplicate key \"\(key)\"") }
+                unsafe try scanner.skipValue(depth: depth + 1)
             }
         case UInt8(ascii: "["):
-            try checkNesting(depth)
-            try readArray { try $0.skipValue(depth: depth + 1) }
+            unsafe try checkNesting(depth)
+            unsafe try readArray { unsafe try $0.skipValue(depth: depth + 1) }
         default:
-            _ = try readValue(depth: depth)
+            _ = unsafe try readValue(depth: depth)
         }
     }
 
     /// Refuses a container with `depth` containers around it when that nests too deep.
     private func checkNesting(_ depth: Int) throws {
-        guard depth < Self.maximumNesting else {
-            throw error("JSON nested deeper than \(Self.maximumNesting) levels")
+        guard unsafe depth < Self.maximumNesting else {
+            throw unsafe error(unsafe "JSON nested deeper than \(Self.maximumNesting) levels")
         }
     }
 
     private mutating func readLiteral(_ word: StaticString) throws {
         let count = word.utf8CodeUnitCount
-        guard position + count <= bytes.count,
-              memcmp(bytes.baseAddress! + position, word.utf8Start, count) == 0
-        else { throw error("invalid literal") }
-        position += count
+        guard unsafe position + count <= bytes.count,
+              unsafe memcmp(bytes.baseAddress! + position, word.utf8Start, count) == 0
+        else { throw unsafe error("invalid literal") }
+        unsafe position += count
     }
 
     /// Reads a number in JSON's grammar and returns its text.
     private mutating func readNumberText() throws -> String {
-        let start = position
+        let start = unsafe position
         func digits() -> Int {
-            let from = position
-            while position < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position]) { position += 1 }
-            return position - from
+            let from = unsafe position
+            while unsafe position < bytes.count, unsafe (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position]) { unsafe position += 1 }
+            return unsafe position - from
         }
-        if position < bytes.count, bytes[position] == UInt8(ascii: "-") { position += 1 }
-        let leadingZero = position < bytes.count && bytes[position] == UInt8(ascii: "0")
+        if unsafe position < bytes.count, unsafe bytes[position] == UInt8(ascii: "-") { unsafe position += 1 }
+        let leadingZero = unsafe position < bytes.count && bytes[position] == UInt8(ascii: "0")
         let integerDigits = digits()
-        guard integerDigits > 0 else { throw error("invalid value") }
-        guard !(leadingZero && integerDigits > 1) else { throw error("number with a leading zero") }
-        if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
-            position += 1
-            guard digits() > 0 else { throw error("invalid number") }
+        guard integerDigits > 0 else { throw unsafe error("invalid value") }
+        guard !(leadingZero && integerDigits > 1) else { throw unsafe error("number with a leading zero") }
+        if unsafe position < bytes.count, unsafe bytes[position] == UInt8(ascii: ".") {
+            unsafe position += 1
+            guard digits() > 0 else { throw unsafe error("invalid number") }
         }
-        if position < bytes.count, bytes[position] | 0x20 == UInt8(ascii: "e") {
-            position += 1
-            if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") { position += 1 }
-            guard digits() > 0 else { throw error("invalid number") }
+        if unsafe position < bytes.count, unsafe bytes[position] | 0x20 == UInt8(ascii: "e") {
+            unsafe position += 1
+            if unsafe position < bytes.count, unsafe bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") { unsafe position += 1 }
+            guard digits() > 0 else { throw unsafe error("invalid number") }
         }
-        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
-        guard Double(text)?.isFinite == true else { throw error("number out of range") }
+        let text = unsafe String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+        guard Double(text)?.isFinite == true else { throw unsafe error("number out of range") }
         return text
     }
 }
@@ -359,8 +360,8 @@ extension UnsafeRawBufferPointer {
     @inline(__always)
     package func holds(_ text: StaticString) -> Bool {
         guard count == text.utf8CodeUnitCount else { return false }
-        let expected = text.utf8Start
-        for index in 0..<count where load(fromByteOffset: index, as: UInt8.self) != expected[index] { return false }
+        let expected = unsafe text.utf8Start
+        for index in 0..<count where unsafe load(fromByteOffset: index, as: UInt8.self) != expected[index] { return false }
         return true
     }
 }
@@ -389,10 +390,10 @@ package enum JSONValue: Sendable, Equatable {
 
     /// Parses a whole document: one value with optional surrounding whitespace.
     package static func parse(_ bytes: UnsafeRawBufferPointer, unit: String = "header byte") throws -> JSONValue {
-        var scanner = JSONScanner(bytes, unit: unit)
-        let value = try scanner.readValue()
-        scanner.skipWhitespace()
-        guard scanner.isAtEnd else { throw scanner.error("trailing characters after JSON") }
+        var scanner = unsafe JSONScanner(bytes, unit: unit)
+        let value = unsafe try scanner.readValue()
+        unsafe scanner.skipWhitespace()
+        guard unsafe scanner.isAtEnd else { throw unsafe scanner.error("trailing characters after JSON") }
         return value
     }
 

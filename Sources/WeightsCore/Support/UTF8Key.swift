@@ -20,7 +20,7 @@ package struct UTF8Key: Hashable, Sendable {
 
     package func hash(into hasher: inout Hasher) {
         let utf8 = string.utf8
-        let hashed: Void? = utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        let hashed: Void? = unsafe utf8.withContiguousStorageIfAvailable { unsafe hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
         if hashed == nil { for byte in utf8 { hasher.combine(byte) } }
     }
 }

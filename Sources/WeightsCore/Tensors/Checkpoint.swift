@@ -50,13 +50,13 @@ public enum Checkpoint {
         }
         if path.hasSuffix(".index.json") { return try ShardedCheckpoint(indexPath: path, mapping: mapping) }
         let storage = try mapping.storage(path)
-        for format in formats where format.recognizes(storage.bytes) {
+        for format in formats where unsafe format.recognizes(storage.bytes) {
             return try format.open(storage: storage, path: path)
         }
-        if GGUFFile.recognizes(storage.bytes) {
+        if unsafe GGUFFile.recognizes(storage.bytes) {
             return try GGUFTensorSource.open(storage: storage, path: path)
         }
-        if storage.bytes.starts(with: containerMagic) {
+        if unsafe storage.bytes.starts(with: containerMagic) {
             throw WeightsError(.unsupportedFormat,
                 "a compressed container: open it with WeightsCompression's CompressedFile, or pass formats: Checkpoint.allFormats",
                 file: path)
@@ -69,11 +69,11 @@ public enum Checkpoint {
 
     package static func isDirectory(_ path: String) -> Bool {
         var status = stat()
-        return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
+        return unsafe stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
     }
 
     package static func fileExists(_ path: String) -> Bool {
         var status = stat()
-        return stat(path, &status) == 0
+        return unsafe stat(path, &status) == 0
     }
 }

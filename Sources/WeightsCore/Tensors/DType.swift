@@ -91,14 +91,14 @@ extension DType {
     /// - Complexity: O(1): the code is packed into two words and compared with each of the
     ///   22 known codes.
     init?(code bytes: UnsafeRawBufferPointer) {
-        guard let key = PackedCode(bytes), let match = Self.packedCodes.first(where: { $0.code == key }) else {
+        guard let key = unsafe PackedCode(bytes), let match = Self.packedCodes.first(where: { $0.code == key }) else {
             return nil
         }
         self = match.dtype
     }
 
     private static let packedCodes: [(code: PackedCode, dtype: DType)] = allCases.map { dtype in
-        let code = Array(dtype.rawValue.utf8).withUnsafeBytes { PackedCode($0)! }
+        let code = unsafe Array(dtype.rawValue.utf8).withUnsafeBytes { unsafe PackedCode($0)! }
         return (code, dtype)
     }
 
@@ -110,7 +110,7 @@ extension DType {
 
         init?(_ bytes: UnsafeRawBufferPointer) {
             guard bytes.count <= 16 else { return nil }
-            for (index, byte) in bytes.enumerated() {
+            for unsafe (index, byte) in unsafe bytes.enumerated() {
                 if index < 8 { low |= UInt64(byte) << (8 * index) } else { high |= UInt64(byte) << (8 * (index - 8)) }
             }
         }

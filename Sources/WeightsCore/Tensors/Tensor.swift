@@ -14,6 +14,7 @@
 /// let norm = try weight.withElements(of: Float.self) { $0.reduce(0) { $0 + $1 * $1 } }
 /// let values: [Float] = try weight.floats()    // a copy, widened from any float dtype
 /// ```
+@safe  // Safety: holds the storage its byte pointer points into, so the bytes live as long as the value.
 public struct Tensor: @unchecked Sendable {
     /// The header entry: name, dtype, shape and offsets in the data section.
     public let info: TensorInfo
@@ -28,7 +29,7 @@ public struct Tensor: @unchecked Sendable {
         precondition(bytes.count == info.byteCount, "tensor bytes do not match its header entry")
         self.info = info
         self.storage = storage
-        self.bytes = bytes
+        unsafe self.bytes = unsafe bytes
     }
 
     public var name: String { info.name }
@@ -39,17 +40,17 @@ public struct Tensor: @unchecked Sendable {
 
     /// Whether the bytes sit at an address aligned for `dtype`'s elements.
     public var isAligned: Bool {
-        Int(bitPattern: bytes.baseAddress) % dtype.alignment == 0
+        unsafe Int(bitPattern: bytes.baseAddress) % dtype.alignment == 0
     }
 
     /// Calls `body` with the raw bytes. O(1): no copy.
     public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
-        try body(bytes)
+        unsafe try body(bytes)
     }
 
     /// Calls `body` with the raw bytes as a `RawSpan`. O(1): no copy.
     public func withBytes<R, E: Error>(_ body: (RawSpan) throws(E) -> R) throws(E) -> R {
-        try body(RawSpan(_unsafeBytes: bytes))
+        unsafe try body(RawSpan(_unsafeBytes: bytes))
     }
 
     /// Calls `body` with the elements as `T`, which must match the dtype.
@@ -64,41 +65,41 @@ public struct Tensor: @unchecked Sendable {
         guard T.dtype == dtype else {
             throw WeightsError(.dtypeMismatch, "tensor '\(name)' is \(dtype), not \(T.dtype)", tensor: name)
         }
-        if T.self == Bool.self, let bad = bytes.firstIndex(where: { $0 > 1 }) {
-            throw WeightsError(.invalidData, "BOOL tensor '\(name)' holds byte \(bytes[bad]) at element \(bad)",
+        if T.self == Bool.self, let bad = unsafe bytes.firstIndex(where: { $0 > 1 }) {
+            throw WeightsError(.invalidData, unsafe "BOOL tensor '\(name)' holds byte \(bytes[bad]) at element \(bad)",
                                tensor: name)
         }
-        let count = bytes.count / MemoryLayout<T>.stride
-        if Int(bitPattern: bytes.baseAddress) % MemoryLayout<T>.alignment == 0 {
-            return try body(UnsafeBufferPointer(start: bytes.baseAddress?.assumingMemoryBound(to: T.self), count: count))
+        let count = unsafe bytes.count / MemoryLayout<T>.stride
+        if unsafe Int(bitPattern: bytes.baseAddress) % MemoryLayout<T>.alignment == 0 {
+            return unsafe try body(UnsafeBufferPointer(start: bytes.baseAddress?.assumingMemoryBound(to: T.self), count: count))
         }
         let copy = UnsafeMutableBufferPointer<T>.allocate(capacity: count)
-        defer { copy.deallocate() }
-        UnsafeMutableRawBufferPointer(copy).copyMemory(from: bytes)
-        return try body(UnsafeBufferPointer(copy))
+        defer { unsafe copy.deallocate() }
+        unsafe UnsafeMutableRawBufferPointer(copy).copyMemory(from: bytes)
+        return unsafe try body(UnsafeBufferPointer(copy))
     }
 
     /// Calls `body` with the elements as a `Span<T>`; the same rules as
     /// ``withElements(of:_:)``.
     public func withSpan<T: TensorElement, R>(of type: T.Type, _ body: (Span<T>) throws -> R) throws -> R {
-        try withElements(of: type) { buffer in try body(Span(_unsafeElements: buffer)) }
+        unsafe try withElements(of: type) { buffer in unsafe try body(Span(_unsafeElements: buffer)) }
     }
 
     /// A copy of the elements as `T`, which must match the dtype.
     public func elements<T: TensorElement>(of type: T.Type) throws -> [T] {
-        try withElements(of: type) { Array($0) }
+        unsafe try withElements(of: type) { unsafe Array($0) }
     }
 
     /// Passes `advice` to the kernel for this tensor's bytes when they are mapped from a file
     /// (see ``ByteStorage/advise(_:range:)``); does nothing for owned bytes.
     public func advise(_ advice: ByteStorage.Advice) {
-        guard let base = bytes.baseAddress, let storageBase = storage.bytes.baseAddress else { return }
-        let start = base - storageBase
-        storage.advise(advice, range: start..<start + bytes.count)
+        guard let base = unsafe bytes.baseAddress, let storageBase = unsafe storage.bytes.baseAddress else { return }
+        let start = unsafe base - storageBase
+        unsafe storage.advise(advice, range: start..<start + bytes.count)
     }
 
     /// A copy of the raw bytes.
-    public func copyBytes() -> [UInt8] { Array(bytes) }
+    public func copyBytes() -> [UInt8] { unsafe Array(bytes) }
 
     /// Checks that the file the bytes are mapped from has not changed since it was opened
     /// (see ``ByteStorage/checkUnchanged()``); owned bytes always pass.
@@ -120,8 +121,8 @@ public struct Tensor: @unchecked Sendable {
             throw WeightsError(.dtypeMismatch, "tensor '\(name)' is \(dtype), not a floating dtype Float can hold",
                                tensor: name)
         }
-        return [Float](unsafeUninitializedCapacity: elementCount) { buffer, count in
-            FloatFormat.convert(bytes, from: source, to: .f32, into: UnsafeMutableRawBufferPointer(buffer))
+        return unsafe [Float](unsafeUninitializedCapacity: elementCount) { buffer, count in
+            unsafe FloatFormat.convert(bytes, from: source, to: .f32, into: UnsafeMutableRawBufferPointer(buffer))
             count = elementCount
         }
     }
@@ -139,7 +140,7 @@ extension Tensor {
                 "tensor '\(name)' has \(bytes.count) bytes, but \(dtype) \(shape) needs \(expected)", tensor: name)
         }
         let storage = ByteStorage.copy(of: bytes)
-        self.init(info: TensorInfo(name: name, dtype: dtype, shape: shape, dataOffsets: 0..<expected),
+        unsafe self.init(info: TensorInfo(name: name, dtype: dtype, shape: shape, dataOffsets: 0..<expected),
                   storage: storage, bytes: storage.bytes)
     }
 
@@ -149,7 +150,7 @@ extension Tensor {
     /// let w = try Tensor(name: "w", shape: [2, 2], elements: [1, 2, 3, 4] as [Float16])
     /// ```
     public init<T: TensorElement>(name: String, shape: [Int], elements: [T]) throws {
-        let bytes = elements.withUnsafeBytes { Array($0) }
+        let bytes = unsafe elements.withUnsafeBytes { unsafe Array($0) }
         try self.init(name: name, dtype: T.dtype, shape: shape, bytes: bytes)
     }
 

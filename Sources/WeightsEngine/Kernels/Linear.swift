@@ -33,7 +33,7 @@ struct Linear: Sendable {
         let inputSize = self.inputSize
         if MatrixProduct.isAccelerated {
             forEachColumnSlice(threads) { columns in
-                weight.withOperand(rows: columns) { w in
+                unsafe weight.withOperand(rows: columns) { w in
                     unsafe MatrixProduct.multiplyTransposed(input, lda: inputSize, w, ldb: inputSize,
                                                      into: output + columns.lowerBound, ldc: outputSize,
                                                      m: rows, n: columns.count, k: inputSize)

@@ -18,6 +18,7 @@ import CWeightsSIMD
 /// ```
 package enum MatrixProduct {
     /// The B operand: `n` rows of `k` elements, row stride `ldb` elements.
+    @unsafe  // Unsafe: reads through a pointer it does not own; valid only inside the scope that lends the bytes.
     package enum Operand {
         case f32(UnsafePointer<Float>)
         /// Widened exactly, as `FloatFormat.convert` does.
@@ -49,7 +50,7 @@ package enum MatrixProduct {
     ) {
         precondition(m >= 0 && n >= 0 && k >= 0 && lda >= k && ldb >= k && ldc >= n, "multiplyTransposed: bad sizes")
         let code = kernel == .best ? WEIGHTS_KERNEL_BEST : WEIGHTS_KERNEL_PORTABLE
-        switch b {
+        switch unsafe b {
         case .f32(let values):
             unsafe weights_sgemm_nt(m, n, k, a, lda, values, ldb, WEIGHTS_GEMM_F32, nil, c, ldc, code)
         case .f16(let values):

@@ -1,4 +1,5 @@
 /// One slot per result, written by parallel workers that each own distinct indices.
+@safe  // Safety: owns the memory its pointers address (allocated at init, freed at deinit), and no pointer leaves its methods.
 final class ResultSlots<Element>: @unchecked Sendable {
     private let slots: UnsafeMutableBufferPointer<Element>
 

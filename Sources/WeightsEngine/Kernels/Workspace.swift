@@ -2,6 +2,7 @@
 ///
 /// Sizes are O(tokens × (hidden + intermediate) + longest²): for 32 sequences of 256 tokens
 /// of MiniLM, about 50 MB.
+@safe  // Safety: owns the memory its pointers address (allocated at init, freed at deinit), and no pointer leaves its methods.
 final class Workspace {
     let hidden, query, key, value, context, temporary, intermediate, scores, weightScratch: UnsafeMutablePointer<Float>
     private let memory: UnsafeMutableRawPointer

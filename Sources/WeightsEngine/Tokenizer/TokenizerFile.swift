@@ -77,21 +77,21 @@ struct TokenizerFile {
         var sections: [String: JSONValue] = [:]
         do {
             var scanner = unsafe JSONScanner(bytes, unit: "byte")
-            guard try scanner.peek() == UInt8(ascii: "{") else { throw scanner.error("expected an object") }
+            guard unsafe try scanner.peek() == UInt8(ascii: "{") else { throw unsafe scanner.error("expected an object") }
             var seen = Set<String>()
-            try scanner.readObject { scanner, key in
-                guard seen.insert(key).inserted else { throw scanner.error("duplicate key \"\(key)\"") }
+            unsafe try scanner.readObject { scanner, key in
+                guard seen.insert(key).inserted else { throw unsafe scanner.error("duplicate key \"\(key)\"") }
                 switch key {
                 case "model":
-                    model = try Self.readModel(&scanner, root["model"])
+                    model = unsafe try Self.readModel(&scanner, root["model"])
                 case "normalizer", "pre_tokenizer", "post_processor", "added_tokens", "padding":
-                    sections[key] = try scanner.readValue(depth: 1)
+                    sections[key] = unsafe try scanner.readValue(depth: 1)
                 default:
-                    try scanner.skipValue(depth: 1)
+                    unsafe try scanner.skipValue(depth: 1)
                 }
             }
-            scanner.skipWhitespace()
-            guard scanner.isAtEnd else { throw scanner.error("trailing characters after JSON") }
+            unsafe scanner.skipWhitespace()
+            guard unsafe scanner.isAtEnd else { throw unsafe scanner.error("trailing characters after JSON") }
         } catch let error as WeightsError {
             throw JSONField.malformed(error, file: path)
         }
@@ -117,14 +117,14 @@ struct TokenizerFile {
         var model = Model(vocab: [:])
         var sawVocabulary = false
         var seen = Set<String>()
-        try scanner.readObject { scanner, key in
-            guard seen.insert(key).inserted else { throw scanner.error("duplicate key \"\(key)\"") }
+        unsafe try scanner.readObject { scanner, key in
+            guard seen.insert(key).inserted else { throw unsafe scanner.error("duplicate key \"\(key)\"") }
             func value() throws -> JSONField {
-                JSONField(try scanner.readValue(depth: 2), file: field.file, parent: field.path, name: key)
+                unsafe JSONField(try scanner.readValue(depth: 2), file: field.file, parent: field.path, name: key)
             }
             switch key {
             case "vocab":
-                model.vocab = try readVocabulary(&scanner, file: field.file)
+                model.vocab = unsafe try readVocabulary(&scanner, file: field.file)
                 sawVocabulary = true
             case "type":
                 model.type = try value().string()
@@ -135,7 +135,7 @@ struct TokenizerFile {
             case "max_input_chars_per_word":
                 model.maxInputCharsPerWord = try value().int()
             default:
-                try scanner.skipValue(depth: 2)
+                unsafe try scanner.skipValue(depth: 2)
             }
         }
         guard sawVocabulary else { throw field["vocab"].missing() }
@@ -145,14 +145,14 @@ struct TokenizerFile {
     /// Reads `{"token": id, ...}` straight into a dictionary.
     private static func readVocabulary(_ scanner: inout JSONScanner, file: String) throws -> [String: Int32] {
         var vocabulary: [String: Int32] = [:]
-        guard try scanner.beginObject() else { return vocabulary }
+        guard unsafe try scanner.beginObject() else { return vocabulary }
         var largest: (token: String, id: Int32)?
         repeat {
-            let token = try scanner.readKey()
-            guard try scanner.peek() != UInt8(ascii: "-") else {
+            let token = unsafe try scanner.readKey()
+            guard unsafe try scanner.peek() != UInt8(ascii: "-") else {
                 throw WeightsError.invalidVocabulary("token \"\(token)\" has a negative id", file: file)
             }
-            let id = try scanner.readUInt64()
+            let id = unsafe try scanner.readUInt64()
             guard let id32 = Int32(exactly: id) else {
                 throw WeightsError.invalidVocabulary("token \"\(token)\" has id \(id)", file: file)
             }
@@ -160,7 +160,7 @@ struct TokenizerFile {
                 throw WeightsError.invalidVocabulary("token \"\(token)\" appears twice", file: file)
             }
             if id32 > largest?.id ?? -1 { largest = (token, id32) }
-        } while try scanner.continueObject()
+        } while unsafe try scanner.continueObject()
         // The id → token table is sized by the largest id: bound it by the entries that are
         // really there (Spec/limits.md), so one huge id can't make a small file allocate gigabytes.
         if let largest, Int(largest.id) >= vocabulary.count + WordPieceVocabulary.idSlack {

@@ -57,8 +57,8 @@ public struct TensorDiff: Sendable {
     static func compareTensor(_ a: Tensor, _ b: Tensor) -> Change? {
         var change = Change(name: a.name, dtypes: (a.dtype, b.dtype), shapes: (a.shape, b.shape))
         guard a.shape == b.shape else { return change }
-        let sameBytes = a.withUnsafeBytes { x in
-            b.withUnsafeBytes { y in x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0) }
+        let sameBytes = unsafe a.withUnsafeBytes { x in
+            unsafe b.withUnsafeBytes { y in unsafe x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0) }
         }
         if sameBytes, a.dtype == b.dtype { return nil }
         if let readA = NumericReader(a.dtype), let readB = NumericReader(b.dtype) {
@@ -80,17 +80,17 @@ public struct TensorDiff: Sendable {
         var largest = 0.0
         var valuesA = [Double](repeating: 0, count: block)
         var valuesB = [Double](repeating: 0, count: block)
-        a.withUnsafeBytes { x in
-            b.withUnsafeBytes { y in
+        unsafe a.withUnsafeBytes { x in
+            unsafe b.withUnsafeBytes { y in
                 for start in stride(from: 0, to: a.elementCount, by: block) {
                     let range = start..<min(start + block, a.elementCount)
-                    readA.read(x, range, into: &valuesA)
-                    readB.read(y, range, into: &valuesB)
+                    unsafe readA.read(x, range, into: &valuesA)
+                    unsafe readB.read(y, range, into: &valuesB)
                     for index in range {
                         let (u, v) = (valuesA[index - start], valuesB[index - start])
                         if u.isNaN && v.isNaN { continue }
                         if let width {
-                            if x[index * width..<(index + 1) * width].elementsEqual(y[index * width..<(index + 1) * width]) { continue }
+                            if unsafe x[index * width..<(index + 1) * width].elementsEqual(y[index * width..<(index + 1) * width]) { continue }
                         } else if u == v { continue }
                         differing += 1
                         largest = max(largest, u.isNaN || v.isNaN ? .infinity : (u - v).magnitude)
@@ -105,9 +105,9 @@ public struct TensorDiff: Sendable {
     static func differingChunks(_ a: Tensor, _ b: Tensor) -> Int {
         guard a.byteCount == b.byteCount else { return a.elementCount }
         let width = a.dtype.byteWidth ?? 1
-        return a.withUnsafeBytes { x in
-            b.withUnsafeBytes { y in
-                stride(from: 0, to: x.count, by: width).filter { !x[$0..<$0 + width].elementsEqual(y[$0..<$0 + width]) }.count
+        return unsafe a.withUnsafeBytes { x in
+            unsafe b.withUnsafeBytes { y in
+                stride(from: 0, to: x.count, by: width).filter { unsafe !x[$0..<$0 + width].elementsEqual(y[$0..<$0 + width]) }.count
             }
         }
     }
@@ -132,20 +132,20 @@ struct NumericReader {
     func read(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, into values: inout [Double]) {
         if let format = FloatFormat(dtype) {
             let width = format.byteWidth
-            let source = UnsafeRawBufferPointer(rebasing: bytes[range.lowerBound * width..<range.upperBound * width])
-            _ = values.withUnsafeMutableBytes { FloatFormat.convert(source, from: format, to: .f64, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<range.count * 8])) }
+            let source = unsafe UnsafeRawBufferPointer(rebasing: bytes[range.lowerBound * width..<range.upperBound * width])
+            _ = unsafe values.withUnsafeMutableBytes { unsafe FloatFormat.convert(source, from: format, to: .f64, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<range.count * 8])) }
             return
         }
         for (slot, index) in range.enumerated() {
             values[slot] = switch dtype {
-            case .bool, .u8: Double(bytes[index])
-            case .i8: Double(Int8(bitPattern: bytes[index]))
-            case .i16: Double(bytes.loadUnaligned(fromByteOffset: index * 2, as: Int16.self))
-            case .u16: Double(bytes.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
-            case .i32: Double(bytes.loadUnaligned(fromByteOffset: index * 4, as: Int32.self))
-            case .u32: Double(bytes.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self))
-            case .i64: Double(bytes.loadUnaligned(fromByteOffset: index * 8, as: Int64.self))
-            default: Double(bytes.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self))
+            case .bool, .u8: unsafe Double(bytes[index])
+            case .i8: unsafe Double(Int8(bitPattern: bytes[index]))
+            case .i16: unsafe Double(bytes.loadUnaligned(fromByteOffset: index * 2, as: Int16.self))
+            case .u16: unsafe Double(bytes.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
+            case .i32: unsafe Double(bytes.loadUnaligned(fromByteOffset: index * 4, as: Int32.self))
+            case .u32: unsafe Double(bytes.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self))
+            case .i64: unsafe Double(bytes.loadUnaligned(fromByteOffset: index * 8, as: Int64.self))
+            default: unsafe Double(bytes.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self))
             }
         }
     }

@@ -38,9 +38,9 @@ public enum EmbeddedDigests {
         var digests: [UTF8Key: String] = [:]
         while let next = writer.nextTensor {
             var hasher = SHA256Digest.Hasher()
-            try source.streamBytes(ofTensorNamed: next.name) { bytes in
-                hasher.update(bytes)
-                try writer.write(bytes)
+            unsafe try source.streamBytes(ofTensorNamed: next.name) { bytes in
+                unsafe hasher.update(bytes)
+                unsafe try writer.write(bytes)
             }
             digests[UTF8Key(next.name)] = Hex.string(hasher.finalize())
         }

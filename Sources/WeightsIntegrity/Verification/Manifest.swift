@@ -61,7 +61,7 @@ public struct Manifest: Sendable, Hashable {
         if path.hasSuffix(".index.json") {
             let directory = AtomicFile.directory(of: path)
             let index = try WeightsError.tagging(file: path) {
-                try ByteStorage.map(path: path).withUnsafeBytes { try ShardIndex.decode($0) }
+                unsafe try ByteStorage.map(path: path).withUnsafeBytes { unsafe try ShardIndex.decode($0) }
             }
             let prefix = path.contains("/") ? directory + "/" : ""
             return [path] + index.shardFiles.map { prefix + $0 }
@@ -74,11 +74,11 @@ public struct Manifest: Sendable, Hashable {
 
     /// Regular files below `directory`, sorted, hidden entries skipped.
     static func walk(_ directory: String) throws -> [String] {
-        guard let handle = opendir(directory) else { throw WeightsError.system("cannot list", file: directory) }
-        defer { closedir(handle) }
+        guard let handle = unsafe opendir(directory) else { throw WeightsError.system("cannot list", file: directory) }
+        defer { unsafe closedir(handle) }
         var names: [String] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        while let entry = unsafe readdir(handle) {
+            let name = unsafe withUnsafeBytes(of: entry.pointee.d_name) { unsafe String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             if !name.hasPrefix(".") { names.append(name) }
         }
         var files: [String] = []
@@ -91,6 +91,6 @@ public struct Manifest: Sendable, Hashable {
 
     static func fileSize(_ path: String) -> Int {
         var status = stat()
-        return stat(path, &status) == 0 ? Int(status.st_size) : 0
+        return unsafe stat(path, &status) == 0 ? Int(status.st_size) : 0
     }
 }

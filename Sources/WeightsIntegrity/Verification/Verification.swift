@@ -100,7 +100,7 @@ public enum Verification {
     }
 
     static func checkManifest(_ manifestPath: String) throws -> [VerificationFinding] {
-        let text = try ByteStorage.map(path: manifestPath).withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+        let text = unsafe try ByteStorage.map(path: manifestPath).withUnsafeBytes { unsafe String(decoding: $0, as: UTF8.self) }
         let manifest = try Manifest.parse(text, file: manifestPath)
         guard !manifest.entries.isEmpty else {
             return [VerificationFinding(subject: manifestPath, problem: "the manifest lists no files")]
