@@ -59,7 +59,9 @@ public struct Manifest: Sendable, Hashable {
         }
         if path.hasSuffix(".index.json") {
             let directory = AtomicFile.directory(of: path)
-            let index = try ShardIndex.decode(ByteStorage.map(path: path).bytes)
+            // The mapping must outlive the parse: a temporary would be unmapped before it.
+            let storage = try ByteStorage.map(path: path)
+            let index = try withExtendedLifetime(storage) { try ShardIndex.decode(storage.bytes) }
             let prefix = path.contains("/") ? directory + "/" : ""
             return [path] + index.shardFiles.map { prefix + $0 }
         }

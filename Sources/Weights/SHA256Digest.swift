@@ -39,7 +39,7 @@ public enum SHA256Digest {
     public static func file(at path: String) throws -> String {
         let storage = try ByteStorage.map(path: path)
         storage.advise(.sequential)
-        return hex(of: storage.bytes)
+        return withExtendedLifetime(storage) { hex(of: storage.bytes) }
     }
 
     /// The SHA-256 of a tensor's raw bytes.

@@ -96,7 +96,8 @@ public enum Verification {
 
     static func checkManifest(_ manifestPath: String) throws -> [VerificationFinding] {
         let bytes = try ByteStorage.map(path: manifestPath)
-        let manifest = try Manifest.parse(String(decoding: bytes.bytes, as: UTF8.self), file: manifestPath)
+        let text = withExtendedLifetime(bytes) { String(decoding: bytes.bytes, as: UTF8.self) }
+        let manifest = try Manifest.parse(text, file: manifestPath)
         guard !manifest.entries.isEmpty else {
             return [VerificationFinding(subject: manifestPath, problem: "the manifest lists no files")]
         }

@@ -25,7 +25,7 @@ enum ModelFiles {
     /// The whole file at `path`, through a mapping.
     static func read(_ path: String) throws -> [UInt8] {
         let storage = try ByteStorage.map(path: path)
-        return Array(storage.bytes)
+        return withExtendedLifetime(storage) { Array(storage.bytes) }
     }
 
     /// Whether a regular file or directory exists at `path`.
