@@ -1,4 +1,5 @@
 import Foundation
+import Weights
 
 /// Everything a ``WordPieceTokenizer`` needs, read from a `tokenizer.json`
 /// (Hugging Face `tokenizers` format) or from a BERT `vocab.txt`.
@@ -195,10 +196,12 @@ extension TokenizerConfiguration {
             throw .fileNotFound(url)
         }
         if isDirectory.boolValue { throw .unreadable(url, reason: "it is a directory") }
+        // Through a mapping: Data(contentsOf:) leaks its 4 KiB buffer when the file is empty
+        // (FoundationEssentials in Swift 6.3.1; LeakSanitizer, fuzz target model-directory).
         do {
-            return try Data(contentsOf: url)
+            return Data(try ModelFiles.read(url.path))
         } catch {
-            throw .unreadable(url, reason: error.localizedDescription)
+            throw .unreadable(url, reason: (error as? WeightsError)?.reason ?? "\(error)")
         }
     }
 }
