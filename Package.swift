@@ -88,3 +88,30 @@ let package = Package(
         .testTarget(name: "WeightsCLITests", dependencies: ["Weights", "WeightsTestSupport"], swiftSettings: swiftSettings),
     ]
 )
+
+// Fuzzing (issue #12; see RELIABILITY.md and scripts/fuzz).
+//
+// The harnesses — what each fuzz target does with one input — are an ordinary library target,
+// so the test suite replays every input the fuzzers ever crashed on (Fixtures/fuzz/<target>/)
+// through exactly the code the fuzzer ran. The libFuzzer executables exist only when
+// WEIGHTS_FUZZ is set, as scripts/fuzz sets it: each is one file defining
+// LLVMFuzzerTestOneInput and no main (libFuzzer brings its own), which links only when the
+// whole build uses `--sanitize=fuzzer` (scripts/fuzz has the exact command). Declared
+// conditionally, they stay out of ordinary builds and need no unsafeFlags.
+package.targets += [
+    .target(name: "WeightsFuzzHarness", dependencies: ["Weights", "WeightsEngine"], path: "Fuzz/Harness",
+            swiftSettings: swiftSettings),
+    .testTarget(name: "WeightsFuzzTests", dependencies: ["WeightsFuzzHarness", "Weights", "WeightsTestSupport"],
+                swiftSettings: swiftSettings),
+]
+if Context.environment["WEIGHTS_FUZZ"] != nil {
+    // A fuzzer build compiles every executable as a library (-parse-as-library), which the
+    // benchmark's top-level main.swift is not; it needs neither the CLI nor the benchmarks.
+    package.targets.removeAll { $0.name == "WeightsBench" || $0.name == "WeightsCLI" || $0.type == .test }
+    package.products.removeAll { $0.name == "weights" }
+    for name in ["safetensors", "shard-index", "compressed", "manifest", "model-directory"] {
+        let module = "Fuzz" + name.split(separator: "-").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+        package.targets.append(.executableTarget(name: module, dependencies: ["WeightsFuzzHarness"], path: "Fuzz/\(name)",
+                                                 swiftSettings: swiftSettings))
+    }
+}

@@ -38,18 +38,28 @@ public struct Manifest: Sendable, Hashable {
         return Manifest(entries: zip(digests, unique).map { Entry(sha256: $0, path: $1) })
     }
 
-    /// Parses `sha256sum` output: `<hex>  <path>` or `<hex> *<path>` lines; blank lines skipped.
+    /// Parses `sha256sum` output: `<hex>  <path>` or `<hex> *<path>` lines; blank lines skipped;
+    /// a line may end in `\r\n`.
+    ///
+    /// Lines are split and read on UTF-8 bytes, as `sha256sum` reads them: not on Characters,
+    /// for which `\r\n` is one character (a CRLF manifest read as one line) and a combining mark
+    /// joins the space before it.
     ///
     /// - Throws: `invalidArgument` naming the line that is neither.
     public static func parse(_ text: String, file: String) throws -> Manifest {
         var entries: [Entry] = []
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
-            let characters = Array(line)
-            guard characters.count > 66, characters[64] == " ", characters[65] == " " || characters[65] == "*",
-                  characters[0..<64].allSatisfy({ $0.isHexDigit }) else {
+        let lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        for (number, whole) in lines.enumerated() {
+            var line = whole[...]
+            while line.last == UInt8(ascii: "\r") { line.removeLast() }
+            guard !line.isEmpty else { continue }
+            let bytes = Array(line)
+            guard bytes.count > 66, bytes[64] == UInt8(ascii: " "), bytes[65] == UInt8(ascii: " ") || bytes[65] == UInt8(ascii: "*"),
+                  bytes[0..<64].allSatisfy({ Character(Unicode.Scalar($0)).isHexDigit }) else {
                 throw WeightsError(.invalidData, "line \(number + 1) is not '<sha256>  <path>'", file: file)
             }
-            entries.append(Entry(sha256: String(characters[0..<64]).lowercased(), path: String(characters[66...])))
+            entries.append(Entry(sha256: String(decoding: bytes[0..<64], as: UTF8.self).lowercased(),
+                                 path: String(decoding: bytes[66...], as: UTF8.self)))
         }
         return Manifest(entries: entries)
     }
