@@ -13,7 +13,7 @@ import Weights
         let source = try SafetensorsFile(bytes: SafetensorsWriter.serialize(tensors, metadata: nil))
         let index = try ShardedWriter.write(source, to: directory, maximumShardSize: 600)
         let indexBytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: index)))
-        let shards = try indexBytes.withUnsafeBytes { try ShardIndex.decode($0) }.shardFiles
+        let shards = unsafe try indexBytes.withUnsafeBytes { unsafe try ShardIndex.decode($0) }.shardFiles
         #expect(shards.count > 1)
         let manifest = try Manifest.make(for: [index])
         #expect(manifest.entries.map(\.path) == [index] + shards.map { directory + "/" + $0 })
