@@ -97,7 +97,7 @@ let package = Package(
 // WEIGHTS_FUZZ is set, as scripts/fuzz sets it: each is one file defining
 // LLVMFuzzerTestOneInput and no main (libFuzzer brings its own), which links only when the
 // whole build uses `--sanitize=fuzzer` (scripts/fuzz has the exact command). Declared
-// conditionally, they stay out of ordinary builds and need no unsafeFlags.
+// conditionally, they stay out of ordinary builds and need no compiler flags in this file.
 package.targets += [
     .target(name: "WeightsFuzzHarness", dependencies: ["Weights", "WeightsEngine"], path: "Fuzz/Harness",
             swiftSettings: swiftSettings),

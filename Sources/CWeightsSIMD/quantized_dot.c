@@ -580,92 +580,60 @@ bool weights_quantized_dot_accelerated(void) {
 #endif
 }
 
-bool weights_quantized_matvec(int weight_type, const void *weights, size_t row_bytes, size_t rows, size_t k,
-                              const void *activations, float *out, int kernel) {
+// A row's dot product: `blocks` weight blocks with the activations (quantized blocks or floats).
+// The kernels take typed block pointers; every pointer type has the same representation and
+// calling convention on the platforms built here, so they are called through this one type.
+typedef float (*row_dot)(size_t blocks, const void *row, const void *activations);
+
+// The dot product for `weight_type`: the AVX2 form when `kernel` allows and the CPU has it,
+// else the portable one; with binary32 activations when `exact`. NULL for an unknown type.
+static row_dot select_dot(int weight_type, bool exact, int kernel) {
+    bool fast = false;
+#ifdef WEIGHTS_X86
+    fast = kernel == WEIGHTS_KERNEL_BEST && cpu_has_avx2_fma();
+#define PICK(avx2, portable) return (row_dot)(fast ? (avx2) : (portable))
+#else
+#define PICK(avx2, portable) return (row_dot)(portable)
+#endif
+    (void)kernel;
+    (void)fast;
+    switch (weight_type) {
+    case WEIGHTS_GGML_Q8_0:
+        if (exact) PICK(dot_q8_0_f32_avx2, dot_q8_0_f32_portable);
+        PICK(dot_q8_0_avx2, dot_q8_0_portable);
+    case WEIGHTS_GGML_Q5_0:
+        if (exact) PICK(dot_q5_0_f32_avx2, dot_q5_0_f32_portable);
+        PICK(dot_q5_0_avx2, dot_q5_0_portable);
+    case WEIGHTS_GGML_Q4_K:
+        if (exact) PICK(dot_q4_K_f32_avx2, dot_q4_K_f32_portable);
+        PICK(dot_q4_K_avx2, dot_q4_K_portable);
+    case WEIGHTS_GGML_Q6_K:
+        if (exact) PICK(dot_q6_K_f32_avx2, dot_q6_K_f32_portable);
+        PICK(dot_q6_K_avx2, dot_q6_K_portable);
+    default:
+        return NULL;
+    }
+#undef PICK
+}
+
+static bool matvec(int weight_type, bool exact, const void *weights, size_t row_bytes, size_t rows, size_t k,
+                   const void *activations, float *out, int kernel) {
     size_t block_elements = weights_quantized_block_elements(weight_type);
     if (block_elements == 0 || k % block_elements) return false;
     size_t blocks = k / block_elements;
     if (row_bytes < blocks * weights_quantized_block_bytes(weight_type)) return false;
-    bool fast = false;
-#ifdef WEIGHTS_X86
-    fast = kernel == WEIGHTS_KERNEL_BEST && cpu_has_avx2_fma();
-#endif
-    (void)kernel;
-    for (size_t r = 0; r < rows; r++) {
-        const void *row = (const uint8_t *)weights + r * row_bytes;
-        float value = 0;
-        switch (weight_type) {
-        case WEIGHTS_GGML_Q8_0:
-#ifdef WEIGHTS_X86
-            if (fast) { value = dot_q8_0_avx2(blocks, row, activations); break; }
-#endif
-            value = dot_q8_0_portable(blocks, row, activations);
-            break;
-        case WEIGHTS_GGML_Q5_0:
-#ifdef WEIGHTS_X86
-            if (fast) { value = dot_q5_0_avx2(blocks, row, activations); break; }
-#endif
-            value = dot_q5_0_portable(blocks, row, activations);
-            break;
-        case WEIGHTS_GGML_Q4_K:
-#ifdef WEIGHTS_X86
-            if (fast) { value = dot_q4_K_avx2(blocks, row, activations); break; }
-#endif
-            value = dot_q4_K_portable(blocks, row, activations);
-            break;
-        case WEIGHTS_GGML_Q6_K:
-#ifdef WEIGHTS_X86
-            if (fast) { value = dot_q6_K_avx2(blocks, row, activations); break; }
-#endif
-            value = dot_q6_K_portable(blocks, row, activations);
-            break;
-        }
-        out[r] = value;
-    }
+    row_dot dot = select_dot(weight_type, exact, kernel);
+    if (!dot) return false;
+    for (size_t r = 0; r < rows; r++) out[r] = dot(blocks, (const uint8_t *)weights + r * row_bytes, activations);
     return true;
+}
+
+bool weights_quantized_matvec(int weight_type, const void *weights, size_t row_bytes, size_t rows, size_t k,
+                              const void *activations, float *out, int kernel) {
+    return matvec(weight_type, false, weights, row_bytes, rows, k, activations, out, kernel);
 }
 
 bool weights_quantized_matvec_f32(int weight_type, const void *weights, size_t row_bytes, size_t rows, size_t k,
                                   const float *x, float *out, int kernel) {
-    size_t block_elements = weights_quantized_block_elements(weight_type);
-    if (block_elements == 0 || k % block_elements) return false;
-    size_t blocks = k / block_elements;
-    if (row_bytes < blocks * weights_quantized_block_bytes(weight_type)) return false;
-    bool fast = false;
-#ifdef WEIGHTS_X86
-    fast = kernel == WEIGHTS_KERNEL_BEST && cpu_has_avx2_fma();
-#endif
-    (void)kernel;
-    for (size_t r = 0; r < rows; r++) {
-        const void *row = (const uint8_t *)weights + r * row_bytes;
-        float value = 0;
-        switch (weight_type) {
-        case WEIGHTS_GGML_Q8_0:
-#ifdef WEIGHTS_X86
-            if (fast) { value = dot_q8_0_f32_avx2(blocks, row, x); break; }
-#endif
-            value = dot_q8_0_f32_portable(blocks, row, x);
-            break;
-        case WEIGHTS_GGML_Q5_0:
-#ifdef WEIGHTS_X86
-            if (fast) { value = dot_q5_0_f32_avx2(blocks, row, x); break; }
-#endif
-            value = dot_q5_0_f32_portable(blocks, row, x);
-            break;
-        case WEIGHTS_GGML_Q4_K:
-#ifdef WEIGHTS_X86
-            if (fast) { value = dot_q4_K_f32_avx2(blocks, row, x); break; }
-#endif
-            value = dot_q4_K_f32_portable(blocks, row, x);
-            break;
-        case WEIGHTS_GGML_Q6_K:
-#ifdef WEIGHTS_X86
-            if (fast) { value = dot_q6_K_f32_avx2(blocks, row, x); break; }
-#endif
-            value = dot_q6_K_f32_portable(blocks, row, x);
-            break;
-        }
-        out[r] = value;
-    }
-    return true;
+    return matvec(weight_type, true, weights, row_bytes, rows, k, x, out, kernel);
 }
