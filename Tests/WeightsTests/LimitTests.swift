@@ -19,7 +19,7 @@ import Glibc
         let atLimit = unsafe try Self.index(shards: ShardIndex.maximumShardCount).withUnsafeBytes { unsafe try ShardIndex.decode($0) }
         #expect(atLimit.shardFiles.count == 4096)
         let error = try #require(throws: WeightsError.self) {
-            try Self.index(shards: ShardIndex.maximumShardCount + 1).withUnsafeBytes { try ShardIndex.decode($0) }
+            unsafe try Self.index(shards: ShardIndex.maximumShardCount + 1).withUnsafeBytes { unsafe try ShardIndex.decode($0) }
         }
         #expect(error.code == .limitExceeded)
         #expect(error.reason.contains("4097 shard files"))

@@ -25,7 +25,7 @@ import Weights
         #expect(!f.isAligned)
         #expect(try f.elements(of: Float.self) == [3.5, -1])
         #expect(try f.floats() == [3.5, -1])
-        unsafe #expect(try file.tensor(named: "d").withElements(of: Double.self) { $0[0] } == 2.25)
+        #expect(unsafe try file.tensor(named: "d").withElements(of: Double.self) { unsafe $0[0] } == 2.25)
     }
 
     @Test func boolViewsRefuseBytesOtherThanZeroAndOne() throws {

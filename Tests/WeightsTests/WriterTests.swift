@@ -76,7 +76,7 @@ import Weights
         #expect(!FileManager.default.fileExists(atPath: path), "nothing appears before finish succeeds")
         unsafe try [UInt8]([4, 5, 6]).withUnsafeBytes { unsafe try writer.write($0) }
         #expect(writer.nextTensor?.name == "b", "empty tensors need no bytes")
-        #expect(errorCode { try [UInt8]([1, 2, 3]).withUnsafeBytes { try writer.write($0) } } == .byteCountMismatch)
+        #expect(errorCode { unsafe try [UInt8]([1, 2, 3]).withUnsafeBytes { unsafe try writer.write($0) } } == .byteCountMismatch)
         unsafe try [UInt8]([7, 8]).withUnsafeBytes { unsafe try writer.write($0) }
         #expect(writer.nextTensor == nil)
         try writer.finish()
