@@ -43,25 +43,29 @@ let package = Package(
         // AVX-512: the engine's GEMM). Plain C, built from source with the package.
         // They use per-function target attributes and runtime CPU checks, not compiler flags.
         .target(name: "CWeightsSIMD"),
-        // System calls Swift's Glibc module does not declare (sync_file_range).
+        // System calls Swift's Glibc module does not declare (sync_file_range), the SIGBUS
+        // guard of mappings and temporary files removed on a signal.
         .target(name: "CWeightsSystem"),
+        // The platform layer: the one file that names the C library (Glibc, Musl or Darwin);
+        // it re-exports it with CWeightsSystem to every target that calls the system.
+        .target(name: "WeightsPlatform", dependencies: ["CWeightsSystem"], swiftSettings: swiftSettings),
 
         // The light core: formats, mapping, shards, conversion. Toolchain only.
-        .target(name: "WeightsCore", dependencies: ["CWeightsSIMD", "CWeightsSystem"], swiftSettings: swiftSettings),
+        .target(name: "WeightsCore", dependencies: ["CWeightsSIMD", "WeightsPlatform"], swiftSettings: swiftSettings),
         // Digests, manifests, verification and diff (swift-crypto for SHA-256).
         .target(
             name: "WeightsIntegrity",
-            dependencies: ["WeightsCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["WeightsCore", "WeightsPlatform", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         // The compressed container (libzstd); its chunks carry SHA-256 digests.
         .target(
             name: "WeightsCompression",
-            dependencies: ["WeightsCore", "WeightsIntegrity", "CZstd"],
+            dependencies: ["WeightsCore", "WeightsIntegrity", "WeightsPlatform", "CZstd"],
             swiftSettings: swiftSettings
         ),
         // The inference engine (OpenBLAS).
-        .target(name: "WeightsEngine", dependencies: ["WeightsCore", "COpenBLAS", "CWeightsSIMD"], swiftSettings: swiftSettings),
+        .target(name: "WeightsEngine", dependencies: ["WeightsCore", "WeightsPlatform", "COpenBLAS", "CWeightsSIMD"], swiftSettings: swiftSettings),
         // The umbrella: `import Weights` re-exports every library module but the engine.
         .target(name: "Weights", dependencies: ["WeightsCore", "WeightsIntegrity", "WeightsCompression"], swiftSettings: swiftSettings),
 
@@ -70,22 +74,23 @@ let package = Package(
             dependencies: [
                 "Weights",
                 "WeightsEngine",
+                "WeightsPlatform",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "WeightsBench",
-            dependencies: ["Weights", "WeightsEngine"],
+            dependencies: ["Weights", "WeightsEngine", "WeightsPlatform"],
             path: "Benchmarks/WeightsBench",
             swiftSettings: swiftSettings
         ),
         // Model lookup, temporary directories and seeded generators, shared by every test target.
         .target(name: "WeightsTestSupport", path: "Tests/WeightsTestSupport", swiftSettings: swiftSettings),
-        .testTarget(name: "WeightsTests", dependencies: ["Weights", "WeightsTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "WeightsTests", dependencies: ["Weights", "WeightsPlatform", "WeightsTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "WeightsEngineTests", dependencies: ["WeightsEngine", "Weights", "WeightsTestSupport"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "WeightsCLITests", dependencies: ["Weights", "WeightsTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "WeightsCLITests", dependencies: ["Weights", "WeightsPlatform", "WeightsTestSupport"], swiftSettings: swiftSettings),
     ]
 )
 
@@ -99,7 +104,7 @@ let package = Package(
 // whole build uses `--sanitize=fuzzer` (scripts/fuzz has the exact command). Declared
 // conditionally, they stay out of ordinary builds and need no compiler flags in this file.
 package.targets += [
-    .target(name: "WeightsFuzzHarness", dependencies: ["Weights", "WeightsEngine"], path: "Fuzz/Harness",
+    .target(name: "WeightsFuzzHarness", dependencies: ["Weights", "WeightsEngine", "WeightsPlatform"], path: "Fuzz/Harness",
             swiftSettings: swiftSettings),
     .testTarget(name: "WeightsFuzzTests", dependencies: ["WeightsFuzzHarness", "Weights", "WeightsTestSupport"],
                 swiftSettings: swiftSettings),
@@ -109,9 +114,9 @@ if Context.environment["WEIGHTS_FUZZ"] != nil {
     // benchmark's top-level main.swift is not; it needs neither the CLI nor the benchmarks.
     package.targets.removeAll { $0.name == "WeightsBench" || $0.name == "WeightsCLI" || $0.type == .test }
     package.products.removeAll { $0.name == "weights" }
-    for name in ["safetensors", "shard-index", "compressed", "manifest", "model-directory"] {
+    for name in ["safetensors", "shard-index", "compressed", "manifest", "model-directory", "gguf"] {
         let module = "Fuzz" + name.split(separator: "-").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
-        package.targets.append(.executableTarget(name: module, dependencies: ["WeightsFuzzHarness"], path: "Fuzz/\(name)",
+        package.targets.append(.executableTarget(name: module, dependencies: ["WeightsFuzzHarness", "WeightsPlatform"], path: "Fuzz/\(name)",
                                                  swiftSettings: swiftSettings))
     }
 }

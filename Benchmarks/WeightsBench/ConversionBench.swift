@@ -1,8 +1,6 @@
 import Weights
 
-#if canImport(Glibc)
-import Glibc
-#endif
+import WeightsPlatform
 
 /// In-memory conversion throughput, for Benchmarks/conversion/run.py to set beside numpy's
 /// `astype` in the same run.

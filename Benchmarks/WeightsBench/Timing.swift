@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import WeightsPlatform
 
 /// Wall-clock timing for the benchmark modes.
 enum Timing {

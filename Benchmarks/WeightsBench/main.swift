@@ -4,9 +4,7 @@
 //
 // Usage: WeightsBench <mode> [arguments...]
 
-#if canImport(Glibc)
-import Glibc
-#endif
+import WeightsPlatform
 
 let modes: [String: ([String]) throws -> Void] = [
     "open": CoreBench.open,

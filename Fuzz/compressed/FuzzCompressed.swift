@@ -1,8 +1,6 @@
 // libFuzzer entry point for the 'compressed' target (see Fuzz/Harness and scripts/fuzz).
 import WeightsFuzzHarness
-#if canImport(Glibc)
-import Glibc
-#endif
+import WeightsPlatform
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {

@@ -1,11 +1,7 @@
 import ArgumentParser
 import Weights
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import WeightsPlatform
 
 @main
 struct WeightsCommand: ParsableCommand {

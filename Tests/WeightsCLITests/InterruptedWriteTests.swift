@@ -2,9 +2,7 @@ import Foundation
 import Testing
 import Weights
 
-#if canImport(Glibc)
-import Glibc
-#endif
+import WeightsPlatform
 
 /// Writes stopped by a signal: SIGINT and SIGTERM remove the hidden temporary and exit 130 and
 /// 143; kill -9 at any point leaves the destination as it was or complete, never partial.

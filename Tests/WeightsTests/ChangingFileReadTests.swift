@@ -2,9 +2,7 @@ import Foundation
 import Testing
 import Weights
 
-#if canImport(Glibc)
-import Glibc
-#endif
+import WeightsPlatform
 
 /// Files that change after they are opened: mapped reads are guarded and checked, and
 /// `mapping: .none` reads into owned memory that nothing can take away (Spec/reading.md).

@@ -43,7 +43,7 @@ struct CompressRoundTripTests {
             let actual = try container.tensor(named: info.name)
             #expect(actual.copyBytes() == expected.copyBytes(), "tensor \(info.name)")
             #expect(actual.dtype == info.dtype && actual.shape == info.shape)
-            #expect(unsafe actual.withUnsafeBytes { unsafe Int(bitPattern: $0.baseAddress) % 64 } == 0)
+            unsafe #expect(actual.withUnsafeBytes { Int(bitPattern: $0.baseAddress) % 64 } == 0)
             let entry = try #require(container.compressedInfo(named: info.name))
             #expect(entry.sha256 == SHA256Digest.hex(of: expected))
         }

@@ -135,15 +135,7 @@ extension ConversionKernel: CustomTestStringConvertible {
 
 /// The number of CPUs this process may use.
 enum ConversionTestCPUs {
-    static let value: Int = {
-        #if canImport(Glibc)
-        Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        #else
-        2
-        #endif
-    }()
+    static let value = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 }
 
-#if canImport(Glibc)
-import Glibc
-#endif
+import WeightsPlatform

@@ -1,9 +1,7 @@
 import Testing
 import Weights
 
-#if canImport(Glibc)
-import Glibc
-#endif
+import WeightsPlatform
 
 @Suite("Conversion of files")
 struct ConversionFileTests {

@@ -170,6 +170,4 @@ struct ConversionGoldenTests {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#endif
+import WeightsPlatform

@@ -188,6 +188,4 @@ struct ConversionAccuracyTests {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#endif
+import WeightsPlatform

@@ -36,7 +36,7 @@ import Weights
             let view = try file.tensor(named: "b")
             #expect(view.copyBytes() == Array(bytes[(file.dataOffset + 32)..<(file.dataOffset + 100)]))
             #expect(view.withBytes { $0.byteCount } == 68)
-            #expect(unsafe view.withUnsafeBytes { unsafe $0.baseAddress } == unsafe file.storage.bytes.baseAddress.map { unsafe $0 + file.dataOffset + 32 })
+            unsafe #expect(view.withUnsafeBytes { $0.baseAddress } == file.storage.bytes.baseAddress.map { $0 + file.dataOffset + 32 })
         }
     }
 

@@ -2,9 +2,7 @@ import Foundation
 import Testing
 import Weights
 
-#if canImport(Glibc)
-import Glibc
-#endif
+import WeightsPlatform
 
 /// Sizes and counts read from inputs are checked against the input or a documented limit
 /// before anything is allocated from them (Spec/limits.md).

@@ -157,6 +157,4 @@ struct QuantizationTests {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#endif
+import WeightsPlatform

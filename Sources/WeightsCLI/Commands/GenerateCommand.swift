@@ -2,13 +2,7 @@ import ArgumentParser
 import Weights
 import WeightsEngine
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import WeightsPlatform
 
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

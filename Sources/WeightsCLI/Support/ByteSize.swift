@@ -1,9 +1,7 @@
 import ArgumentParser
 import Weights
 
-#if canImport(Glibc)
-import Glibc
-#endif
+import WeightsPlatform
 
 /// Sizes written by people: "5GB" (decimal units), "2GiB" (binary units), or plain bytes.
 enum ByteSize {

@@ -1,8 +1,6 @@
 import Weights
 
-#if canImport(Glibc)
-import Glibc
-#endif
+import WeightsPlatform
 
 /// The --report table: one row per converted tensor.
 enum ConversionTable {

@@ -1,12 +1,6 @@
 import Weights
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import WeightsPlatform
 
 /// Output helpers shared by the subcommands.
 enum Terminal {

@@ -152,10 +152,4 @@ public struct ConversionReport: Sendable, Hashable {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import WeightsPlatform

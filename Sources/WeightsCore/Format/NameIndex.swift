@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import WeightsPlatform
 
 /// Each tensor name's position in a list of names, compared as UTF-8 bytes.
 ///

@@ -90,13 +90,7 @@ extension TensorInfo {
     public var descriptor: TensorDescriptor { TensorDescriptor(name: name, dtype: dtype, shape: shape) }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import WeightsPlatform
 
 extension TensorSource {
     /// Writes the source as a sharded checkpoint in `directory` (see ``ShardedWriter``).

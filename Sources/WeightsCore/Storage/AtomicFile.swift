@@ -1,11 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-import CWeightsSystem
+import WeightsPlatform
 
 /// A file written under a temporary name and renamed into place on ``commit()``.
 ///

@@ -1,13 +1,7 @@
 import Dispatch
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import WeightsPlatform
 
 /// Runs independent jobs on a fixed number of threads, each thread with its own state (a
 /// zstd context, a scratch buffer), and reports the first error.

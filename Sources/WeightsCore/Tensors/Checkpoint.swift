@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import WeightsPlatform
 
 /// A file format that ``Checkpoint/open(_:formats:)`` can recognize by its first bytes and
 /// open as a ``TensorSource``, beyond the formats the core knows itself.

@@ -1,11 +1,5 @@
 import WeightsCore
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import WeightsPlatform
 
 /// A sentence-transformers model directory: the one place that reads its configuration
 /// files, each once, and hands every component its settings.

@@ -151,8 +151,4 @@ struct NumericReader {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import WeightsPlatform
