@@ -75,8 +75,14 @@ import WeightsTestSupport
                 tensors.append(file.tensor(info))
             }
         }
+        // Without the metadata that marks the file quantized, an I8 matrix is not read as one
+        // half of a pair: it is refused, not guessed at from its partner's name.
         try SafetensorsWriter.write(tensors, metadata: nil, to: directory.path + "/model.safetensors")
         try FileManager.default.copyItem(atPath: Self.fixture + "/config.json", toPath: directory.path + "/config.json")
+        let unmarked = #expect(throws: WeightsError.self) { try BertEncoder(modelDirectory: directory.path) }
+        #expect(unmarked?.code == .dtypeMismatch && unmarked?.tensor == "encoder.layer.1.intermediate.dense.weight", "\(String(describing: unmarked))")
+        try SafetensorsWriter.write(tensors, metadata: [Int8Quantization.metadataKey: Int8Quantization.scheme],
+                                    to: directory.path + "/model.safetensors")
         let mixed = try BertEncoder(modelDirectory: directory.path)
         #expect(mixed.precision == .f32)
         let states = try mixed.hiddenStates(Self.expected.inputIDs)

@@ -77,6 +77,7 @@ struct TemporaryModel {
                 }
             }
         }
-        try SafetensorsWriter.write(tensors, metadata: nil, to: path + "/model.safetensors")
+        let metadata = precision == .int8 ? [Int8Quantization.metadataKey: Int8Quantization.scheme] : nil
+        try SafetensorsWriter.write(tensors, metadata: metadata, to: path + "/model.safetensors")
     }
 }

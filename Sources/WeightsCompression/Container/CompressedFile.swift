@@ -1,13 +1,7 @@
 import WeightsCore
 import WeightsIntegrity
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import WeightsPlatform
 
 /// A compressed weights container opened for reading, memory-mapped.
 ///

@@ -260,7 +260,7 @@ extension CompressedIndex {
                     let size = frames[frame].count
                     guard size > 0, planeBytes <= size * CompressedFormat.maximumExpansion, size <= dataEnd - offset else {
                         throw WeightsError(.corruptData,
-                            "tensor '\(tensor.name)' chunk \(chunk) plane \(plane): frame of \(size) bytes at \(offset) "
+                            "tensor '\(tensor.name)' chunk \(chunk) plane \(plane): frame of \(size) bytes "
                                 + "cannot hold \(planeBytes) bytes within the data section ending at \(dataEnd)",
                             tensor: tensor.name, offset: offset)
                     }
@@ -272,7 +272,7 @@ extension CompressedIndex {
             tensors[position] = tensor
         }
         guard offset == dataEnd else {
-            throw WeightsError(.corruptData, "frames end at byte \(offset), but the index starts at \(dataEnd)", offset: offset)
+            throw WeightsError(.corruptData, "the frames end before the index, which starts at \(dataEnd)", offset: offset)
         }
     }
 
@@ -310,6 +310,6 @@ struct ByteReader {
     }
 
     private func truncated(_ count: Int) -> WeightsError {
-        WeightsError(.corruptData, unsafe "index ends before the \(count) bytes it needs at byte \(offset)", offset: unsafe offset)
+        WeightsError(.corruptData, unsafe "index ends before the \(count) bytes it needs", offset: unsafe offset)
     }
 }

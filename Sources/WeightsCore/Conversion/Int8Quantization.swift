@@ -229,4 +229,22 @@ extension Int8Quantization {
                 tensor: scales.name)
         }
     }
+
+    /// The quantized pairs of `source`, each values tensor's name to its scale tensor: none
+    /// unless the file's metadata says ``metadataKey`` = ``scheme``; then every I8 tensor of
+    /// rank 2 or more that has a `_scale` partner, each pair checked with ``checkPair(values:scales:)``.
+    ///
+    /// - Complexity: O(*n*) in the tensors.
+    /// - Throws: the first pair that does not check.
+    package static func pairs(in source: any TensorSource) throws -> [UTF8Key: TensorInfo] {
+        guard source.metadata?[metadataKey] == scheme else { return [:] }
+        let byName = Dictionary(source.tensors.map { (UTF8Key($0.name), $0) }, uniquingKeysWith: { first, _ in first })
+        var pairs: [UTF8Key: TensorInfo] = [:]
+        for info in source.tensors where info.dtype == .i8 && info.shape.count >= 2 {
+            guard let scales = byName[UTF8Key(scaleName(for: info.name))] else { continue }
+            try checkPair(values: info, scales: scales)
+            pairs[UTF8Key(info.name)] = scales
+        }
+        return pairs
+    }
 }

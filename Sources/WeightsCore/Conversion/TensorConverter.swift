@@ -137,7 +137,7 @@ extension TensorConverter {
     }
 
     static func plan(_ source: any TensorSource, _ target: ConversionTarget) throws -> [Plan] {
-        let pairs = try quantizedPairs(source)
+        let pairs = try Int8Quantization.pairs(in: source)
         let scaleNames = Set(pairs.values.map { UTF8Key($0.name) })
         var plans: [Plan] = []
         for info in source.tensors {
@@ -180,18 +180,6 @@ extension TensorConverter {
     }
 
     /// The INT8 pairs of a source whose metadata says it is quantized: values name → scales.
-    private static func quantizedPairs(_ source: any TensorSource) throws -> [UTF8Key: TensorInfo] {
-        guard source.metadata?[Int8Quantization.metadataKey] == Int8Quantization.scheme else { return [:] }
-        let byName = Dictionary(source.tensors.map { (UTF8Key($0.name), $0) }, uniquingKeysWith: { first, _ in first })
-        var pairs: [UTF8Key: TensorInfo] = [:]
-        for info in source.tensors where info.dtype == .i8 && info.shape.count >= 2 {
-            guard let scales = byName[UTF8Key(Int8Quantization.scaleName(for: info.name))] else { continue }
-            try Int8Quantization.checkPair(values: info, scales: scales)
-            pairs[UTF8Key(info.name)] = scales
-        }
-        return pairs
-    }
-
     private static func checkUniqueNames(_ plans: [Plan]) throws {
         var seen = Set<UTF8Key>()
         for plan in plans where !seen.insert(UTF8Key(plan.output.name)).inserted {

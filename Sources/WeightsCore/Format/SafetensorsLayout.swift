@@ -33,7 +33,7 @@ public struct SafetensorsLayout: Sendable, Hashable {
             let size = try descriptor.byteCount()
             let (end, overflow) = offset.addingReportingOverflow(size)
             guard !overflow else {
-                throw WeightsError(.validationOverflow, "tensors add up to more than Int.max bytes", tensor: descriptor.name)
+                throw WeightsError(.validationOverflow, "tensors add up to more than Int.max bytes at tensor '\(descriptor.name)'", tensor: descriptor.name)
             }
             tensors.append(TensorInfo(name: descriptor.name, dtype: descriptor.dtype, shape: descriptor.shape,
                                       dataOffsets: offset..<end))

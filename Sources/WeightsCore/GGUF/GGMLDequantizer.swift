@@ -17,7 +17,8 @@ enum GGMLDequantizer {
         let blocks = source.count / type.typeSize
         guard source.count % type.typeSize == 0, output.count == blocks * type.blockSize else {
             throw WeightsError(.invalidArgument,
-                "\(source.count) bytes of \(type) do not decode into \(output.count) floats", file: file, tensor: tensor)
+                "\(tensor.map { "tensor '\($0)': " } ?? "")\(source.count) bytes of \(type) do not decode into \(output.count) floats",
+                file: file, tensor: tensor)
         }
         guard blocks > 0, let src = source.baseAddress, let out = output.baseAddress else { return }
         switch type {
@@ -54,7 +55,8 @@ enum GGMLDequantizer {
         case .iq1_S: unsafe iq1_S(src, blocks, out)
         case .iq1_M: unsafe iq1_M(src, blocks, out)
         case .q8_1, .q1_0:
-            throw WeightsError(.unsupportedFormat, "dequantizing \(type) is not implemented", file: file, tensor: tensor)
+            throw WeightsError(.unsupportedFormat, "\(tensor.map { "tensor '\($0)': " } ?? "")dequantizing \(type) is not implemented",
+                               file: file, tensor: tensor)
         }
     }
 

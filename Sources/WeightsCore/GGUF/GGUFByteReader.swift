@@ -18,7 +18,7 @@ struct GGUFByteReader {
 
     func truncated(_ what: String, needing count: Int) -> WeightsError {
         WeightsError(.invalidHeader,
-                     unsafe "file ends inside \(what): \(count) bytes needed at byte offset \(position), \(max(remaining, 0)) left",
+                     unsafe "file ends inside \(what): \(count) bytes needed, \(max(remaining, 0)) left",
                      file: unsafe path, offset: unsafe position)
     }
 
@@ -35,7 +35,7 @@ struct GGUFByteReader {
         let start = unsafe position
         let raw = unsafe try load(UInt64.self, what())
         guard let value = Int(exactly: raw) else {
-            throw WeightsError(.validationOverflow, "\(what()) \(raw) at byte offset \(start) does not fit in 63 bits",
+            throw WeightsError(.validationOverflow, "\(what()) \(raw) does not fit in 63 bits",
                                file: unsafe path, offset: start)
         }
         return value
@@ -47,7 +47,7 @@ struct GGUFByteReader {
         let length = unsafe try count("the length of \(what())")
         guard unsafe length <= remaining else {
             throw WeightsError(.invalidHeader,
-                unsafe "\(what()) at byte offset \(start) declares \(length) bytes, but only \(remaining) remain in the file",
+                unsafe "\(what()) declares \(length) bytes, but only \(remaining) remain in the file",
                 file: unsafe path, offset: start)
         }
         defer { unsafe position += length }
@@ -59,7 +59,7 @@ struct GGUFByteReader {
         let start = unsafe position
         let range = unsafe try stringRange(what())
         guard let text = unsafe GGUFByteReader.decode(bytes, range) else {
-            throw WeightsError(.invalidHeader, "\(what()) at byte offset \(start) is not valid UTF-8",
+            throw WeightsError(.invalidHeader, "\(what()) is not valid UTF-8",
                                file: unsafe path, offset: start)
         }
         return text
@@ -110,7 +110,7 @@ extension GGUFByteReader {
         let start = unsafe position
         let raw = unsafe try load(UInt32.self, "the type of \(what())")
         guard let type = GGUFValueType(rawValue: raw) else {
-            throw WeightsError(.invalidHeader, "\(what()) has value type \(raw) at byte offset \(start); known types are 0 to 12",
+            throw WeightsError(.invalidHeader, "\(what()) has value type \(raw); known types are 0 to 12",
                                file: unsafe path, offset: start)
         }
         return type
@@ -122,7 +122,7 @@ extension GGUFByteReader {
         let start = unsafe position
         guard depth < GGUFArray.maximumDepth else {
             throw WeightsError(.invalidHeader,
-                "\(what()) nests arrays deeper than \(GGUFArray.maximumDepth) levels at byte offset \(start)",
+                "\(what()) nests arrays deeper than \(GGUFArray.maximumDepth) levels",
                 file: unsafe path, offset: start)
         }
         let type = unsafe try valueType("the items of \(what())")
@@ -131,7 +131,7 @@ extension GGUFByteReader {
         let (needed, overflow) = count.multipliedReportingOverflow(by: type.minimumSize)
         guard !overflow, unsafe needed <= remaining else {
             throw WeightsError(.invalidHeader,
-                unsafe "\(what()) declares \(count) \(type) items at byte offset \(countAt), more than the \(remaining) bytes left can hold",
+                unsafe "\(what()) declares \(count) \(type) items, more than the \(remaining) bytes left can hold",
                 file: unsafe path, offset: countAt)
         }
         return (type, count)
@@ -166,7 +166,7 @@ extension GGUFByteReader {
                 guard length <= UInt64(end - cursor - 8) else {
                     unsafe position = cursor
                     throw WeightsError(.invalidHeader,
-                        "a string in \(what()) at byte offset \(cursor) declares \(length) bytes, but only \(end - cursor - 8) remain in the file",
+                        "a string in \(what()) declares \(length) bytes, but only \(end - cursor - 8) remain in the file",
                         file: unsafe path, offset: cursor)
                 }
                 cursor += 8 + Int(length)

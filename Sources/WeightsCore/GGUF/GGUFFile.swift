@@ -119,7 +119,7 @@ public final class GGUFFile: Sendable {
             let keyOffset = unsafe reader.position
             let key = unsafe try reader.string("metadata key \(number)")
             guard keyIndex[key] == nil else {
-                throw WeightsError(.invalidHeader, "metadata key '\(key)' appears twice (again at byte offset \(keyOffset))",
+                throw WeightsError(.invalidHeader, "metadata key '\(key)' appears twice",
                                    file: path, offset: keyOffset)
             }
             let type = unsafe try reader.valueType("key '\(key)'")
@@ -157,7 +157,7 @@ public final class GGUFFile: Sendable {
             let infoOffset = unsafe reader.position
             let name = unsafe try reader.string("the name of tensor \(number)")
             guard tensorIndex[name] == nil else {
-                throw WeightsError(.duplicateTensorName, "tensor '\(name)' appears twice (again at byte offset \(infoOffset))",
+                throw WeightsError(.duplicateTensorName, "tensor '\(name)' appears twice",
                                    file: path, tensor: name, offset: infoOffset)
             }
             let info = unsafe try GGUFFile.readTensorInfo(&reader, name: name, path: path)

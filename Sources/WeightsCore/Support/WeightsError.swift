@@ -1,12 +1,13 @@
 /// An error from reading, writing or checking weight files.
 ///
 /// Every error carries a ``Code`` to match on, and as much context as is known: the file, the
-/// tensor, the byte offset. Its `description` is one line for people:
+/// tensor, the byte offset. Its `description` is one line for people: the file, the
+/// ``reason`` (which names the tensor or key it is about), and the byte offset when known:
 ///
 /// ```swift
-/// do { _ = try SafetensorsFile(path: "model.safetensors") }
-/// catch let error as WeightsError where error.code == .invalidOffset {
-///     print(error)   // model.safetensors: tensor 'b' begins at 12, expected 8 (tensor 'b')
+/// do { _ = try GGUFFile(path: "model.gguf") }
+/// catch let error as WeightsError where error.code == .invalidHeader {
+///     print(error)   // model.gguf: file ends inside the type of tensor 'b': 4 bytes needed, 2 left (at byte offset 812)
 /// }
 /// ```
 public struct WeightsError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -55,6 +56,9 @@ public struct WeightsError: Error, Sendable, Hashable, CustomStringConvertible {
         case invalidData
         /// Compressed data is corrupt, truncated or fails its checksum.
         case corruptData
+        /// A digest computed from the bytes differs from the one expected: a file's SHA-256 in a
+        /// manifest, a tensor's embedded digest, a content digest.
+        case digestMismatch
         /// The file is of a format this library does not read.
         case unsupportedFormat
         /// The file was truncated, extended or modified by someone else while it was read, so
@@ -78,7 +82,8 @@ public struct WeightsError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     public var code: Code
-    /// A line for people that says what is wrong, without the file name.
+    /// A line for people that says what is wrong, naming the tensor or key it concerns, but
+    /// not the file or the byte offset (``description`` adds them).
     public var reason: String
     /// The file the error is about, when known.
     public var file: String?
@@ -111,10 +116,21 @@ public struct WeightsError: Error, Sendable, Hashable, CustomStringConvertible {
         return copy
     }
 
+    /// The same error, about tensor `name`, when it is about no tensor yet: `name` goes into
+    /// ``tensor`` and, as "tensor 'name': ", in front of the reason. For errors raised below the
+    /// level that knows which tensor is being read (a changed file, a failed read).
+    public func `in`(tensor name: String) -> WeightsError {
+        guard tensor == nil else { return self }
+        var copy = self
+        copy.tensor = name
+        copy.reason = "tensor '\(name)': \(reason)"
+        return copy
+    }
+
+    /// `file: reason (at byte offset N)`, each part when known.
     public var description: String {
         var text = file.map { "\($0): \(reason)" } ?? reason
-        if let tensor, !reason.contains("'\(tensor)'") { text += " (tensor '\(tensor)')" }
-        if let offset, !reason.contains("offset") { text += " (at byte offset \(offset))" }
+        if let offset { text += " (at byte offset \(offset))" }
         return text
     }
 }

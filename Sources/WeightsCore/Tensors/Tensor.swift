@@ -106,10 +106,7 @@ public struct Tensor: @unchecked Sendable {
     ///
     /// - Throws: `fileChanged` naming the file and this tensor.
     public func checkUnchanged() throws {
-        do { try storage.checkUnchanged() } catch var error as WeightsError {
-            error.tensor = error.tensor ?? name
-            throw error
-        }
+        do { try storage.checkUnchanged() } catch let error as WeightsError { throw error.in(tensor: name) }
     }
 
     /// The elements of any real floating dtype (F64, F32, F16, BF16, F8_E4M3, F8_E5M2),

@@ -4,6 +4,8 @@ import WeightsCore
 struct WeightLoader {
     let source: any TensorSource
     let infos: [String: TensorInfo]
+    /// INT8 values tensors to their scales, when the file's metadata marks it quantized.
+    let quantizedPairs: [UTF8Key: TensorInfo]
     /// `"bert."` for checkpoints saved from `BertForMaskedLM` and the like, else empty.
     let prefix: String
     let precision: WeightPrecision?
@@ -16,6 +18,7 @@ struct WeightLoader {
         var infos = [String: TensorInfo](minimumCapacity: source.tensors.count)
         for info in source.tensors { infos[info.name] = info }
         self.infos = infos
+        quantizedPairs = try WeightsError.tagging(file: source.path) { try Int8Quantization.pairs(in: source) }
         let probe = "embeddings.word_embeddings.weight"
         if infos[probe] != nil {
             prefix = ""
@@ -36,9 +39,8 @@ struct WeightLoader {
                 throw WeightsError(.invalidArgument,
                     "tensor '\(tensor.name)' has shape \(tensor.shape), expected \([rows, columns])", tensor: tensor.name)
             }
-            let scaleName = tensor.name + "_scale"
-            if tensor.dtype == .i8, infos[scaleName] != nil {
-                return try WeightMatrix(quantized: tensor, scales: try source.tensor(named: scaleName))
+            if let scales = quantizedPairs[UTF8Key(tensor.name)] {
+                return try WeightMatrix(quantized: tensor, scales: try source.tensor(named: scales.name))
             }
             return try WeightMatrix(tensor, precision: precision)
         }
@@ -87,9 +89,7 @@ struct WeightLoader {
         do {
             return try body()
         } catch let error as WeightsError {
-            var error = error.in(file: source.path)
-            if error.tensor == nil { error.tensor = prefix + name }
-            throw error
+            throw error.in(file: source.path).in(tensor: prefix + name)
         }
     }
 }
