@@ -24,7 +24,7 @@ import Weights
                 _ = try Manifest.parse("\(Self.b)  ok\n" + text, file: "SHA256SUMS")
                 Issue.record("accepted \(text.debugDescription)")
             } catch let error as WeightsError {
-                #expect(error.code == .invalidArgument && error.file == "SHA256SUMS" && error.reason.contains("line 2"))
+                #expect(error.code == .invalidData && error.file == "SHA256SUMS" && error.reason.contains("line 2"), "\(error)")
             } catch {
                 Issue.record("\(error)")
             }

@@ -11,14 +11,12 @@ extension CompressedFile: IntegrityCheckable {
             do {
                 _ = try tensor(entry, verifyDigest: true)
                 return VerificationFinding(subject: subject)
-            } catch let error as WeightsError {
-                return VerificationFinding(subject: subject, problem: error.reason)
             } catch {
-                return VerificationFinding(subject: subject, problem: "\(error)")
+                return VerificationFinding(subject: subject, failure: error)
             }
         }
         do { try checkUnchanged() } catch {
-            return findings + [VerificationFinding(subject: path, problem: "\(error)")]
+            return findings + [VerificationFinding(subject: path, failure: error)]
         }
         return findings
     }

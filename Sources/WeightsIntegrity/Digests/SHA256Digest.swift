@@ -19,14 +19,7 @@ public enum SHA256Digest {
     ///
     /// - Complexity: O(*n*).
     public static func hex(of bytes: UnsafeRawBufferPointer) -> String {
-        var hasher = SHA256()
-        var offset = 0
-        while offset < bytes.count {
-            let end = min(offset + chunkSize, bytes.count)
-            unsafe hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[offset..<end]))
-            offset = end
-        }
-        return hex(hasher.finalize())
+        unsafe Hex.string(Self.bytes(of: bytes))
     }
 
     /// The SHA-256 of `bytes`.
@@ -65,9 +58,16 @@ public enum SHA256Digest {
     package static func hex(_ digest: SHA256.Digest) -> String { Hex.string(digest) }
 
     /// The SHA-256 of `bytes`, as its 32 bytes.
+    ///
+    /// - Complexity: O(*n*), fed to the hasher in ``chunkSize`` pieces.
     package static func bytes(of bytes: UnsafeRawBufferPointer) -> [UInt8] {
         var hasher = Hasher()
-        unsafe hasher.update(bytes)
+        var offset = 0
+        while offset < bytes.count {
+            let end = min(offset + chunkSize, bytes.count)
+            unsafe hasher.update(UnsafeRawBufferPointer(rebasing: bytes[offset..<end]))
+            offset = end
+        }
         return hasher.finalize()
     }
 

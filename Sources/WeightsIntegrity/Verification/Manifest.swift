@@ -1,9 +1,5 @@
 import WeightsCore
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import WeightsPlatform
 
 /// A list of files with their SHA-256, in the format `sha256sum` prints and `sha256sum -c`
 /// checks: one `<64 hex digits>  <path>` line per file.
@@ -45,7 +41,7 @@ public struct Manifest: Sendable, Hashable {
     /// for which `\r\n` is one character (a CRLF manifest read as one line) and a combining mark
     /// joins the space before it.
     ///
-    /// - Throws: `invalidArgument` naming the line that is neither.
+    /// - Throws: `invalidData` naming the line that is neither.
     public static func parse(_ text: String, file: String) throws -> Manifest {
         var entries: [Entry] = []
         let lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
