@@ -1,24 +1,15 @@
 import Foundation
 import Testing
 import Weights
+import WeightsTestSupport
 
 /// The real file: Gemma 3 270M in Q4_K_M (scripts/setup installs it).
 @Suite struct GGUFModelTests {
-    static func gemmaPath() throws -> String {
-        let environment = ProcessInfo.processInfo.environment
-        let models = environment["WEIGHTS_MODELS"] ?? NSHomeDirectory() + "/.cache/weights/models"
-        let path = models + "/gemma-3-270m/gemma-3-270m-Q4_K_M.gguf"
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw ModelMissing(directory: models + "/gemma-3-270m")
-        }
-        return path
-    }
-
-    static let installed = (try? gemmaPath()) != nil
+    static let installed = (try? installedGemmaPath()) != nil
 
     @Test(.enabled(if: installed, "the Gemma GGUF is not installed: run scripts/setup"))
     func gemmaOpensWithItsMetadataAndTensors() throws {
-        let path = try Self.gemmaPath()
+        let path = try installedGemmaPath()
         let clock = ContinuousClock()
         var best = Duration.seconds(1000)
         var file: GGUFFile?
@@ -61,7 +52,7 @@ import Weights
 
     @Test(.enabled(if: installed, "the Gemma GGUF is not installed: run scripts/setup"))
     func gemmaSamplesDequantizeAsGGUFPyDoes() throws {
-        let gemma = try GGUFFile(path: try Self.gemmaPath())
+        let gemma = try GGUFFile(path: try installedGemmaPath())
         let samples = try GGUFFixtureTests.fixture("gemma-samples.gguf")
         #expect(samples.tensors.count == 5)
         var types: Set<GGMLType> = []
@@ -80,7 +71,7 @@ import Weights
     /// shared machines vary).
     @Test(.enabled(if: installed, "the Gemma GGUF is not installed: run scripts/setup"))
     func gemmaDequantizationThroughput() throws {
-        let gemma = try GGUFFile(path: try Self.gemmaPath())
+        let gemma = try GGUFFile(path: try installedGemmaPath())
         let clock = ContinuousClock()
         for type in [GGMLType.q4_K, .q6_K, .q8_0, .q5_0] {
             let infos = gemma.tensors.filter { $0.type == type && $0.elementCount <= 4 << 20 }.prefix(4)

@@ -36,7 +36,9 @@ import Weights
             let view = try file.tensor(named: "b")
             #expect(view.copyBytes() == Array(bytes[(file.dataOffset + 32)..<(file.dataOffset + 100)]))
             #expect(view.withBytes { $0.byteCount } == 68)
-            unsafe #expect(view.withUnsafeBytes { $0.baseAddress } == file.storage.bytes.baseAddress.map { $0 + file.dataOffset + 32 })
+            let viewStart = unsafe view.withUnsafeBytes { unsafe $0.baseAddress }
+            let expectedStart = unsafe file.storage.bytes.baseAddress.map { unsafe $0 + file.dataOffset + 32 }
+            unsafe #expect(viewStart == expectedStart)
         }
     }
 

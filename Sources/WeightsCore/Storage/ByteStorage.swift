@@ -1,11 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-import CWeightsSystem
+import WeightsPlatform
 
 /// Bytes that stay valid while this object lives: a read-only memory mapping of a file, or
 /// an owned, 64-byte-aligned allocation.
@@ -16,12 +9,13 @@ import CWeightsSystem
 public final class ByteStorage: @unchecked Sendable {
     /// The bytes. Immutable for the storage's whole life, and valid only while it lives.
     ///
-    /// Swift may release an object right after its last use, so a pointer taken from a storage
-    /// that nothing else holds dangles at once: `ByteStorage.map(path: p).bytes` is unmapped
-    /// before the next statement reads it. Prefer ``withUnsafeBytes(_:)``, which keeps the
-    /// storage alive for the closure; read `bytes` directly only through an object that holds
-    /// the storage (a ``Tensor``, a ``SafetensorsFile``).
-    @unsafe public let bytes: UnsafeRawBufferPointer
+    /// Package access only: Swift may release an object right after its last use, so a pointer
+    /// taken from a storage that nothing else holds dangles at once (`ByteStorage.map(path:
+    /// p).bytes` is unmapped before the next statement reads it). Users get the bytes through
+    /// ``withBytes(_:)`` and ``withUnsafeBytes(_:)``, which keep the storage alive for the
+    /// closure; inside the package, `bytes` is read only through an object that holds the
+    /// storage (a ``Tensor``, a ``SafetensorsFile``), or inside `withExtendedLifetime`.
+    @unsafe package let bytes: UnsafeRawBufferPointer
     /// Whether the bytes are a mapping of a file (else an owned allocation).
     public let isMapped: Bool
     private let release: @Sendable (UnsafeRawBufferPointer) -> Void
@@ -48,6 +42,20 @@ public final class ByteStorage: @unchecked Sendable {
     /// alive until `body` returns. The pointer must not escape `body`.
     public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         try withExtendedLifetime(self) { () throws(E) -> R in unsafe try body(bytes) }
+    }
+
+    /// Calls `body` with the bytes as a `RawSpan`, which cannot escape it, keeping the storage
+    /// alive until `body` returns.
+    ///
+    /// ```swift
+    /// let storage = try ByteStorage.map(path: "model.safetensors")
+    /// let headerLength = storage.withBytes { $0.unsafeLoadUnaligned(as: UInt64.self) }
+    /// ```
+    ///
+    /// - Complexity: O(1).
+    public func withBytes<R, E: Error>(_ body: (RawSpan) throws(E) -> R) throws(E) -> R {
+        // Safety: the span covers exactly the storage's bytes, which this call keeps alive.
+        try withExtendedLifetime(self) { () throws(E) -> R in unsafe try body(RawSpan(_unsafeBytes: bytes)) }
     }
 
     /// Maps the whole file at `path` read-only.
