@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import WeightsPlatform
 import Weights
 import WeightsEngine
 
@@ -19,7 +13,7 @@ import WeightsEngine
 /// writer writes, the reader reads back").
 public enum FuzzHarness {
     /// The targets, by the names `scripts/fuzz` and `Fixtures/fuzz/` use.
-    public static let targets = ["safetensors", "shard-index", "compressed", "manifest", "model-directory"]
+    public static let targets = ["safetensors", "shard-index", "compressed", "manifest", "model-directory", "gguf"]
 
     /// Runs target `name` on `input`.
     ///
@@ -32,6 +26,7 @@ public enum FuzzHarness {
         case "compressed": unsafe try compressed(input)
         case "manifest": unsafe try manifest(input)
         case "model-directory": unsafe try modelDirectory(input)
+        case "gguf": unsafe try gguf(input)
         default: throw FuzzViolation("no fuzz target named '\(name)'")
         }
     }
