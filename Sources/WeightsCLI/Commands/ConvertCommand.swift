@@ -92,6 +92,9 @@ struct ConvertCommand: ParsableCommand {
             // Keep the typed metadata, and decode the blocks to f32 unless told otherwise.
             source = try GGUFTensorSource(gguf.file, keepingTypedMetadata: true)
             dtype = dtype ?? .float(.f32)
+        } else if let split = source as? GGUFSplitSource {
+            source = try GGUFSplitSource(files: split.files, keepingTypedMetadata: true)
+            dtype = dtype ?? .float(.f32)
         }
         if let dtype {
             try convert(source, to: dtype)

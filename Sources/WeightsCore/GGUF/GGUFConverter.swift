@@ -13,7 +13,7 @@
 ///   F6) are refused, as GGUF has no type for them.
 /// - Metadata: when the source holds GGUF metadata (``GGUFMetadata/safetensorsKey``, as
 ///   `weights convert model.gguf out.safetensors` writes it), every key comes back in its
-///   order. `general.architecture` (given, carried, or `unknown`) and `general.alignment`
+///   order, but a split set's `split.*` keys. `general.architecture` (given, carried, or `unknown`) and `general.alignment`
 ///   (given, carried, or 32) are always written, first when new; with a `type`, `general.file_type` says it (llama.cpp's
 ///   numbering) and, for block formats, `general.quantization_version` is 2.
 ///
@@ -193,6 +193,8 @@ public struct GGUFConverter {
     static func metadata(_ source: [String: String]?, type: GGMLType?, architecture: String?, alignment: Int?) throws -> [GGUFMetadata.Element] {
         var entries: [GGUFMetadata.Element] = []
         if let json = source?[GGUFMetadata.safetensorsKey] { entries = try GGUFMetadata.entries(fromJSON: json) }
+        // The output is one file: a split set's shard keys would make readers look for others.
+        entries.removeAll { $0.key.hasPrefix("split.") }
         func set(_ key: String, _ value: GGUFValue, at position: Int? = nil) {
             if let index = entries.firstIndex(where: { $0.key == key }) {
                 entries[index].value = value

@@ -88,7 +88,11 @@ public final class GGUFTensorSource: TensorSource {
 extension GGUFTensorSource: CheckpointFormat {
     public static func recognizes(_ prefix: UnsafeRawBufferPointer) -> Bool { unsafe GGUFFile.recognizes(prefix) }
 
+    /// Opens the file; a shard of a split set (`split.count` over 1) opens the whole set as a
+    /// ``GGUFSplitSource``.
     public static func open(storage: ByteStorage, path: String) throws -> any TensorSource {
-        GGUFTensorSource(try GGUFFile(storage: storage, path: path))
+        let file = try GGUFFile(storage: storage, path: path)
+        if let count = file.metadata["split.count"]?.int, count > 1 { return try GGUFSplitSource(containing: file) }
+        return GGUFTensorSource(file)
     }
 }
