@@ -70,6 +70,20 @@ import Weights
         #expect(errorCode { _ = try GGMLQuantizer.quantize([Float](repeating: 0, count: 256), as: .q2_K) } == .unsupportedFormat)
     }
 
+    /// A large input is split over the cores; the bytes are those of quantizing it in small
+    /// pieces, one thread each.
+    @Test(arguments: [GGMLType.q8_0, .q4_1, .mxfp4, .q4_K, .q6_K, .bf16])
+    func parallelQuantizingGivesTheSameBytes(type: GGMLType) throws {
+        var generator = SeededGenerator(seed: 3)
+        let values = (0..<(1 << 19)).map { _ in Float(generator.nextNormal()) }
+        let whole = try GGMLQuantizer.quantize(values, as: type)
+        var pieces: [UInt8] = []
+        for start in stride(from: 0, to: values.count, by: 1 << 16) {
+            pieces += try GGMLQuantizer.quantize(Array(values[start..<start + (1 << 16)]), as: type)
+        }
+        #expect(whole == pieces)
+    }
+
     /// Quantizing, then decoding, stays within each format's step of the input.
     @Test(arguments: [GGMLType.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .mxfp4, .q4_K, .q6_K])
     func roundTripErrorIsWithinTheFormatsStep(type: GGMLType) throws {

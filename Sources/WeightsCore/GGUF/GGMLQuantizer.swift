@@ -54,27 +54,38 @@ public enum GGMLQuantizer {
         if type.isQuantized, let bad = unsafe values.firstIndex(where: { !$0.isFinite }) {
             throw WeightsError(.invalidData, "element \(bad) is \(unsafe values[bad]), which \(type) cannot encode", file: file, tensor: tensor)
         }
+        // Blocks are independent: large inputs are split over the cores, a few thousand blocks a job.
+        let jobBlocks = max(1, (1 << 16) / type.blockSize)
+        let jobs = (blocks + jobBlocks - 1) / jobBlocks
+        let threads = values.count >= 1 << 18 ? ParallelChunks.availableCores : 1
+        ParallelChunks.run(jobs: jobs, threads: threads, state: { KQuantScratch() }) { scratch, job in
+            let range = job * jobBlocks..<min(blocks, (job + 1) * jobBlocks)
+            // Safe: every job reads the shared input and writes only its own blocks of `out`.
+            unsafe encode(type, x, out, range, &scratch)
+        }
+    }
+
+    /// Encodes `blocks` of the values at `x` into the blocks at `out`; `type` is one of
+    /// ``quantizableTypes`` and the caller checked both sizes.
+    private static func encode(_ type: GGMLType, _ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, _ blocks: Range<Int>,
+                               _ scratch: inout KQuantScratch) {
+        let size = type.typeSize, count = type.blockSize
         switch type {
         case .f32:
-            for i in 0..<blocks { unsafe out.storeBytes(of: x[i].bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
+            for i in blocks { unsafe out.storeBytes(of: x[i].bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
         case .f16:
-            for i in 0..<blocks { unsafe out.storeBytes(of: Float16(x[i]).bitPattern.littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+            for i in blocks { unsafe out.storeBytes(of: Float16(x[i]).bitPattern.littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
         case .bf16:
-            for i in 0..<blocks { unsafe out.storeBytes(of: bfloat16Bits(x[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
-        case .q8_0: for b in 0..<blocks { unsafe q8_0(x + 32 * b, out + 34 * b) }
-        case .q4_0: for b in 0..<blocks { unsafe q4_0(x + 32 * b, out + 18 * b) }
-        case .q4_1: for b in 0..<blocks { unsafe q4_1(x + 32 * b, out + 20 * b) }
-        case .q5_0: for b in 0..<blocks { unsafe q5_0(x + 32 * b, out + 22 * b) }
-        case .q5_1: for b in 0..<blocks { unsafe q5_1(x + 32 * b, out + 24 * b) }
-        case .mxfp4: for b in 0..<blocks { unsafe mxfp4(x + 32 * b, out + 17 * b) }
-        case .q4_K:
-            var scratch = KQuantScratch()
-            for b in 0..<blocks { unsafe q4_K(x + 256 * b, out + 144 * b, &scratch) }
-        case .q6_K:
-            var scratch = KQuantScratch()
-            for b in 0..<blocks { unsafe q6_K(x + 256 * b, out + 210 * b, &scratch) }
-        default:
-            throw WeightsError(.unsupportedFormat, "quantizing to \(type) is not implemented", file: file, tensor: tensor)
+            for i in blocks { unsafe out.storeBytes(of: bfloat16Bits(x[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+        case .q8_0: for b in blocks { unsafe q8_0(x + count * b, out + size * b) }
+        case .q4_0: for b in blocks { unsafe q4_0(x + count * b, out + size * b) }
+        case .q4_1: for b in blocks { unsafe q4_1(x + count * b, out + size * b) }
+        case .q5_0: for b in blocks { unsafe q5_0(x + count * b, out + size * b) }
+        case .q5_1: for b in blocks { unsafe q5_1(x + count * b, out + size * b) }
+        case .mxfp4: for b in blocks { unsafe mxfp4(x + count * b, out + size * b) }
+        case .q4_K: for b in blocks { unsafe q4_K(x + count * b, out + size * b, &scratch) }
+        case .q6_K: for b in blocks { unsafe q6_K(x + count * b, out + size * b, &scratch) }
+        default: break   // quantize(_:as:into:) refused it
         }
     }
 
