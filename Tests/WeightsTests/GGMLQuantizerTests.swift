@@ -75,7 +75,7 @@ import Weights
     @Test(arguments: [GGMLType.q8_0, .q4_1, .mxfp4, .q4_K, .q6_K, .bf16])
     func parallelQuantizingGivesTheSameBytes(type: GGMLType) throws {
         var generator = SeededGenerator(seed: 3)
-        let values = (0..<(1 << 19)).map { _ in Float(generator.nextNormal()) }
+        let values = (0..<(1 << 18)).map { _ in Float(generator.nextNormal()) }
         let whole = try GGMLQuantizer.quantize(values, as: type)
         var pieces: [UInt8] = []
         for start in stride(from: 0, to: values.count, by: 1 << 16) {
