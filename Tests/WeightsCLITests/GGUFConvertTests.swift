@@ -37,6 +37,22 @@ import Weights
         #expect(try SafetensorsFile(path: directory + "/half.safetensors").tensors.allSatisfy { $0.dtype == .f16 })
     }
 
+    /// GGUF to GGUF requantizes and keeps every key.
+    @Test func ggufToQuantizedGGUFKeepsTheMetadata() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let out = directory + "/q8.gguf"
+        let result = try runWeights(["convert", fixture("blocks-a64.gguf"), out, "--dtype", "q8_0"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let original = try GGUFFile(path: fixture("blocks-a64.gguf"))
+        let file = try GGUFFile(path: out)
+        for (key, value) in original.metadata { #expect(file.metadata[key] == value, "\(key)") }
+        #expect(file.tensors.map(\.name) == original.tensors.map(\.name))
+        #expect(file.tensors.allSatisfy { $0.type == .q8_0 })
+        #expect(try file.tensor(named: "q6_k").copyBytes()
+                == GGMLQuantizer.quantize(try original.tensor(named: "q6_k").dequantized(), as: .q8_0))
+    }
+
     @Test func safetensorsToGGUFWithArchitectureAndTypes() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -23,6 +23,18 @@ import Weights
         }
     }
 
+    /// The real file's 33 keys, with its 262,144-entry vocabulary, scores and token types.
+    @Test(.enabled(if: GGUFModelTests.installed, "the Gemma GGUF is not installed: run scripts/setup"))
+    func gemmaMetadataRoundTripsThroughJSON() throws {
+        let file = try GGUFFile(path: try GGUFModelTests.gemmaPath())
+        let entries = try GGUFMetadata.entries(fromJSON: try file.metadata.json())
+        #expect(entries.count == 33 && entries.map(\.key) == file.metadata.keys)
+        for ((key, value), (_, original)) in zip(entries, file.metadata) {
+            #expect(value == original, "key '\(key)'")
+        }
+        #expect(entries.first { $0.key == "tokenizer.ggml.tokens" }?.value.array?.count == 262_144)
+    }
+
     @Test func metadataJSONKeepsNonFiniteFloatsAndRefusesBadText() throws {
         let path = try temporaryDirectory() + "/floats.gguf"
         let writer = try GGUFWriter(path: path, metadata: [

@@ -82,20 +82,20 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         var source = try openSource(input)
+        // A GGUF input keeps its typed metadata, so that it reaches the output.
+        let fromGGUF = source is GGUFTensorSource || source is GGUFSplitSource
+        if let gguf = source as? GGUFTensorSource {
+            source = try GGUFTensorSource(gguf.file, keepingTypedMetadata: true)
+        } else if let split = source as? GGUFSplitSource {
+            source = try GGUFSplitSource(files: split.files, keepingTypedMetadata: true)
+        }
         if writesGGUF {
             let converter = try GGUFConverter(source: source, type: try dtype.map(parseGGMLType), architecture: architecture)
             try WeightsError.tagging(file: output) { try converter.write(to: output) }
             return
         }
-        var dtype = try self.dtype.map(parseTarget)
-        if let gguf = source as? GGUFTensorSource {
-            // Keep the typed metadata, and decode the blocks to f32 unless told otherwise.
-            source = try GGUFTensorSource(gguf.file, keepingTypedMetadata: true)
-            dtype = dtype ?? .float(.f32)
-        } else if let split = source as? GGUFSplitSource {
-            source = try GGUFSplitSource(files: split.files, keepingTypedMetadata: true)
-            dtype = dtype ?? .float(.f32)
-        }
+        // GGUF blocks are decoded to f32 unless told otherwise.
+        let dtype = try self.dtype.map(parseTarget) ?? (fromGGUF ? .float(.f32) : nil)
         if let dtype {
             try convert(source, to: dtype)
         } else if let shardSize {
