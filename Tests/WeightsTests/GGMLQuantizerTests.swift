@@ -84,6 +84,24 @@ import Weights
         #expect(whole == pieces)
     }
 
+    /// Decoding a large tensor is split over the cores too; the values are those of decoding
+    /// it a block range at a time.
+    @Test(arguments: [GGMLType.q8_0, .q4_K, .f32])
+    func parallelDequantizingGivesTheSameValues(type: GGMLType) throws {
+        var generator = SeededGenerator(seed: 5)
+        let values = (0..<(1 << 18)).map { _ in Float(generator.nextNormal()) }
+        let bytes = try GGMLQuantizer.quantize(values, as: type)
+        let tensor = try GGUFFile(bytes: GGUFFile.single(name: "t", type: type, count: values.count, bytes: bytes)).tensor(named: "t")
+        let whole = try tensor.dequantized()
+        let step = (1 << 15) / type.blockSize
+        var pieces: [Float] = []
+        for first in stride(from: 0, to: tensor.blockCount, by: step) {
+            pieces += try tensor.dequantized(blocks: first..<min(tensor.blockCount, first + step))
+        }
+        #expect(whole.map(\.bitPattern) == pieces.map(\.bitPattern))
+        if type == .f32 { #expect(whole == values) }
+    }
+
     /// Quantizing, then decoding, stays within each format's step of the input.
     @Test(arguments: [GGMLType.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .mxfp4, .q4_K, .q6_K])
     func roundTripErrorIsWithinTheFormatsStep(type: GGMLType) throws {
