@@ -48,7 +48,7 @@ import Weights
         #expect(entries[0].value.double?.isNaN == true)
         #expect(entries[1].value == .float64(-.infinity))
         #expect(try entries[2].value.array?.floats().map(\.bitPattern) == [Float.infinity, 1.5, -0.0].map(\.bitPattern))
-        for bad in [#"[]"#, #"{"k":{"value":1}}"#, #"{"k":{"type":"UINT8","value":256}}"#,
+        for bad in [#"[]"#, #"{"k":"#, #"{"k":{"value":1}}"#, #"{"k":{"type":"UINT8","value":256}}"#,
                     #"{"k":{"type":"BOOL","value":1}}"#, #"{"k":{"type":"ARRAY","value":[1]}}"#,
                     #"{"k":{"type":"ARRAY","item_type":"INT8","value":["x"]}}"#, #"{"k":{"type":"NOPE","value":1}}"#] {
             #expect(Self.error { _ = try GGUFMetadata.entries(fromJSON: bad) }?.code == .invalidData, "\(bad)")

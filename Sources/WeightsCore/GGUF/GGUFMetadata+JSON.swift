@@ -67,7 +67,12 @@ extension GGUFMetadata {
     ///   unknown type, a value of the wrong kind or out of its type's range.
     public static func entries(fromJSON text: String) throws -> [Element] {
         let utf8 = Array(text.utf8)
-        let root = try unsafe utf8.withUnsafeBytes { unsafe try JSONValue.parse($0, unit: "byte") }
+        let root: JSONValue
+        do {
+            root = try unsafe utf8.withUnsafeBytes { unsafe try JSONValue.parse($0, unit: "byte") }
+        } catch let error as WeightsError {
+            throw WeightsError(.invalidData, "'\(safetensorsKey)' is not JSON: \(error.reason)")
+        }
         guard let members = root.members else {
             throw WeightsError(.invalidData, "'\(safetensorsKey)' is not a JSON object")
         }
