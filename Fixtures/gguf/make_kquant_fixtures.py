@@ -10,7 +10,8 @@ builds from source; gguf-py (pinned 0.19.0) writes the file.
 
 A library path may also name a library built from ggml-quants.c alone (its quantize_q4_K and
 quantize_q6_K are what ggml_quantize_chunk calls); README.md says how
-kquants-llamacpp-nofma.gguf was made that way.
+kquants-llamacpp-fma.gguf was made that way. LLAMA_CPP_PYTHON_VERSION names the version of a
+library taken from llama-cpp-python's build tree before the package is installed.
 
 Output, next to this script: kquants-llamacpp.gguf (or OUTPUT.gguf) with the float32 inputs `input.<set>` of
 make_writer_fixtures.py plus `input.normal_large` (256 rows of 256) and `input.heavy`
@@ -19,6 +20,7 @@ make_writer_fixtures.py plus `input.normal_large` (256 rows of 256) and `input.h
 in the file's metadata (`fixture.library`, `fixture.llama_cpp_python`).
 """
 import ctypes
+import os
 import importlib.metadata
 import sys
 from pathlib import Path
@@ -64,7 +66,8 @@ def main():
     try:
         version = importlib.metadata.version("llama_cpp_python")
     except importlib.metadata.PackageNotFoundError:
-        version = "none (library given by path)"
+        # A library from a build tree, before the package was installed: say which.
+        version = os.environ.get("LLAMA_CPP_PYTHON_VERSION", "none (library given by path)")
 
     inputs = quant_inputs()
     rng = np.random.default_rng(20261203)

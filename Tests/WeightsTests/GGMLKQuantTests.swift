@@ -3,12 +3,13 @@ import Testing
 import Weights
 
 /// Q4_K and Q6_K against llama.cpp's reference quantizer (make_kquant_fixtures.py):
-/// `kquants-llamacpp-nofma.gguf` from ggml-quants.c compiled without fused multiply-adds
-/// (the C source's own arithmetic), `kquants-llamacpp.gguf` from llama.cpp's native build,
-/// where GCC fuses some of them.
+/// `kquants-llamacpp.gguf` from the libggml-base that llama-cpp-python 0.3.36 builds (its
+/// quantizer compiled for baseline x86-64, so without fused multiply-adds), and
+/// `kquants-llamacpp-fma.gguf` from the same ggml-quants.c compiled with `-march=native`,
+/// where GCC fuses some multiply-adds.
 @Suite struct GGMLKQuantTests {
-    static let native: GGUFFile? = try? GGUFFile(path: packagePath("Fixtures/gguf/kquants-llamacpp.gguf"))
-    static let unfused: GGUFFile? = try? GGUFFile(path: packagePath("Fixtures/gguf/kquants-llamacpp-nofma.gguf"))
+    static let llamaCpp: GGUFFile? = try? GGUFFile(path: packagePath("Fixtures/gguf/kquants-llamacpp.gguf"))
+    static let fused: GGUFFile? = try? GGUFFile(path: packagePath("Fixtures/gguf/kquants-llamacpp-fma.gguf"))
     static let sets = ["normal", "uniform", "positive", "scaled", "zeros", "constant", "ties", "sparse", "pow2", "extreme",
                        "from_f16", "normal_large", "heavy"]
 
@@ -43,27 +44,27 @@ import Weights
     }
 
     @Test(arguments: [GGMLType.q4_K, .q6_K])
-    func sameBlocksAsTheCReference(type: GGMLType) throws {
+    func sameBlocksAsLlamaCpp(type: GGMLType) throws {
         for set in Self.sets {
-            let c = try Self.compare(type, set: set, in: Self.unfused)
+            let c = try Self.compare(type, set: set, in: Self.llamaCpp)
             #expect(c.identical == c.blocks, "\(type) '\(set)': \(c.blocks - c.identical) of \(c.blocks) blocks differ")
         }
     }
 
-    /// Against the native build: most blocks identical, and the error the same to rounding
-    /// (the fused operations round differently, in either direction).
+    /// Against a build with fused multiply-adds: most blocks identical, and the error the same
+    /// to rounding (the fused operations round differently, in either direction).
     @Test(arguments: [GGMLType.q4_K, .q6_K])
-    func closeToLlamaCppsNativeBuild(type: GGMLType) throws {
+    func closeToABuildWithFusedMultiplyAdds(type: GGMLType) throws {
         var total = Comparison()
         for set in Self.sets {
-            let c = try Self.compare(type, set: set, in: Self.native)
+            let c = try Self.compare(type, set: set, in: Self.fused)
             total.blocks += c.blocks
             total.identical += c.identical
             guard set != "extreme" else { continue }   // values near ±3e38 decode to infinities
             print("\(type) \(set): \(c.identical)/\(c.blocks) blocks identical; RMS error \(c.oursRMS), llama.cpp \(c.theirsRMS)")
             #expect(c.oursRMS <= c.theirsRMS * 1.001, "\(type) '\(set)': RMS \(c.oursRMS) against llama.cpp's \(c.theirsRMS)")
         }
-        print("\(type): \(total.identical)/\(total.blocks) blocks identical to llama.cpp's native build")
+        print("\(type): \(total.identical)/\(total.blocks) blocks identical to the fused build")
         #expect(Double(total.identical) >= 0.9 * Double(total.blocks))
     }
 }
