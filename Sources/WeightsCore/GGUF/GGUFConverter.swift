@@ -88,44 +88,65 @@ public struct GGUFConverter {
 
     /// Streams `info`'s values, converted to float32 a chunk of rows at a time, into blocks of `type`.
     private func convert(_ info: TensorInfo, to type: GGMLType, _ writer: GGUFWriter) throws {
-        let tensor = try source.tensor(named: info.name)
-        guard let from = FloatFormat(info.dtype) else {
-            throw WeightsError(.unsupportedFormat, "tensor '\(info.name)' is \(info.dtype), which cannot be read as floats",
-                               file: source.path, tensor: info.name)
-        }
-        let width = from.byteWidth
         let rowLength = max(info.shape.last ?? 1, 1)
         let rows = info.elementCount / rowLength
         let rowsPerChunk = max(1, (1 << 20) / rowLength)
         var floats = [Float](repeating: 0, count: min(rows, rowsPerChunk) * rowLength)
         var blocks = [UInt8](repeating: 0, count: min(rows, rowsPerChunk) * rowLength / type.blockSize * type.typeSize)
+        let read = try rowReader(info)
         var row = 0
         while row < rows {
             let count = min(rowsPerChunk, rows - row)
             let elements = count * rowLength
             let outputBytes = elements / type.blockSize * type.typeSize
-            try unsafe tensor.withUnsafeBytes { bytes in
-                let slice = unsafe UnsafeRawBufferPointer(rebasing: bytes[row * rowLength * width..<(row * rowLength + elements) * width])
-                _ = unsafe floats.withUnsafeMutableBytes { output in
-                    unsafe FloatFormat.convert(slice, from: from, to: .f32, into: UnsafeMutableRawBufferPointer(rebasing: output[0..<elements * 4]))
-                }
-                try unsafe floats.withUnsafeBufferPointer { input in
-                    try unsafe blocks.withUnsafeMutableBytes { output in
-                        do throws(WeightsError) {
-                            unsafe try GGMLQuantizer.quantize(UnsafeBufferPointer(rebasing: input[0..<elements]), as: type,
-                                                              into: UnsafeMutableRawBufferPointer(rebasing: output[0..<outputBytes]),
-                                                              file: source.path, tensor: info.name)
-                        } catch {
-                            // The quantizer counts elements from the chunk's start; say where the chunk starts.
-                            throw error.code == .invalidData
-                                ? WeightsError(.invalidData, "\(error.reason), counting from row \(row)", file: source.path, tensor: info.name)
-                                : error
-                        }
+            try read(row * rowLength, elements, &floats)
+            try unsafe floats.withUnsafeBufferPointer { input in
+                try unsafe blocks.withUnsafeMutableBytes { output in
+                    do throws(WeightsError) {
+                        unsafe try GGMLQuantizer.quantize(UnsafeBufferPointer(rebasing: input[0..<elements]), as: type,
+                                                          into: UnsafeMutableRawBufferPointer(rebasing: output[0..<outputBytes]),
+                                                          file: source.path, tensor: info.name)
+                    } catch {
+                        // The quantizer counts elements from the chunk's start; say where the chunk starts.
+                        throw error.code == .invalidData
+                            ? WeightsError(.invalidData, "\(error.reason), counting from row \(row)", file: source.path, tensor: info.name)
+                            : error
                     }
                 }
-                try unsafe blocks.withUnsafeBytes { unsafe try writer.write(UnsafeRawBufferPointer(rebasing: $0[0..<outputBytes])) }
             }
+            try unsafe blocks.withUnsafeBytes { unsafe try writer.write(UnsafeRawBufferPointer(rebasing: $0[0..<outputBytes])) }
             row += count
+        }
+    }
+
+    /// A function that puts `count` float32 values of `info`, from element `start`, at the
+    /// front of its buffer. GGUF blocks are decoded a chunk at a time, so that a quantized
+    /// source is never decoded whole; other tensors are read through their mapping.
+    private func rowReader(_ info: TensorInfo) throws -> (Int, Int, inout [Float]) throws -> Void {
+        let files: [GGUFFile] = (source as? GGUFTensorSource).map { [$0.file] } ?? (source as? GGUFSplitSource)?.files ?? []
+        if let file = files.first(where: { $0.tensorInfo(named: info.name) != nil }), let raw = file.tensorInfo(named: info.name),
+           raw.type.isQuantized {
+            let tensor = file.tensor(raw)
+            let blockSize = raw.type.blockSize
+            return { start, count, floats in
+                // Chunks are whole rows, and rows whole blocks.
+                let values = try tensor.dequantized(blocks: start / blockSize..<(start + count) / blockSize)
+                floats.replaceSubrange(0..<count, with: values)
+            }
+        }
+        guard let from = FloatFormat(info.dtype) else {
+            throw WeightsError(.unsupportedFormat, "tensor '\(info.name)' is \(info.dtype), which cannot be read as floats",
+                               file: source.path, tensor: info.name)
+        }
+        let tensor = try source.tensor(named: info.name)
+        let width = from.byteWidth
+        return { start, count, floats in
+            unsafe tensor.withUnsafeBytes { bytes in
+                let slice = unsafe UnsafeRawBufferPointer(rebasing: bytes[start * width..<(start + count) * width])
+                _ = unsafe floats.withUnsafeMutableBytes { output in
+                    unsafe FloatFormat.convert(slice, from: from, to: .f32, into: UnsafeMutableRawBufferPointer(rebasing: output[0..<count * 4]))
+                }
+            }
         }
     }
 
