@@ -20,6 +20,14 @@ import Weights
         #expect(json.contains(#""general.alignment":{"type":"UINT32","value":64}"#))
         let original = try GGUFFile(path: fixture("blocks-a64.gguf"))
         #expect(try middle.tensor(named: "q6_k").floats() == original.tensor(named: "q6_k").dequantized())
+        // inspect's table shortens a long JSON value; --json keeps it whole.
+        let many = directory + "/metadata.safetensors"
+        #expect(try runWeights(["convert", fixture("metadata.gguf"), many]).status == 0)
+        let table = try runWeights(["inspect", many])
+        let line = try #require(table.standardOutput.split(separator: "\n").first { $0.hasPrefix("  gguf.metadata: ") })
+        #expect(line.count < 250 && line.hasSuffix("bytes; --json shows it whole)"))
+        let whole = try runWeights(["inspect", many, "--json"])
+        #expect(whole.standardOutput.contains("test.array_nested_strings"))
 
         let gguf = directory + "/model-q4_k.gguf"
         result = try runWeights(["convert", safetensors, gguf, "--dtype", "q4_k"])
