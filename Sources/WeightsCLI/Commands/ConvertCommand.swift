@@ -4,7 +4,7 @@ import Weights
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Rewrite weights as a canonical safetensors file, or as a sharded set.",
+        abstract: "Rewrite weights as a canonical safetensors file, a sharded set, or a GGUF file.",
         discussion: """
             The output is laid out as the reference safetensors writer lays it out: for a file \
             that writer made, the output is identical byte for byte. With --shard-size, OUT is \
@@ -21,21 +21,35 @@ struct ConvertCommand: ParsableCommand {
             dequantizes it and drops the scales. Integer and bool tensors are never changed. \
             --report prints, for each converted tensor, the max abs error, RMS error, SQNR \
             and cosine similarity against the source (--json: as one JSON object).
+
+            A .gguf input is dequantized to f32 unless --dtype says otherwise; shapes become \
+            row-major, names stay, and the GGUF metadata, arrays and types included, is kept as \
+            JSON under the "gguf.metadata" key of the output's __metadata__, so that converting \
+            back restores it. An OUT ending in .gguf is written as GGUF: --dtype f32, f16, bf16, \
+            q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k or mxfp4 sets the type of floating tensors of \
+            rank 2 or more (1-D tensors and norms stay f32, as llama.cpp keeps them; rows that \
+            are not whole blocks fall back to q5_0, q8_0 or f16); without it floating tensors \
+            keep their type. general.architecture (--architecture, the carried value, or \
+            "unknown") and general.alignment are written. q8_0 to q5_1 and mxfp4 give gguf-py's \
+            bytes; q4_k and q6_k follow llama.cpp's reference quantizer.
             """
     )
 
-    @Argument(help: "Input: a .safetensors file, an index.json, or a model directory.")
+    @Argument(help: "Input: a .safetensors or .gguf file, an index.json, or a model directory.")
     var input: String
 
-    @Argument(help: "Output file, or with --shard-size the index path or directory.")
+    @Argument(help: "Output file (.gguf for GGUF), or with --shard-size the index path or directory.")
     var output: String
 
     @Option(help: "Split the output into shards of at most this much tensor data (e.g. 5GB, 500MB, 2GiB, 1000000).",
             transform: ByteSize.parse)
     var shardSize: Int?
 
-    @Option(help: "Convert floating tensors to f32, f16, bf16 or int8.", transform: parseTarget)
-    var dtype: ConversionTarget?
+    @Option(help: "Convert floating tensors to f32, f16, bf16 or int8 (GGUF output: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k, mxfp4).")
+    var dtype: String?
+
+    @Option(help: "GGUF output: the general.architecture to write (default: the carried value, or 'unknown').")
+    var architecture: String?
 
     @Flag(help: "With --dtype: print each converted tensor's error against the source.")
     var report = false
@@ -46,7 +60,19 @@ struct ConvertCommand: ParsableCommand {
     @Flag(help: "Record each tensor's SHA-256 and the content digest in the output's metadata, for `weights verify`.")
     var embedDigests = false
 
+    /// Whether the output is a GGUF file.
+    private var writesGGUF: Bool { output.lowercased().hasSuffix(".gguf") }
+
     func validate() throws {
+        if writesGGUF {
+            if shardSize != nil || embedDigests || report {
+                throw ValidationError("a .gguf output is one file without --shard-size, --embed-digests or --report")
+            }
+            if let dtype { _ = try parseGGMLType(dtype) }
+            return
+        }
+        if architecture != nil { throw ValidationError("--architecture is for a .gguf output") }
+        if let dtype { _ = try parseTarget(dtype) }
         if report, dtype == nil { throw ValidationError("--report needs --dtype") }
         if json, !report { throw ValidationError("--json needs --report") }
         if embedDigests, shardSize != nil {
@@ -55,7 +81,21 @@ struct ConvertCommand: ParsableCommand {
     }
 
     func run() throws {
-        let source = try openSource(input)
+        var source = try openSource(input)
+        // A GGUF input keeps its typed metadata, so that it reaches the output.
+        let fromGGUF = source is GGUFTensorSource || source is GGUFSplitSource
+        if let gguf = source as? GGUFTensorSource {
+            source = try GGUFTensorSource(gguf.file, keepingTypedMetadata: true)
+        } else if let split = source as? GGUFSplitSource {
+            source = try GGUFSplitSource(files: split.files, keepingTypedMetadata: true)
+        }
+        if writesGGUF {
+            let converter = try GGUFConverter(source: source, type: try dtype.map(parseGGMLType), architecture: architecture)
+            try WeightsError.tagging(file: output) { try converter.write(to: output) }
+            return
+        }
+        // GGUF blocks are decoded to f32 unless told otherwise.
+        let dtype = try self.dtype.map(parseTarget) ?? (fromGGUF ? .float(.f32) : nil)
         if let dtype {
             try convert(source, to: dtype)
         } else if let shardSize {
@@ -91,6 +131,14 @@ extension ConvertCommand {
         }
         if report { print(json ? result.json() : ConversionTable.render(result)) }
     }
+}
+
+private func parseGGMLType(_ text: String) throws -> GGMLType {
+    guard let type = GGMLType(name: text), GGUFConverter.targetTypes.contains(type) else {
+        throw ValidationError("unknown dtype '\(text)' for a GGUF output: expected "
+            + GGUFConverter.targetTypes.map { $0.name.lowercased() }.joined(separator: ", "))
+    }
+    return type
 }
 
 private func parseTarget(_ text: String) throws -> ConversionTarget {

@@ -89,10 +89,19 @@ struct CheckpointSummary {
         }
         if let metadata, !metadata.isEmpty {
             lines.append("metadata:")
-            for key in metadata.keys.sorted() { lines.append("  \(key): \(metadata[key]!)") }
+            for key in metadata.keys.sorted() { lines.append("  \(key): \(Self.shortened(metadata[key]!))") }
         } else {
             lines.append("metadata: none")
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+extension CheckpointSummary {
+    /// A metadata value for the table: whole up to 200 characters, else its start and its
+    /// length (a GGUF file's typed metadata, kept as JSON, is megabytes; --json has it all).
+    static func shortened(_ value: String) -> String {
+        guard value.count > 200 else { return value }
+        return "\(value.prefix(120))… (\(value.utf8.count) bytes; --json shows it whole)"
     }
 }

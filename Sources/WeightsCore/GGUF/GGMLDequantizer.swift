@@ -21,6 +21,23 @@ enum GGMLDequantizer {
                 file: file, tensor: tensor)
         }
         guard blocks > 0, let src = source.baseAddress, let out = output.baseAddress else { return }
+        guard type.canDequantize else {
+            throw WeightsError(.unsupportedFormat, "\(tensor.map { "tensor '\($0)': " } ?? "")dequantizing \(type) is not implemented",
+                               file: file, tensor: tensor)
+        }
+        // Blocks are independent: a large tensor is split over the cores, 64 Ki elements a job.
+        let jobBlocks = max(1, (1 << 16) / type.blockSize)
+        let jobs = (blocks + jobBlocks - 1) / jobBlocks
+        let threads = output.count >= 1 << 18 ? ParallelChunks.availableCores : 1
+        ParallelChunks.run(jobs: jobs, threads: threads, state: { () }) { _, job in
+            let first = job * jobBlocks, count = min(jobBlocks, blocks - first)
+            // Safe: every job reads its own blocks and writes only their elements of `out`.
+            unsafe decode(type, src + first * type.typeSize, count, out + first * type.blockSize)
+        }
+    }
+
+    /// Decodes `blocks` blocks of `type` (one ``GGMLType/canDequantize`` accepts) at `src` into `out`.
+    private static func decode(_ type: GGMLType, _ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
         switch type {
         case .f32: for i in 0..<blocks { unsafe out[i] = unsafe Float(bitPattern: u32(src, 4 * i)) }
         case .f16: for i in 0..<blocks { unsafe out[i] = unsafe f16(src, 2 * i) }
@@ -55,8 +72,7 @@ enum GGMLDequantizer {
         case .iq1_S: unsafe iq1_S(src, blocks, out)
         case .iq1_M: unsafe iq1_M(src, blocks, out)
         case .q8_1, .q1_0:
-            throw WeightsError(.unsupportedFormat, "\(tensor.map { "tensor '\($0)': " } ?? "")dequantizing \(type) is not implemented",
-                               file: file, tensor: tensor)
+            break   // dequantize(_:_:into:file:tensor:) refused them
         }
     }
 

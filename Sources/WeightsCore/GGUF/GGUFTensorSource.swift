@@ -23,7 +23,33 @@ public final class GGUFTensorSource: TensorSource {
 
     public var path: String { file.path }
 
-    public init(_ file: GGUFFile) {
+    /// The file seen as a source; ``metadata`` holds each scalar and string value as text.
+    public convenience init(_ file: GGUFFile) {
+        self.init(file, metadata: GGUFTensorSource.textMetadata(file))
+    }
+
+    /// The file seen as a source whose ``metadata`` also holds the whole typed metadata,
+    /// arrays included, as JSON under ``GGUFMetadata/safetensorsKey`` (`gguf.metadata`; see
+    /// ``GGUFMetadata/json()``): what `weights convert model.gguf out.safetensors` writes, so
+    /// that converting back to GGUF restores every key.
+    ///
+    /// - Complexity: O(*h*) in the metadata (a 262,144-token vocabulary is about 5 MB of JSON).
+    /// - Throws: the decoding errors of ``GGUFMetadata/json()``, naming the file.
+    public convenience init(_ file: GGUFFile, keepingTypedMetadata: Bool) throws {
+        var metadata = GGUFTensorSource.textMetadata(file)
+        if keepingTypedMetadata {
+            metadata[GGUFMetadata.safetensorsKey] = try WeightsError.tagging(file: file.path) { try file.metadata.json() }
+        }
+        self.init(file, metadata: metadata)
+    }
+
+    private static func textMetadata(_ file: GGUFFile) -> [String: String] {
+        var metadata: [String: String] = [:]
+        for (key, value) in file.metadata where value.type != .array { metadata[key] = value.description }
+        return metadata
+    }
+
+    private init(_ file: GGUFFile, metadata: [String: String]) {
         self.file = file
         var infos: [TensorInfo] = []
         var index: [String: Int] = [:]
@@ -37,8 +63,6 @@ public final class GGUFTensorSource: TensorSource {
         }
         tensors = infos
         self.index = index
-        var metadata: [String: String] = [:]
-        for (key, value) in file.metadata where value.type != .array { metadata[key] = value.description }
         self.metadata = metadata
     }
 
@@ -64,7 +88,11 @@ public final class GGUFTensorSource: TensorSource {
 extension GGUFTensorSource: CheckpointFormat {
     public static func recognizes(_ prefix: UnsafeRawBufferPointer) -> Bool { unsafe GGUFFile.recognizes(prefix) }
 
+    /// Opens the file; a shard of a split set (`split.count` over 1) opens the whole set as a
+    /// ``GGUFSplitSource``.
     public static func open(storage: ByteStorage, path: String) throws -> any TensorSource {
-        GGUFTensorSource(try GGUFFile(storage: storage, path: path))
+        let file = try GGUFFile(storage: storage, path: path)
+        if let count = file.metadata["split.count"]?.int, count > 1 { return try GGUFSplitSource(containing: file) }
+        return GGUFTensorSource(file)
     }
 }
