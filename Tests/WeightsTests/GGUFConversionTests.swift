@@ -26,7 +26,7 @@ import Weights
     /// The real file's 33 keys, with its 262,144-entry vocabulary, scores and token types.
     @Test(.enabled(if: GGUFModelTests.installed, "the Gemma GGUF is not installed: run scripts/setup"))
     func gemmaMetadataRoundTripsThroughJSON() throws {
-        let file = try GGUFFile(path: try GGUFModelTests.gemmaPath())
+        let file = try GGUFFile(path: try installedGemmaPath())
         let entries = try GGUFMetadata.entries(fromJSON: try file.metadata.json())
         #expect(entries.count == 33 && entries.map(\.key) == file.metadata.keys)
         for ((key, value), (_, original)) in zip(entries, file.metadata) {
