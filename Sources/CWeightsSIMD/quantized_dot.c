@@ -477,89 +477,43 @@ AVX2_TARGET static float dot_q6_K_avx2(size_t blocks, const block_q6_K *w, const
     return horizontal_sum(acc);
 }
 
-// MARK: - AVX2: one weight row with four tokens
-//
-// For a prompt: each weight block is unpacked once for four tokens' activations. Each
-// (row, token) result is summed in the same integers and the same binary32 order as the
-// one-token kernels above, so a prompt in blocks gives the bits token-by-token gives.
+// MARK: - One weight row with four tokens (AVX2, and AVX-512 VNNI where the CPU has it)
 
-#define TOKEN(t, type) ((const type *)(a.base + (t) * a.stride))
+#define T4_TARGET AVX2_TARGET
+#define T4_NAME(name) name##_avx2
+#define T4_SUM4(u, s) _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1))
+// (v − 32) · q = v · q − 32 · q as int16 pairs (2 · 63 · 127 fits), times the scales.
+#define T4_Q6(v, q, s) _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16((v), (q)), \
+                                         _mm256_maddubs_epi16(_mm256_set1_epi8(32), (q))), (s))
+#include "quantized_tokens4.h"
+#undef T4_TARGET
+#undef T4_NAME
+#undef T4_SUM4
+#undef T4_Q6
 
-AVX2_TARGET static void dot_q8_0_tokens4_avx2(size_t blocks, const block_q8_0 *w, token_rows a, float out[4]) {
-    const block_q8_0 *a0 = TOKEN(0, block_q8_0), *a1 = TOKEN(1, block_q8_0), *a2 = TOKEN(2, block_q8_0), *a3 = TOKEN(3, block_q8_0);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
-    for (size_t b = 0; b < blocks; b++) {
-        __m256i x = _mm256_loadu_si256((const __m256i *)w[b].qs);
-        __m256i magnitude = _mm256_sign_epi8(x, x);
-        float dw = _cvtsh_ss(w[b].d);
-        acc0 = block_products(magnitude, x, _mm256_loadu_si256((const __m256i *)a0[b].qs), _cvtsh_ss(a0[b].d) * dw, acc0);
-        acc1 = block_products(magnitude, x, _mm256_loadu_si256((const __m256i *)a1[b].qs), _cvtsh_ss(a1[b].d) * dw, acc1);
-        acc2 = block_products(magnitude, x, _mm256_loadu_si256((const __m256i *)a2[b].qs), _cvtsh_ss(a2[b].d) * dw, acc2);
-        acc3 = block_products(magnitude, x, _mm256_loadu_si256((const __m256i *)a3[b].qs), _cvtsh_ss(a3[b].d) * dw, acc3);
+#define VNNI_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
+#define T4_TARGET VNNI_TARGET
+#define T4_NAME(name) name##_vnni
+#define T4_SUM4(u, s) _mm256_dpbusd_epi32(_mm256_setzero_si256(), (u), (s))
+#define T4_Q6(v, q, s) _mm256_mullo_epi32(_mm256_sub_epi32(T4_SUM4((v), (q)), T4_SUM4(_mm256_set1_epi8(32), (q))), \
+                                          _mm256_srai_epi32((s), 16))
+#include "quantized_tokens4.h"
+#undef T4_TARGET
+#undef T4_NAME
+#undef T4_SUM4
+#undef T4_Q6
+
+// AVX-512 VNNI on 256-bit registers (vpdpbusd with AVX-512VL).
+static bool cpu_has_avx512_vnni(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
+              && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx2")
+              && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
     }
-    out[0] = horizontal_sum(acc0);
-    out[1] = horizontal_sum(acc1);
-    out[2] = horizontal_sum(acc2);
-    out[3] = horizontal_sum(acc3);
+    return cached;
 }
-
-AVX2_TARGET static void dot_q5_0_tokens4_avx2(size_t blocks, const block_q5_0 *w, token_rows a, float out[4]) {
-    const block_q8_0 *a0 = TOKEN(0, block_q8_0), *a1 = TOKEN(1, block_q8_0), *a2 = TOKEN(2, block_q8_0), *a3 = TOKEN(3, block_q8_0);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
-    for (size_t b = 0; b < blocks; b++) {
-        __m256i x = levels_q5_0(w + b);
-        __m256i magnitude = _mm256_sign_epi8(x, x);
-        float dw = _cvtsh_ss(w[b].d);
-        acc0 = block_products(magnitude, x, _mm256_loadu_si256((const __m256i *)a0[b].qs), _cvtsh_ss(a0[b].d) * dw, acc0);
-        acc1 = block_products(magnitude, x, _mm256_loadu_si256((const __m256i *)a1[b].qs), _cvtsh_ss(a1[b].d) * dw, acc1);
-        acc2 = block_products(magnitude, x, _mm256_loadu_si256((const __m256i *)a2[b].qs), _cvtsh_ss(a2[b].d) * dw, acc2);
-        acc3 = block_products(magnitude, x, _mm256_loadu_si256((const __m256i *)a3[b].qs), _cvtsh_ss(a3[b].d) * dw, acc3);
-    }
-    out[0] = horizontal_sum(acc0);
-    out[1] = horizontal_sum(acc1);
-    out[2] = horizontal_sum(acc2);
-    out[3] = horizontal_sum(acc3);
-}
-
-AVX2_TARGET static void dot_q4_K_tokens4_avx2(size_t blocks, const block_q4_K *w, token_rows a, float out[4]) {
-    const __m256i nibble = _mm256_set1_epi8(0x0F);
-    const block_q8_32 *y[4] = { TOKEN(0, block_q8_32), TOKEN(1, block_q8_32), TOKEN(2, block_q8_32), TOKEN(3, block_q8_32) };
-    __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
-    float minimums[4] = {0, 0, 0, 0};
-    for (size_t b = 0; b < blocks; b++) {
-        float scales[8], mins[8];
-        q4_K_scales(w + b, _cvtsh_ss(w[b].d), _cvtsh_ss(w[b].dmin), scales, mins);
-        __m256i levels[8];
-        for (int j = 0; j < QK_K / 64; j++) {
-            __m256i packed = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * j));
-            levels[2 * j] = _mm256_and_si256(packed, nibble);
-            levels[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble);
-        }
-        for (int t = 0; t < 4; t++) {
-            const block_q8_32 *chunk = y[t] + 8 * b;
-            for (int j = 0; j < 8; j++) acc[t] = q4_K_sub_block(levels[j], chunk + j, scales[j], acc[t]);
-            for (int j = 0; j < 8; j++) minimums[t] += mins[j] * chunk[j].sum;
-        }
-    }
-    for (int t = 0; t < 4; t++) out[t] = horizontal_sum(acc[t]) - minimums[t];
-}
-
-AVX2_TARGET static void dot_q6_K_tokens4_avx2(size_t blocks, const block_q6_K *w, token_rows a, float out[4]) {
-    const block_q8_32 *y[4] = { TOKEN(0, block_q8_32), TOKEN(1, block_q8_32), TOKEN(2, block_q8_32), TOKEN(3, block_q8_32) };
-    __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
-    for (size_t b = 0; b < blocks; b++) {
-        __m256i v[8], scale16[8];
-        q6_K_unpack(w + b, v, scale16);
-        float d = _cvtsh_ss(w[b].d);
-        for (int t = 0; t < 4; t++) {
-            const block_q8_32 *chunk = y[t] + 8 * b;
-            for (int r = 0; r < 8; r++) acc[t] = q6_K_run(v[r], scale16[r], chunk + r, d, acc[t]);
-        }
-    }
-    for (int t = 0; t < 4; t++) out[t] = horizontal_sum(acc[t]);
-}
-
-#undef TOKEN
 
 static bool cpu_has_avx2_fma(void) {
     static int cached = -1;
@@ -713,6 +667,14 @@ bool weights_quantized_dot_accelerated(void) {
 #endif
 }
 
+const char *weights_quantized_kernel_name(void) {
+#ifdef WEIGHTS_X86
+    if (cpu_has_avx512_vnni()) return "avx512-vnni (prompt blocks), avx2";
+    if (cpu_has_avx2_fma()) return "avx2";
+#endif
+    return "portable";
+}
+
 // A row's dot product: `blocks` weight blocks with the activations (quantized blocks or floats).
 // The kernels take typed block pointers; every pointer type has the same representation and
 // calling convention on the platforms built here, so they are called through this one type.
@@ -780,6 +742,15 @@ typedef void (*tokens4_dot)(size_t blocks, const void *row, token_rows activatio
 static tokens4_dot select_tokens4(int weight_type, bool exact, int kernel) {
 #ifdef WEIGHTS_X86
     if (exact || kernel == WEIGHTS_KERNEL_PORTABLE || !cpu_has_avx2_fma()) return NULL;
+    if (kernel == WEIGHTS_KERNEL_BEST && cpu_has_avx512_vnni()) {
+        switch (weight_type) {
+        case WEIGHTS_GGML_Q8_0: return (tokens4_dot)dot_q8_0_tokens4_vnni;
+        case WEIGHTS_GGML_Q5_0: return (tokens4_dot)dot_q5_0_tokens4_vnni;
+        case WEIGHTS_GGML_Q4_K: return (tokens4_dot)dot_q4_K_tokens4_vnni;
+        case WEIGHTS_GGML_Q6_K: return (tokens4_dot)dot_q6_K_tokens4_vnni;
+        default: return NULL;
+        }
+    }
     switch (weight_type) {
     case WEIGHTS_GGML_Q8_0: return (tokens4_dot)dot_q8_0_tokens4_avx2;
     case WEIGHTS_GGML_Q5_0: return (tokens4_dot)dot_q5_0_tokens4_avx2;

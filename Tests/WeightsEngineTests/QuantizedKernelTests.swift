@@ -88,8 +88,9 @@ import WeightsEngine
     func everyPathMatchesThePortableOne(format: Int) {
         let (type, name, scales) = Self.formats[format]
         var random = Random(state: UInt64(format) + 1)
-        // 37 rows: the four-row kernels and the rows left over; 3 tokens; 1,024 values.
-        let rows = 37, k = 1024, tokens = 3
+        // 37 rows: the four-row kernels and the rows left over; 6 tokens: the four-token
+        // kernels and the tokens left over; 1,024 values.
+        let rows = 37, k = 1024, tokens = 6
         let w = Self.weights(type: type, scales: scales, rows: rows, k: k, random: &random)
         let x = (0..<tokens * k).map { _ in random.unit() * 4 }
         let a = Self.quantized(x, type: type, tokens: tokens, k: k)
@@ -100,7 +101,8 @@ import WeightsEngine
             let scale = portable.map(abs).max()!
             let worst = zip(fast, portable).map { abs($0 - $1) }.max()!
             #expect(worst <= 1e-5 * scale, "\(name), kernel \(kernel): worst difference \(worst) of \(scale)")
-            // The matrix-matrix product is the matrix-vector one for each token, bit for bit.
+            // The matrix-matrix product is the matrix-vector one for each token, bit for bit
+            // (the four-token kernels sum as the one-token ones do).
             for t in 0..<tokens {
                 let single = Self.matvec(w, type: type, rows: rows, k: k, a.bytes[t * a.stride..<(t + 1) * a.stride], kernel: kernel)
                 #expect(single == Array(fast[t * rows..<(t + 1) * rows]), "\(name), token \(t)")

@@ -94,6 +94,9 @@ bool weights_quantize_activations(int weight_type, const float *x, size_t k, voi
 /// A kernel choice for the quantized products beside WEIGHTS_KERNEL_*: the AVX2 forms even
 /// on a CPU with AVX-512 (portable on one without AVX2), so tests can run every path.
 #define WEIGHTS_QUANTIZED_KERNEL_AVX2 2
+/// The instruction sets the quantized products use on this CPU, for reports: "avx512-vnni
+/// (prompt blocks), avx2", "avx2" or "portable". A static string.
+const char *weights_quantized_kernel_name(void);
 /// True when the quantized dot products run their AVX2 form on this CPU.
 bool weights_quantized_dot_accelerated(void);
 /// out[r] = row r of the weights · the activations, for `rows` rows of `k` values stored

@@ -99,7 +99,7 @@ struct GenerateCommand: ParsableCommand {
         if verbose {
             Terminal.printError("prompt: \(result.promptTokens.count) tokens, \(Self.rate(promptRate)) tokens/s; "
                 + "generated: \(result.tokens.count) tokens, \(Self.rate(generationRate)) tokens/s; "
-                + "first token after \(formatSeconds(first))")
+                + "first token after \(formatSeconds(first)); kernels: \(LanguageModel.kernels)")
         }
     }
 

@@ -1,3 +1,4 @@
+import CWeightsSIMD
 import Foundation
 import WeightsCore
 
@@ -19,6 +20,13 @@ public final class LanguageModel: Sendable {
         let environment = ProcessInfo.processInfo.environment
         let models = environment["WEIGHTS_MODELS"] ?? NSHomeDirectory() + "/.cache/weights/models"
         return models + "/gemma-3-270m/gemma-3-270m-Q4_K_M.gguf"
+    }
+
+    /// The instruction sets the matrix products use on this CPU, chosen at run time:
+    /// "avx512-vnni (prompt blocks), avx2", "avx2" or "portable".
+    public static var kernels: String {
+        // A static C string, never freed.
+        unsafe String(cString: weights_quantized_kernel_name())
     }
 
     /// How to continue a prompt.
