@@ -141,3 +141,50 @@ void weights_gelu_tanh_product(float *gate, const float *up, size_t n, int kerne
     (void)kernel;
     gelu_tanh_product_portable(gate, up, n);
 }
+
+// MARK: - One attention head over the cache
+
+static void attend_portable(const float *q, const float *keys, const float *values, size_t stride, size_t count,
+                            size_t size, float scale, float *scores, float *out) {
+    for (size_t p = 0; p < count; p++) scores[p] = dot_portable(q, keys + p * stride, size) * scale;
+    weights_softmax(scores, count, WEIGHTS_KERNEL_PORTABLE);
+    for (size_t i = 0; i < size; i++) out[i] = 0;
+    for (size_t p = 0; p < count; p++) axpy_portable(scores[p], values + p * stride, out, size);
+}
+
+#ifdef WEIGHTS_X86
+// The weighted sum 64 outputs at a time, so that the eight accumulators stay in registers
+// while every position's values pass.
+AVX2_TARGET static void attend_avx2(const float *q, const float *keys, const float *values, size_t stride, size_t count,
+                                    size_t size, float scale, float *scores, float *out) {
+    for (size_t p = 0; p < count; p++) scores[p] = dot_avx2(q, keys + p * stride, size) * scale;
+    weights_softmax(scores, count, WEIGHTS_KERNEL_BEST);
+    size_t i = 0;
+    for (; i + 64 <= size; i += 64) {
+        __m256 acc[8];
+        for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
+        for (size_t p = 0; p < count; p++) {
+            __m256 w = _mm256_set1_ps(scores[p]);
+            const float *v = values + p * stride + i;
+            for (int j = 0; j < 8; j++) acc[j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + 8 * j), acc[j]);
+        }
+        for (int j = 0; j < 8; j++) _mm256_storeu_ps(out + i + 8 * j, acc[j]);
+    }
+    if (i < size) {
+        for (size_t j = i; j < size; j++) out[j] = 0;
+        for (size_t p = 0; p < count; p++) axpy_avx2(scores[p], values + p * stride + i, out + i, size - i);
+    }
+}
+#endif
+
+void weights_attend_head(const float *q, const float *keys, const float *values, size_t stride, size_t count,
+                         size_t size, float scale, float *scores, float *out, int kernel) {
+#ifdef WEIGHTS_X86
+    if (kernel != WEIGHTS_KERNEL_PORTABLE && has_avx2_fma()) {
+        attend_avx2(q, keys, values, stride, count, size, scale, scores, out);
+        return;
+    }
+#endif
+    (void)kernel;
+    attend_portable(q, keys, values, stride, count, size, scale, scores, out);
+}

@@ -156,6 +156,25 @@ import WeightsEngine
         }
     }
 
+    @Test func attentionHeadMatchesItsDefinition() {
+        var random = Random(state: 11)
+        let size = 256, stride = 320
+        for count in [1, 5, 130] {
+            let q = (0..<size).map { _ in random.unit() }
+            let keys = (0..<count * stride).map { _ in random.unit() }, values = (0..<count * stride).map { _ in random.unit() }
+            // In Double: softmax of the scaled scores, then the weighted values.
+            let raw = (0..<count).map { p in (0..<size).reduce(0.0) { $0 + Double(q[$1]) * Double(keys[p * stride + $1]) } * 0.0625 }
+            let top = raw.max()!, weights = raw.map { exp($0 - top) }, total = weights.reduce(0, +)
+            let expected = (0..<size).map { i in (0..<count).reduce(0.0) { $0 + weights[$1] / total * Double(values[$1 * stride + i]) } }
+            for kernel in [Int32(WEIGHTS_KERNEL_BEST), Int32(WEIGHTS_KERNEL_PORTABLE)] {
+                var scores = [Float](repeating: 0, count: count), out = [Float](repeating: .nan, count: size)
+                unsafe weights_attend_head(q, keys, values, stride, count, size, 0.0625, &scores, &out, kernel)
+                let worst = zip(out, expected).map { abs(Double($0) - $1) }.max()!
+                #expect(worst <= 1e-5, "\(count) positions, kernel \(kernel): \(worst)")
+            }
+        }
+    }
+
     @Test func workerPoolRunsEveryJobOnce() {
         let pool = WorkerPool(threads: 3)
         for jobs in [0, 1, 2, 5, 64] {

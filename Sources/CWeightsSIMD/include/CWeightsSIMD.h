@@ -135,4 +135,10 @@ void weights_spin_pause(void);
 /// tanh is within 2e-7 of libm's). `kernel`: WEIGHTS_KERNEL_*.
 void weights_gelu_tanh_product(float *gate, const float *up, size_t n, int kernel);
 
+/// One attention head: scores[p] = (q · keys[p]) · scale for the `count` positions (rows
+/// `stride` floats apart, `size` floats each), their softmax, and out = Σ scores[p] · values[p].
+/// `scores` holds `count` floats. `kernel`: WEIGHTS_KERNEL_*.
+void weights_attend_head(const float *q, const float *keys, const float *values, size_t stride, size_t count,
+                         size_t size, float scale, float *scores, float *out, int kernel);
+
 #endif

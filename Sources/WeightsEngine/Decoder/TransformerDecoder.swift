@@ -260,18 +260,10 @@ package final class TransformerDecoder: Sendable {
                                 let first = window == Int.max ? 0 : max(0, current - window + 1)
                                 let kvOffset = (head / group) * size
                                 let q = unsafe queryBuffer.baseAddress! + (t * c.headCount + head) * size
-                                let count = current - first + 1
-                                for p in first...current {
-                                    unsafe scores[p - first] = unsafe weights_dot_f32(q, keys.baseAddress! + p * width + kvOffset,
-                                                                                    size, kernel) * c.queryScale
-                                }
-                                unsafe weights_softmax(scores, count, kernel)
                                 let out = unsafe outBuffer.baseAddress! + (t * c.headCount + head) * size
-                                for i in 0..<size { unsafe out[i] = 0 }
-                                for p in first...current {
-                                    unsafe weights_axpy_f32(scores[p - first], values.baseAddress! + p * width + kvOffset,
-                                                            out, size, kernel)
-                                }
+                                unsafe weights_attend_head(q, keys.baseAddress! + first * width + kvOffset,
+                                                           values.baseAddress! + first * width + kvOffset, width,
+                                                           current - first + 1, size, c.queryScale, scores, out, kernel)
                             }
                         }
                         if parts > 1 { pool.run(jobs: parts, work) } else { work(0) }
