@@ -11,11 +11,22 @@ struct GemmaReference: Decodable {
         var llamaIDsSpecialFalse: [Int]
         var hf: Run
         var llama: Run
+        var agreement: Agreement
 
         enum CodingKeys: String, CodingKey {
-            case id, text, hf, llama
+            case id, text, hf, llama, agreement
             case llamaIDs = "llama_ids"
             case llamaIDsSpecialFalse = "llama_ids_special_false"
+        }
+    }
+
+    /// How llama.cpp's run compares with the float32 reference.
+    struct Agreement: Decodable {
+        /// Cosine of llama.cpp's and the reference's last-position logit vectors.
+        var lastLogitsCosine: Double
+
+        enum CodingKeys: String, CodingKey {
+            case lastLogitsCosine = "last_logits_cosine"
         }
     }
 

@@ -91,6 +91,12 @@ size_t weights_quantized_activation_size(int weight_type, size_t k);
 /// (weights_quantized_activation_size bytes). False when `k` is not a whole number of blocks
 /// or the type is unknown.
 bool weights_quantize_activations(int weight_type, const float *x, size_t k, void *out);
+/// A kernel choice for the quantized products beside WEIGHTS_KERNEL_*: the AVX2 forms even
+/// on a CPU with AVX-512 (portable on one without AVX2), so tests can run every path.
+#define WEIGHTS_QUANTIZED_KERNEL_AVX2 2
+/// The instruction sets the quantized products use on this CPU, for reports: "avx512-vnni
+/// (prompt blocks), avx2", "avx2" or "portable". A static string.
+const char *weights_quantized_kernel_name(void);
 /// True when the quantized dot products run their AVX2 form on this CPU.
 bool weights_quantized_dot_accelerated(void);
 /// out[r] = row r of the weights · the activations, for `rows` rows of `k` values stored
@@ -104,5 +110,35 @@ bool weights_quantized_matvec(int weight_type, const void *weights, size_t row_b
 /// Arguments and failures as for weights_quantized_matvec.
 bool weights_quantized_matvec_f32(int weight_type, const void *weights, size_t row_bytes, size_t rows, size_t k,
                                   const float *x, float *out, int kernel);
+
+/// As weights_quantized_matvec for `n` activation vectors at once (a prompt's tokens):
+/// out[t * out_stride + r] = row r · activations t, the activations of token t starting
+/// `activation_stride` bytes after those of token t - 1. Each weight row is read once per
+/// tile of tokens, not once per token. Same results as n calls of weights_quantized_matvec.
+bool weights_quantized_matmul(int weight_type, const void *weights, size_t row_bytes, size_t rows, size_t k,
+                              const void *activations, size_t activation_stride, size_t n,
+                              float *out, size_t out_stride, int kernel);
+/// As weights_quantized_matmul with binary32 activations, `x_stride` floats apart.
+bool weights_quantized_matmul_f32(int weight_type, const void *weights, size_t row_bytes, size_t rows, size_t k,
+                                  const float *x, size_t x_stride, size_t n, float *out, size_t out_stride,
+                                  int kernel);
+
+/// Σ a[i] · b[i] over `n` floats (AVX2 + FMA where the CPU has it). `kernel`: WEIGHTS_KERNEL_*.
+float weights_dot_f32(const float *a, const float *b, size_t n, int kernel);
+/// y[i] += alpha · x[i] over `n` floats. `kernel`: WEIGHTS_KERNEL_*.
+void weights_axpy_f32(float alpha, const float *x, float *y, size_t n, int kernel);
+
+/// A spin-wait hint to the CPU (PAUSE on x86; nothing elsewhere).
+void weights_spin_pause(void);
+
+/// gate[i] = GELU(gate[i]) · up[i] over `n` floats, GELU in its tanh form (the AVX2 form's
+/// tanh is within 2e-7 of libm's). `kernel`: WEIGHTS_KERNEL_*.
+void weights_gelu_tanh_product(float *gate, const float *up, size_t n, int kernel);
+
+/// One attention head: scores[p] = (q · keys[p]) · scale for the `count` positions (rows
+/// `stride` floats apart, `size` floats each), their softmax, and out = Σ scores[p] · values[p].
+/// `scores` holds `count` floats. `kernel`: WEIGHTS_KERNEL_*.
+void weights_attend_head(const float *q, const float *keys, const float *values, size_t stride, size_t count,
+                         size_t size, float scale, float *scores, float *out, int kernel);
 
 #endif

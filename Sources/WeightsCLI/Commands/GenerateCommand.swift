@@ -31,6 +31,8 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Seed of the draws (default: a new one each run).") var seed: UInt64?
     @Option(help: "Cores to use (default: all).") var threads: Int?
     @Flag(help: "Keep going past the end-of-sequence token.") var ignoreEos = false
+    @Flag(help: "binary32 activations (weights widened in registers) instead of 8-bit ones: slower, closer to a float32 run.")
+    var exact = false
     @Flag(help: "Print one JSON object instead of streaming text.") var json = false
     @Option(help: "With --json: include the K largest logits after the prompt.") var topLogits: Int?
     @Option(help: "Write every logit after the prompt to FILE (little-endian float32).") var logitsOut: String?
@@ -49,7 +51,9 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         let started = ContinuousClock.now
         let path = model ?? LanguageModel.defaultPath
-        let languageModel = try WeightsError.tagging(file: path) { try LanguageModel(path: path, threads: threads) }
+        let languageModel = try WeightsError.tagging(file: path) {
+            try LanguageModel(path: path, threads: threads, arithmetic: exact ? .exact : .quantizedActivations)
+        }
         let text = prompt ?? Self.standardInput()
         let options = LanguageModel.Options(maximumTokens: maxTokens, temperature: temperature, topK: topK, topP: topP,
                                             seed: seed ?? UInt64.random(in: 0...UInt64.max), ignoreEndOfSequence: ignoreEos)
@@ -89,7 +93,7 @@ struct GenerateCommand: ParsableCommand {
         if verbose {
             Terminal.printError("prompt: \(result.promptTokens.count) tokens, \(Self.rate(promptRate)) tokens/s; "
                 + "generated: \(result.tokens.count) tokens, \(Self.rate(generationRate)) tokens/s; "
-                + "first token after \(formatSeconds(first))")
+                + "first token after \(formatSeconds(first)); kernels: \(LanguageModel.kernels)")
         }
     }
 

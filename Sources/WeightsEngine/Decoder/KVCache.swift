@@ -22,13 +22,19 @@ package struct KVCache: Sendable {
         values = Array(repeating: [], count: layerCount)
     }
 
-    /// Makes room for position `count`.
+    /// The forward pass's working memory, kept with the sequence so that a generated token
+    /// allocates nothing.
+    var scratch = DecoderScratch()
+
+    /// Makes room for positions `count ..< count + tokens`.
     ///
-    /// - Returns: `false` when the context is full.
-    mutating func reserveNext() -> Bool {
-        guard count < capacityLimit else { return false }
-        if count == capacity {
-            capacity = min(capacityLimit, max(16, capacity * 2))
+    /// - Returns: `false` when they do not fit in the context.
+    mutating func reserve(_ tokens: Int) -> Bool {
+        guard tokens <= capacityLimit - count else { return false }
+        if count + tokens > capacity {
+            var grown = max(16, capacity)
+            while grown < count + tokens { grown *= 2 }
+            capacity = min(capacityLimit, grown)
             for layer in 0..<layerCount {
                 keys[layer] += [Float](repeating: 0, count: (capacity - keys[layer].count / width) * width)
                 values[layer] += [Float](repeating: 0, count: (capacity - values[layer].count / width) * width)
@@ -37,18 +43,19 @@ package struct KVCache: Sendable {
         return true
     }
 
-    /// Stores the key and value of position `count` in `layer`.
-    mutating func store(layer: Int, key: [Float], value: [Float]) {
-        let start = count * width
-        keys[layer].replaceSubrange(start..<start + width, with: key)
-        values[layer].replaceSubrange(start..<start + width, with: value)
+    /// Stores the keys and values of positions `count ..< count + tokens` in `layer`: rows of
+    /// `width` floats from `key` and `value`.
+    mutating func store(layer: Int, tokens: Int, key: [Float], value: [Float]) {
+        let start = count * width, length = tokens * width
+        keys[layer].replaceSubrange(start..<start + length, with: key[0..<length])
+        values[layer].replaceSubrange(start..<start + length, with: value[0..<length])
     }
 
-    /// Marks position `count` as filled in every layer.
-    mutating func advance() { count += 1 }
+    /// Marks positions `count ..< count + tokens` as filled in every layer.
+    mutating func advance(by tokens: Int) { count += tokens }
 
-    /// Calls `body` with the keys and values of `layer`, `count + 1` positions (the one being
-    /// computed included), each `width` floats.
+    /// Calls `body` with the keys and values of `layer`: the capacity's positions, each `width`
+    /// floats, those stored so far (the ones being computed included) first.
     func withLayer<R>(_ layer: Int, _ body: (UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>) -> R) -> R {
         unsafe keys[layer].withUnsafeBufferPointer { k in unsafe values[layer].withUnsafeBufferPointer { v in unsafe body(k, v) } }
     }

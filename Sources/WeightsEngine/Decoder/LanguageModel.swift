@@ -1,3 +1,4 @@
+import CWeightsSIMD
 import Foundation
 import WeightsCore
 
@@ -19,6 +20,13 @@ public final class LanguageModel: Sendable {
         let environment = ProcessInfo.processInfo.environment
         let models = environment["WEIGHTS_MODELS"] ?? NSHomeDirectory() + "/.cache/weights/models"
         return models + "/gemma-3-270m/gemma-3-270m-Q4_K_M.gguf"
+    }
+
+    /// The instruction sets the matrix products use on this CPU, chosen at run time:
+    /// "avx512-vnni (prompt blocks), avx2", "avx2" or "portable".
+    public static var kernels: String {
+        // A static C string, never freed.
+        unsafe String(cString: weights_quantized_kernel_name())
     }
 
     /// How to continue a prompt.
@@ -45,6 +53,16 @@ public final class LanguageModel: Sendable {
             self.seed = seed
             self.ignoreEndOfSequence = ignoreEndOfSequence
         }
+    }
+
+    /// How activations meet the weights' 4- to 8-bit blocks.
+    public enum Arithmetic: Sendable, Hashable {
+        /// Activations quantized to 8 bits per block once per vector, integer dot products
+        /// (as llama.cpp computes): the fast default.
+        case quantizedActivations
+        /// binary32 activations, each weight block widened in registers: equal to a float32
+        /// run on the dequantized weights up to the order of additions, and slower.
+        case exact
     }
 
     /// One generated token, with the text it completes.
@@ -75,10 +93,12 @@ public final class LanguageModel: Sendable {
     /// list. No weight is read until it is used.
     ///
     /// - Throws: ``WeightsError`` naming the file, tensor or key at fault.
-    public init(path: String = LanguageModel.defaultPath, threads: Int? = nil) throws {
+    public init(path: String = LanguageModel.defaultPath, threads: Int? = nil,
+                arithmetic: Arithmetic = .quantizedActivations) throws {
         let file = try GGUFFile(path: path)
         self.path = path
-        decoder = try TransformerDecoder(gguf: file, threads: threads)
+        decoder = try TransformerDecoder(gguf: file, precision: arithmetic == .exact ? .exact : .quantizedActivations,
+                                         threads: threads)
         tokenizer = try SentencePieceTokenizer(gguf: file)
         var stops = Set<Int>()
         if let eos = tokenizer.configuration.eos { stops.insert(eos) }
@@ -119,10 +139,8 @@ public final class LanguageModel: Sendable {
         let clock = ContinuousClock()
         let start = clock.now
         var logits: [Float] = []
-        for token in promptTokens {
-            try Task.checkCancellation()
-            logits = try decoder.forward(token, cache: &cache)
-        }
+        try Task.checkCancellation()
+        try decoder.forward(promptTokens, cache: &cache, logits: &logits)
         let promptLogits = logits
         let promptEnd = clock.now
         var sampler = Sampler(temperature: options.temperature, topK: options.topK, topP: options.topP, seed: options.seed)
@@ -143,7 +161,7 @@ public final class LanguageModel: Sendable {
                 if try !onPiece(piece) { break }
             }
             if isStop || generated.count == options.maximumTokens { break }
-            logits = try decoder.forward(token, cache: &cache)
+            try decoder.forward([token], cache: &cache, logits: &logits)
         }
         text += pending
         let end = clock.now

@@ -10,7 +10,7 @@ import WeightsCore
 ///
 /// ```swift
 /// let wq = try QuantizedMatrix(file.tensor(named: "blk.0.attn_q.weight"))   // 1024 × 640, Q5_0
-/// wq.multiply(x, into: &q, threads: 2)
+/// wq.multiply(&h, into: &q, precision: .quantizedActivations, pool: pool)
 /// ```
 package struct QuantizedMatrix: @unchecked Sendable {
     package let tensor: GGUFTensor
@@ -24,8 +24,9 @@ package struct QuantizedMatrix: @unchecked Sendable {
     package enum Precision: Sendable {
         /// Activations stay binary32; weights are widened block by block in registers.
         case exact
-        /// Activations are quantized to 8 bits per block (as llama.cpp does): faster, with
-        /// about 1% error per product.
+        /// Activations are quantized to 8 bits per 32 values, once per vector, and the
+        /// blocks' products summed in integers: several times faster, with about 1% error
+        /// per product.
         case quantizedActivations
     }
 
@@ -48,61 +49,66 @@ package struct QuantizedMatrix: @unchecked Sendable {
         }
     }
 
-    /// y = W x for the rows `rows` of the matrix (all by default), split over `threads`.
+    /// y = W x for each of the `x.count` tokens: `y` gets `x.count` rows of `rows` floats.
+    /// The weight rows are split over the pool's threads; each reads its rows once per tile
+    /// of 64 tokens.
     ///
-    /// - Precondition: `x.count == columns`, `y.count == rows.count`.
-    package func multiply(_ x: [Float], into y: inout [Float], rows range: Range<Int>? = nil,
-                          precision: Precision = .exact, threads: Int = 1) {
-        let range = range ?? 0..<rows
-        precondition(x.count == columns && y.count == range.count, "matrix and vectors disagree")
-        let activations: [UInt8]
-        if let kernelType, precision == .quantizedActivations {
-            var quantized = [UInt8](repeating: 0, count: weights_quantized_activation_size(kernelType, columns))
-            unsafe quantized.withUnsafeMutableBytes { out in
-                unsafe x.withUnsafeBufferPointer { _ = unsafe weights_quantize_activations(kernelType, $0.baseAddress, columns, out.baseAddress) }
-            }
-            activations = quantized
-        } else {
-            activations = []
-        }
-        let workers = max(1, min(threads, range.count / 64))
-        let chunk = (range.count + workers - 1) / workers
+    /// - Precondition: `x.columns == columns`, `y.count >= x.count × rows`.
+    package func multiply(_ x: inout ActivationRows, into y: inout [Float], precision: Precision = .exact,
+                          pool: WorkerPool? = nil) {
+        precondition(x.columns == columns && y.count >= x.count * rows, "matrix and vectors disagree")
+        let tokens = x.count
+        let quantized: (bytes: [UInt8], stride: Int)? =
+            kernelType.map { precision == .quantizedActivations ? x.blocks(for: $0) : nil } ?? nil
+        let values = x.values
+        // Row ranges a multiple of 16 long, four per thread, so that a thread the scheduler
+        // runs late leaves its share to the others.
+        let threads = pool?.threads ?? 1
+        let parts = threads == 1 ? 1 : max(1, min(4 * threads, rows / 32))
+        let chunk = (rows / parts + 15) / 16 * 16
         unsafe y.withUnsafeMutableBufferPointer { output in
             let output = unsafe UncheckedSendable(output)
-            ParallelChunks.run(jobs: workers, threads: workers, state: { [Float]() }) { scratch, job in
-                let begin = job * chunk, end = min(range.count, begin + chunk)
+            let run = { (part: Int) in
+                let begin = part * chunk, end = min(rows, begin + chunk)
                 guard begin < end else { return }
-                unsafe multiplyRows(range.lowerBound + begin..<range.lowerBound + end, x, activations,
-                             into: UnsafeMutableBufferPointer(rebasing: output.value[begin..<end]), scratch: &scratch)
+                unsafe multiplyRows(begin..<end, tokens: tokens, values, quantized, into: output.value)
             }
+            if let pool, parts > 1 { pool.run(jobs: parts, run) } else { for part in 0..<parts { run(part) } }
         }
     }
 
-    private func multiplyRows(_ rowRange: Range<Int>, _ x: [Float], _ activations: [UInt8],
-                              into out: UnsafeMutableBufferPointer<Float>, scratch: inout [Float]) {
+    /// Rows `rowRange` for every token: out[t × rows + r].
+    private func multiplyRows(_ rowRange: Range<Int>, tokens: Int, _ x: [Float], _ quantized: (bytes: [UInt8], stride: Int)?,
+                              into out: UnsafeMutableBufferPointer<Float>) {
         unsafe tensor.withUnsafeBytes { bytes in
+            // In bounds: the tensor holds rows × rowBytes bytes, `out` tokens × rows floats.
             let base = unsafe bytes.baseAddress! + rowRange.lowerBound * rowBytes
+            let target = unsafe out.baseAddress! + rowRange.lowerBound
             if let kernelType {
-                if activations.isEmpty {
-                    unsafe x.withUnsafeBufferPointer {
-                        _ = unsafe weights_quantized_matvec_f32(kernelType, base, rowBytes, rowRange.count, columns,
-                                                         $0.baseAddress, out.baseAddress, Int32(WEIGHTS_KERNEL_BEST))
+                if let quantized {
+                    unsafe quantized.bytes.withUnsafeBytes {
+                        _ = unsafe weights_quantized_matmul(kernelType, base, rowBytes, rowRange.count, columns,
+                                                            $0.baseAddress, quantized.stride, tokens, target, rows,
+                                                            Int32(WEIGHTS_KERNEL_BEST))
                     }
                 } else {
-                    unsafe activations.withUnsafeBytes {
-                        _ = unsafe weights_quantized_matvec(kernelType, base, rowBytes, rowRange.count, columns,
-                                                     $0.baseAddress, out.baseAddress, Int32(WEIGHTS_KERNEL_BEST))
+                    unsafe x.withUnsafeBufferPointer {
+                        _ = unsafe weights_quantized_matmul_f32(kernelType, base, rowBytes, rowRange.count, columns,
+                                                                $0.baseAddress, columns, tokens, target, rows,
+                                                                Int32(WEIGHTS_KERNEL_BEST))
                     }
                 }
                 return
             }
-            // Other types: widen each row, then a plain dot product.
+            // Other types: widen each row, then plain dot products.
             let blocksPerRow = columns / tensor.type.blockSize
-            for (offset, row) in rowRange.enumerated() {
-                scratch = (try? tensor.dequantized(blocks: row * blocksPerRow..<(row + 1) * blocksPerRow)) ?? []
-                var sum: Float = 0
-                for index in 0..<min(scratch.count, columns) { sum += scratch[index] * x[index] }
-                unsafe out[offset] = sum
+            for row in rowRange {
+                let widened = (try? tensor.dequantized(blocks: row * blocksPerRow..<(row + 1) * blocksPerRow)) ?? []
+                for token in 0..<tokens {
+                    var sum: Float = 0
+                    for index in 0..<min(widened.count, columns) { sum += widened[index] * x[token * columns + index] }
+                    unsafe out[token * rows + row] = sum
+                }
             }
         }
     }

@@ -1,3 +1,4 @@
+import CWeightsSIMD
 import Foundation
 import WeightsCore
 
@@ -30,20 +31,29 @@ package final class TransformerDecoder: Sendable {
     package let weights: DecoderWeights
     package let precision: QuantizedMatrix.Precision
     package let threads: Int
-    /// cos and sin of every (position, frequency) pair are computed per call; these are the
-    /// inverse frequencies of each layer kind.
+    /// Tokens a prompt is processed in at once: each weight row is read once per block.
+    package let blockSize: Int
+    private let pool: WorkerPool
+    /// The inverse frequencies of each distinct RoPE base, and which one each layer uses.
     private let inverseFrequencies: [[Double]]
+    private let ropeIndex: [Int]
 
-    package init(gguf file: GGUFFile, precision: QuantizedMatrix.Precision = .exact, threads: Int? = nil) throws {
+    package init(gguf file: GGUFFile, precision: QuantizedMatrix.Precision = .exact, threads: Int? = nil,
+                 blockSize: Int = 64) throws {
         let configuration = try DecoderConfiguration(gguf: file)
         self.configuration = configuration
         weights = try DecoderWeights(gguf: file, configuration: configuration)
         self.precision = precision
-        self.threads = threads ?? ParallelChunks.availableCores
+        self.threads = max(1, threads ?? ParallelChunks.availableCores)
+        self.blockSize = max(1, blockSize)
+        pool = WorkerPool(threads: self.threads)
+        let bases = (0..<configuration.layerCount).map { configuration.ropeBase(layer: $0) }
+        var distinct: [Double] = []
+        for base in bases where !distinct.contains(base) { distinct.append(base) }
+        ropeIndex = bases.map { distinct.firstIndex(of: $0)! }
         let half = configuration.headSize / 2
-        inverseFrequencies = (0..<configuration.layerCount).map { layer in
-            let base = configuration.ropeBase(layer: layer)
-            return (0..<half).map { i in 1 / pow(base, Double(2 * i) / Double(configuration.headSize)) }
+        inverseFrequencies = distinct.map { base in
+            (0..<half).map { i in 1 / pow(base, Double(2 * i) / Double(configuration.headSize)) }
         }
     }
 
@@ -58,131 +68,208 @@ package final class TransformerDecoder: Sendable {
     ///
     /// - Throws: `invalidArgument` for a token outside the vocabulary or a full context.
     package func forward(_ token: Int, cache: inout KVCache) throws -> [Float] {
+        var logits: [Float] = []
+        try forward([token], cache: &cache, logits: &logits)
+        return logits
+    }
+
+    /// Runs `tokens` at the cache's next positions, in blocks of ``blockSize`` (matrix times
+    /// matrix, causal attention within the block), and writes the logits for the token after
+    /// the last one into `logits` (resized to the vocabulary; no allocation when it already is).
+    ///
+    /// - Throws: `invalidArgument` for a token outside the vocabulary or a context too short;
+    ///   nothing is run then.
+    package func forward(_ tokens: [Int], cache: inout KVCache, logits: inout [Float]) throws {
         let c = configuration
-        guard (0..<c.vocabularySize).contains(token) else {
+        guard !tokens.isEmpty else { throw WeightsError(.invalidArgument, "no tokens to run") }
+        for token in tokens where !(0..<c.vocabularySize).contains(token) {
             throw WeightsError(.invalidArgument, "token \(token) is outside the \(c.vocabularySize)-token vocabulary")
         }
-        guard cache.reserveNext() else {
+        guard cache.reserve(tokens.count) else {
             throw WeightsError(.invalidArgument, "the context of \(cache.capacityLimit) tokens is full")
         }
-        let position = cache.count
-        var x = try weights.embedding.row(token)
-        if c.embeddingScale != 1 { for i in x.indices { x[i] *= c.embeddingScale } }
+        var start = 0
+        while start < tokens.count {
+            let end = min(tokens.count, start + blockSize)
+            try forwardBlock(tokens[start..<end], cache: &cache)
+            start = end
+        }
+        // The output head, for the last token only.
+        var scratch = cache.scratch
+        cache.scratch = DecoderScratch()  // keep the buffers unique while they are written
+        let d = c.hiddenSize
+        let lastRow = (tokens.count - 1) % blockSize * d  // the last token's row in the last block
+        unsafe scratch.x.withUnsafeBufferPointer { x in
+            unsafe scratch.last.values.withUnsafeMutableBufferPointer { out in
+                unsafe Self.rmsNorm(UnsafeBufferPointer(rebasing: x[lastRow..<lastRow + d]), weights.outputNorm,
+                                    epsilon: c.rmsEpsilon, into: out)
+            }
+        }
+        if logits.count != c.vocabularySize { logits = [Float](repeating: 0, count: c.vocabularySize) }
+        weights.output.multiply(&scratch.last, into: &logits, precision: precision, pool: pool)
+        cache.scratch = scratch
+    }
 
-        var q = [Float](repeating: 0, count: c.headCount * c.headSize)
-        var k = [Float](repeating: 0, count: c.keyValueHeadCount * c.headSize)
-        var v = k
-        var attended = q
-        var projected = x
-        var gate = [Float](repeating: 0, count: c.feedForwardSize)
-        var up = gate
+    /// One block of tokens through every layer; their keys and values join the cache.
+    private func forwardBlock(_ tokens: ArraySlice<Int>, cache: inout KVCache) throws {
+        let c = configuration
+        let n = tokens.count, d = c.hiddenSize
+        let position = cache.count
+        var s = cache.scratch
+        cache.scratch = DecoderScratch()  // keep the buffers unique while they are written
+        s.prepare(tokens: n, configuration: c, workers: threads, context: cache.capacityLimit,
+                  ropeBases: inverseFrequencies.count)
+        fillRotations(&s, position: position, tokens: n)
+
+        for (t, token) in tokens.enumerated() {
+            let row = try weights.embedding.row(token)
+            for i in 0..<d { s.x[t * d + i] = row[i] * c.embeddingScale }
+        }
         for (index, layer) in weights.layers.enumerated() {
             // Attention.
-            var h = Self.rmsNorm(x, layer.attentionNorm, epsilon: c.rmsEpsilon)
-            layer.query.multiply(h, into: &q, precision: precision, threads: threads)
-            layer.key.multiply(h, into: &k, precision: precision, threads: threads)
-            layer.value.multiply(h, into: &v, precision: precision, threads: threads)
-            if let norm = layer.queryNorm { Self.normalizeHeads(&q, norm, size: c.headSize, epsilon: c.rmsEpsilon) }
-            if let norm = layer.keyNorm { Self.normalizeHeads(&k, norm, size: c.headSize, epsilon: c.rmsEpsilon) }
-            rotate(&q, position: position, layer: index)
-            rotate(&k, position: position, layer: index)
-            cache.store(layer: index, key: k, value: v)
-            attend(q, layer: index, position: position, cache: cache, into: &attended)
-            layer.output.multiply(attended, into: &projected, precision: precision, threads: threads)
-            if let norm = layer.postAttentionNorm { projected = Self.rmsNorm(projected, norm, epsilon: c.rmsEpsilon) }
-            for i in x.indices { x[i] += projected[i] }
+            Self.rmsNormRows(s.x, layer.attentionNorm, epsilon: c.rmsEpsilon, rows: n, into: &s.normalized)
+            layer.query.multiply(&s.normalized, into: &s.query, precision: precision, pool: pool)
+            layer.key.multiply(&s.normalized, into: &s.key, precision: precision, pool: pool)
+            layer.value.multiply(&s.normalized, into: &s.value, precision: precision, pool: pool)
+            if let norm = layer.queryNorm { Self.normalizeHeads(&s.query, norm, size: c.headSize, count: n * c.headCount, epsilon: c.rmsEpsilon) }
+            if let norm = layer.keyNorm { Self.normalizeHeads(&s.key, norm, size: c.headSize, count: n * c.keyValueHeadCount, epsilon: c.rmsEpsilon) }
+            rotate(&s.query, heads: c.headCount, tokens: n, cosines: s.cosines[ropeIndex[index]], sines: s.sines[ropeIndex[index]])
+            rotate(&s.key, heads: c.keyValueHeadCount, tokens: n, cosines: s.cosines[ropeIndex[index]], sines: s.sines[ropeIndex[index]])
+            cache.store(layer: index, tokens: n, key: s.key, value: s.value)
+            attend(layer: index, position: position, tokens: n, cache: cache, scratch: &s)
+            layer.output.multiply(&s.attended, into: &s.projected, precision: precision, pool: pool)
+            if let norm = layer.postAttentionNorm { Self.normalizeHeads(&s.projected, norm, size: d, count: n, epsilon: c.rmsEpsilon) }
+            for i in 0..<n * d { s.x[i] += s.projected[i] }
 
             // Feed-forward.
-            h = Self.rmsNorm(x, layer.feedForwardNorm, epsilon: c.rmsEpsilon)
-            layer.gate.multiply(h, into: &gate, precision: precision, threads: threads)
-            layer.up.multiply(h, into: &up, precision: precision, threads: threads)
+            Self.rmsNormRows(s.x, layer.feedForwardNorm, epsilon: c.rmsEpsilon, rows: n, into: &s.normalized)
+            layer.gate.multiply(&s.normalized, into: &s.gate.values, precision: precision, pool: pool)
+            layer.up.multiply(&s.normalized, into: &s.up, precision: precision, pool: pool)
+            let width = n * c.feedForwardSize
             switch c.architecture {
-            case .gemma3: for i in gate.indices { gate[i] = Self.geluTanh(gate[i]) * up[i] }
-            case .llama: for i in gate.indices { gate[i] = gate[i] / (1 + exp(-gate[i])) * up[i] }
+            case .gemma3:
+                unsafe s.gate.values.withUnsafeMutableBufferPointer { gate in
+                    unsafe s.up.withUnsafeBufferPointer { up in
+                        unsafe weights_gelu_tanh_product(gate.baseAddress, up.baseAddress, width, Int32(WEIGHTS_KERNEL_BEST))
+                    }
+                }
+            case .llama:
+                for i in 0..<width { s.gate.values[i] = s.gate.values[i] / (1 + exp(-s.gate.values[i])) * s.up[i] }
             }
-            layer.down.multiply(gate, into: &projected, precision: precision, threads: threads)
-            if let norm = layer.postFeedForwardNorm { projected = Self.rmsNorm(projected, norm, epsilon: c.rmsEpsilon) }
-            for i in x.indices { x[i] += projected[i] }
+            layer.down.multiply(&s.gate, into: &s.projected, precision: precision, pool: pool)
+            if let norm = layer.postFeedForwardNorm { Self.normalizeHeads(&s.projected, norm, size: d, count: n, epsilon: c.rmsEpsilon) }
+            for i in 0..<n * d { s.x[i] += s.projected[i] }
         }
-        cache.advance()
-        let normalized = Self.rmsNorm(x, weights.outputNorm, epsilon: c.rmsEpsilon)
-        var logits = [Float](repeating: 0, count: c.vocabularySize)
-        weights.output.multiply(normalized, into: &logits, precision: precision, threads: threads)
-        return logits
+        cache.advance(by: n)
+        cache.scratch = s
     }
 
     // MARK: - Steps
 
-    /// x / √(mean(x²) + ε) · weight, the mean taken in Double.
-    static func rmsNorm(_ x: [Float], _ weight: [Float], epsilon: Float) -> [Float] {
+    /// out = x / √(mean(x²) + ε) · weight, the mean taken in Double.
+    static func rmsNorm(_ x: UnsafeBufferPointer<Float>, _ weight: [Float], epsilon: Float,
+                        into out: UnsafeMutableBufferPointer<Float>) {
         var sum = 0.0
-        for value in x { sum += Double(value) * Double(value) }
+        for i in 0..<x.count { let value = Double(unsafe x[i]); sum += value * value }
         let scale = Float(1 / (sum / Double(x.count) + Double(epsilon)).squareRoot())
-        return zip(x, weight).map { $0 * scale * $1 }
+        for i in 0..<x.count { unsafe out[i] = unsafe x[i] * scale * weight[i] }
     }
 
-    /// RMSNorm of each `size`-float head of `x` in place.
-    static func normalizeHeads(_ x: inout [Float], _ weight: [Float], size: Int, epsilon: Float) {
-        for start in stride(from: 0, to: x.count, by: size) {
-            let head = rmsNorm(Array(x[start..<start + size]), weight, epsilon: epsilon)
-            x.replaceSubrange(start..<start + size, with: head)
-        }
-    }
-
-    /// Rotates each head of `x` by its position's angles (RoPE).
-    private func rotate(_ x: inout [Float], position: Int, layer: Int) {
-        let size = configuration.headSize, half = size / 2
-        let frequencies = inverseFrequencies[layer]
-        for start in stride(from: 0, to: x.count, by: size) {
-            for i in 0..<half {
-                let angle = Double(position) * frequencies[i]
-                let (cosine, sine) = (Float(cos(angle)), Float(sin(angle)))
-                let (a, b) = configuration.rotaryPairing == .halves
-                    ? (start + i, start + i + half) : (start + 2 * i, start + 2 * i + 1)
-                let (first, second) = (x[a], x[b])
-                x[a] = first * cosine - second * sine
-                x[b] = second * cosine + first * sine
+    /// RMSNorm of each of the `rows` rows of `x` into `out`.
+    static func rmsNormRows(_ x: [Float], _ weight: [Float], epsilon: Float, rows: Int, into out: inout ActivationRows) {
+        let width = weight.count
+        unsafe x.withUnsafeBufferPointer { x in
+            unsafe out.values.withUnsafeMutableBufferPointer { out in
+                for row in 0..<rows {
+                    let range = row * width..<(row + 1) * width
+                    unsafe rmsNorm(UnsafeBufferPointer(rebasing: x[range]), weight, epsilon: epsilon,
+                                   into: UnsafeMutableBufferPointer(rebasing: out[range]))
+                }
             }
         }
     }
 
-    /// Each query head attends to the cached keys of its key/value head: softmax of the
-    /// scaled scores over the positions in reach, then the weighted sum of the values.
-    private func attend(_ q: [Float], layer: Int, position: Int, cache: KVCache, into out: inout [Float]) {
+    /// RMSNorm of each of the first `count` `size`-float pieces of `x` in place.
+    static func normalizeHeads(_ x: inout [Float], _ weight: [Float], size: Int, count: Int, epsilon: Float) {
+        unsafe x.withUnsafeMutableBufferPointer { x in
+            for head in 0..<count {
+                let piece = unsafe UnsafeMutableBufferPointer(rebasing: x[head * size..<(head + 1) * size])
+                unsafe rmsNorm(UnsafeBufferPointer(piece), weight, epsilon: epsilon, into: piece)
+            }
+        }
+    }
+
+    /// cos and sin of every rotary pair at each token's position, per RoPE base (angles in Double).
+    private func fillRotations(_ s: inout DecoderScratch, position: Int, tokens: Int) {
+        let half = configuration.headSize / 2
+        for (base, frequencies) in inverseFrequencies.enumerated() {
+            for t in 0..<tokens {
+                for i in 0..<half {
+                    let angle = Double(position + t) * frequencies[i]
+                    s.cosines[base][t * half + i] = Float(cos(angle))
+                    s.sines[base][t * half + i] = Float(sin(angle))
+                }
+            }
+        }
+    }
+
+    /// Rotates each head of each token's row of `x` by its position's angles (RoPE).
+    private func rotate(_ x: inout [Float], heads: Int, tokens: Int, cosines: [Float], sines: [Float]) {
+        let size = configuration.headSize, half = size / 2
+        let halves = configuration.rotaryPairing == .halves
+        for t in 0..<tokens {
+            for head in 0..<heads {
+                let start = (t * heads + head) * size
+                for i in 0..<half {
+                    let (cosine, sine) = (cosines[t * half + i], sines[t * half + i])
+                    let (a, b) = halves ? (start + i, start + i + half) : (start + 2 * i, start + 2 * i + 1)
+                    let (first, second) = (x[a], x[b])
+                    x[a] = first * cosine - second * sine
+                    x[b] = second * cosine + first * sine
+                }
+            }
+        }
+    }
+
+    /// Each query head of each token attends to the cached keys of its key/value head, up to
+    /// its own position: softmax of the scaled scores over the positions in reach, then the
+    /// weighted sum of the values. The (token, head) pairs are shared out over the threads.
+    private func attend(layer: Int, position: Int, tokens: Int, cache: KVCache, scratch s: inout DecoderScratch) {
         let c = configuration
         let size = c.headSize, width = c.keyValueHeadCount * size
         let group = c.headCount / c.keyValueHeadCount
-        let first = c.isGlobal(layer: layer) ? 0 : max(0, position - (c.slidingWindow ?? position + 1) + 1)
-        var scores = [Float](repeating: 0, count: position - first + 1)
+        let window = c.isGlobal(layer: layer) ? Int.max : (c.slidingWindow ?? Int.max)
+        let pairs = tokens * c.headCount
+        let parts = min(threads, pairs)
+        let context = cache.capacityLimit
+        let kernel = Int32(WEIGHTS_KERNEL_BEST)
+        let query = s.query
         unsafe cache.withLayer(layer) { keys, values in
-            for head in 0..<c.headCount {
-                let kvOffset = (head / group) * size
-                let query = head * size
-                var largest = -Float.infinity
-                for p in first...position {
-                    var dot: Float = 0
-                    let key = p * width + kvOffset
-                    for i in 0..<size { unsafe dot += q[query + i] * keys[key + i] }
-                    scores[p - first] = dot * c.queryScale
-                    largest = max(largest, scores[p - first])
-                }
-                var total: Float = 0
-                for i in scores.indices {
-                    scores[i] = exp(scores[i] - largest)
-                    total += scores[i]
-                }
-                for i in 0..<size { out[query + i] = 0 }
-                for p in first...position {
-                    let weight = scores[p - first] / total
-                    let value = p * width + kvOffset
-                    for i in 0..<size { unsafe out[query + i] += weight * values[value + i] }
+            unsafe s.scores.withUnsafeMutableBufferPointer { scoreBuffer in
+                unsafe s.attended.values.withUnsafeMutableBufferPointer { outBuffer in
+                    unsafe query.withUnsafeBufferPointer { queryBuffer in
+                        let shared = unsafe UncheckedSendable((keys, values, scoreBuffer, outBuffer, queryBuffer))
+                        let work = { (part: Int) in
+                            let (keys, values, scoreBuffer, outBuffer, queryBuffer) = unsafe shared.value
+                            // In bounds: positions ≤ position + tokens - 1 < capacity; each part
+                            // has its own row of `context` scores.
+                            let scores = unsafe scoreBuffer.baseAddress! + part * context
+                            for pair in Parallel.slice(pairs, into: parts, part: part) {
+                                let (t, head) = pair.quotientAndRemainder(dividingBy: c.headCount)
+                                let current = position + t
+                                let first = window == Int.max ? 0 : max(0, current - window + 1)
+                                let kvOffset = (head / group) * size
+                                let q = unsafe queryBuffer.baseAddress! + (t * c.headCount + head) * size
+                                let out = unsafe outBuffer.baseAddress! + (t * c.headCount + head) * size
+                                unsafe weights_attend_head(q, keys.baseAddress! + first * width + kvOffset,
+                                                           values.baseAddress! + first * width + kvOffset, width,
+                                                           current - first + 1, size, c.queryScale, scores, out, kernel)
+                            }
+                        }
+                        if parts > 1 { pool.run(jobs: parts, work) } else { work(0) }
+                    }
                 }
             }
         }
-    }
-
-    /// GELU, tanh form: ½x(1 + tanh(√(2/π)(x + 0.044715x³))).
-    static func geluTanh(_ x: Float) -> Float {
-        0.5 * x * (1 + tanh(0.797_884_560_802_865_4 * (x + 0.044715 * x * x * x)))
     }
 }

@@ -69,11 +69,33 @@ package struct SentencePieceVocabulary: Sendable {
         var slots = [Int32](repeating: 0, count: capacity)
         let mask = capacity - 1
         unsafe bytes.withUnsafeBufferPointer { buffer in
+            // Each token's home slot, in one pass over the texts.
+            var homes = [Int32](repeating: 0, count: count)
             for index in 0..<count {
                 let text = unsafe UnsafeBufferPointer(rebasing: buffer[Int(starts[index])..<Int(starts[index + 1])])
-                var slot = unsafe Int(truncatingIfNeeded: Self.hash(text)) & mask
-                // A later token with the same text replaces the earlier one, as llama.cpp's
-                // text-to-id map does.
+                homes[index] = unsafe Int32(truncatingIfNeeded: Int(truncatingIfNeeded: Self.hash(text)) & mask)
+            }
+            // The ids in order of their home slots (a counting sort on the slot's top bits, ids
+            // ascending within a bucket), so that the table below is written front to back
+            // instead of at random: a 262,144-token vocabulary's table is 2 MB, and random
+            // writes to it cost a cache miss per token.
+            let shift = max(0, capacity.trailingZeroBitCount - 12)
+            var bucketStarts = [Int](repeating: 0, count: (capacity >> shift) + 1)
+            for home in homes { bucketStarts[Int(home) >> shift + 1] += 1 }
+            for bucket in 1..<bucketStarts.count { bucketStarts[bucket] += bucketStarts[bucket - 1] }
+            var order = [Int32](repeating: 0, count: count)
+            for index in 0..<count {
+                let bucket = Int(homes[index]) >> shift
+                order[bucketStarts[bucket]] = Int32(index)
+                bucketStarts[bucket] += 1
+            }
+            // Linear probing from each home slot; any insertion order gives a valid table, and
+            // ids ascend among equal texts (same home), so a later token with the same text
+            // replaces the earlier one, as llama.cpp's text-to-id map does.
+            for next in order {
+                let index = Int(next)
+                let text = unsafe UnsafeBufferPointer(rebasing: buffer[Int(starts[index])..<Int(starts[index + 1])])
+                var slot = Int(homes[index])
                 while slots[slot] != 0 {
                     let other = Int(slots[slot] - 1)
                     if unsafe buffer[Int(starts[other])..<Int(starts[other + 1])].elementsEqual(text) { break }

@@ -1,0 +1,196 @@
+import CWeightsSIMD
+import Foundation
+import Testing
+import WeightsEngine
+
+/// The decoder's C kernels: every path this CPU runs against the portable one, on random
+/// blocks of each weight format.
+@Suite struct QuantizedKernelTests {
+    /// (ggml type id, bytes per block, offsets of the binary16 scales in a block).
+    static let formats: [(type: Int32, name: String, scales: [Int])] = [
+        (Int32(WEIGHTS_GGML_Q8_0), "Q8_0", [0]), (Int32(WEIGHTS_GGML_Q5_0), "Q5_0", [0]),
+        (Int32(WEIGHTS_GGML_Q4_K), "Q4_K", [0, 2]), (Int32(WEIGHTS_GGML_Q6_K), "Q6_K", [208]),
+    ]
+
+    /// A generator that gives the same data on every run.
+    struct Random {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func unit() -> Float { Float(next() >> 40) / Float(1 << 24) * 2 - 1 }
+    }
+
+    /// `rows` rows of random blocks for `k` values, each scale a binary16 between about 2^-9 and 2^-6.
+    static func weights(type: Int32, scales: [Int], rows: Int, k: Int, random: inout Random) -> [UInt8] {
+        let blockBytes = weights_quantized_block_bytes(type), blocks = k / weights_quantized_block_elements(type)
+        var bytes = (0..<rows * blocks * blockBytes).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+        for block in 0..<rows * blocks {
+            for offset in scales {
+                let half = UInt16(0x1800 + random.next() % 0x0C00)  // exponent 6…8: 2^-9 … 2^-6
+                bytes[block * blockBytes + offset] = UInt8(half & 0xFF)
+                bytes[block * blockBytes + offset + 1] = UInt8(half >> 8)
+            }
+        }
+        return bytes
+    }
+
+    static func quantized(_ x: [Float], type: Int32, tokens: Int, k: Int) -> (bytes: [UInt8], stride: Int) {
+        let stride = weights_quantized_activation_size(type, k)
+        var bytes = [UInt8](repeating: 0, count: tokens * stride)
+        unsafe bytes.withUnsafeMutableBytes { out in
+            unsafe x.withUnsafeBufferPointer { x in
+                for t in 0..<tokens {
+                    _ = unsafe weights_quantize_activations(type, x.baseAddress! + t * k, k, out.baseAddress! + t * stride)
+                }
+            }
+        }
+        return (bytes, stride)
+    }
+
+    /// out[t × rows + r] for every token, through the matrix-matrix entry point.
+    static func matmul(_ w: [UInt8], type: Int32, rows: Int, k: Int, _ a: (bytes: [UInt8], stride: Int), tokens: Int,
+                       kernel: Int32) -> [Float] {
+        var out = [Float](repeating: .nan, count: tokens * rows)
+        let rowBytes = k / weights_quantized_block_elements(type) * weights_quantized_block_bytes(type)
+        let stride = a.stride
+        let ok = unsafe w.withUnsafeBytes { w in
+            unsafe a.bytes.withUnsafeBytes { a in
+                unsafe out.withUnsafeMutableBufferPointer { out in
+                    unsafe weights_quantized_matmul(type, w.baseAddress, rowBytes, rows, k, a.baseAddress, stride, tokens,
+                                                    out.baseAddress, rows, kernel)
+                }
+            }
+        }
+        #expect(ok)
+        return out
+    }
+
+    static func matvec(_ w: [UInt8], type: Int32, rows: Int, k: Int, _ a: ArraySlice<UInt8>, kernel: Int32) -> [Float] {
+        var out = [Float](repeating: .nan, count: rows)
+        let rowBytes = k / weights_quantized_block_elements(type) * weights_quantized_block_bytes(type)
+        let ok = unsafe w.withUnsafeBytes { w in
+            unsafe Array(a).withUnsafeBytes { a in
+                unsafe out.withUnsafeMutableBufferPointer { out in
+                    unsafe weights_quantized_matvec(type, w.baseAddress, rowBytes, rows, k, a.baseAddress, out.baseAddress, kernel)
+                }
+            }
+        }
+        #expect(ok)
+        return out
+    }
+
+    @Test(arguments: formats.indices)
+    func everyPathMatchesThePortableOne(format: Int) {
+        let (type, name, scales) = Self.formats[format]
+        var random = Random(state: UInt64(format) + 1)
+        // 37 rows: the four-row kernels and the rows left over; 6 tokens: the four-token
+        // kernels and the tokens left over; 1,024 values.
+        let rows = 37, k = 1024, tokens = 6
+        let w = Self.weights(type: type, scales: scales, rows: rows, k: k, random: &random)
+        let x = (0..<tokens * k).map { _ in random.unit() * 4 }
+        let a = Self.quantized(x, type: type, tokens: tokens, k: k)
+        let portable = Self.matmul(w, type: type, rows: rows, k: k, a, tokens: tokens, kernel: Int32(WEIGHTS_KERNEL_PORTABLE))
+        for kernel in [Int32(WEIGHTS_KERNEL_BEST), Int32(WEIGHTS_QUANTIZED_KERNEL_AVX2)] {
+            let fast = Self.matmul(w, type: type, rows: rows, k: k, a, tokens: tokens, kernel: kernel)
+            // The integer sums are equal; only the order of the binary32 additions differs.
+            let scale = portable.map(abs).max()!
+            let worst = zip(fast, portable).map { abs($0 - $1) }.max()!
+            #expect(worst <= 1e-5 * scale, "\(name), kernel \(kernel): worst difference \(worst) of \(scale)")
+            // The matrix-matrix product is the matrix-vector one for each token, bit for bit
+            // (the four-token kernels sum as the one-token ones do).
+            for t in 0..<tokens {
+                let single = Self.matvec(w, type: type, rows: rows, k: k, a.bytes[t * a.stride..<(t + 1) * a.stride], kernel: kernel)
+                #expect(single == Array(fast[t * rows..<(t + 1) * rows]), "\(name), token \(t)")
+            }
+        }
+    }
+
+    @Test(arguments: formats.indices)
+    func quantizedProductIsCloseToTheExactOne(format: Int) {
+        let (type, name, scales) = Self.formats[format]
+        var random = Random(state: UInt64(format) + 100)
+        let rows = 8, k = 512
+        let w = Self.weights(type: type, scales: scales, rows: rows, k: k, random: &random)
+        let x = (0..<k).map { _ in random.unit() }
+        let a = Self.quantized(x, type: type, tokens: 1, k: k)
+        let quantized = Self.matmul(w, type: type, rows: rows, k: k, a, tokens: 1, kernel: Int32(WEIGHTS_KERNEL_BEST))
+        var exact = [Float](repeating: 0, count: rows)
+        let rowBytes = k / weights_quantized_block_elements(type) * weights_quantized_block_bytes(type)
+        _ = unsafe w.withUnsafeBytes { w in
+            unsafe x.withUnsafeBufferPointer { x in
+                unsafe exact.withUnsafeMutableBufferPointer { out in
+                    unsafe weights_quantized_matmul_f32(type, w.baseAddress, rowBytes, rows, k, x.baseAddress, k, 1,
+                                                        out.baseAddress, rows, Int32(WEIGHTS_KERNEL_BEST))
+                }
+            }
+        }
+        // 8-bit activations: about 1% of the typical product.
+        let scale = exact.map(abs).max()!
+        for (q, e) in zip(quantized, exact) { #expect(abs(q - e) <= 0.03 * scale, "\(name): \(q) vs \(e)") }
+    }
+
+    @Test func vectorKernelsMatchThePortableOnes() {
+        var random = Random(state: 7)
+        for n in [1, 7, 8, 33, 256, 1000] {
+            let a = (0..<n).map { _ in random.unit() }, b = (0..<n).map { _ in random.unit() }
+            let portable = unsafe weights_dot_f32(a, b, n, Int32(WEIGHTS_KERNEL_PORTABLE))
+            let fast = unsafe weights_dot_f32(a, b, n, Int32(WEIGHTS_KERNEL_BEST))
+            #expect(abs(fast - portable) <= 1e-5 * Float(n).squareRoot())
+            var y1 = b, y2 = b
+            unsafe weights_axpy_f32(0.37, a, &y1, n, Int32(WEIGHTS_KERNEL_PORTABLE))
+            unsafe weights_axpy_f32(0.37, a, &y2, n, Int32(WEIGHTS_KERNEL_BEST))
+            #expect(zip(y1, y2).allSatisfy { abs($0 - $1) <= 1e-6 })
+            var g1 = a.map { $0 * 6 }, g2 = g1
+            unsafe weights_gelu_tanh_product(&g1, b, n, Int32(WEIGHTS_KERNEL_PORTABLE))
+            unsafe weights_gelu_tanh_product(&g2, b, n, Int32(WEIGHTS_KERNEL_BEST))
+            for i in 0..<n {
+                let g = Double(a[i] * 6), expected = 0.5 * g * (1 + tanh(0.7978845608028654 * (g + 0.044715 * g * g * g))) * Double(b[i])
+                #expect(abs(Double(g1[i]) - expected) <= 1e-6 * max(1, abs(g)))
+                #expect(abs(Double(g2[i]) - expected) <= 1e-6 * max(1, abs(g)))
+            }
+        }
+    }
+
+    @Test func attentionHeadMatchesItsDefinition() {
+        var random = Random(state: 11)
+        let size = 256, stride = 320
+        for count in [1, 5, 130] {
+            let q = (0..<size).map { _ in random.unit() }
+            let keys = (0..<count * stride).map { _ in random.unit() }, values = (0..<count * stride).map { _ in random.unit() }
+            // In Double: softmax of the scaled scores, then the weighted values.
+            let raw = (0..<count).map { p in (0..<size).reduce(0.0) { $0 + Double(q[$1]) * Double(keys[p * stride + $1]) } * 0.0625 }
+            let top = raw.max()!, weights = raw.map { exp($0 - top) }, total = weights.reduce(0, +)
+            let expected = (0..<size).map { i in (0..<count).reduce(0.0) { $0 + weights[$1] / total * Double(values[$1 * stride + i]) } }
+            for kernel in [Int32(WEIGHTS_KERNEL_BEST), Int32(WEIGHTS_KERNEL_PORTABLE)] {
+                var scores = [Float](repeating: 0, count: count), out = [Float](repeating: .nan, count: size)
+                unsafe weights_attend_head(q, keys, values, stride, count, size, 0.0625, &scores, &out, kernel)
+                let worst = zip(out, expected).map { abs(Double($0) - $1) }.max()!
+                #expect(worst <= 1e-5, "\(count) positions, kernel \(kernel): \(worst)")
+            }
+        }
+    }
+
+    @Test func workerPoolRunsEveryJobOnce() {
+        let pool = WorkerPool(threads: 3)
+        for jobs in [0, 1, 2, 5, 64] {
+            var hits = [Int](repeating: 0, count: max(1, jobs))
+            unsafe hits.withUnsafeMutableBufferPointer { hits in
+                let shared = unsafe UncheckedBox(hits)
+                // Each job writes only its own element.
+                pool.run(jobs: jobs) { job in unsafe shared.value[job] += 1 }
+            }
+            #expect(jobs == 0 || hits == [Int](repeating: 1, count: jobs))
+        }
+    }
+}
+
+/// Hands disjoint writes to the pool's threads.
+struct UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
