@@ -9,6 +9,9 @@ import Synchronization
 /// - `.int8`: floating tensors of rank 2 or more become I8 values plus F32 scales, and the
 ///   metadata records the scheme; rank 0 and 1 tensors keep their dtype.
 ///
+/// Checkpoints in the hub's quantized layouts (``HubQuantizedLayout``) are read through
+/// ``DequantizedSource``: each quantized layer becomes its weight, then converts as any other.
+///
 /// Integer, boolean and complex tensors, and float formats that cannot be read (F4, F6, the
 /// FNUZ and E8M0 formats), are copied byte for byte. The output is laid out canonically, so
 /// converting a file the reference wrote gives the file the reference would write for the
@@ -42,7 +45,11 @@ public final class TensorConverter: @unchecked Sendable {
     /// - Throws: `invalidArgument` when a quantized tensor's scale name is already taken, or
     ///   when a quantized source's scale tensor has the wrong dtype or shape.
     /// - Complexity: O(*t*) for *t* tensors.
-    public init(source: any TensorSource, target: ConversionTarget) throws {
+    public init(source stored: any TensorSource, target: ConversionTarget) throws {
+        // Layers in the hub's quantized layouts (compressed-tensors, DeepSeek-V3 FP8) are read
+        // dequantized, as the weights they stand for.
+        let dequantized = try DequantizedSource(stored)
+        let source: any TensorSource = dequantized.isQuantized ? dequantized : stored
         self.source = source
         self.target = target
         let planned = try WeightsError.tagging(file: source.path) { try Self.plan(source, target) }
