@@ -47,7 +47,8 @@ extension FuzzHarness {
             guard let tensor = try attempt("tensor '\(info.name)'", { try source.tensor(named: info.name) }) else { continue }
             try expect(tensor.dtype == info.dtype && tensor.shape == info.shape,
                        "tensor '\(info.name)' reads as \(tensor.dtype) \(tensor.shape), listed \(info.dtype) \(info.shape)")
-            _ = try attempt("floats of '\(info.name)'") { try tensor.floats() }
+            // Floats of a floating tensor; an integer one refuses, naming the file like any error.
+            _ = try attempt("floats of '\(info.name)'") { try WeightsError.tagging(file: path) { try tensor.floats() } }
         }
 
         if let tokenizer = try attempt("tokenizer", { try SentencePieceTokenizer(gguf: file) }) {
