@@ -4,7 +4,7 @@ import Weights
 struct DecompressCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decompress",
-        abstract: "Restore the original safetensors file from a .wzst container.",
+        abstract: "Restore the original safetensors or GGUF file from a .wzst container.",
         discussion: """
             The output is the file that was compressed, byte for byte. Every chunk's checksum \
             is checked, and every tensor's SHA-256 unless --no-verify is given; a damaged \
@@ -15,7 +15,7 @@ struct DecompressCommand: ParsableCommand {
     @Argument(help: "The container to decompress.")
     var input: String
 
-    @Argument(help: "The safetensors file to write.")
+    @Argument(help: "The file to write (the container's source, safetensors or GGUF).")
     var output: String
 
     @Option(help: "The threads that decompress at once (default: every core).")
