@@ -50,6 +50,31 @@ struct CompressGGUFTests {
         }
     }
 
+    @Test("block-format tensors are split into their fields; plain ones are byte-grouped; each chunk size restores them",
+          arguments: [4096, 8192 + 8, 1 << 20])
+    func blockFields(chunkSize: Int) throws {
+        let (original, container) = try Self.compressed("blocks-a32.gguf", chunkSize: chunkSize)
+        let gguf = try GGUFFile(bytes: original)
+        let file = try CompressFixtures.open(container)
+        let split: Set<GGMLType> = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
+        var seen = 0
+        for info in gguf.tensors {
+            let stored = try #require(file.compressedInfo(named: info.name))
+            if split.contains(info.type) {
+                #expect(stored.grouping == .blockFields, "\(info.name) \(info.type)")
+                seen += 1
+            } else if info.type == .f32 || info.type == .f16 || info.type == .bf16 {
+                #expect(stored.grouping == .exponentPlanes || stored.grouping == .none)
+            }
+            #expect(try file.tensor(named: info.name).copyBytes() == gguf.tensor(info).copyBytes())
+        }
+        #expect(seen > 0)
+        let directory = try CompressFixtures.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try file.decompress(to: directory + "/out.gguf")
+        #expect(try CompressFixtures.read(directory + "/out.gguf") == original)
+    }
+
     @Test("the header and metadata are kept exactly: a container of a container's fixture reads as GGUF")
     func prefixKept() throws {
         let (original, container) = try Self.compressed("metadata.gguf")

@@ -25,11 +25,15 @@ struct DecompressCommand: ParsableCommand {
           help: "Check every tensor's SHA-256 as well as every chunk's checksum.")
     var verify = true
 
+    @Flag(name: .customLong("sync", withSingleDash: false), inversion: .prefixedNo,
+          help: "Wait for the output to reach the disk (fsync) before renaming it into place. --no-sync keeps the write atomic but not durable, as zstd -d writes.")
+    var sync = true
+
     func run() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         let container = try CompressedFile(path: input, threads: threads)
         let bar = ProgressBar(label: "decompress")
-        try container.decompress(to: output, verifyDigests: verify) { done, total in
+        try container.decompress(to: output, verifyDigests: verify, syncToDisk: sync) { done, total in
             bar.update(done: done, total: total)
         }
         bar.finish()

@@ -1,6 +1,7 @@
 import WeightsCore
 import WeightsIntegrity
 
+import Synchronization
 import WeightsPlatform
 
 /// A compressed weights container opened for reading, memory-mapped.
@@ -37,6 +38,9 @@ public final class CompressedFile: @unchecked Sendable {
     public var threads: Int
     private let index: CompressedIndex
     private let positions: [UTF8Key: Int]
+    /// Decompressors left by earlier reads: a model loads a hundred tensors one by one, and a
+    /// fresh context and scratch buffer each time cost more in page faults than the decoding.
+    private let spareDecompressors = SpareDecompressors()
 
     /// Opens and checks the container at `path`.
     ///
@@ -101,6 +105,7 @@ public final class CompressedFile: @unchecked Sendable {
             try Self.checkAllocatable(entry)
             // The decoder writes every byte or throws: frame sizes are checked against the chunk.
             let owned = unsafe try ByteStorage.allocate(count: entry.storedByteCount, zeroed: false) { buffer in
+                unsafe Self.adviseHugePages(buffer)
                 unsafe try decode(entry, into: buffer)
                 if verifyDigest { unsafe try checkDigest(entry, UnsafeRawBufferPointer(buffer)) }
             }
@@ -125,10 +130,23 @@ public final class CompressedFile: @unchecked Sendable {
     /// Decompresses `entry`'s chunks into `destination`, in parallel.
     func decode(_ entry: CompressedTensorInfo, into destination: UnsafeMutableRawBufferPointer) throws {
         try ParallelChunks.run(jobs: entry.chunkCount, threads: threads,
-                               state: { try ChunkDecompressor(chunkSize: chunkSize) }) { decompressor, chunk in
+                               state: { try lendDecompressor() }) { lease, chunk in
+            let decompressor = lease.decompressor
             let range = index.chunkRange(chunk, of: entry)
             unsafe try decode(entry, chunk: chunk, into: UnsafeMutableRawBufferPointer(rebasing: destination[range]), using: decompressor)
         }
+    }
+
+    /// A decompressor for one thread's work, from the spares or new; it goes back to the
+    /// spares when the lease ends.
+    func lendDecompressor() throws -> DecompressorLease {
+        let spare = spareDecompressors.take()
+        return DecompressorLease(try spare ?? ChunkDecompressor(chunkSize: chunkSize), file: self)
+    }
+
+    /// Keeps `decompressor` for a later read (a few, one per thread at most).
+    fileprivate func giveBack(_ decompressor: ChunkDecompressor) {
+        spareDecompressors.keep(decompressor, limit: max(threads, 2))
     }
 
     /// Decompresses chunk `chunk` of `entry` into `destination`, which holds exactly its bytes.
@@ -138,7 +156,7 @@ public final class CompressedFile: @unchecked Sendable {
         let frames = index.frames[firstFrame..<firstFrame + entry.planeCount]
         do {
             unsafe try decompressor.decompress(frames.map { unsafe UnsafeRawBufferPointer(rebasing: storage.bytes[$0]) },
-                                        grouping: entry.grouping, into: unsafe destination)
+                                        of: entry, into: unsafe destination)
         } catch let failure as ChunkDecompressor.PlaneFailure {
             // A frame that reads as damaged because the file was cut under us is a changed
             // file, not a damaged one.
@@ -158,6 +176,19 @@ public final class CompressedFile: @unchecked Sendable {
         }
     }
 
+    /// Asks for transparent huge pages over a large buffer about to be written whole: the
+    /// kernel then faults it in 2 MiB at a time instead of 4 KiB (a model loaded from a
+    /// container spent more time in those faults than in decompressing).
+    static func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
+        let huge = 2 << 20
+        guard buffer.count >= 2 * huge, let base = buffer.baseAddress else { return }
+        let start = (Int(bitPattern: base) + huge - 1) & ~(huge - 1)
+        let end = (Int(bitPattern: base) + buffer.count) & ~(huge - 1)
+        // Safety: the range lies inside `buffer`; the advice changes no byte of it.
+        guard end > start, let pointer = unsafe UnsafeMutableRawPointer(bitPattern: start) else { return }
+        _ = unsafe madvise(pointer, end - start, MADV_HUGEPAGE)
+    }
+
     /// Refuses a tensor larger than the machine's memory before anything is allocated: its
     /// size was checked against its frames, but frames may legitimately expand 32768-fold.
     static func checkAllocatable(_ entry: CompressedTensorInfo) throws {
@@ -174,9 +205,36 @@ extension CompressedFile: TensorSource {
     public func checkUnchanged() throws { try storage.checkUnchanged() }
 }
 
+/// The decompressors a file keeps between reads, under a lock.
+final class SpareDecompressors: Sendable {
+    private let spares = Mutex<[ChunkDecompressor]>([])
+
+    func take() -> ChunkDecompressor? { spares.withLock { $0.popLast() } }
+
+    func keep(_ decompressor: ChunkDecompressor, limit: Int) {
+        spares.withLock { if $0.count < limit { $0.append(decompressor) } }
+    }
+}
+
+/// A ``ChunkDecompressor`` lent to one thread; handed back to its file when released.
+final class DecompressorLease {
+    let decompressor: ChunkDecompressor
+    private let file: CompressedFile
+
+    init(_ decompressor: ChunkDecompressor, file: CompressedFile) {
+        self.decompressor = decompressor
+        self.file = file
+    }
+
+    deinit { file.giveBack(decompressor) }
+}
+
 /// One thread's decompression context and scratch space for a chunk's planes.
+///
+/// Sendable only to be kept between reads: one thread uses it at a time, and it changes hands
+/// under the lock of the file's spares.
 @safe  // Safety: owns the memory its pointers address (allocated at init, freed at deinit), and no pointer leaves its methods.
-final class ChunkDecompressor {
+final class ChunkDecompressor: @unchecked Sendable {
     /// A plane that failed to decompress: which, and libzstd's reason.
     struct PlaneFailure: Error {
         var plane: Int
@@ -193,19 +251,26 @@ final class ChunkDecompressor {
 
     deinit { unsafe planes.deallocate() }
 
-    /// Decompresses a chunk's plane frames into `chunk`, then interleaves them.
-    func decompress(_ frames: [UnsafeRawBufferPointer], grouping: ByteGrouping, into chunk: UnsafeMutableRawBufferPointer) throws {
+    /// Decompresses a chunk of `entry` from its plane frames into `chunk`, then interleaves them.
+    func decompress(_ frames: [UnsafeRawBufferPointer], of entry: CompressedTensorInfo, into chunk: UnsafeMutableRawBufferPointer) throws {
+        let grouping = entry.grouping
         // Without grouping the single plane is the chunk: decompress it in place.
         let target = unsafe grouping == .none ? chunk : UnsafeMutableRawBufferPointer(rebasing: planes[0..<chunk.count])
-        let planeSize = unsafe chunk.count / frames.count
+        let sizes = unsafe entry.planeSizes(chunk.count)
+        var start = 0
         for unsafe (plane, frame) in unsafe frames.enumerated() {
             do {
-                unsafe try decompressor.decompress(frame, into: UnsafeMutableRawBufferPointer(rebasing: target[plane * planeSize..<(plane + 1) * planeSize]))
+                unsafe try decompressor.decompress(frame, into: UnsafeMutableRawBufferPointer(rebasing: target[start..<start + sizes[plane]]))
             } catch {
                 throw PlaneFailure(plane: plane, reason: error.description)
             }
+            start += sizes[plane]
         }
-        if grouping != .none { unsafe grouping.join(UnsafeRawBufferPointer(target), width: frames.count, into: chunk) }
+        switch grouping {
+        case .none: break
+        case .blockFields: unsafe BlockFields.join(UnsafeRawBufferPointer(target), fields: entry.fields, into: chunk)
+        case .planes, .exponentPlanes: unsafe grouping.join(UnsafeRawBufferPointer(target), width: frames.count, into: chunk)
+        }
     }
 }
 
@@ -222,18 +287,21 @@ extension CompressedFile {
     /// its chunks in order beside the others (see `RestorePipeline`). The output is an
     /// `AtomicFile`: a damaged container leaves no output behind.
     ///
-    /// - Parameter verifyDigests: also check every tensor's SHA-256 (chunk checksums are always
-    ///   checked).
+    /// - Parameters:
+    ///   - verifyDigests: also check every tensor's SHA-256 (chunk checksums are always checked).
+    ///   - syncToDisk: wait for the data to reach the disk before renaming it into place
+    ///     (`fsync`). Off, the output is still atomic but a power loss may leave it empty; the
+    ///     container itself is the durable copy.
     /// - Complexity: O(original size) over ``threads`` threads; memory O(`threads × chunkSize`).
     /// - Throws: `corruptData` naming this container and the damaged tensor; `io` naming `path`.
-    public func decompress(to path: String, verifyDigests: Bool = true, progress: Progress? = nil) throws {
+    public func decompress(to path: String, verifyDigests: Bool = true, syncToDisk: Bool = true, progress: Progress? = nil) throws {
         var emptyHasher = SHA256Digest.Hasher()
         let empty = Hex.string(emptyHasher.finalize())
         if verifyDigests, let entry = compressedTensors.first(where: { $0.chunkCount == 0 && $0.sha256 != empty }) {
             throw WeightsError(.corruptData, "tensor '\(entry.name)' fails its SHA-256 check: \(empty), expected \(entry.sha256)",
                                file: self.path, tensor: entry.name)
         }
-        let out = try AtomicFile(path: path)
+        let out = try AtomicFile(path: path, syncToDisk: syncToDisk)
         var prefix = ByteWriter()
         if index.source == .safetensors { prefix.append(UInt64(index.headerBytes.count)) }
         prefix.bytes += index.headerBytes

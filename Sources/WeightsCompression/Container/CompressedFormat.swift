@@ -71,6 +71,24 @@ public struct CompressedTensorInfo: Sendable, Hashable {
     public var compressedSize: Int
     /// The position of the tensor's first frame in the index's frame list.
     var firstFrame: Int
+    /// Stored bytes per chunk: the container's chunk size, or for `blockFields` the most
+    /// whole blocks it holds.
+    var chunkBytes: Int
+    /// For `blockFields`, the byte widths of the block's fields; else empty.
+    var fields: [Int] = []
+
+    /// The size of each plane of a chunk of `count` bytes.
+    func planeSizes(_ count: Int) -> [Int] {
+        grouping == .blockFields ? BlockFields.planeSizes(fields: fields, count: count)
+            : Array(repeating: count / planeCount, count: planeCount)
+    }
+
+    /// Stored bytes per chunk of a tensor with this grouping and these fields.
+    static func chunkBytes(_ chunkSize: Int, grouping: ByteGrouping, fields: [Int]) -> Int {
+        guard grouping == .blockFields else { return chunkSize }
+        let block = fields.reduce(0, +)
+        return chunkSize - chunkSize % block
+    }
 
     public var name: String { info.name }
 
@@ -97,8 +115,8 @@ struct CompressedIndex {
 
     /// The raw byte range, within its tensor, of chunk `chunk`.
     func chunkRange(_ chunk: Int, of tensor: CompressedTensorInfo) -> Range<Int> {
-        let start = chunk * chunkSize
-        return start..<min(start + chunkSize, tensor.storedByteCount)
+        let start = chunk * tensor.chunkBytes
+        return start..<min(start + tensor.chunkBytes, tensor.storedByteCount)
     }
 }
 
@@ -233,6 +251,7 @@ extension CompressedIndex {
         }
         let headerBytes: [UInt8], header: SafetensorsHeader, originalSize: Int
         var placements: [(fileOffset: Int, stored: Int)] = []
+        var fields: [[Int]?] = []
         switch source {
         case .safetensors:
             let headerLength: UInt64 = unsafe try reader.read()
@@ -245,7 +264,7 @@ extension CompressedIndex {
             originalSize = 8 + headerBytes.count + header.dataSize
             placements = header.tensors.map { (8 + headerBytes.count + $0.dataOffsets.lowerBound, $0.byteCount) }
         case .gguf:
-            (headerBytes, originalSize, header, placements) = unsafe try parseGGUFPrefix(&reader)
+            (headerBytes, originalSize, header, placements, fields) = unsafe try parseGGUFPrefix(&reader)
         }
         let chunkSize = unsafe Int(try reader.read() as UInt32)
         guard CompressedFormat.chunkSizes.contains(chunkSize), chunkSize % 8 == 0 else {
@@ -261,8 +280,10 @@ extension CompressedIndex {
         var tensors: [CompressedTensorInfo] = []
         tensors.reserveCapacity(tensorCount)
         var frameCount = 0
-        for (info, placement) in zip(header.tensors, placements) {
-            let tensor = unsafe try parseRecord(&reader, info: info, placement: placement, chunkSize: chunkSize, firstFrame: frameCount)
+        for (position, (info, placement)) in zip(header.tensors, placements).enumerated() {
+            let blockFields = position < fields.count ? fields[position] : nil
+            let tensor = unsafe try parseRecord(&reader, info: info, placement: placement, fields: blockFields,
+                                                chunkSize: chunkSize, firstFrame: frameCount)
             frameCount += tensor.chunkCount * tensor.planeCount
             tensors.append(tensor)
         }
@@ -278,7 +299,7 @@ extension CompressedIndex {
     }
 
     private static func parseRecord(_ reader: inout ByteReader, info: TensorInfo, placement: (fileOffset: Int, stored: Int),
-                                    chunkSize: Int, firstFrame: Int) throws -> CompressedTensorInfo {
+                                    fields blockFields: [Int]?, chunkSize: Int, firstFrame: Int) throws -> CompressedTensorInfo {
         let recordOffset = unsafe reader.offset
         let groupingCode: UInt8 = unsafe try reader.read(), planeCount = unsafe Int(try reader.read() as UInt8)
         let reserved: UInt16 = unsafe try reader.read(), chunkCount = unsafe Int(try reader.read() as UInt32)
@@ -286,18 +307,24 @@ extension CompressedIndex {
         func fail(_ reason: String) -> WeightsError {
             WeightsError(.corruptData, "tensor '\(info.name)': \(reason)", tensor: info.name, offset: recordOffset)
         }
-        guard let grouping = ByteGrouping(rawValue: groupingCode), reserved == 0 else {
+        guard let grouping = ByteGrouping(rawValue: groupingCode), reserved == 0,
+              grouping != .blockFields || blockFields != nil else {
             throw fail("unknown byte grouping \(groupingCode)")
         }
+        let fields = grouping == .blockFields ? blockFields ?? [] : []
+        let chunkBytes = CompressedTensorInfo.chunkBytes(chunkSize, grouping: grouping, fields: fields)
         let stored = placement.stored
-        let expectedChunks = stored / chunkSize + (stored % chunkSize == 0 ? 0 : 1)
+        let expectedChunks = stored / chunkBytes + (stored % chunkBytes == 0 ? 0 : 1)
         guard chunkCount == expectedChunks else { throw fail("\(chunkCount) chunks, expected \(expectedChunks)") }
-        let validWidth = grouping == .none ? planeCount == 1
-            : ByteGrouping.widths.contains(planeCount) && stored % planeCount == 0
+        let validWidth = switch grouping {
+        case .none: planeCount == 1
+        case .blockFields: planeCount == fields.count + 1
+        case .planes, .exponentPlanes: ByteGrouping.widths.contains(planeCount) && stored % planeCount == 0
+        }
         guard validWidth else { throw fail("\(grouping) over \(planeCount)-byte elements of \(stored) stored bytes") }
         return CompressedTensorInfo(info: info, grouping: grouping, planeCount: planeCount, chunkCount: chunkCount,
                                     sha256: Hex.string(digest), storedByteCount: stored, fileOffset: placement.fileOffset,
-                                    compressedSize: 0, firstFrame: firstFrame)
+                                    compressedSize: 0, firstFrame: firstFrame, chunkBytes: chunkBytes, fields: fields)
     }
 
     /// Lays the frames end to end from the prologue, checks that they fill the data section
@@ -307,8 +334,9 @@ extension CompressedIndex {
         for position in tensors.indices {
             var tensor = tensors[position]
             for chunk in 0..<tensor.chunkCount {
-                let planeBytes = chunkRange(chunk, of: tensor).count / tensor.planeCount
+                let planeSizes = tensor.planeSizes(chunkRange(chunk, of: tensor).count)
                 for plane in 0..<tensor.planeCount {
+                    let planeBytes = planeSizes[plane]
                     let frame = tensor.firstFrame + chunk * tensor.planeCount + plane
                     let size = frames[frame].count
                     guard size > 0, planeBytes <= size * CompressedFormat.maximumExpansion, size <= dataEnd - offset else {
@@ -332,7 +360,8 @@ extension CompressedIndex {
     /// A GGUF source's prefix (a zstd frame in the index) and original size; its tensors and
     /// their placements, from the GGUF header the prefix holds.
     private static func parseGGUFPrefix(_ reader: inout ByteReader) throws
-        -> (prefix: [UInt8], originalSize: Int, header: SafetensorsHeader, placements: [(fileOffset: Int, stored: Int)]) {
+        -> (prefix: [UInt8], originalSize: Int, header: SafetensorsHeader, placements: [(fileOffset: Int, stored: Int)],
+            fields: [[Int]?]) {
         let start = unsafe reader.offset
         let rawLength: UInt64 = unsafe try reader.read(), frameLength: UInt64 = unsafe try reader.read()
         guard rawLength <= UInt64(CompressedFormat.maximumPrefixLength), frameLength > 0, unsafe frameLength <= UInt64(reader.remaining),
@@ -365,7 +394,7 @@ extension CompressedIndex {
             throw corrupt("the GGUF header's first tensor begins at \(layout.prefixLength), not after the \(prefix.count)-byte header",
                           offset: start)
         }
-        return (prefix, Int(size), layout.header, layout.placements)
+        return (prefix, Int(size), layout.header, layout.placements, layout.types.map(BlockFields.fields(for:)))
     }
 
     private static func corrupt(_ reason: String, offset: Int) -> WeightsError {

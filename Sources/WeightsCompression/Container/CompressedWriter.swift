@@ -80,7 +80,7 @@ public enum CompressedWriter {
         progress: Progress? = nil
     ) throws -> CompressionSummary {
         let input = Input(kind: .safetensors, storage: source.storage, headerBytes: unsafe Array(source.storage.bytes[8..<source.dataOffset]),
-                          tensors: source.tensors.map { ($0, source.dataOffset + $0.dataOffsets.lowerBound, $0.byteCount) },
+                          tensors: source.tensors.map { ($0, source.dataOffset + $0.dataOffsets.lowerBound, $0.byteCount, nil) },
                           checkUnchanged: source.checkUnchanged)
         return try compress(input, to: path, options: options, progress: progress)
     }
@@ -89,8 +89,9 @@ public enum CompressedWriter {
     /// header and metadata verbatim, each tensor's blocks with the padding after them, so that
     /// decompressing gives back the file byte for byte and each tensor reads on its own.
     ///
-    /// Tensors of F32, F16, BF16 and F64 are byte-grouped as in safetensors files; block
-    /// formats (Q4_K and the others) are compressed as they are.
+    /// Tensors of F32, F16, BF16 and F64 are byte-grouped as in safetensors files; the blocks
+    /// of Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q2_K to Q6_K are split into their fields (scales
+    /// with scales, quants with quants; see `BlockFields`); other types are stored as they are.
     ///
     /// - Throws: as ``compress(_:to:options:progress:)-(SafetensorsFile,_,_,_)``, and
     ///   `unsupportedFormat` when two tensors share bytes.
@@ -101,7 +102,9 @@ public enum CompressedWriter {
     ) throws -> CompressionSummary {
         let layout = try GGUFContainerLayout(source, fileSize: source.fileSize)
         let input = Input(kind: .gguf, storage: source.storage, headerBytes: unsafe Array(source.storage.bytes[0..<layout.prefixLength]),
-                          tensors: zip(layout.tensors, layout.placements).map { ($0, $1.fileOffset, $1.stored) },
+                          tensors: zip(zip(layout.tensors, layout.placements), layout.types).map {
+                              ($0.0, $0.1.fileOffset, $0.1.stored, BlockFields.fields(for: $1))
+                          },
                           checkUnchanged: source.storage.checkUnchanged)
         return try compress(input, to: path, options: options, progress: progress)
     }
@@ -126,7 +129,7 @@ public enum CompressedWriter {
         var kind: CompressedSourceFormat
         var storage: ByteStorage
         var headerBytes: [UInt8]
-        var tensors: [(info: TensorInfo, fileOffset: Int, stored: Int)]
+        var tensors: [(info: TensorInfo, fileOffset: Int, stored: Int, fields: [Int]?)]
         var checkUnchanged: () throws -> Void
         var fileSize: Int { unsafe storage.bytes.count }
     }
@@ -160,13 +163,15 @@ public enum CompressedWriter {
     /// Every tensor's grouping and chunk count; sizes and digests come later.
     private static func layout(_ source: Input, chunkSize: Int) -> [CompressedTensorInfo] {
         var firstFrame = 0
-        return source.tensors.map { info, fileOffset, stored in
-            let preferred = ByteGrouping.preferred(for: info.dtype)
-            let (grouping, width) = stored % preferred.width == 0 ? preferred : (.none, 1)
-            let chunks = stored / chunkSize + (stored % chunkSize == 0 ? 0 : 1)
+        return source.tensors.map { info, fileOffset, stored, fields in
+            let preferred = fields.map { (ByteGrouping.blockFields, $0.count + 1) } ?? ByteGrouping.preferred(for: info.dtype)
+            let (grouping, width) = preferred.0 == .blockFields || stored % preferred.1 == 0 ? preferred : (.none, 1)
+            let chunkBytes = CompressedTensorInfo.chunkBytes(chunkSize, grouping: grouping, fields: fields ?? [])
+            let chunks = stored / chunkBytes + (stored % chunkBytes == 0 ? 0 : 1)
             defer { firstFrame += chunks * width }
             return CompressedTensorInfo(info: info, grouping: grouping, planeCount: width, chunkCount: chunks, sha256: "",
-                                        storedByteCount: stored, fileOffset: fileOffset, compressedSize: 0, firstFrame: firstFrame)
+                                        storedByteCount: stored, fileOffset: fileOffset, compressedSize: 0, firstFrame: firstFrame,
+                                        chunkBytes: chunkBytes, fields: grouping == .blockFields ? fields ?? [] : [])
         }
     }
 
@@ -200,7 +205,7 @@ public enum CompressedWriter {
         for (position, tensor) in plan.enumerated() {
             let start = tensor.fileOffset
             for chunk in 0..<tensor.chunkCount {
-                let range = chunk * options.chunkSize..<min((chunk + 1) * options.chunkSize, tensor.storedByteCount)
+                let range = chunk * tensor.chunkBytes..<min((chunk + 1) * tensor.chunkBytes, tensor.storedByteCount)
                 jobs.append(Job(tensor: position, bytes: start + range.lowerBound..<start + range.upperBound))
             }
         }
@@ -219,8 +224,7 @@ public enum CompressedWriter {
                 let job = batch[batch.startIndex + slot]
                 let tensor = plan[job.tensor]
                 do {
-                    unsafe results[slot] = unsafe try compressor.compress(UnsafeRawBufferPointer(rebasing: file[job.bytes]),
-                                                            grouping: tensor.grouping, width: tensor.planeCount)
+                    unsafe results[slot] = unsafe try compressor.compress(UnsafeRawBufferPointer(rebasing: file[job.bytes]), of: tensor)
                 } catch {
                     throw WeightsError(.io, "cannot compress tensor '\(tensor.name)': \(error)", tensor: tensor.name)
                 }
@@ -259,18 +263,25 @@ private final class ChunkCompressor {
     }
 
     /// The chunk's frames, one per plane, end to end, and their sizes.
-    func compress(_ chunk: UnsafeRawBufferPointer, grouping: ByteGrouping, width: Int) throws -> (bytes: [UInt8], sizes: [Int]) {
+    func compress(_ chunk: UnsafeRawBufferPointer, of tensor: CompressedTensorInfo) throws -> (bytes: [UInt8], sizes: [Int]) {
+        let grouping = tensor.grouping, width = tensor.planeCount
         var grouped = unsafe chunk
         if grouping != .none {
             let scratch = unsafe UnsafeMutableRawBufferPointer(rebasing: planes[0..<chunk.count])
-            unsafe grouping.split(chunk, width: width, into: scratch)
+            if grouping == .blockFields {
+                unsafe BlockFields.split(chunk, fields: tensor.fields, into: scratch)
+            } else {
+                unsafe grouping.split(chunk, width: width, into: scratch)
+            }
             unsafe grouped = UnsafeRawBufferPointer(scratch)
         }
-        let planeSize = chunk.count / width
+        let planeSizes = tensor.planeSizes(chunk.count)
         var bytes: [UInt8] = []
         var sizes: [Int] = []
+        var start = 0
         for plane in 0..<width {
-            let source = unsafe UnsafeRawBufferPointer(rebasing: grouped[plane * planeSize..<(plane + 1) * planeSize])
+            let source = unsafe UnsafeRawBufferPointer(rebasing: grouped[start..<start + planeSizes[plane]])
+            start += planeSizes[plane]
             let isExponent = grouping == .exponentPlanes && plane == width - 1
             let size = unsafe try (isExponent ? exponentCompressor : compressor).compress(source, into: frame)
             unsafe bytes += UnsafeRawBufferPointer(rebasing: frame[0..<size])

@@ -14,6 +14,8 @@ struct GGUFContainerLayout {
     var tensors: [TensorInfo]
     /// Per tensor: where its stored bytes begin in the file, and how many there are.
     var placements: [(fileOffset: Int, stored: Int)]
+    /// Per tensor: its GGML type.
+    var types: [GGMLType]
     /// The scalar and string metadata values, as text (as `GGUFTensorSource` presents them).
     var metadata: [String: String]
 
@@ -27,6 +29,7 @@ struct GGUFContainerLayout {
         prefixLength = file.dataOffset + (ordered.first?.offset ?? max(dataEnd, 0))
         tensors = []
         placements = []
+        types = ordered.map(\.type)
         for (position, tensor) in ordered.enumerated() {
             let end = position + 1 < ordered.count ? ordered[position + 1].offset : dataEnd
             guard end - tensor.offset >= tensor.byteCount else {

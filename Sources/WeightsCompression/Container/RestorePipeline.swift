@@ -91,9 +91,9 @@ final class RestorePipeline: @unchecked Sendable {
     /// - Throws: the first error: a damaged chunk, a failed digest, a failed write.
     func run(threads: Int, progress: (Int) -> Void) throws {
         let workers = max(1, min(threads, jobs.count))
-        try ParallelChunks.run(jobs: workers, threads: workers, state: { try ChunkDecompressor(chunkSize: chunkSize) }) { decompressor, _ in
+        try ParallelChunks.run(jobs: workers, threads: workers, state: { try file.lendDecompressor() }) { lease, _ in
             do {
-                try work(decompressor, progress: progress)
+                try work(lease.decompressor, progress: progress)
             } catch {
                 state.withLock { if $0.failure == nil { $0.failure = error } }
             }
