@@ -256,7 +256,7 @@ final class ChunkDecompressor: @unchecked Sendable {
         let grouping = entry.grouping
         // Without grouping the single plane is the chunk: decompress it in place.
         let target = unsafe grouping == .none ? chunk : UnsafeMutableRawBufferPointer(rebasing: planes[0..<chunk.count])
-        let sizes = unsafe entry.planeSizes(chunk.count)
+        let sizes = entry.planeSizes(chunk.count)
         var start = 0
         for unsafe (plane, frame) in unsafe frames.enumerated() {
             do {

@@ -7,8 +7,9 @@ import WeightsPlatform
 /// Restores a container's tensor bytes into a file, with decompression, verification and
 /// writing overlapped on every thread.
 ///
-/// Each thread takes the next chunk in data order, decompresses it into a buffer of a small
-/// pool and writes it at its place in the file (`pwrite`). A tensor's SHA-256 is sequential,
+/// Each thread takes the next chunk, decompresses it into a buffer of a small pool and writes
+/// it at its place in the file (`pwrite`). Chunks go in order within each tensor, with the
+/// tensors interleaved in proportion to their sizes. A tensor's SHA-256 is sequential,
 /// so it runs over the tensor's chunks in order, by whichever thread finds the next one ready
 /// while no other thread hashes that tensor: small tensors hash side by side, and a large
 /// tensor hashes on one thread while the others decompress its later chunks. A thread always
@@ -70,6 +71,16 @@ final class RestorePipeline: @unchecked Sendable {
         for (position, entry) in file.compressedTensors.enumerated() {
             for chunk in 0..<entry.chunkCount { jobs.append(Job(tensor: position, chunk: chunk)) }
         }
+        // Each tensor's chunks spread evenly through the run (ordered by how far into its
+        // tensor a chunk is), rather than tensor after tensor: the chunk before a chunk's is
+        // then almost always hashed by the time it is decompressed, so the thread that
+        // decompressed it hashes it at once, from its cache, and many tensors hash side by
+        // side instead of one long tensor on one thread. Writes land out of order, at their offsets.
+        jobs.sort { a, b in
+            let left = (a.chunk + 1) * file.compressedTensors[b.tensor].chunkCount
+            let right = (b.chunk + 1) * file.compressedTensors[a.tensor].chunkCount
+            return left != right ? left < right : a.tensor < b.tensor
+        }
         self.jobs = jobs
         // Enough buffers that a thread rarely waits for one while another hashes a long tensor.
         let slots = max(1, min(jobs.count, threads * 4))
@@ -109,7 +120,7 @@ final class RestorePipeline: @unchecked Sendable {
                 return
             case .wait:
                 // Another thread holds the only work left (hashing a tensor, or the last chunks).
-                _ = usleep(20)
+                _ = usleep(50)
             case .decode(let job, let slot):
                 let entry = file.compressedTensors[job.tensor]
                 let range = file.chunkRange(job.chunk, of: entry)
