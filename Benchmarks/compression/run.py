@@ -7,9 +7,15 @@ On all-MiniLM-L6-v2 (F32) and its BF16 cast, in one run:
   - decompression: every tensor of the container decompressed into fresh memory, on 1 and on
     all cores, against libzstd decompressing the `zstd -3` file into fresh memory in the same
     process (what `zstd -d` does, without its file I/O).
+And as a user runs it, whole processes side by side (start-up, file I/O and, for Weights,
+the fsync of its atomic write included), warm cache, alternated runs, medians, on MiniLM and on
+a 1 GiB F32 file of normal(0, 0.02) weights:
+  - `weights decompress m.wzst out.safetensors` (every tensor's SHA-256 checked) against
+    `zstd -d` of the `zstd -3` file;
+  - `weights compress` against `zstd -3`.
 Reports medians and ratios, and writes Benchmarks/compression/RESULTS.md.
 
-    python3 Benchmarks/compression/run.py [--runs 5]
+    python3 Benchmarks/compression/run.py [--runs 5] [--process-runs 11] [--process-only]
 
 Needs: the `zstd` tool, numpy, ml_dtypes and safetensors (pip; versions in the README beside
 this script), and the model (scripts/setup). Builds WeightsBench in release mode.
@@ -21,6 +27,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import time
 
 import ml_dtypes
 import numpy as np
@@ -51,14 +58,139 @@ def bf16_copy(source):
     return path
 
 
+def f32_gib_copy():
+    """A 1 GiB F32 file: 8 tensors of 32M normal(0, 0.02) values (seeded), written once."""
+    path = os.path.join(WORK, "normal-f32-1gib.safetensors")
+    if not os.path.exists(path):
+        rng = np.random.default_rng(16)
+        tensors = {f"layer{i}.weight": (rng.standard_normal((4096, 8192), dtype=np.float32) * np.float32(0.02))
+                   for i in range(8)}
+        save_file(tensors, path)
+    return path
+
+
+def run_process(command):
+    """Runs `command` (output discarded; it must succeed); returns (wall seconds, CPU seconds)."""
+    start = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    if status != 0:
+        sys.exit(f"{' '.join(command)} failed ({status})")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def alternate(pairs, runs):
+    """Runs every command of `pairs` (name → command) in turn, `runs` rounds, after one warm-up
+    round; returns name → (median wall, median CPU)."""
+    for command in pairs.values():
+        run_process(command)
+    samples = {name: [] for name in pairs}
+    for _ in range(runs):
+        for name, command in pairs.items():
+            samples[name].append(run_process(command))
+    return {name: (statistics.median(w for w, _ in values), statistics.median(c for _, c in values))
+            for name, values in samples.items()}
+
+
+def process_rows(files, runs):
+    """The whole-process comparison on each (label, safetensors path)."""
+    rows = []
+    for label, source in files:
+        base = os.path.join(WORK, "process-" + os.path.basename(source))
+        wzst, zst = base + ".wzst", base + ".zst"
+        subprocess.run([benchlib.WEIGHTS, "compress", source, wzst], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["zstd", "-3", "-q", "-f", source, "-o", zst], check=True)
+        size = os.path.getsize(source)
+        benchlib.read_through(source)
+        d = alternate({"ours": [benchlib.WEIGHTS, "decompress", wzst, base + ".out.safetensors"],
+                       "ours-1": [benchlib.WEIGHTS, "decompress", "--threads", "1", wzst, base + ".out.safetensors"],
+                       "ours-nosync": [benchlib.WEIGHTS, "decompress", "--no-sync", wzst, base + ".out.safetensors"],
+                       "zstd": ["zstd", "-d", "-q", "-f", zst, "-o", base + ".zstd.safetensors"]}, runs)
+        c = alternate({"ours": [benchlib.WEIGHTS, "compress", source, wzst + ".tmp"],
+                       "zstd": ["zstd", "-3", "-q", "-f", source, "-o", zst + ".tmp"]}, runs)
+        for path in (base + ".out.safetensors", base + ".zstd.safetensors", wzst + ".tmp", zst + ".tmp"):
+            os.remove(path)
+
+        def cell(wall_cpu):
+            wall, cpu = wall_cpu
+            return f"{wall * 1000:.0f} ms ({cpu * 1000:.0f} ms CPU)"
+        rows.append((f"{label}: `weights decompress` (all SHA-256 checked, fsync'd) vs `zstd -d`",
+                     f"{cell(d['ours'])}; 1 thread {cell(d['ours-1'])}", cell(d["zstd"]),
+                     f"{d['zstd'][0] / d['ours'][0]:.2f}× (1 thread {d['zstd'][0] / d['ours-1'][0]:.2f}×; target ≥ 1.5×)"))
+        rows.append((f"{label}: `weights decompress --no-sync` (all SHA-256 checked, not fsync'd, as `zstd -d`)",
+                     cell(d["ours-nosync"]), cell(d["zstd"]), f"{d['zstd'][0] / d['ours-nosync'][0]:.2f}× (target ≥ 1.5×)"))
+        rows.append((f"{label}: `weights compress` (fsync'd) vs `zstd -3`",
+                     f"{cell(c['ours'])}, {size / os.path.getsize(wzst):.4f}×", f"{cell(c['zstd'])}, {size / os.path.getsize(zst):.4f}×",
+                     f"{c['zstd'][0] / c['ours'][0]:.2f}× (target ≥ 1×)"))
+    return rows
+
+
+def gguf_rows():
+    """gemma-3-270m Q4_K_M in a container (its blocks split into field planes) against `zstd -19`
+    and `zstd -3` of the file, and the round trip checked byte for byte. `zstd -19` takes about
+    ten minutes on this file: its size is kept in .bench/compression/gguf-zstd19.json."""
+    source = os.path.join(benchlib.MODELS, "gemma-3-270m", "gemma-3-270m-Q4_K_M.gguf")
+    if not os.path.exists(source):
+        return []
+    size = os.path.getsize(source)
+    wzst = os.path.join(WORK, "gemma.gguf.wzst")
+    seconds, _ = benchlib.time_command([benchlib.WEIGHTS, "compress", source, wzst], capture=True)
+    restored = os.path.join(WORK, "gemma.restored.gguf")
+    subprocess.run([benchlib.WEIGHTS, "decompress", wzst, restored], check=True, stdout=subprocess.DEVNULL)
+    same = subprocess.run(["cmp", "-s", source, restored]).returncode == 0
+    os.remove(restored)
+    zst3 = os.path.join(WORK, "gemma.gguf.zst")
+    zstd3_seconds, _ = benchlib.time_command(["zstd", "-3", "-q", "-f", source, "-o", zst3])
+    cache = os.path.join(WORK, "gguf-zstd19.json")
+    if not os.path.exists(cache):
+        zst19 = os.path.join(WORK, "gemma.gguf.19.zst")
+        zstd19_seconds, _ = benchlib.time_command(["zstd", "-19", "-q", "-f", source, "-o", zst19])
+        json.dump({"size": os.path.getsize(zst19), "seconds": zstd19_seconds}, open(cache, "w"))
+        os.remove(zst19)
+    zstd19 = json.load(open(cache))
+    return [("gemma-3-270m Q4_K_M GGUF: size ratio (`weights compress model.gguf m.wzst`)",
+             f"{size / os.path.getsize(wzst):.4f}× in {seconds:.2f} s; round trip {'byte for byte' if same else 'DIFFERS'}",
+             f"`zstd -19` {size / zstd19['size']:.4f}× in {zstd19['seconds']:.0f} s, `zstd -3` {size / os.path.getsize(zst3):.4f}× in {zstd3_seconds:.2f} s",
+             f"{(size / os.path.getsize(wzst)) / (size / zstd19['size']):.3f}× `zstd -19`'s ratio")]
+
+
+def embed_row(source, runs):
+    """Time to the first embedding: `weights embed --model DIR` with DIR holding the plain
+    file, against DIR holding `model.wzst` in its place (the other files linked)."""
+    model = os.path.dirname(source)
+    compressed = os.path.join(WORK, "model-wzst")
+    os.makedirs(compressed, exist_ok=True)
+    for name in os.listdir(model):
+        link = os.path.join(compressed, name)
+        if name != "model.safetensors" and not os.path.lexists(link):
+            os.symlink(os.path.join(model, name), link)
+    subprocess.run([benchlib.WEIGHTS, "compress", source, os.path.join(compressed, "model.wzst")], check=True,
+                   stdout=subprocess.DEVNULL)
+    text = "A man is eating food."
+    e = alternate({"plain": [benchlib.WEIGHTS, "embed", "--model", model, text],
+                   "wzst": [benchlib.WEIGHTS, "embed", "--model", compressed, text]}, runs)
+    return ("all-MiniLM-L6-v2: time to the first embedding, `weights embed --model DIR` with `model.wzst`",
+            f"{e['wzst'][0] * 1000:.0f} ms ({e['wzst'][1] * 1000:.0f} ms CPU)",
+            f"`model.safetensors`: {e['plain'][0] * 1000:.0f} ms ({e['plain'][1] * 1000:.0f} ms CPU)",
+            f"{e['wzst'][0] / e['plain'][0]:.2f}× the plain file's (target ≤ 2×)")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skip-zstd19", action="store_true", help="reuse the last zstd -19 time")
+    parser.add_argument("--process-runs", type=int, default=11)
+    parser.add_argument("--process-only", action="store_true", help="only the whole-process comparison")
+    parser.add_argument("--skip-gguf", action="store_true", help="leave out the GGUF rows (zstd -19 takes ten minutes)")
     args = parser.parse_args()
     os.makedirs(WORK, exist_ok=True)
-    benchlib.build("WeightsBench")
     f32 = model_path()
+    if args.process_only:
+        benchlib.build("weights")
+        benchlib.publish(process_table(f32, args.process_runs, not args.skip_gguf))
+        return
+    benchlib.build("WeightsBench", "weights")
     bf16 = bf16_copy(f32)
     cores = os.cpu_count()
     sizes = {"f32": os.path.getsize(f32), "bf16": os.path.getsize(bf16)}
@@ -118,7 +250,21 @@ def main():
               f"Python {platform.python_version()}, numpy {np.__version__}, ml_dtypes {ml_dtypes.__version__}, "
               f"safetensors {safetensors.__version__}; {cores} cores, shared with other builds "
               f"(load average {os.getloadavg()[0]:.1f} at the end)."]
+    lines += [""] + process_table(f32, args.process_runs, not args.skip_gguf)
     benchlib.publish(lines, "compression")
+
+
+def process_table(f32, runs, gguf=True):
+    """The whole-process table and its notes, as lines."""
+    rows = (process_rows([("all-MiniLM-L6-v2", f32), ("1 GiB F32", f32_gib_copy())], runs) + [embed_row(f32, runs)]
+            + (gguf_rows() if gguf else []))
+    lines = ["As a user runs it: whole processes, warm cache, medians of "
+             f"{runs} alternated runs (wall time, and user + system CPU time).",
+             "", "| measure | Weights | anchor | result / target |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    lines += ["", f"{os.cpu_count()} cores, shared with other builds (load average {os.getloadavg()[0]:.1f} at the end). "
+              "`zstd -d` and `zstd -3` do not fsync; Weights' outputs are atomic and fsync'd."]
+    return lines
 
 
 if __name__ == "__main__":

@@ -4,17 +4,18 @@ import Weights
 struct CompressCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compress",
-        abstract: "Compress a safetensors file losslessly into a .wzst container.",
+        abstract: "Compress a safetensors or GGUF file losslessly into a .wzst container.",
         discussion: """
             Tensors are cut into chunks; in floating tensors each byte of the element goes in \
             its own plane, and every plane is compressed with zstd into its own checksummed \
             frame, on all cores. `weights decompress` restores the original file byte for byte; \
             `inspect`, `hash --tensors` and `convert` read the container directly, \
-            decompressing only the tensors they need. See Spec/compressed-container.md.
+            decompressing only the tensors they need. A GGUF file keeps its header and \
+            metadata verbatim and each tensor in its own chunks. See Spec/compressed-container.md.
             """
     )
 
-    @Argument(help: "The safetensors file to compress.")
+    @Argument(help: "The safetensors or GGUF file to compress.")
     var input: String
 
     @Argument(help: "The container to write (by convention, NAME.wzst).")
@@ -31,11 +32,10 @@ struct CompressCommand: ParsableCommand {
     var chunkSize: Int = CompressedFormat.defaultChunkSize
 
     func run() throws {
-        let source = try SafetensorsFile(path: input)
         let options = CompressionOptions(level: level, chunkSize: chunkSize, threads: threads)
         let bar = ProgressBar(label: "compress")
         let start = ContinuousClock.now
-        let summary = try CompressedWriter.compress(source, to: output, options: options) { done, total in
+        let summary = try CompressedWriter.compress(file: input, to: output, options: options) { done, total in
             bar.update(done: done, total: total)
         }
         bar.finish()

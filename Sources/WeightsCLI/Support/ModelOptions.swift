@@ -25,6 +25,7 @@ struct ModelOptions: ParsableArguments {
 
     /// Loads the model.
     func load() throws -> SentenceEmbedder {
-        try SentenceEmbedder(modelDirectory: model ?? ModelDirectory.default, precision: dtype, threads: threads)
+        try SentenceEmbedder(modelDirectory: model ?? ModelDirectory.default, precision: dtype, threads: threads,
+                             formats: Checkpoint.allFormats)
     }
 }

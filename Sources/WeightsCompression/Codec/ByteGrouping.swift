@@ -25,6 +25,10 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
     case planes = 1
     /// As `planes`, after swapping each element's sign bit (bit 8*w*-1) with bit 8*w*-9.
     case exponentPlanes = 2
+    /// GGML blocks split into their fields (format version 2, GGUF sources; see
+    /// `BlockFields`). The planes depend on the block type, not on an element width:
+    /// ``split(_:width:into:)`` and ``join(_:width:into:)`` copy such bytes as they are.
+    case blockFields = 3
 
     /// The element widths that grouping supports.
     public static let widths: Set<Int> = [2, 4, 8]
@@ -46,11 +50,11 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
     ///
     /// - Complexity: O(*n*).
     public func split(_ source: UnsafeRawBufferPointer, width: Int, into destination: UnsafeMutableRawBufferPointer) {
-        precondition(source.count == destination.count && (self == .none || source.count % width == 0))
+        precondition(source.count == destination.count && (self == .none || self == .blockFields || source.count % width == 0))
         guard let from = source.baseAddress, let to = destination.baseAddress else { return }
         let swap = self == .exponentPlanes
         switch (self, width) {
-        case (.none, _): unsafe to.copyMemory(from: from, byteCount: source.count)
+        case (.none, _), (.blockFields, _): unsafe to.copyMemory(from: from, byteCount: source.count)
         case (_, 2): unsafe Self.split(from, to, count: source.count / 2, swap: swap, as: UInt16.self)
         case (_, 4): unsafe Self.split(from, to, count: source.count / 4, swap: swap, as: UInt32.self)
         case (_, 8): unsafe Self.split(from, to, count: source.count / 8, swap: swap, as: UInt64.self)
@@ -62,11 +66,11 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
     ///
     /// - Complexity: O(*n*).
     public func join(_ source: UnsafeRawBufferPointer, width: Int, into destination: UnsafeMutableRawBufferPointer) {
-        precondition(source.count == destination.count && (self == .none || source.count % width == 0))
+        precondition(source.count == destination.count && (self == .none || self == .blockFields || source.count % width == 0))
         guard let from = source.baseAddress, let to = destination.baseAddress else { return }
         let swap = self == .exponentPlanes
         switch (self, width) {
-        case (.none, _): unsafe to.copyMemory(from: from, byteCount: source.count)
+        case (.none, _), (.blockFields, _): unsafe to.copyMemory(from: from, byteCount: source.count)
         case (_, 2): unsafe Self.join(from, to, count: source.count / 2, swap: swap, as: UInt16.self)
         case (_, 4): unsafe Self.join(from, to, count: source.count / 4, swap: swap, as: UInt32.self)
         case (_, 8): unsafe Self.join(from, to, count: source.count / 8, swap: swap, as: UInt64.self)

@@ -90,6 +90,14 @@ enum Zstd {
             unsafe try check(ZSTD_compress2(context, destination.baseAddress, destination.count,
                                      source.baseAddress, source.count))
         }
+
+        /// `source` compressed as one frame.
+        func compress(_ source: UnsafeRawBufferPointer) throws -> [UInt8] {
+            var frame = [UInt8](repeating: 0, count: Zstd.bound(source.count))
+            let size = unsafe try frame.withUnsafeMutableBytes { unsafe try compress(source, into: $0) }
+            frame.removeLast(frame.count - size)
+            return frame
+        }
     }
 
     /// A decompression context.

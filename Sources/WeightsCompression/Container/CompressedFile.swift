@@ -1,6 +1,7 @@
 import WeightsCore
 import WeightsIntegrity
 
+import Synchronization
 import WeightsPlatform
 
 /// A compressed weights container opened for reading, memory-mapped.
@@ -23,8 +24,12 @@ public final class CompressedFile: @unchecked Sendable {
     public let path: String
     /// The container's bytes.
     public let storage: ByteStorage
-    /// The original file's header: its metadata and tensors in data order.
+    /// The original file's header: its metadata and tensors in data order. For a GGUF source,
+    /// a header built from the GGUF file's tensors (see ``CompressedTensorInfo/info``) and its
+    /// scalar metadata as text.
     public let header: SafetensorsHeader
+    /// The kind of file the container holds.
+    public var sourceFormat: CompressedSourceFormat { index.source }
     /// How each tensor is stored, in data order.
     public let compressedTensors: [CompressedTensorInfo]
     /// Tensor bytes per chunk.
@@ -33,6 +38,9 @@ public final class CompressedFile: @unchecked Sendable {
     public var threads: Int
     private let index: CompressedIndex
     private let positions: [UTF8Key: Int]
+    /// Decompressors left by earlier reads: a model loads a hundred tensors one by one, and a
+    /// fresh context and scratch buffer each time cost more in page faults than the decoding.
+    private let spareDecompressors = SpareDecompressors()
 
     /// Opens and checks the container at `path`.
     ///
@@ -69,10 +77,11 @@ public final class CompressedFile: @unchecked Sendable {
     public var tensors: [TensorInfo] { header.tensors }
     /// The container's size in bytes.
     public var fileSize: Int { unsafe storage.bytes.count }
-    /// The length of the original header JSON, padding included.
+    /// The length of the original header: the JSON, padding included (safetensors), or every
+    /// byte before the first tensor (GGUF).
     public var headerLength: Int { index.headerBytes.count }
-    /// The size of the original safetensors file.
-    public var originalSize: Int { 8 + index.headerBytes.count + header.dataSize }
+    /// The size of the original file.
+    public var originalSize: Int { index.originalSize }
 
     /// How the tensor named `name` is stored, or `nil`.
     public func compressedInfo(named name: String) -> CompressedTensorInfo? {
@@ -95,13 +104,15 @@ public final class CompressedFile: @unchecked Sendable {
         try WeightsError.tagging(file: path) {
             try Self.checkAllocatable(entry)
             // The decoder writes every byte or throws: frame sizes are checked against the chunk.
-            let owned = unsafe try ByteStorage.allocate(count: entry.info.byteCount, zeroed: false) { buffer in
+            let owned = unsafe try ByteStorage.allocate(count: entry.storedByteCount, zeroed: false) { buffer in
+                unsafe Self.adviseHugePages(buffer)
                 unsafe try decode(entry, into: buffer)
                 if verifyDigest { unsafe try checkDigest(entry, UnsafeRawBufferPointer(buffer)) }
             }
             var info = entry.info
             info.dataOffsets = 0..<info.byteCount
-            return unsafe Tensor(info: info, storage: owned, bytes: owned.bytes)
+            // A GGUF tensor's stored bytes end with the padding to the next tensor: not its own.
+            return unsafe Tensor(info: info, storage: owned, bytes: UnsafeRawBufferPointer(rebasing: owned.bytes[0..<info.byteCount]))
         }
     }
 
@@ -119,10 +130,23 @@ public final class CompressedFile: @unchecked Sendable {
     /// Decompresses `entry`'s chunks into `destination`, in parallel.
     func decode(_ entry: CompressedTensorInfo, into destination: UnsafeMutableRawBufferPointer) throws {
         try ParallelChunks.run(jobs: entry.chunkCount, threads: threads,
-                               state: { try ChunkDecompressor(chunkSize: chunkSize) }) { decompressor, chunk in
+                               state: { try lendDecompressor() }) { lease, chunk in
+            let decompressor = lease.decompressor
             let range = index.chunkRange(chunk, of: entry)
             unsafe try decode(entry, chunk: chunk, into: UnsafeMutableRawBufferPointer(rebasing: destination[range]), using: decompressor)
         }
+    }
+
+    /// A decompressor for one thread's work, from the spares or new; it goes back to the
+    /// spares when the lease ends.
+    func lendDecompressor() throws -> DecompressorLease {
+        let spare = spareDecompressors.take()
+        return DecompressorLease(try spare ?? ChunkDecompressor(chunkSize: chunkSize), file: self)
+    }
+
+    /// Keeps `decompressor` for a later read (a few, one per thread at most).
+    fileprivate func giveBack(_ decompressor: ChunkDecompressor) {
+        spareDecompressors.keep(decompressor, limit: max(threads, 2))
     }
 
     /// Decompresses chunk `chunk` of `entry` into `destination`, which holds exactly its bytes.
@@ -132,7 +156,7 @@ public final class CompressedFile: @unchecked Sendable {
         let frames = index.frames[firstFrame..<firstFrame + entry.planeCount]
         do {
             unsafe try decompressor.decompress(frames.map { unsafe UnsafeRawBufferPointer(rebasing: storage.bytes[$0]) },
-                                        grouping: entry.grouping, into: unsafe destination)
+                                        of: entry, into: unsafe destination)
         } catch let failure as ChunkDecompressor.PlaneFailure {
             // A frame that reads as damaged because the file was cut under us is a changed
             // file, not a damaged one.
@@ -152,13 +176,26 @@ public final class CompressedFile: @unchecked Sendable {
         }
     }
 
+    /// Asks for transparent huge pages over a large buffer about to be written whole: the
+    /// kernel then faults it in 2 MiB at a time instead of 4 KiB (a model loaded from a
+    /// container spent more time in those faults than in decompressing).
+    static func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
+        let huge = 2 << 20
+        guard buffer.count >= 2 * huge, let base = buffer.baseAddress else { return }
+        let start = (Int(bitPattern: base) + huge - 1) & ~(huge - 1)
+        let end = (Int(bitPattern: base) + buffer.count) & ~(huge - 1)
+        // Safety: the range lies inside `buffer`; the advice changes no byte of it.
+        guard end > start, let pointer = unsafe UnsafeMutableRawPointer(bitPattern: start) else { return }
+        _ = unsafe madvise(pointer, end - start, MADV_HUGEPAGE)
+    }
+
     /// Refuses a tensor larger than the machine's memory before anything is allocated: its
     /// size was checked against its frames, but frames may legitimately expand 32768-fold.
     static func checkAllocatable(_ entry: CompressedTensorInfo) throws {
         let memory = Int(sysconf(Int32(_SC_PHYS_PAGES))) &* Int(sysconf(Int32(_SC_PAGESIZE)))
-        guard memory <= 0 || entry.info.byteCount <= memory else {
+        guard memory <= 0 || entry.storedByteCount <= memory else {
             throw WeightsError(.invalidArgument,
-                "tensor '\(entry.name)' needs \(entry.info.byteCount) bytes, more than this machine's \(memory) bytes of memory",
+                "tensor '\(entry.name)' needs \(entry.storedByteCount) bytes, more than this machine's \(memory) bytes of memory",
                 tensor: entry.name)
         }
     }
@@ -168,9 +205,36 @@ extension CompressedFile: TensorSource {
     public func checkUnchanged() throws { try storage.checkUnchanged() }
 }
 
+/// The decompressors a file keeps between reads, under a lock.
+final class SpareDecompressors: Sendable {
+    private let spares = Mutex<[ChunkDecompressor]>([])
+
+    func take() -> ChunkDecompressor? { spares.withLock { $0.popLast() } }
+
+    func keep(_ decompressor: ChunkDecompressor, limit: Int) {
+        spares.withLock { if $0.count < limit { $0.append(decompressor) } }
+    }
+}
+
+/// A ``ChunkDecompressor`` lent to one thread; handed back to its file when released.
+final class DecompressorLease {
+    let decompressor: ChunkDecompressor
+    private let file: CompressedFile
+
+    init(_ decompressor: ChunkDecompressor, file: CompressedFile) {
+        self.decompressor = decompressor
+        self.file = file
+    }
+
+    deinit { file.giveBack(decompressor) }
+}
+
 /// One thread's decompression context and scratch space for a chunk's planes.
+///
+/// Sendable only to be kept between reads: one thread uses it at a time, and it changes hands
+/// under the lock of the file's spares.
 @safe  // Safety: owns the memory its pointers address (allocated at init, freed at deinit), and no pointer leaves its methods.
-final class ChunkDecompressor {
+final class ChunkDecompressor: @unchecked Sendable {
     /// A plane that failed to decompress: which, and libzstd's reason.
     struct PlaneFailure: Error {
         var plane: Int
@@ -187,19 +251,26 @@ final class ChunkDecompressor {
 
     deinit { unsafe planes.deallocate() }
 
-    /// Decompresses a chunk's plane frames into `chunk`, then interleaves them.
-    func decompress(_ frames: [UnsafeRawBufferPointer], grouping: ByteGrouping, into chunk: UnsafeMutableRawBufferPointer) throws {
+    /// Decompresses a chunk of `entry` from its plane frames into `chunk`, then interleaves them.
+    func decompress(_ frames: [UnsafeRawBufferPointer], of entry: CompressedTensorInfo, into chunk: UnsafeMutableRawBufferPointer) throws {
+        let grouping = entry.grouping
         // Without grouping the single plane is the chunk: decompress it in place.
         let target = unsafe grouping == .none ? chunk : UnsafeMutableRawBufferPointer(rebasing: planes[0..<chunk.count])
-        let planeSize = unsafe chunk.count / frames.count
+        let sizes = entry.planeSizes(chunk.count)
+        var start = 0
         for unsafe (plane, frame) in unsafe frames.enumerated() {
             do {
-                unsafe try decompressor.decompress(frame, into: UnsafeMutableRawBufferPointer(rebasing: target[plane * planeSize..<(plane + 1) * planeSize]))
+                unsafe try decompressor.decompress(frame, into: UnsafeMutableRawBufferPointer(rebasing: target[start..<start + sizes[plane]]))
             } catch {
                 throw PlaneFailure(plane: plane, reason: error.description)
             }
+            start += sizes[plane]
         }
-        if grouping != .none { unsafe grouping.join(UnsafeRawBufferPointer(target), width: frames.count, into: chunk) }
+        switch grouping {
+        case .none: break
+        case .blockFields: unsafe BlockFields.join(UnsafeRawBufferPointer(target), fields: entry.fields, into: chunk)
+        case .planes, .exponentPlanes: unsafe grouping.join(UnsafeRawBufferPointer(target), width: frames.count, into: chunk)
+        }
     }
 }
 
@@ -209,94 +280,44 @@ extension CompressedFile {
     /// A progress report: original bytes restored so far, and in all.
     public typealias Progress = (_ done: Int, _ total: Int) -> Void
 
-    /// Writes the original safetensors file, byte for byte, to `path`.
+    /// Writes the original file (safetensors or GGUF), byte for byte, to `path`.
     ///
-    /// Chunks of every tensor decompress in parallel, a window at a time, and are written in
-    /// order through an `AtomicFile`: a damaged container leaves no output behind.
+    /// Decompression, verification and writing overlap on ``threads`` threads: each thread
+    /// decompresses a chunk and writes it at its offset, and each tensor's SHA-256 runs over
+    /// its chunks in order beside the others (see `RestorePipeline`). The output is an
+    /// `AtomicFile`: a damaged container leaves no output behind.
     ///
-    /// - Parameter verifyDigests: also check every tensor's SHA-256 (chunk checksums are always
-    ///   checked).
+    /// - Parameters:
+    ///   - verifyDigests: also check every tensor's SHA-256 (chunk checksums are always checked).
+    ///   - syncToDisk: wait for the data to reach the disk before renaming it into place
+    ///     (`fsync`). Off, the output is still atomic but a power loss may leave it empty; the
+    ///     container itself is the durable copy.
     /// - Complexity: O(original size) over ``threads`` threads; memory O(`threads × chunkSize`).
     /// - Throws: `corruptData` naming this container and the damaged tensor; `io` naming `path`.
-    public func decompress(to path: String, verifyDigests: Bool = true, progress: Progress? = nil) throws {
-        let out = try AtomicFile(path: path)
-        var prefix = ByteWriter()
-        prefix.append(UInt64(index.headerBytes.count))
-        try out.write(prefix.bytes + index.headerBytes)
-        var digests = DigestChecker(enabled: verifyDigests)
-        unsafe try forEachWindow { jobs, buffer in
-            for job in jobs {
-                let bytes = unsafe UnsafeRawBufferPointer(rebasing: buffer[job.slot])
-                unsafe try out.write(bytes)
-                unsafe try digests.update(compressedTensors[job.tensor], chunk: job.chunk, bytes, file: self)
-            }
-            progress?(8 + index.headerBytes.count + (jobs.last.map { compressedTensors[$0.tensor].info.dataOffsets.lowerBound + $0.slot.upperBound - $0.slot.lowerBound + $0.chunk * chunkSize } ?? 0),
-                      originalSize)
+    public func decompress(to path: String, verifyDigests: Bool = true, syncToDisk: Bool = true, progress: Progress? = nil) throws {
+        var emptyHasher = SHA256Digest.Hasher()
+        let empty = Hex.string(emptyHasher.finalize())
+        if verifyDigests, let entry = compressedTensors.first(where: { $0.chunkCount == 0 && $0.sha256 != empty }) {
+            throw WeightsError(.corruptData, "tensor '\(entry.name)' fails its SHA-256 check: \(empty), expected \(entry.sha256)",
+                               file: self.path, tensor: entry.name)
         }
-        for entry in compressedTensors where entry.chunkCount == 0 {
-            unsafe try digests.update(entry, chunk: 0, UnsafeRawBufferPointer(start: nil, count: 0), file: self)
+        let out = try AtomicFile(path: path, syncToDisk: syncToDisk)
+        var prefix = ByteWriter()
+        if index.source == .safetensors { prefix.append(UInt64(index.headerBytes.count)) }
+        prefix.bytes += index.headerBytes
+        unsafe try prefix.bytes.withUnsafeBytes { unsafe try out.write($0, at: 0) }
+        let start = prefix.bytes.count, total = originalSize
+        let pipeline = RestorePipeline(file: self, out: out, verify: verifyDigests, threads: threads)
+        try WeightsError.tagging(file: self.path) {
+            try pipeline.run(threads: threads) { done in progress?(start + done, total) }
         }
         try checkUnchanged()
         try out.commit()
     }
 
-    /// One chunk of a window: its tensor, its position in the tensor, its bytes in the buffer.
-    struct WindowJob {
-        var tensor: Int
-        var chunk: Int
-        var slot: Range<Int>
-    }
-
-    /// Decompresses every chunk of every tensor in data order, a window of chunks at a time,
-    /// and hands each window to `body` with the buffer that holds it.
-    func forEachWindow(_ body: ([WindowJob], UnsafeMutableRawBufferPointer) throws -> Void) throws {
-        let windowChunks = max(threads, min(threads * 4, (256 << 20) / chunkSize))
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: windowChunks * chunkSize, alignment: 64)
-        defer { unsafe buffer.deallocate() }
-        var window: [WindowJob] = []
-        func flush() throws {
-            let jobs = window
-            try WeightsError.tagging(file: path) {
-                try ParallelChunks.run(jobs: jobs.count, threads: threads,
-                                       state: { try ChunkDecompressor(chunkSize: chunkSize) }) { decompressor, position in
-                    let job = jobs[position]
-                    unsafe try decode(compressedTensors[job.tensor], chunk: job.chunk,
-                               into: UnsafeMutableRawBufferPointer(rebasing: buffer[job.slot]), using: decompressor)
-                }
-            }
-            unsafe try body(jobs, buffer)
-            try checkUnchanged()
-            window.removeAll(keepingCapacity: true)
-        }
-        for (position, entry) in compressedTensors.enumerated() {
-            for chunk in 0..<entry.chunkCount {
-                let start = window.count * chunkSize
-                window.append(WindowJob(tensor: position, chunk: chunk,
-                                        slot: start..<start + index.chunkRange(chunk, of: entry).count))
-                if window.count == windowChunks { try flush() }
-            }
-        }
-        if !window.isEmpty { try flush() }
-    }
-}
-
-/// Checks each tensor's SHA-256 as its chunks go by in order.
-private struct DigestChecker {
-    var enabled: Bool
-    var hasher = SHA256Digest.Hasher()
-
-    init(enabled: Bool) { self.enabled = enabled }
-
-    mutating func update(_ entry: CompressedTensorInfo, chunk: Int, _ bytes: UnsafeRawBufferPointer, file: CompressedFile) throws {
-        guard enabled else { return }
-        if chunk == 0 { hasher = SHA256Digest.Hasher() }
-        unsafe hasher.update(bytes)
-        guard chunk + 1 >= entry.chunkCount else { return }
-        let digest = Hex.string(hasher.finalize())
-        guard digest == entry.sha256 else {
-            throw WeightsError(.corruptData, "tensor '\(entry.name)' fails its SHA-256 check: \(digest), expected \(entry.sha256)",
-                               file: file.path, tensor: entry.name)
-        }
+    /// The raw byte range, within its tensor, of chunk `chunk` of `entry`.
+    func chunkRange(_ chunk: Int, of entry: CompressedTensorInfo) -> Range<Int> {
+        index.chunkRange(chunk, of: entry)
     }
 }
 

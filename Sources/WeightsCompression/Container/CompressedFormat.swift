@@ -18,8 +18,13 @@ import WeightsIntegrity
 public enum CompressedFormat {
     /// The first 8 bytes of a container, and its last 8.
     public static let magic: [UInt8] = [0x89, 0x57, 0x5A, 0x53, 0x54, 0x0D, 0x0A, 0x1A]
-    /// The format version this library writes and reads.
-    public static let version: UInt16 = 1
+    /// The newest format version, which this library writes for GGUF sources. Safetensors
+    /// sources are written as version 1, which every reader of this format reads.
+    public static let version: UInt16 = 2
+    /// The versions this library reads.
+    public static let versions: ClosedRange<UInt16> = 1...2
+    /// The largest original prefix (a GGUF file's header and metadata) a container may hold.
+    static let maximumPrefixLength = 1 << 30
     /// The file name extension of a container, without the dot.
     public static let fileExtension = "wzst"
     /// The format's name in `weights inspect`.
@@ -46,20 +51,44 @@ public enum CompressedFormat {
 
 /// How one tensor is stored in a container.
 public struct CompressedTensorInfo: Sendable, Hashable {
-    /// The tensor's entry in the original header.
+    /// The tensor's entry in the original header. For a GGUF source: a plain type's dtype and
+    /// shape, or `U8` and the byte count for a block type; offsets within the data section.
     public var info: TensorInfo
     /// How each chunk's bytes were rearranged before compression.
     public var grouping: ByteGrouping
     /// The element width of the grouping: the number of planes per chunk (1 without grouping).
     public var planeCount: Int
-    /// The number of chunks: the tensor's size over the chunk size, rounded up.
+    /// The number of chunks: ``storedByteCount`` over the chunk size, rounded up.
     public var chunkCount: Int
-    /// The SHA-256 of the tensor's raw bytes, as 64 lower-case hex digits.
+    /// The SHA-256 of the tensor's stored bytes, as 64 lower-case hex digits.
     public var sha256: String
+    /// The bytes stored for the tensor: its own; for a GGUF source, also the padding that
+    /// follows it up to the next tensor (or the end of the file).
+    public var storedByteCount: Int
+    /// Where the stored bytes begin in the original file.
+    public var fileOffset: Int
     /// The bytes the tensor's frames take in the container.
     public var compressedSize: Int
     /// The position of the tensor's first frame in the index's frame list.
     var firstFrame: Int
+    /// Stored bytes per chunk: the container's chunk size, or for `blockFields` the most
+    /// whole blocks it holds.
+    var chunkBytes: Int
+    /// For `blockFields`, the byte widths of the block's fields; else empty.
+    var fields: [Int] = []
+
+    /// The size of each plane of a chunk of `count` bytes.
+    func planeSizes(_ count: Int) -> [Int] {
+        grouping == .blockFields ? BlockFields.planeSizes(fields: fields, count: count)
+            : Array(repeating: count / planeCount, count: planeCount)
+    }
+
+    /// Stored bytes per chunk of a tensor with this grouping and these fields.
+    static func chunkBytes(_ chunkSize: Int, grouping: ByteGrouping, fields: [Int]) -> Int {
+        guard grouping == .blockFields else { return chunkSize }
+        let block = fields.reduce(0, +)
+        return chunkSize - chunkSize % block
+    }
 
     public var name: String { info.name }
 
@@ -69,9 +98,16 @@ public struct CompressedTensorInfo: Sendable, Hashable {
 
 /// The decoded index of a container: everything but the frames themselves.
 struct CompressedIndex {
-    /// The original header JSON, padding included, byte for byte.
+    /// The kind of file the container holds.
+    var source: CompressedSourceFormat
+    /// The original file's bytes that no tensor holds, before the first tensor: for a
+    /// safetensors source, the header JSON, padding included (the 8-byte length before it is
+    /// implied); for a GGUF source, the file's bytes up to its first tensor.
     var headerBytes: [UInt8]
+    /// The tensors, as a safetensors header (for a GGUF source, one built from its tensors).
     var header: SafetensorsHeader
+    /// The original file's size.
+    var originalSize: Int
     var chunkSize: Int
     var tensors: [CompressedTensorInfo]
     /// Every frame's byte range in the container, tensor by tensor, chunk by chunk, plane by plane.
@@ -79,8 +115,8 @@ struct CompressedIndex {
 
     /// The raw byte range, within its tensor, of chunk `chunk`.
     func chunkRange(_ chunk: Int, of tensor: CompressedTensorInfo) -> Range<Int> {
-        let start = chunk * chunkSize
-        return start..<min(start + chunkSize, tensor.info.byteCount)
+        let start = chunk * tensor.chunkBytes
+        return start..<min(start + tensor.chunkBytes, tensor.storedByteCount)
     }
 }
 
@@ -89,10 +125,22 @@ struct CompressedIndex {
 extension CompressedIndex {
     /// The index bytes: the original header, the chunk size, a record per tensor, then every
     /// frame's size.
-    static func encode(headerBytes: [UInt8], chunkSize: Int, tensors: [CompressedTensorInfo], frameSizes: [Int]) -> [UInt8] {
+    static func encode(source: CompressedSourceFormat = .safetensors, headerBytes: [UInt8], originalSize: Int = 0,
+                       chunkSize: Int, tensors: [CompressedTensorInfo], frameSizes: [Int]) throws -> [UInt8] {
         var out = ByteWriter()
-        out.append(UInt64(headerBytes.count))
-        out.bytes += headerBytes
+        switch source {
+        case .safetensors:
+            out.append(UInt64(headerBytes.count))
+            out.bytes += headerBytes
+        case .gguf:
+            out.append(source.rawValue)
+            out.bytes += [UInt8](repeating: 0, count: 7)
+            let frame = unsafe try headerBytes.withUnsafeBytes { unsafe try Zstd.Compressor(.level(9)).compress($0) }
+            out.append(UInt64(headerBytes.count))
+            out.append(UInt64(frame.count))
+            out.bytes += frame
+            out.append(UInt64(originalSize))
+        }
         out.append(UInt32(chunkSize))
         out.append(UInt32(tensors.count))
         for tensor in tensors {
@@ -106,11 +154,11 @@ extension CompressedIndex {
         return out.bytes
     }
 
-    /// The 16-byte prologue.
-    static func prologue() -> [UInt8] {
+    /// The 16-byte prologue: version 1 for a safetensors source, 2 for the others.
+    static func prologue(_ source: CompressedSourceFormat = .safetensors) -> [UInt8] {
         var out = ByteWriter()
         out.bytes += CompressedFormat.magic
-        out.append(CompressedFormat.version)
+        out.append(source == .safetensors ? UInt16(1) : CompressedFormat.version)
         out.append(UInt16(0))
         out.append(UInt32(0))
         return out.bytes
@@ -160,9 +208,10 @@ extension CompressedIndex {
         }
         var prologue = unsafe ByteReader(file, range: 8..<CompressedFormat.prologueSize)
         let version: UInt16 = unsafe try prologue.read(), flags: UInt16 = unsafe try prologue.read(), reserved: UInt32 = unsafe try prologue.read()
-        guard version == CompressedFormat.version else {
+        guard CompressedFormat.versions.contains(version) else {
             throw WeightsError(.unsupportedFormat,
-                "container version \(version); this reader knows version \(CompressedFormat.version)", offset: 8)
+                "container version \(version); this reader knows versions \(CompressedFormat.versions.lowerBound) to \(CompressedFormat.versions.upperBound)",
+                offset: 8)
         }
         guard flags == 0, reserved == 0 else { throw corrupt("prologue has unknown flags set", offset: 10) }
 
@@ -183,20 +232,40 @@ extension CompressedIndex {
         guard unsafe SHA256Digest.bytes(of: indexBytes).elementsEqual(digest) else {
             throw corrupt("index fails its SHA-256 check", offset: indexRange.lowerBound)
         }
-        var index = unsafe try parse(ByteReader(file, range: indexRange))
+        var index = unsafe try parse(ByteReader(file, range: indexRange), version: version)
         try index.placeFrames(dataEnd: indexRange.lowerBound)
         return index
     }
 
-    private static func parse(_ reader: ByteReader) throws -> CompressedIndex {
+    private static func parse(_ reader: ByteReader, version: UInt16) throws -> CompressedIndex {
         var reader = unsafe reader
-        let headerLength: UInt64 = unsafe try reader.read()
-        guard headerLength <= UInt64(SafetensorsHeader.maximumLength), unsafe headerLength <= UInt64(reader.remaining) else {
-            throw corrupt(unsafe "index declares a \(headerLength)-byte header, beyond its \(reader.remaining) bytes", offset: unsafe reader.offset - 8)
+        var source = CompressedSourceFormat.safetensors
+        if version >= 2 {
+            let code: UInt8 = unsafe try reader.read(), reserved = unsafe try reader.bytes(7)
+            guard let known = CompressedSourceFormat(rawValue: code) else {
+                throw WeightsError(.unsupportedFormat, "index names source format \(code), which this reader does not know",
+                                   offset: unsafe reader.offset - 8)
+            }
+            guard reserved.allSatisfy({ $0 == 0 }) else { throw corrupt("index has reserved bytes set", offset: unsafe reader.offset - 7) }
+            source = known
         }
-        let headerOffset = unsafe reader.offset
-        let headerBytes = unsafe try reader.bytes(Int(headerLength))
-        let header = unsafe try headerBytes.withUnsafeBytes { unsafe try SafetensorsHeader.decode($0, fileOffset: headerOffset) }
+        let headerBytes: [UInt8], header: SafetensorsHeader, originalSize: Int
+        var placements: [(fileOffset: Int, stored: Int)] = []
+        var fields: [[Int]?] = []
+        switch source {
+        case .safetensors:
+            let headerLength: UInt64 = unsafe try reader.read()
+            guard headerLength <= UInt64(SafetensorsHeader.maximumLength), unsafe headerLength <= UInt64(reader.remaining) else {
+                throw corrupt(unsafe "index declares a \(headerLength)-byte header, beyond its \(reader.remaining) bytes", offset: unsafe reader.offset - 8)
+            }
+            let headerOffset = unsafe reader.offset
+            headerBytes = unsafe try reader.bytes(Int(headerLength))
+            header = unsafe try headerBytes.withUnsafeBytes { unsafe try SafetensorsHeader.decode($0, fileOffset: headerOffset) }
+            originalSize = 8 + headerBytes.count + header.dataSize
+            placements = header.tensors.map { (8 + headerBytes.count + $0.dataOffsets.lowerBound, $0.byteCount) }
+        case .gguf:
+            (headerBytes, originalSize, header, placements, fields) = unsafe try parseGGUFPrefix(&reader)
+        }
         let chunkSize = unsafe Int(try reader.read() as UInt32)
         guard CompressedFormat.chunkSizes.contains(chunkSize), chunkSize % 8 == 0 else {
             throw corrupt("index declares chunk size \(chunkSize)", offset: unsafe reader.offset - 4)
@@ -211,8 +280,10 @@ extension CompressedIndex {
         var tensors: [CompressedTensorInfo] = []
         tensors.reserveCapacity(tensorCount)
         var frameCount = 0
-        for info in header.tensors {
-            let tensor = unsafe try parseRecord(&reader, info: info, chunkSize: chunkSize, firstFrame: frameCount)
+        for (position, (info, placement)) in zip(header.tensors, placements).enumerated() {
+            let blockFields = position < fields.count ? fields[position] : nil
+            let tensor = unsafe try parseRecord(&reader, info: info, placement: placement, fields: blockFields,
+                                                chunkSize: chunkSize, firstFrame: frameCount)
             frameCount += tensor.chunkCount * tensor.planeCount
             tensors.append(tensor)
         }
@@ -223,11 +294,12 @@ extension CompressedIndex {
         frameSizes.reserveCapacity(frameCount)
         for _ in 0..<frameCount { unsafe frameSizes.append(Int(try reader.read() as UInt32)) }
         // Frame ranges are placed once the data section's end is known; sizes ride along until then.
-        return CompressedIndex(headerBytes: headerBytes, header: header, chunkSize: chunkSize, tensors: tensors,
-                               frames: frameSizes.map { 0..<$0 })
+        return CompressedIndex(source: source, headerBytes: headerBytes, header: header, originalSize: originalSize,
+                               chunkSize: chunkSize, tensors: tensors, frames: frameSizes.map { 0..<$0 })
     }
 
-    private static func parseRecord(_ reader: inout ByteReader, info: TensorInfo, chunkSize: Int, firstFrame: Int) throws -> CompressedTensorInfo {
+    private static func parseRecord(_ reader: inout ByteReader, info: TensorInfo, placement: (fileOffset: Int, stored: Int),
+                                    fields blockFields: [Int]?, chunkSize: Int, firstFrame: Int) throws -> CompressedTensorInfo {
         let recordOffset = unsafe reader.offset
         let groupingCode: UInt8 = unsafe try reader.read(), planeCount = unsafe Int(try reader.read() as UInt8)
         let reserved: UInt16 = unsafe try reader.read(), chunkCount = unsafe Int(try reader.read() as UInt32)
@@ -235,16 +307,24 @@ extension CompressedIndex {
         func fail(_ reason: String) -> WeightsError {
             WeightsError(.corruptData, "tensor '\(info.name)': \(reason)", tensor: info.name, offset: recordOffset)
         }
-        guard let grouping = ByteGrouping(rawValue: groupingCode), reserved == 0 else {
+        guard let grouping = ByteGrouping(rawValue: groupingCode), reserved == 0,
+              grouping != .blockFields || blockFields != nil else {
             throw fail("unknown byte grouping \(groupingCode)")
         }
-        let expectedChunks = info.byteCount / chunkSize + (info.byteCount % chunkSize == 0 ? 0 : 1)
+        let fields = grouping == .blockFields ? blockFields ?? [] : []
+        let chunkBytes = CompressedTensorInfo.chunkBytes(chunkSize, grouping: grouping, fields: fields)
+        let stored = placement.stored
+        let expectedChunks = stored / chunkBytes + (stored % chunkBytes == 0 ? 0 : 1)
         guard chunkCount == expectedChunks else { throw fail("\(chunkCount) chunks, expected \(expectedChunks)") }
-        let validWidth = grouping == .none ? planeCount == 1
-            : ByteGrouping.widths.contains(planeCount) && info.byteCount % planeCount == 0
-        guard validWidth else { throw fail("\(grouping) over \(planeCount)-byte elements of a \(info.byteCount)-byte tensor") }
+        let validWidth = switch grouping {
+        case .none: planeCount == 1
+        case .blockFields: planeCount == fields.count + 1
+        case .planes, .exponentPlanes: ByteGrouping.widths.contains(planeCount) && stored % planeCount == 0
+        }
+        guard validWidth else { throw fail("\(grouping) over \(planeCount)-byte elements of \(stored) stored bytes") }
         return CompressedTensorInfo(info: info, grouping: grouping, planeCount: planeCount, chunkCount: chunkCount,
-                                    sha256: Hex.string(digest), compressedSize: 0, firstFrame: firstFrame)
+                                    sha256: Hex.string(digest), storedByteCount: stored, fileOffset: placement.fileOffset,
+                                    compressedSize: 0, firstFrame: firstFrame, chunkBytes: chunkBytes, fields: fields)
     }
 
     /// Lays the frames end to end from the prologue, checks that they fill the data section
@@ -254,8 +334,9 @@ extension CompressedIndex {
         for position in tensors.indices {
             var tensor = tensors[position]
             for chunk in 0..<tensor.chunkCount {
-                let planeBytes = chunkRange(chunk, of: tensor).count / tensor.planeCount
+                let planeSizes = tensor.planeSizes(chunkRange(chunk, of: tensor).count)
                 for plane in 0..<tensor.planeCount {
+                    let planeBytes = planeSizes[plane]
                     let frame = tensor.firstFrame + chunk * tensor.planeCount + plane
                     let size = frames[frame].count
                     guard size > 0, planeBytes <= size * CompressedFormat.maximumExpansion, size <= dataEnd - offset else {
@@ -274,6 +355,46 @@ extension CompressedIndex {
         guard offset == dataEnd else {
             throw WeightsError(.corruptData, "the frames end before the index, which starts at \(dataEnd)", offset: offset)
         }
+    }
+
+    /// A GGUF source's prefix (a zstd frame in the index) and original size; its tensors and
+    /// their placements, from the GGUF header the prefix holds.
+    private static func parseGGUFPrefix(_ reader: inout ByteReader) throws
+        -> (prefix: [UInt8], originalSize: Int, header: SafetensorsHeader, placements: [(fileOffset: Int, stored: Int)],
+            fields: [[Int]?]) {
+        let start = unsafe reader.offset
+        let rawLength: UInt64 = unsafe try reader.read(), frameLength: UInt64 = unsafe try reader.read()
+        guard rawLength <= UInt64(CompressedFormat.maximumPrefixLength), frameLength > 0, unsafe frameLength <= UInt64(reader.remaining),
+              rawLength <= frameLength * UInt64(CompressedFormat.maximumExpansion) else {
+            throw corrupt("index declares a \(rawLength)-byte GGUF header in a \(frameLength)-byte frame", offset: start)
+        }
+        let frame = unsafe try reader.bytes(Int(frameLength))
+        var prefix = [UInt8](repeating: 0, count: Int(rawLength))
+        do {
+            let decompressor = try Zstd.Decompressor()
+            unsafe try frame.withUnsafeBytes { frame in
+                unsafe try prefix.withUnsafeMutableBytes { unsafe try decompressor.decompress(frame, into: $0) }
+            }
+        } catch {
+            throw corrupt("the GGUF header's frame is damaged: \(error)", offset: start + 16)
+        }
+        let size: UInt64 = unsafe try reader.read()
+        guard size >= rawLength, size <= UInt64(Int.max / 2) else {
+            throw corrupt("index declares an original size of \(size) bytes, less than its \(rawLength)-byte header", offset: unsafe reader.offset - 8)
+        }
+        let layout: GGUFContainerLayout
+        do {
+            let gguf = try GGUFFile(storage: ByteStorage.copy(of: prefix), path: "", fileSize: Int(size))
+            layout = try GGUFContainerLayout(gguf, fileSize: Int(size))
+        } catch var error as WeightsError {
+            error.file = nil  // the container's path goes in as the error leaves the index
+            throw error
+        }
+        guard layout.prefixLength == prefix.count else {
+            throw corrupt("the GGUF header's first tensor begins at \(layout.prefixLength), not after the \(prefix.count)-byte header",
+                          offset: start)
+        }
+        return (prefix, Int(size), layout.header, layout.placements, layout.types.map(BlockFields.fields(for:)))
     }
 
     private static func corrupt(_ reason: String, offset: Int) -> WeightsError {

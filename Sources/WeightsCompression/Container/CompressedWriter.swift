@@ -79,13 +79,69 @@ public enum CompressedWriter {
         _ source: SafetensorsFile, to path: String, options: CompressionOptions = CompressionOptions(),
         progress: Progress? = nil
     ) throws -> CompressionSummary {
+        let input = Input(kind: .safetensors, storage: source.storage, headerBytes: unsafe Array(source.storage.bytes[8..<source.dataOffset]),
+                          tensors: source.tensors.map { ($0, source.dataOffset + $0.dataOffsets.lowerBound, $0.byteCount, nil) },
+                          checkUnchanged: source.checkUnchanged)
+        return try compress(input, to: path, options: options, progress: progress)
+    }
+
+    /// Compresses the GGUF file `source` into a container at `path` (format version 2): its
+    /// header and metadata verbatim, each tensor's blocks with the padding after them, so that
+    /// decompressing gives back the file byte for byte and each tensor reads on its own.
+    ///
+    /// Tensors of F32, F16, BF16 and F64 are byte-grouped as in safetensors files; the blocks
+    /// of Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q2_K to Q6_K are split into their fields (scales
+    /// with scales, quants with quants; see `BlockFields`); other types are stored as they are.
+    ///
+    /// - Throws: as ``compress(_:to:options:progress:)-(SafetensorsFile,_,_,_)``, and
+    ///   `unsupportedFormat` when two tensors share bytes.
+    @discardableResult
+    public static func compress(
+        _ source: GGUFFile, to path: String, options: CompressionOptions = CompressionOptions(),
+        progress: Progress? = nil
+    ) throws -> CompressionSummary {
+        let layout = try GGUFContainerLayout(source, fileSize: source.fileSize)
+        let input = Input(kind: .gguf, storage: source.storage, headerBytes: unsafe Array(source.storage.bytes[0..<layout.prefixLength]),
+                          tensors: zip(zip(layout.tensors, layout.placements), layout.types).map {
+                              ($0.0, $0.1.fileOffset, $0.1.stored, BlockFields.fields(for: $1))
+                          },
+                          checkUnchanged: source.storage.checkUnchanged)
+        return try compress(input, to: path, options: options, progress: progress)
+    }
+
+    /// Compresses the safetensors or GGUF file at `inputPath` (told apart by their magic) into
+    /// a container at `path`.
+    @discardableResult
+    public static func compress(
+        file inputPath: String, to path: String, options: CompressionOptions = CompressionOptions(),
+        progress: Progress? = nil
+    ) throws -> CompressionSummary {
+        let storage = try ByteStorage.map(path: inputPath)
+        if unsafe GGUFFile.recognizes(UnsafeRawBufferPointer(rebasing: storage.bytes.prefix(8))) {
+            return try compress(try GGUFFile(storage: storage, path: inputPath), to: path, options: options, progress: progress)
+        }
+        return try compress(try SafetensorsFile(storage: storage, path: inputPath), to: path, options: options, progress: progress)
+    }
+
+    /// A file to compress: its bytes, the prefix the index keeps, and where each tensor's
+    /// stored bytes are, in data order.
+    private struct Input {
+        var kind: CompressedSourceFormat
+        var storage: ByteStorage
+        var headerBytes: [UInt8]
+        var tensors: [(info: TensorInfo, fileOffset: Int, stored: Int, fields: [Int]?)]
+        var checkUnchanged: () throws -> Void
+        var fileSize: Int { unsafe storage.bytes.count }
+    }
+
+    private static func compress(_ source: Input, to path: String, options: CompressionOptions, progress: Progress?) throws -> CompressionSummary {
         try WeightsError.tagging(file: path) {
             try options.validate()
             var plan = layout(source, chunkSize: options.chunkSize)
             try digest(source, into: &plan, threads: options.threads)
             try source.checkUnchanged()
             let out = try AtomicFile(path: path)
-            try out.write(CompressedIndex.prologue())
+            try out.write(CompressedIndex.prologue(source.kind))
             let frameSizes = try writeFrames(source, plan: plan, options: options, to: out, progress: progress)
             var offset = CompressedFormat.prologueSize
             for position in plan.indices {
@@ -93,9 +149,8 @@ public enum CompressedWriter {
                 plan[position].compressedSize = frames.reduce(0) { $0 + frameSizes[$1] }
                 offset += plan[position].compressedSize
             }
-            let headerBytes = unsafe Array(source.storage.bytes[8..<source.dataOffset])
-            let index = CompressedIndex.encode(headerBytes: headerBytes, chunkSize: options.chunkSize,
-                                               tensors: plan, frameSizes: frameSizes)
+            let index = try CompressedIndex.encode(source: source.kind, headerBytes: source.headerBytes, originalSize: source.fileSize,
+                                                   chunkSize: options.chunkSize, tensors: plan, frameSizes: frameSizes)
             try out.write(index)
             try out.write(CompressedIndex.trailer(indexOffset: offset, index: index))
             let size = out.bytesWritten
@@ -105,37 +160,32 @@ public enum CompressedWriter {
         }
     }
 
-    /// Compresses the safetensors file at `inputPath` into a container at `path`.
-    @discardableResult
-    public static func compress(
-        file inputPath: String, to path: String, options: CompressionOptions = CompressionOptions(),
-        progress: Progress? = nil
-    ) throws -> CompressionSummary {
-        try compress(try SafetensorsFile(path: inputPath), to: path, options: options, progress: progress)
-    }
-
     /// Every tensor's grouping and chunk count; sizes and digests come later.
-    private static func layout(_ source: SafetensorsFile, chunkSize: Int) -> [CompressedTensorInfo] {
+    private static func layout(_ source: Input, chunkSize: Int) -> [CompressedTensorInfo] {
         var firstFrame = 0
-        return source.tensors.map { info in
-            let preferred = ByteGrouping.preferred(for: info.dtype)
-            let (grouping, width) = info.byteCount % preferred.width == 0 ? preferred : (.none, 1)
-            let chunks = info.byteCount / chunkSize + (info.byteCount % chunkSize == 0 ? 0 : 1)
+        return source.tensors.map { info, fileOffset, stored, fields in
+            let preferred = fields.map { (ByteGrouping.blockFields, $0.count + 1) } ?? ByteGrouping.preferred(for: info.dtype)
+            let (grouping, width) = preferred.0 == .blockFields || stored % preferred.1 == 0 ? preferred : (.none, 1)
+            let chunkBytes = CompressedTensorInfo.chunkBytes(chunkSize, grouping: grouping, fields: fields ?? [])
+            let chunks = stored / chunkBytes + (stored % chunkBytes == 0 ? 0 : 1)
             defer { firstFrame += chunks * width }
-            return CompressedTensorInfo(info: info, grouping: grouping, planeCount: width, chunkCount: chunks,
-                                        sha256: "", compressedSize: 0, firstFrame: firstFrame)
+            return CompressedTensorInfo(info: info, grouping: grouping, planeCount: width, chunkCount: chunks, sha256: "",
+                                        storedByteCount: stored, fileOffset: fileOffset, compressedSize: 0, firstFrame: firstFrame,
+                                        chunkBytes: chunkBytes, fields: grouping == .blockFields ? fields ?? [] : [])
         }
     }
 
     /// Fills in every tensor's SHA-256, largest tensors first so the threads finish together.
-    private static func digest(_ source: SafetensorsFile, into plan: inout [CompressedTensorInfo], threads: Int) throws {
-        let order = plan.indices.sorted { plan[$0].info.byteCount > plan[$1].info.byteCount }
+    private static func digest(_ source: Input, into plan: inout [CompressedTensorInfo], threads: Int) throws {
+        let order = plan.indices.sorted { plan[$0].storedByteCount > plan[$1].storedByteCount }
         let digests = UnsafeMutableBufferPointer<String>.allocate(capacity: plan.count)
         unsafe digests.initialize(repeating: "")
         defer { unsafe digests.deinitialize().deallocate() }
+        let file = unsafe source.storage.bytes
         ParallelChunks.run(jobs: order.count, threads: threads, state: {}) { _, job in
             let position = order[job]
-            unsafe digests[position] = unsafe source.tensor(plan[position].info).withUnsafeBytes { unsafe SHA256Digest.hex(of: $0) }
+            let range = plan[position].fileOffset..<plan[position].fileOffset + plan[position].storedByteCount
+            unsafe digests[position] = unsafe SHA256Digest.hex(of: UnsafeRawBufferPointer(rebasing: file[range]))
         }
         for position in plan.indices { plan[position].sha256 = unsafe digests[position] }
     }
@@ -148,18 +198,18 @@ public enum CompressedWriter {
 
     /// Compresses and writes every frame; returns their sizes in index order.
     private static func writeFrames(
-        _ source: SafetensorsFile, plan: [CompressedTensorInfo], options: CompressionOptions,
+        _ source: Input, plan: [CompressedTensorInfo], options: CompressionOptions,
         to out: AtomicFile, progress: Progress?
     ) throws -> [Int] {
         var jobs: [Job] = []
         for (position, tensor) in plan.enumerated() {
-            let start = source.dataOffset + tensor.info.dataOffsets.lowerBound
+            let start = tensor.fileOffset
             for chunk in 0..<tensor.chunkCount {
-                let range = chunk * options.chunkSize..<min((chunk + 1) * options.chunkSize, tensor.info.byteCount)
+                let range = chunk * tensor.chunkBytes..<min((chunk + 1) * tensor.chunkBytes, tensor.storedByteCount)
                 jobs.append(Job(tensor: position, bytes: start + range.lowerBound..<start + range.upperBound))
             }
         }
-        let total = source.fileSize - source.dataOffset
+        let total = plan.reduce(0) { $0 + $1.storedByteCount }
         let window = max(options.threads, min(options.threads * 4, (256 << 20) / options.chunkSize))
         var frameSizes: [Int] = []
         var done = 0
@@ -174,8 +224,7 @@ public enum CompressedWriter {
                 let job = batch[batch.startIndex + slot]
                 let tensor = plan[job.tensor]
                 do {
-                    unsafe results[slot] = unsafe try compressor.compress(UnsafeRawBufferPointer(rebasing: file[job.bytes]),
-                                                            grouping: tensor.grouping, width: tensor.planeCount)
+                    unsafe results[slot] = unsafe try compressor.compress(UnsafeRawBufferPointer(rebasing: file[job.bytes]), of: tensor)
                 } catch {
                     throw WeightsError(.io, "cannot compress tensor '\(tensor.name)': \(error)", tensor: tensor.name)
                 }
@@ -214,18 +263,25 @@ private final class ChunkCompressor {
     }
 
     /// The chunk's frames, one per plane, end to end, and their sizes.
-    func compress(_ chunk: UnsafeRawBufferPointer, grouping: ByteGrouping, width: Int) throws -> (bytes: [UInt8], sizes: [Int]) {
+    func compress(_ chunk: UnsafeRawBufferPointer, of tensor: CompressedTensorInfo) throws -> (bytes: [UInt8], sizes: [Int]) {
+        let grouping = tensor.grouping, width = tensor.planeCount
         var grouped = unsafe chunk
         if grouping != .none {
             let scratch = unsafe UnsafeMutableRawBufferPointer(rebasing: planes[0..<chunk.count])
-            unsafe grouping.split(chunk, width: width, into: scratch)
+            if grouping == .blockFields {
+                unsafe BlockFields.split(chunk, fields: tensor.fields, into: scratch)
+            } else {
+                unsafe grouping.split(chunk, width: width, into: scratch)
+            }
             unsafe grouped = UnsafeRawBufferPointer(scratch)
         }
-        let planeSize = chunk.count / width
+        let planeSizes = tensor.planeSizes(chunk.count)
         var bytes: [UInt8] = []
         var sizes: [Int] = []
+        var start = 0
         for plane in 0..<width {
-            let source = unsafe UnsafeRawBufferPointer(rebasing: grouped[plane * planeSize..<(plane + 1) * planeSize])
+            let source = unsafe UnsafeRawBufferPointer(rebasing: grouped[start..<start + planeSizes[plane]])
+            start += planeSizes[plane]
             let isExponent = grouping == .exponentPlanes && plane == width - 1
             let size = unsafe try (isExponent ? exponentCompressor : compressor).compress(source, into: frame)
             unsafe bytes += UnsafeRawBufferPointer(rebasing: frame[0..<size])

@@ -73,7 +73,15 @@ public final class GGUFFile: Sendable {
     ///   value types, nesting, duplicate keys), `invalidData` (alignment, dimension count,
     ///   rows that are not whole blocks), `validationOverflow`, `duplicateTensorName`,
     ///   `invalidOffset` (tensor data misaligned, outside the file, or overlapping).
-    public init(storage: ByteStorage, path: String) throws(WeightsError) {
+    public convenience init(storage: ByteStorage, path: String) throws(WeightsError) {
+        try self.init(storage: storage, path: path, fileSize: unsafe storage.bytes.count)
+    }
+
+    /// Opens a GGUF file of `fileSize` bytes of which `storage` may hold only the beginning,
+    /// header and metadata at least: a container that keeps the tensor data elsewhere
+    /// (WeightsCompression) checks the placement of the tensors against the whole file's size.
+    /// Only the header is read; ``tensor(_:)`` needs the whole file in `storage`.
+    package init(storage: ByteStorage, path: String, fileSize: Int) throws(WeightsError) {
         self.path = path
         self.storage = storage
         let bytes = unsafe storage.bytes
@@ -172,7 +180,7 @@ public final class GGUFFile: Sendable {
         }
         let dataOffset = padded & ~(alignment - 1)
         self.dataOffset = dataOffset
-        try GGUFFile.checkPlacement(infos, dataOffset: dataOffset, alignment: alignment, fileSize: bytes.count, path: path)
+        try GGUFFile.checkPlacement(infos, dataOffset: dataOffset, alignment: alignment, fileSize: max(fileSize, bytes.count), path: path)
         self.tensors = infos
         self.tensorIndex = tensorIndex
     }

@@ -107,6 +107,37 @@ public final class AtomicFile {
         unsafe try bytes.withUnsafeBytes { unsafe try write($0) }
     }
 
+    /// Writes `bytes` at `offset` with `pwrite(2)`, for writers that place the parts of a file
+    /// themselves, in any order (the file grows to cover them).
+    ///
+    /// It reads and changes nothing of the object but the file, so several threads may call
+    /// it at once for disjoint ranges. It bypasses the buffer of ``write(_:)-(UnsafeRawBufferPointer)``
+    /// and doesn't count in ``bytesWritten``: don't mix the two for one range. When the file is
+    /// to be synced, each write is handed to the disk at once, as appends are, so that
+    /// ``commit()``'s fsync has little left to wait for.
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
+        guard offset >= 0 else {
+            throw WeightsError(.invalidArgument, "cannot write \(bytes.count) bytes at offset \(offset)", file: path)
+        }
+        var done = 0
+        while done < bytes.count {
+            let count = unsafe pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+            if count < 0 {
+                if errno == EINTR { continue }
+                var error = WeightsError.system("cannot write", file: path)
+                error.offset = offset + done
+                throw error
+            }
+            done += count
+        }
+        if syncToDisk, bytes.count >= Self.positionedWritebackMinimum {
+            _ = weights_start_writeback(fd, Int64(offset), Int64(bytes.count))
+        }
+    }
+
+    /// Positioned writes at least this large start their writeback at once.
+    private static let positionedWritebackMinimum = 256 << 10
+
     /// Replaces bytes already written, starting `offset` bytes into the file: a header
     /// completed once the data behind it is known.
     ///

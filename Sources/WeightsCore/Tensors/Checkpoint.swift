@@ -24,6 +24,8 @@ public enum Checkpoint {
     /// Opens `path` as the format its name and contents say:
     /// - a directory holding `model.safetensors.index.json`: that sharded checkpoint;
     /// - a directory holding `model.safetensors`: that file;
+    /// - a directory holding `model.wzst` (a compressed container): that file, when one of
+    ///   `formats` recognizes it;
     /// - a path ending in `.index.json`: the sharded checkpoint it indexes;
     /// - a file that one of `formats` recognizes: that format;
     /// - a file that begins with the GGUF magic: a ``GGUFTensorSource`` over a ``GGUFFile``;
@@ -39,8 +41,10 @@ public enum Checkpoint {
             if fileExists(index) { return try ShardedCheckpoint(indexPath: index, mapping: mapping) }
             let single = path + "/model.safetensors"
             if fileExists(single) { return try SafetensorsFile(path: single, mapping: mapping) }
+            let compressed = path + "/" + compressedFileName
+            if fileExists(compressed) { return try open(compressed, formats: formats, mapping: mapping) }
             throw WeightsError(.unsupportedFormat,
-                "directory has neither \(ShardedCheckpoint.indexFileName) nor model.safetensors", file: path)
+                "directory has neither \(ShardedCheckpoint.indexFileName) nor model.safetensors nor \(compressedFileName)", file: path)
         }
         if path.hasSuffix(".index.json") { return try ShardedCheckpoint(indexPath: path, mapping: mapping) }
         let storage = try mapping.storage(path)
@@ -57,6 +61,9 @@ public enum Checkpoint {
         }
         return try SafetensorsFile(storage: storage, path: path)
     }
+
+    /// The name of a compressed container in a model directory, in place of `model.safetensors`.
+    public static let compressedFileName = "model.wzst"
 
     /// The first bytes of `WeightsCompression`'s container, so that the core can name it.
     private static let containerMagic: [UInt8] = [0x89, 0x57, 0x5A, 0x53, 0x54, 0x0D, 0x0A, 0x1A]
