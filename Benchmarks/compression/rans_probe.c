@@ -15,6 +15,7 @@
 // The second argument is the element width: GB/s of whole elements, if the other planes
 // (stored, or zstd level 1) cost nothing, is the planes' GB/s times width / 2. Each segment
 // is round-tripped and a truncated stream is checked to be refused.
+#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_c_literalCompressionMode
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,6 +276,17 @@ int main(int argc, char **argv) {
     }
     printf("%s: %zu elements in %d segments (%zu elements a table; 0: a table per 1 MiB chunk)\n", argv[1], elements, count, segment);
     printf("  zstd now          %.4f bits/element (top + the plane below)\n", 8.0 * zbytes / elements);
+    // The same with Huffman-coded literals forced (ZSTD_ps_enable) on both planes.
+    ZSTD_CCtx_setParameter(ec, ZSTD_c_literalCompressionMode, ZSTD_ps_enable);
+    ZSTD_CCtx_setParameter(lc, ZSTD_c_literalCompressionMode, ZSTD_ps_enable);
+    size_t forced = 0;
+    for (int c = 0; c < wholes; c++) {
+        size_t b = ZSTD_compressBound(whole[c].n);
+        uint8_t *scratch = malloc(b);
+        forced += ZSTD_compress2(ec, scratch, b, whole[c].top, whole[c].n) + ZSTD_compress2(lc, scratch, b, whole[c].low, whole[c].n);
+        free(scratch);
+    }
+    printf("  zstd, literals forced %.4f bits/element\n", 8.0 * forced / elements);
 
     init_spread();
     uint8_t *top = malloc(1 << 20), *low = malloc(1 << 20);
