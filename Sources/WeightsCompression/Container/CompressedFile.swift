@@ -288,10 +288,12 @@ extension CompressedFile {
     /// `AtomicFile`: a damaged container leaves no output behind.
     ///
     /// - Parameters:
+    ///   - path: The file to write; replaced atomically if it exists.
     ///   - verifyDigests: also check every tensor's SHA-256 (chunk checksums are always checked).
     ///   - syncToDisk: wait for the data to reach the disk before renaming it into place
     ///     (`fsync`). Off, the output is still atomic but a power loss may leave it empty; the
     ///     container itself is the durable copy.
+    ///   - progress: called with the original bytes restored so far and in all, one call at a time.
     /// - Complexity: O(original size) over ``threads`` threads; memory O(`threads × chunkSize`).
     /// - Throws: `corruptData` naming this container and the damaged tensor; `io` naming `path`.
     public func decompress(to path: String, verifyDigests: Bool = true, syncToDisk: Bool = true, progress: Progress? = nil) throws {

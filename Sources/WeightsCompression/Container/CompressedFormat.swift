@@ -431,6 +431,6 @@ struct ByteReader {
     }
 
     private func truncated(_ count: Int) -> WeightsError {
-        WeightsError(.corruptData, unsafe "index ends before the \(count) bytes it needs", offset: unsafe offset)
+        WeightsError(.corruptData, "index ends before the \(count) bytes it needs", offset: unsafe offset)
     }
 }

@@ -60,8 +60,10 @@ public final class TensorConverter: @unchecked Sendable {
 
     /// Writes the converted tensors to a safetensors file at `path`, atomically.
     ///
-    /// - Parameter measuringAccuracy: also compare every converted value with its source
-    ///   (one more pass over each chunk, while it is in cache).
+    /// - Parameters:
+    ///   - path: The file to write; replaced atomically if it exists.
+    ///   - measuringAccuracy: also compare every converted value with its source
+    ///     (one more pass over each chunk, while it is in cache).
     /// - Returns: What happened to each converted tensor: overflows always, accuracy when
     ///   measured. Copied tensors are not listed.
     /// - Throws: `invalidArgument` naming the tensor and row when INT8 meets NaN or infinity;

@@ -8,8 +8,10 @@ extension TensorSource {
     /// print(half.report.overflowCount)
     /// ```
     ///
-    /// - Parameter measuringAccuracy: also compare every converted value with its source, for
-    ///   the ``ConvertedTensorSource/report``.
+    /// - Parameters:
+    ///   - target: The precision or scheme every floating tensor is converted to.
+    ///   - measuringAccuracy: also compare every converted value with its source, for
+    ///     the ``ConvertedTensorSource/report``.
     /// - Throws: the planning errors of ``TensorConverter/init(source:target:)``.
     public func converted(to target: ConversionTarget, measuringAccuracy: Bool = false) throws -> ConvertedTensorSource {
         try TensorConverter(source: self, target: target).convertedSource(measuringAccuracy: measuringAccuracy)

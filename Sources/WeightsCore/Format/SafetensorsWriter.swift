@@ -24,7 +24,10 @@ public final class SafetensorsWriter {
 
     /// Starts a file at `path` with `layout`'s header.
     ///
-    /// - Parameter syncToDisk: See ``AtomicFile/init(path:syncToDisk:)``; on by default.
+    /// - Parameters:
+    ///   - path: The file to write; replaced atomically when ``finish(replacingMetadata:)`` succeeds.
+    ///   - layout: The header and the order and sizes of the tensors to follow.
+    ///   - syncToDisk: See ``AtomicFile/init(path:syncToDisk:)``; on by default.
     public init(path: String, layout: SafetensorsLayout, syncToDisk: Bool = true) throws {
         self.layout = layout
         self.file = try AtomicFile(path: path, syncToDisk: syncToDisk)

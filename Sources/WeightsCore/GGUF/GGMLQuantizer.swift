@@ -29,6 +29,9 @@ public enum GGMLQuantizer {
     /// `values.count / type.blockSize × type.typeSize` bytes.
     ///
     /// - Parameters:
+    ///   - values: The elements, a whole number of blocks of `type`.
+    ///   - type: The block format to write.
+    ///   - output: Where the blocks go.
     ///   - file: Named in errors.
     ///   - tensor: Named in errors.
     /// - Throws: `unsupportedFormat` for a type not in ``quantizableTypes``; `invalidArgument`

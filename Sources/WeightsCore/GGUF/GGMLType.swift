@@ -123,7 +123,7 @@ public enum GGMLType: UInt32, Sendable, Hashable, CaseIterable, CustomStringConv
     /// Whether elements are stored in blocks of more than one.
     public var isQuantized: Bool { blockSize > 1 }
 
-    /// Whether ``GGUFTensor/dequantized()`` decodes this type.
+    /// Whether ``GGUFTensor/dequantized(blocks:)`` decodes this type.
     public var canDequantize: Bool {
         switch self {
         case .q8_1, .q1_0: false

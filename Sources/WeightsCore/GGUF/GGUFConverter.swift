@@ -41,6 +41,7 @@ public struct GGUFConverter {
     /// Plans the conversion; nothing is read yet.
     ///
     /// - Parameters:
+    ///   - source: The tensors to convert, with the metadata to carry.
     ///   - type: One of ``targetTypes``, or `nil`.
     ///   - architecture: `general.architecture`; by default the source's, else `unknown`.
     ///   - alignment: `general.alignment`, a power of two; by default the carried value, else 32.

@@ -19,7 +19,7 @@
 ///
 /// To use the file where a ``TensorSource`` is wanted (its tensors decoded to `Float` where
 /// safetensors has no dtype for their blocks), wrap it in a ``GGUFTensorSource``;
-/// ``Checkpoint/open(_:formats:)`` does that for files that begin with the GGUF magic.
+/// ``Checkpoint/open(_:formats:mapping:)`` does that for files that begin with the GGUF magic.
 public final class GGUFFile: Sendable {
     /// The four bytes a GGUF file begins with, `GGUF`.
     public static let magic: [UInt8] = [0x47, 0x47, 0x55, 0x46]

@@ -4,7 +4,7 @@
 ///
 /// Tensors are listed shard by shard in file order, presented as ``GGUFTensorSource`` presents
 /// them (plain types zero-copy, block formats decoded to F32); the metadata is the first
-/// shard's. ``Checkpoint/open(_:formats:)`` returns one for any shard of a set.
+/// shard's. ``Checkpoint/open(_:formats:mapping:)`` returns one for any shard of a set.
 ///
 /// ```swift
 /// let model = try Checkpoint.open("model-00001-of-00003.gguf")   // a GGUFSplitSource
@@ -68,7 +68,9 @@ public final class GGUFSplitSource: TensorSource {
 
     /// The set of `files`, in shard order.
     ///
-    /// - Parameter keepingTypedMetadata: See ``GGUFTensorSource/init(_:keepingTypedMetadata:)``.
+    /// - Parameters:
+    ///   - files: The shards, opened.
+    ///   - keepingTypedMetadata: See ``GGUFTensorSource/init(_:keepingTypedMetadata:)``.
     /// - Throws: `invalidData` naming the shard whose keys disagree; `duplicateTensorName`.
     public init(files: [GGUFFile], keepingTypedMetadata: Bool = false) throws {
         guard !files.isEmpty else { throw WeightsError(.invalidArgument, "a split set needs at least one file") }

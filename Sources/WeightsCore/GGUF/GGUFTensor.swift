@@ -1,7 +1,7 @@
 /// A zero-copy view of one GGUF tensor's raw blocks in the file's mapping.
 ///
 /// The bytes are ggml blocks, not elements: read them with ``withUnsafeBytes(_:)`` or decode
-/// them to `Float` with ``dequantized()``. The view keeps the mapping alive.
+/// them to `Float` with ``dequantized(blocks:)``. The view keeps the mapping alive.
 ///
 /// ```swift
 /// let file = try GGUFFile(path: "gemma-3-270m-Q4_K_M.gguf")

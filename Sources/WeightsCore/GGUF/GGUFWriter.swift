@@ -74,6 +74,7 @@ public final class GGUFWriter {
     /// header, the metadata, the tensor infos and the padding before the data section.
     ///
     /// - Parameters:
+    ///   - path: The file to write; replaced atomically when the writer finishes.
     ///   - metadata: Key/value pairs, written in this order. ``GGUFMetadata`` of an open file
     ///     can be passed as it is.
     ///   - tensors: The tensors, written in this order.

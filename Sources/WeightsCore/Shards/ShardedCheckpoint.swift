@@ -23,7 +23,9 @@ public final class ShardedCheckpoint: TensorSource, @unchecked Sendable {
     /// - Throws: `invalidShardIndex` for a malformed index, a missing shard, a tensor that is not
     ///   where the index says, or a tensor the index leaves out; the shards' own reader errors.
     ///
-    /// - Parameter mapping: how each shard is read (see ``SafetensorsFile/Mapping``).
+    /// - Parameters:
+    ///   - indexPath: The `model.safetensors.index.json` file; shards are looked up beside it.
+    ///   - mapping: how each shard is read (see ``SafetensorsFile/Mapping``).
     public init(indexPath: String, mapping: SafetensorsFile.Mapping = .map) throws {
         path = indexPath
         let storage = try ByteStorage.map(path: indexPath)

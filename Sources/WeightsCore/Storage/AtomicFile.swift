@@ -37,9 +37,11 @@ public final class AtomicFile {
 
     /// Creates the temporary file beside `path`.
     ///
-    /// - Parameter syncToDisk: Whether ``commit()`` waits for the data to reach the disk before
-    ///   renaming, so that a crash or power loss can't leave a renamed but empty file. Turn it
-    ///   off only for scratch files you can recreate.
+    /// - Parameters:
+    ///   - path: The destination, which ``commit()`` replaces.
+    ///   - syncToDisk: Whether ``commit()`` waits for the data to reach the disk before
+    ///     renaming, so that a crash or power loss can't leave a renamed but empty file. Turn it
+    ///     off only for scratch files you can recreate.
     /// - Throws: `io` when the directory is missing or not writable.
     public init(path: String, syncToDisk: Bool = true) throws {
         self.path = path

@@ -188,9 +188,12 @@ public final class ByteStorage: @unchecked Sendable {
     /// A new allocation of `count` bytes, aligned to 64 bytes, that `initialize` fills before
     /// the storage becomes immutable.
     ///
-    /// - Parameter zeroed: Whether the bytes are zero before `initialize` runs. Pass `false`
-    ///   only when `initialize` writes every byte (a decoder that checks its output size, say):
-    ///   it saves a pass over memory the size of the tensor.
+    /// - Parameters:
+    ///   - count: The size in bytes.
+    ///   - zeroed: Whether the bytes are zero before `initialize` runs. Pass `false`
+    ///     only when `initialize` writes every byte (a decoder that checks its output size, say):
+    ///     it saves a pass over memory the size of the tensor.
+    ///   - initialize: Fills the bytes, once, before anything else can read them.
     public static func allocate(
         count: Int, zeroed: Bool = true, initialize: (UnsafeMutableRawBufferPointer) throws -> Void
     ) rethrows -> ByteStorage {

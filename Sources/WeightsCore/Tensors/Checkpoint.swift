@@ -1,6 +1,6 @@
 import WeightsPlatform
 
-/// A file format that ``Checkpoint/open(_:formats:)`` can recognize by its first bytes and
+/// A file format that ``Checkpoint/open(_:formats:mapping:)`` can recognize by its first bytes and
 /// open as a ``TensorSource``, beyond the formats the core knows itself.
 ///
 /// The core recognizes safetensors files, sharded checkpoints and directories. A module that
@@ -31,8 +31,12 @@ public enum Checkpoint {
     /// - a file that begins with the GGUF magic: a ``GGUFTensorSource`` over a ``GGUFFile``;
     /// - any other file: a safetensors file.
     ///
-    /// - Parameter mapping: ``SafetensorsFile/Mapping/map`` (the default) maps the files;
-    ///   ``SafetensorsFile/Mapping/none`` reads each whole into owned memory.
+    /// - Parameters:
+    ///   - path: A file, a model directory or a shard index, as above.
+    ///   - formats: Container formats beyond the core's, tried in order (`Checkpoint.allFormats` in
+    ///     module `Weights` lists every one the package has).
+    ///   - mapping: ``SafetensorsFile/Mapping/map`` (the default) maps the files;
+    ///     ``SafetensorsFile/Mapping/none`` reads each whole into owned memory.
     /// - Throws: ``WeightsError`` naming the path.
     public static func open(_ path: String, formats: [any CheckpointFormat.Type] = [],
                             mapping: SafetensorsFile.Mapping = .map) throws -> any TensorSource {

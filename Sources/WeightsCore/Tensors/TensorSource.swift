@@ -49,6 +49,7 @@ extension TensorSource {
     /// ```
     ///
     /// - Parameters:
+    ///   - path: The file to write; replaced atomically if it exists.
     ///   - metadata: The file's metadata; the source's by default.
     ///   - syncToDisk: See ``AtomicFile/init(path:syncToDisk:)``.
     /// - Complexity: O(*n*) in the total size; memory O(1) beyond what the source needs.

@@ -92,7 +92,7 @@ public final class LanguageModel: Sendable {
     /// Opens the model at `path`: maps the file, reads its configuration, tokenizer and tensor
     /// list. No weight is read until it is used.
     ///
-    /// - Throws: ``WeightsError`` naming the file, tensor or key at fault.
+    /// - Throws: `WeightsError` naming the file, tensor or key at fault.
     public init(path: String = LanguageModel.defaultPath, threads: Int? = nil,
                 arithmetic: Arithmetic = .quantizedActivations) throws {
         let file = try GGUFFile(path: path)

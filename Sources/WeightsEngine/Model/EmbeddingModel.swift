@@ -27,12 +27,13 @@ public final class EmbeddingModel: Sendable {
     /// normalize, as sentence-transformers does for such a model.
     ///
     /// - Parameters:
+    ///   - directory: The sentence-transformers model directory.
     ///   - precision: the format to keep weight matrices in (`nil`: as stored).
     ///   - threads: cores to use; the default is every online core.
-    ///   - formats: weight formats beyond the core's, for ``Checkpoint/open(_:formats:mapping:)``:
+    ///   - formats: weight formats beyond the core's, for `Checkpoint/open(_:formats:mapping:)`:
     ///     `Checkpoint.allFormats` (module `Weights`) reads a `model.wzst` container in place of
     ///     `model.safetensors`.
-    /// - Throws: ``WeightsError`` naming the file at fault: a missing or malformed
+    /// - Throws: `WeightsError` naming the file at fault: a missing or malformed
     ///   configuration, a module other than Transformer, Pooling and Normalize, a missing tensor.
     public convenience init(modelDirectory directory: String, precision: WeightPrecision? = nil,
                             threads: Int? = nil, formats: [any CheckpointFormat.Type] = []) throws {

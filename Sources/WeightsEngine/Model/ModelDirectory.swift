@@ -8,14 +8,14 @@ import WeightsPlatform
 ///
 /// | file | read by | gives |
 /// |---|---|---|
-/// | `sentence_bert_config.json` | ``init(path:)`` | ``maximumSequenceLength`` |
-/// | `modules.json` | ``modules()`` | the encoder's and the pooling's directories, normalization |
-/// | `config.json` (in the encoder's directory) | ``encoderConfiguration(_:)`` | the ``BertConfiguration`` |
-/// | `1_Pooling/config.json` | ``pooling(_:)`` | the ``Pooling`` mode |
-/// | `tokenizer.json`, or `vocab.txt` with `tokenizer_config.json` and `special_tokens_map.json` | ``tokenizerConfiguration()`` | the tokenizer's settings |
+/// | `sentence_bert_config.json` | `init(path:)` | `maximumSequenceLength` |
+/// | `modules.json` | `modules()` | the encoder's and the pooling's directories, normalization |
+/// | `config.json` (in the encoder's directory) | `encoderConfiguration(_:)` | the `BertConfiguration` |
+/// | `1_Pooling/config.json` | `pooling(_:)` | the ``Pooling`` mode |
+/// | `tokenizer.json`, or `vocab.txt` with `tokenizer_config.json` and `special_tokens_map.json` | `tokenizerConfiguration()` | the tokenizer's settings |
 ///
 /// All are optional but the encoder's `config.json` and, for a tokenizer, `tokenizer.json` or
-/// `vocab.txt`. JSON is read with WeightsCore's ``JSONScanner`` (through ``JSONField``), and
+/// `vocab.txt`. JSON is read with WeightsCore's `JSONScanner` (through `JSONField`), and
 /// errors are `WeightsError`s that name the file and the key.
 ///
 /// ```swift

@@ -21,11 +21,12 @@ public final class SentenceEmbedder: Sendable {
     /// Loads the model in `directory` (by default ``ModelDirectory/default``).
     ///
     /// - Parameters:
+    ///   - directory: The sentence-transformers model directory.
     ///   - precision: the format to keep weight matrices in (`nil`: as stored).
     ///   - threads: cores to use; the default is every core.
     ///   - formats: weight formats beyond the core's (`Checkpoint.allFormats` reads a
     ///     `model.wzst` container in place of `model.safetensors`).
-    /// - Throws: ``WeightsError`` naming the file at fault.
+    /// - Throws: `WeightsError` naming the file at fault.
     public init(modelDirectory directory: String = ModelDirectory.default, precision: WeightPrecision? = nil,
                 threads: Int? = nil, formats: [any CheckpointFormat.Type] = []) throws {
         guard ModelDirectory.directoryExists(directory) else {

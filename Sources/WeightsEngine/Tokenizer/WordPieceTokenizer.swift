@@ -67,7 +67,7 @@ public struct WordPieceTokenizer: Sendable {
     /// - Parameters:
     ///   - tokenizerJSON: the path of the `tokenizer.json` file.
     ///   - maximumLength: default truncation length, special tokens included.
-    /// - Throws: ``WeightsError`` naming the file: `io` when it cannot be read,
+    /// - Throws: `WeightsError` naming the file: `io` when it cannot be read,
     ///   `invalidArgument` when it is not valid JSON of the expected shape or its vocabulary
     ///   lacks the unknown token or a template's special token, `unsupportedFormat` for an
     ///   unsupported component; `invalidArgument` when `maximumLength` leaves no room for the
@@ -89,7 +89,7 @@ public struct WordPieceTokenizer: Sendable {
     ///     `[SEP]`.
     ///   - lowercase: lowercase and strip accents (uncased models) or neither (cased models).
     ///   - maximumLength: default truncation length, special tokens included.
-    /// - Throws: ``WeightsError`` naming the file; `invalidArgument` when `maximumLength` is
+    /// - Throws: `WeightsError` naming the file; `invalidArgument` when `maximumLength` is
     ///   less than 2.
     /// - Complexity: O(file size).
     public init(
@@ -107,7 +107,7 @@ public struct WordPieceTokenizer: Sendable {
     /// `sentence_bert_config.json` when that file exists, else
     /// ``defaultMaximumLength``.
     ///
-    /// - Throws: ``WeightsError`` naming the file at fault; `io` naming
+    /// - Throws: `WeightsError` naming the file at fault; `io` naming
     ///   `tokenizer.json` when neither tokenizer file exists; `invalidArgument` naming
     ///   `sentence_bert_config.json` when its `max_seq_length` leaves no room for the special
     ///   tokens.

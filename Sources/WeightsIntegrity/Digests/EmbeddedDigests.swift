@@ -25,7 +25,11 @@ public enum EmbeddedDigests {
     /// try EmbeddedDigests.write(Checkpoint.open("model.safetensors"), to: "checked.safetensors")
     /// ```
     ///
-    /// - Parameter metadata: The metadata to add the digests to; the source's by default.
+    /// - Parameters:
+    ///   - source: The tensors to write.
+    ///   - path: The file to write; replaced atomically if it exists.
+    ///   - metadata: The metadata to add the digests to; the source's by default.
+    ///   - syncToDisk: See `AtomicFile`; on by default.
     /// - Complexity: O(*n*) in the total size, each byte read once.
     public static func write(_ source: any TensorSource, to path: String,
                              metadata: [String: String]?? = .none, syncToDisk: Bool = true) throws {

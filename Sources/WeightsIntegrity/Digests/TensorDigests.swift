@@ -11,7 +11,9 @@ import WeightsCore
 public enum TensorDigests {
     /// The SHA-256 of each tensor's raw bytes, in `source.tensors` order.
     ///
-    /// - Parameter threads: How many tensors to hash at once; all cores by default.
+    /// - Parameters:
+    ///   - source: The tensors to hash.
+    ///   - threads: How many tensors to hash at once; all cores by default.
     /// - Complexity: O(total bytes / threads) when no tensor dominates.
     public static func compute(for source: any TensorSource, threads: Int? = nil) throws -> [(name: String, sha256: String)] {
         let infos = source.tensors

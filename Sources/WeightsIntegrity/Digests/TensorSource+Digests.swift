@@ -13,7 +13,7 @@ extension TensorSource {
     /// - Complexity: O(total bytes / cores).
     public func contentDigest() throws -> String { try ContentDigest.compute(for: self) }
 
-    /// The SHA-256 of each tensor's raw bytes, in ``TensorSource/tensors`` order, hashed on
+    /// The SHA-256 of each tensor's raw bytes, in `TensorSource/tensors` order, hashed on
     /// all cores (see ``TensorDigests``).
     public func tensorDigests(threads: Int? = nil) throws -> [(name: String, sha256: String)] {
         try TensorDigests.compute(for: self, threads: threads)

@@ -83,8 +83,11 @@ public enum Verification {
     /// - digests embedded in the metadata, when present;
     /// - a source's own integrity checks (compressed containers).
     ///
-    /// - Parameter formats: Formats beyond the core's to recognize, as in
-    ///   `Checkpoint/open(_:formats:)`.
+    /// - Parameters:
+    ///   - path: A file, a model directory or a shard index.
+    ///   - expectations: The digests and manifest entries the caller expects, if any.
+    ///   - formats: Formats beyond the core's to recognize, as in
+    ///     `Checkpoint.open(_:formats:mapping:)`.
     /// - Throws: only when a manifest can't be read; every mismatch is a finding.
     public static func verify(
         _ path: String, expectations: Expectations, formats: [any CheckpointFormat.Type] = []
