@@ -51,7 +51,10 @@ let package = Package(
         .target(name: "WeightsPlatform", dependencies: ["CWeightsSystem"], swiftSettings: swiftSettings),
 
         // The light core: formats, mapping, shards, conversion. Toolchain only.
-        .target(name: "WeightsCore", dependencies: ["CWeightsSIMD", "WeightsPlatform"], swiftSettings: swiftSettings),
+        // Lifetimes: `span` properties whose RawSpan borrows the tensor or storage (`@_lifetime`),
+        // as swift-system and swift-nio declare theirs; callers need no feature to use them.
+        .target(name: "WeightsCore", dependencies: ["CWeightsSIMD", "WeightsPlatform"],
+                swiftSettings: swiftSettings + [.enableExperimentalFeature("Lifetimes")]),
         // Digests, manifests, verification and diff (swift-crypto for SHA-256).
         .target(
             name: "WeightsIntegrity",

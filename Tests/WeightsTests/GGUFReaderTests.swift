@@ -36,6 +36,7 @@ import Weights
             let view = try file.tensor(named: "b")
             #expect(view.copyBytes() == Array(bytes[(file.dataOffset + 32)..<(file.dataOffset + 100)]))
             #expect(view.withBytes { $0.byteCount } == 68)
+            #expect(view.span.byteCount == 68)
             // Addresses compared as integers: the view must point into the file's own mapping.
             let base = unsafe view.withUnsafeBytes { unsafe $0.baseAddress.map { Int(bitPattern: $0) } }
             let mapped = unsafe file.storage.bytes.baseAddress.map { Int(bitPattern: $0) + file.dataOffset + 32 }

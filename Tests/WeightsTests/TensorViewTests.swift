@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Weights
+import WeightsTestSupport
 
 @Suite struct TensorViewTests {
     @Test func typedViewsCheckTheDType() throws {
@@ -11,6 +12,22 @@ import Weights
         #expect(error?.tensor == "w")
         #expect(try tensor.withSpan(of: Float.self) { $0[1] } == -2)
         #expect(tensor.withBytes { $0.byteCount } == 12)
+        #expect(tensor.span.byteCount == 12)
+    }
+
+    /// `span` borrows its tensor: a span taken from a temporary tensor (over a mapping that
+    /// nothing else holds) stays readable for as long as it is used.
+    @Test func spanKeepsItsTensorAlive() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/span.safetensors"
+        let values: [Float] = [1.5, -2, 0.25, 8]
+        try SafetensorsWriter.write([try Tensor(name: "w", shape: [4], elements: values)], metadata: nil, to: path)
+        let span = try SafetensorsFile(path: path).tensor(named: "w").span
+        #expect(span.byteCount == 16)
+        #expect((0..<4).map { unsafe span.unsafeLoadUnaligned(fromByteOffset: 4 * $0, as: Float.self) } == values)
+        let storage = try ByteStorage.map(path: path)
+        #expect(storage.span.byteCount == storage.withBytes { $0.byteCount })
     }
 
     /// A header length of 8k+3 leaves the data at an odd address: views must not trap.

@@ -46,6 +46,17 @@ public struct GGUFTensor: @unchecked Sendable {
         unsafe try body(RawSpan(_unsafeBytes: bytes))
     }
 
+    /// The raw blocks as a `RawSpan` that borrows the tensor (and so the file's mapping):
+    /// valid while the tensor is, which the compiler checks. O(1): no copy.
+    public var span: RawSpan {
+        @_lifetime(borrow self)
+        get {
+            // Safety: `bytes` lies in `storage`, which the tensor holds; the span's lifetime is
+            // that of a borrow of the tensor.
+            unsafe _overrideLifetime(RawSpan(_unsafeBytes: bytes), borrowing: self)
+        }
+    }
+
     /// A copy of the raw blocks.
     public func copyBytes() -> [UInt8] { unsafe Array(bytes) }
 

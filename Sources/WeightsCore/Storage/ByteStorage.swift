@@ -58,6 +58,24 @@ public final class ByteStorage: @unchecked Sendable {
         try withExtendedLifetime(self) { () throws(E) -> R in unsafe try body(RawSpan(_unsafeBytes: bytes)) }
     }
 
+    /// The bytes as a `RawSpan` that borrows the storage: the compiler keeps the storage alive
+    /// while the span is in use, and refuses code that lets the span outlive it.
+    ///
+    /// ```swift
+    /// let storage = try ByteStorage.map(path: "model.safetensors")
+    /// let magic = storage.span.extracting(0..<8)   // valid while `storage` is
+    /// ```
+    ///
+    /// - Complexity: O(1).
+    public var span: RawSpan {
+        @_lifetime(borrow self)
+        get {
+            // Safety: the span covers exactly the storage's bytes, and its lifetime is that of
+            // a borrow of the storage, which owns them.
+            unsafe _overrideLifetime(RawSpan(_unsafeBytes: bytes), borrowing: self)
+        }
+    }
+
     /// Maps the whole file at `path` read-only.
     ///
     /// Mapping costs O(1) in the file's size: pages are read when first touched.

@@ -53,6 +53,22 @@ public struct Tensor: @unchecked Sendable {
         unsafe try body(RawSpan(_unsafeBytes: bytes))
     }
 
+    /// The raw bytes as a `RawSpan` that borrows the tensor (and so its storage): valid while
+    /// the tensor is, which the compiler checks. O(1): no copy.
+    ///
+    /// ```swift
+    /// let tensor = try file.tensor(named: "embeddings.word_embeddings.weight")
+    /// tensor.span.byteCount == tensor.byteCount   // true
+    /// ```
+    public var span: RawSpan {
+        @_lifetime(borrow self)
+        get {
+            // Safety: `bytes` lies in `storage`, which the tensor holds; the span's lifetime is
+            // that of a borrow of the tensor.
+            unsafe _overrideLifetime(RawSpan(_unsafeBytes: bytes), borrowing: self)
+        }
+    }
+
     /// Calls `body` with the elements as `T`, which must match the dtype.
     ///
     /// - Complexity: O(1) when the data is aligned for `T`; otherwise O(*n*) for a copy.
