@@ -22,6 +22,24 @@
 #include <immintrin.h>
 
 #define DQ_TARGET __attribute__((target("avx2,f16c")))
+// The kernels are written once and compiled for each way of storing (DQ_MODES below).
+#define DQ_INLINE DQ_TARGET static inline __attribute__((always_inline))
+
+// How a kernel writes its output: ordinary stores, or non-temporal ones that bypass the
+// caches (for an output larger than they are, which ordinary stores would first read in),
+// 32 bytes at a time where the output is 32-byte aligned, 16 where it is 16-byte aligned.
+enum { DQ_STORE, DQ_STREAM32, DQ_STREAM16 };
+
+DQ_INLINE void dq_put(float *p, __m256 v, int mode) {
+    if (mode == DQ_STREAM32) {
+        _mm256_stream_ps(p, v);
+    } else if (mode == DQ_STREAM16) {
+        _mm_stream_ps(p, _mm256_castps256_ps128(v));
+        _mm_stream_ps(p + 4, _mm256_extractf128_ps(v, 1));
+    } else {
+        _mm256_storeu_ps(p, v);
+    }
+}
 
 static inline uint16_t dq_u16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 static inline uint32_t dq_u32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
@@ -45,24 +63,24 @@ DQ_TARGET static inline __m256 dq_widen(__m256i v, int g) {
 }
 
 // out[0..32) = levels × d, for 32 signed byte levels.
-DQ_TARGET static inline void dq_scaled(__m256i levels, __m256 d, float *out) {
-    for (int g = 0; g < 4; g++) _mm256_storeu_ps(out + 8 * g, _mm256_mul_ps(dq_widen(levels, g), d));
+DQ_INLINE void dq_scaled(__m256i levels, __m256 d, float *out, int mode) {
+    for (int g = 0; g < 4; g++) dq_put(out + 8 * g, _mm256_mul_ps(dq_widen(levels, g), d), mode);
 }
 
 // out[0..32) = d × levels + m. (When both terms are NaNs, which one the sum keeps is open:
 // IEEE 754 leaves it so, compilers swap the operands of an add, and NumPy's loops give either.)
-DQ_TARGET static inline void dq_scaled_offset(__m256i levels, float d, float m, float *out) {
+DQ_INLINE void dq_scaled_offset(__m256i levels, float d, float m, float *out, int mode) {
     __m256 dv = _mm256_set1_ps(d), mv = _mm256_set1_ps(m);
     for (int g = 0; g < 4; g++) {
-        _mm256_storeu_ps(out + 8 * g, _mm256_add_ps(_mm256_mul_ps(dv, dq_widen(levels, g)), mv));
+        dq_put(out + 8 * g, _mm256_add_ps(_mm256_mul_ps(dv, dq_widen(levels, g)), mv), mode);
     }
 }
 
 // out[0..32) = d × levels − m, with d and m per 16 elements (index 0 for the first 16).
-DQ_TARGET static inline void dq_scaled_minus(__m256i levels, __m256 d0, __m256 m0, __m256 d1, __m256 m1, float *out) {
+DQ_INLINE void dq_scaled_minus(__m256i levels, __m256 d0, __m256 m0, __m256 d1, __m256 m1, float *out, int mode) {
     for (int g = 0; g < 4; g++) {
         __m256 d = g < 2 ? d0 : d1, m = g < 2 ? m0 : m1;
-        _mm256_storeu_ps(out + 8 * g, _mm256_sub_ps(_mm256_mul_ps(d, dq_widen(levels, g)), m));
+        dq_put(out + 8 * g, _mm256_sub_ps(_mm256_mul_ps(d, dq_widen(levels, g)), m), mode);
     }
 }
 
@@ -83,49 +101,49 @@ DQ_TARGET static inline __m256i dq_fifth_bits(uint32_t bits) {
 }
 
 // x = d × (q − 8).
-DQ_TARGET static void dq_q4_0(const uint8_t *src, size_t blocks, float *out) {
+DQ_INLINE void dq_q4_0(const uint8_t *src, size_t blocks, float *out, int mode) {
     for (size_t b = 0; b < blocks; b++, src += 18, out += 32) {
         __m256 d = _mm256_set1_ps(dq_half(dq_u16(src)));
         __m256i q = _mm256_sub_epi8(dq_nibbles16(src + 2), _mm256_set1_epi8(8));
-        for (int g = 0; g < 4; g++) _mm256_storeu_ps(out + 8 * g, _mm256_mul_ps(d, dq_widen(q, g)));
+        for (int g = 0; g < 4; g++) dq_put(out + 8 * g, _mm256_mul_ps(d, dq_widen(q, g)), mode);
     }
 }
 
 // x = d × q + m.
-DQ_TARGET static void dq_q4_1(const uint8_t *src, size_t blocks, float *out) {
+DQ_INLINE void dq_q4_1(const uint8_t *src, size_t blocks, float *out, int mode) {
     for (size_t b = 0; b < blocks; b++, src += 20, out += 32) {
-        dq_scaled_offset(dq_nibbles16(src + 4), dq_half(dq_u16(src)), dq_half(dq_u16(src + 2)), out);
+        dq_scaled_offset(dq_nibbles16(src + 4), dq_half(dq_u16(src)), dq_half(dq_u16(src + 2)), out, mode);
     }
 }
 
 // x = d × (q − 16).
-DQ_TARGET static void dq_q5_0(const uint8_t *src, size_t blocks, float *out) {
+DQ_INLINE void dq_q5_0(const uint8_t *src, size_t blocks, float *out, int mode) {
     for (size_t b = 0; b < blocks; b++, src += 22, out += 32) {
         __m256 d = _mm256_set1_ps(dq_half(dq_u16(src)));
         __m256i q = _mm256_or_si256(dq_nibbles16(src + 6), dq_fifth_bits(dq_u32(src + 2)));
         q = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
-        for (int g = 0; g < 4; g++) _mm256_storeu_ps(out + 8 * g, _mm256_mul_ps(d, dq_widen(q, g)));
+        for (int g = 0; g < 4; g++) dq_put(out + 8 * g, _mm256_mul_ps(d, dq_widen(q, g)), mode);
     }
 }
 
 // x = d × q + m.
-DQ_TARGET static void dq_q5_1(const uint8_t *src, size_t blocks, float *out) {
+DQ_INLINE void dq_q5_1(const uint8_t *src, size_t blocks, float *out, int mode) {
     for (size_t b = 0; b < blocks; b++, src += 24, out += 32) {
         __m256i q = _mm256_or_si256(dq_nibbles16(src + 8), dq_fifth_bits(dq_u32(src + 4)));
-        dq_scaled_offset(q, dq_half(dq_u16(src)), dq_half(dq_u16(src + 2)), out);
+        dq_scaled_offset(q, dq_half(dq_u16(src)), dq_half(dq_u16(src + 2)), out, mode);
     }
 }
 
 // x = q × d.
-DQ_TARGET static void dq_q8_0(const uint8_t *src, size_t blocks, float *out) {
+DQ_INLINE void dq_q8_0(const uint8_t *src, size_t blocks, float *out, int mode) {
     for (size_t b = 0; b < blocks; b++, src += 34, out += 32) {
         __m256 d = _mm256_set1_ps(dq_half(dq_u16(src)));
-        dq_scaled(_mm256_loadu_si256((const __m256i *)(src + 2)), d, out);
+        dq_scaled(_mm256_loadu_si256((const __m256i *)(src + 2)), d, out, mode);
     }
 }
 
 // x = (d × scale) × q − (dmin × min), per 16 elements.
-DQ_TARGET static void dq_q2_K(const uint8_t *src, size_t blocks, float *out) {
+DQ_INLINE void dq_q2_K(const uint8_t *src, size_t blocks, float *out, int mode) {
     const __m256i three = _mm256_set1_epi8(3);
     for (size_t b = 0; b < blocks; b++, src += 84, out += 256) {
         float d = dq_half(dq_u16(src + 80)), dmin = dq_half(dq_u16(src + 82));
@@ -136,14 +154,14 @@ DQ_TARGET static void dq_q2_K(const uint8_t *src, size_t blocks, float *out) {
                 __m256 d0 = _mm256_set1_ps(d * (float)(scales[0] & 0x0F)), m0 = _mm256_set1_ps(dmin * (float)(scales[0] >> 4));
                 __m256 d1 = _mm256_set1_ps(d * (float)(scales[1] & 0x0F)), m1 = _mm256_set1_ps(dmin * (float)(scales[1] >> 4));
                 __m256i q = _mm256_and_si256(_mm256_srli_epi16(bytes, 2 * shift), three);
-                dq_scaled_minus(q, d0, m0, d1, m1, out + half * 128 + shift * 32);
+                dq_scaled_minus(q, d0, m0, d1, m1, out + half * 128 + shift * 32, mode);
             }
         }
     }
 }
 
 // x = (d × (scale − 32)) × (q − 4 × (mask bit clear)), per 16 elements.
-DQ_TARGET static void dq_q3_K(const uint8_t *src, size_t blocks, float *out) {
+DQ_INLINE void dq_q3_K(const uint8_t *src, size_t blocks, float *out, int mode) {
     const __m256i three = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4), zero = _mm256_setzero_si256();
     for (size_t b = 0; b < blocks; b++, src += 110, out += 256) {
         float d = dq_half(dq_u16(src + 108));
@@ -162,7 +180,7 @@ DQ_TARGET static void dq_q3_K(const uint8_t *src, size_t blocks, float *out) {
             q = _mm256_sub_epi8(q, _mm256_and_si256(clear, four));
             __m256 d0 = _mm256_set1_ps(dl[2 * j]), d1 = _mm256_set1_ps(dl[2 * j + 1]);
             for (int g = 0; g < 4; g++) {
-                _mm256_storeu_ps(out + 32 * j + 8 * g, _mm256_mul_ps(g < 2 ? d0 : d1, dq_widen(q, g)));
+                dq_put(out + 32 * j + 8 * g, _mm256_mul_ps(g < 2 ? d0 : d1, dq_widen(q, g)), mode);
             }
         }
     }
@@ -180,7 +198,7 @@ static inline void dq_scale_min(const uint8_t *p, int j, int *scale, int *minimu
 }
 
 // x = (d × scale) × q − (dmin × min), per 32 elements.
-DQ_TARGET static void dq_q4_K(const uint8_t *src, size_t blocks, float *out) {
+DQ_INLINE void dq_q4_K(const uint8_t *src, size_t blocks, float *out, int mode) {
     const __m256i mask = _mm256_set1_epi8(0x0F);
     for (size_t b = 0; b < blocks; b++, src += 144, out += 256) {
         float d = dq_half(dq_u16(src)), dmin = dq_half(dq_u16(src + 2));
@@ -191,14 +209,14 @@ DQ_TARGET static void dq_q4_K(const uint8_t *src, size_t blocks, float *out) {
                 dq_scale_min(src + 4, 2 * pair + h, &scale, &minimum);
                 __m256 dl = _mm256_set1_ps(d * (float)scale), ml = _mm256_set1_ps(dmin * (float)minimum);
                 __m256i q = _mm256_and_si256(h ? _mm256_srli_epi16(bytes, 4) : bytes, mask);
-                dq_scaled_minus(q, dl, ml, dl, ml, out + 64 * pair + 32 * h);
+                dq_scaled_minus(q, dl, ml, dl, ml, out + 64 * pair + 32 * h, mode);
             }
         }
     }
 }
 
 // x = (d × scale) × q − (dmin × min), per 32 elements, q with its fifth bit.
-DQ_TARGET static void dq_q5_K(const uint8_t *src, size_t blocks, float *out) {
+DQ_INLINE void dq_q5_K(const uint8_t *src, size_t blocks, float *out, int mode) {
     const __m256i mask = _mm256_set1_epi8(0x0F), zero = _mm256_setzero_si256(), sixteen = _mm256_set1_epi8(16);
     for (size_t b = 0; b < blocks; b++, src += 176, out += 256) {
         float d = dq_half(dq_u16(src)), dmin = dq_half(dq_u16(src + 2));
@@ -212,14 +230,14 @@ DQ_TARGET static void dq_q5_K(const uint8_t *src, size_t blocks, float *out) {
                 __m256i q = _mm256_and_si256(h ? _mm256_srli_epi16(bytes, 4) : bytes, mask);
                 __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(high, _mm256_set1_epi8((char)(1 << sub))), zero);
                 q = _mm256_or_si256(q, _mm256_andnot_si256(set, sixteen));
-                dq_scaled_minus(q, dl, ml, dl, ml, out + 32 * sub);
+                dq_scaled_minus(q, dl, ml, dl, ml, out + 32 * sub, mode);
             }
         }
     }
 }
 
 // x = (d × scale) × (q − 32), per 16 elements.
-DQ_TARGET static void dq_q6_K(const uint8_t *src, size_t blocks, float *out) {
+DQ_INLINE void dq_q6_K(const uint8_t *src, size_t blocks, float *out, int mode) {
     const __m256i mask = _mm256_set1_epi8(0x0F), three = _mm256_set1_epi8(3), bias = _mm256_set1_epi8(32);
     for (size_t b = 0; b < blocks; b++, src += 210, out += 256) {
         float d = dq_half(dq_u16(src + 208));
@@ -237,9 +255,44 @@ DQ_TARGET static void dq_q6_K(const uint8_t *src, size_t blocks, float *out) {
                 __m256 d0 = _mm256_set1_ps(d * (float)scales[half * 8 + s * 2]);
                 __m256 d1 = _mm256_set1_ps(d * (float)scales[half * 8 + s * 2 + 1]);
                 float *o = out + 128 * half + 32 * s;
-                for (int g = 0; g < 4; g++) _mm256_storeu_ps(o + 8 * g, _mm256_mul_ps(g < 2 ? d0 : d1, dq_widen(q, g)));
+                for (int g = 0; g < 4; g++) dq_put(o + 8 * g, _mm256_mul_ps(g < 2 ? d0 : d1, dq_widen(q, g)), mode);
             }
         }
+    }
+}
+
+typedef void (*dq_kernel)(const uint8_t *, size_t, float *);
+
+#define DQ_MODES(name) \
+    DQ_TARGET static void name##_store(const uint8_t *s, size_t b, float *o) { name(s, b, o, DQ_STORE); } \
+    DQ_TARGET static void name##_stream32(const uint8_t *s, size_t b, float *o) { name(s, b, o, DQ_STREAM32); } \
+    DQ_TARGET static void name##_stream16(const uint8_t *s, size_t b, float *o) { name(s, b, o, DQ_STREAM16); }
+DQ_MODES(dq_q4_0)
+DQ_MODES(dq_q4_1)
+DQ_MODES(dq_q5_0)
+DQ_MODES(dq_q5_1)
+DQ_MODES(dq_q8_0)
+DQ_MODES(dq_q2_K)
+DQ_MODES(dq_q3_K)
+DQ_MODES(dq_q4_K)
+DQ_MODES(dq_q5_K)
+DQ_MODES(dq_q6_K)
+
+#define DQ_PICK(name, mode) ((mode) == DQ_STREAM32 ? name##_stream32 : (mode) == DQ_STREAM16 ? name##_stream16 : name##_store)
+
+static dq_kernel dq_select(int type, int mode) {
+    switch (type) {
+    case WEIGHTS_GGML_Q4_0: return DQ_PICK(dq_q4_0, mode);
+    case WEIGHTS_GGML_Q4_1: return DQ_PICK(dq_q4_1, mode);
+    case WEIGHTS_GGML_Q5_0: return DQ_PICK(dq_q5_0, mode);
+    case WEIGHTS_GGML_Q5_1: return DQ_PICK(dq_q5_1, mode);
+    case WEIGHTS_GGML_Q8_0: return DQ_PICK(dq_q8_0, mode);
+    case WEIGHTS_GGML_Q2_K: return DQ_PICK(dq_q2_K, mode);
+    case WEIGHTS_GGML_Q3_K: return DQ_PICK(dq_q3_K, mode);
+    case WEIGHTS_GGML_Q4_K: return DQ_PICK(dq_q4_K, mode);
+    case WEIGHTS_GGML_Q5_K: return DQ_PICK(dq_q5_K, mode);
+    case WEIGHTS_GGML_Q6_K: return DQ_PICK(dq_q6_K, mode);
+    default: return NULL;
     }
 }
 
@@ -253,33 +306,20 @@ static bool dq_cpu_avx2(void) {
     return state;
 }
 
-typedef void (*dq_kernel)(const uint8_t *, size_t, float *);
-
-static dq_kernel dq_select(int type) {
-    switch (type) {
-    case WEIGHTS_GGML_Q4_0: return dq_q4_0;
-    case WEIGHTS_GGML_Q4_1: return dq_q4_1;
-    case WEIGHTS_GGML_Q5_0: return dq_q5_0;
-    case WEIGHTS_GGML_Q5_1: return dq_q5_1;
-    case WEIGHTS_GGML_Q8_0: return dq_q8_0;
-    case WEIGHTS_GGML_Q2_K: return dq_q2_K;
-    case WEIGHTS_GGML_Q3_K: return dq_q3_K;
-    case WEIGHTS_GGML_Q4_K: return dq_q4_K;
-    case WEIGHTS_GGML_Q5_K: return dq_q5_K;
-    case WEIGHTS_GGML_Q6_K: return dq_q6_K;
-    default: return NULL;
-    }
-}
-
 bool weights_ggml_dequantize_accelerated(int type) {
-    return dq_cpu_avx2() && dq_select(type) != NULL;
+    return dq_cpu_avx2() && dq_select(type, DQ_STORE) != NULL;
 }
 
-bool weights_ggml_dequantize(int type, const void *src, size_t blocks, float *out, int kernel) {
+bool weights_ggml_dequantize(int type, const void *src, size_t blocks, float *out, bool streaming, int kernel) {
     if (kernel == WEIGHTS_KERNEL_PORTABLE || !dq_cpu_avx2()) return false;
-    dq_kernel decode = dq_select(type);
+    int mode = DQ_STORE;
+    if (streaming) mode = (uintptr_t)out % 32 == 0 ? DQ_STREAM32 : (uintptr_t)out % 16 == 0 ? DQ_STREAM16 : DQ_STORE;
+    dq_kernel decode = dq_select(type, mode);
     if (decode == NULL) return false;
     decode((const uint8_t *)src, blocks, out);
+    // Non-temporal stores are weakly ordered: fence them, so that whoever this thread
+    // hands the output to (the caller's join) sees every value.
+    if (mode != DQ_STORE) _mm_sfence();
     return true;
 }
 
@@ -287,8 +327,8 @@ bool weights_ggml_dequantize(int type, const void *src, size_t blocks, float *ou
 
 bool weights_ggml_dequantize_accelerated(int type) { (void)type; return false; }
 
-bool weights_ggml_dequantize(int type, const void *src, size_t blocks, float *out, int kernel) {
-    (void)type; (void)src; (void)blocks; (void)out; (void)kernel;
+bool weights_ggml_dequantize(int type, const void *src, size_t blocks, float *out, bool streaming, int kernel) {
+    (void)type; (void)src; (void)blocks; (void)out; (void)streaming; (void)kernel;
     return false;
 }
 

@@ -48,6 +48,18 @@ import WeightsTestSupport
         return "element \(i): 0x\(String(actual[i].bitPattern, radix: 16)), expected 0x\(String(expected[i].bitPattern, radix: 16))"
     }
 
+    /// `count` random bytes from `generator`.
+    static func randomBytes(_ count: Int, _ generator: inout SeededGenerator) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count + 8)
+        while bytes.count < count {
+            let word = generator.next()
+            for k in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: word >> (8 * k))) }
+        }
+        bytes.removeLast(bytes.count - count)
+        return bytes
+    }
+
     /// Random bytes in tensors of 1 and 7 blocks, and of one block more than 4 jobs of
     /// 64 Ki elements (so 5 jobs, the last of one block, over 1, 2 and 3 threads): the SIMD
     /// kernels give the portable loops' bits.
@@ -55,13 +67,7 @@ import WeightsTestSupport
     func simdKernelsGiveThePortableBitsOnRandomBlocks(type: GGMLType) throws {
         var generator = SeededGenerator(seed: 0x5EED + UInt64(type.rawValue))
         for blocks in [1, 7, (1 << 18) / type.blockSize + 1] {
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(blocks * type.typeSize + 8)
-            while bytes.count < blocks * type.typeSize {
-                let word = generator.next()
-                for k in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: word >> (8 * k))) }
-            }
-            bytes.removeLast(bytes.count - blocks * type.typeSize)
+            let bytes = Self.randomBytes(blocks * type.typeSize, &generator)
             let count = blocks * type.blockSize
             let file = try GGUFFile(bytes: GGUFFile.single(name: "t", type: type, count: count, bytes: bytes))
             let tensor = try file.tensor(named: "t")
@@ -75,6 +81,28 @@ import WeightsTestSupport
                 }
                 #expect(Self.firstDifference(values, portable, type: type) == nil, "\(type), \(blocks) blocks, \(threads) threads")
             }
+        }
+    }
+
+    /// A tensor of 8 Mi floats (32 MiB) and a block (its output goes around the caches, with
+    /// non-temporal stores) into outputs 64-, 16- and 4-byte aligned: the portable bits.
+    @Test(arguments: simdTypes)
+    func streamedOutputsGiveThePortableBits(type: GGMLType) throws {
+        var generator = SeededGenerator(seed: 0xCAC4E + UInt64(type.rawValue))
+        let blocks = (1 << 23) / type.blockSize + 1, count = blocks * type.blockSize
+        let bytes = Self.randomBytes(blocks * type.typeSize, &generator)
+        let file = try GGUFFile(bytes: GGUFFile.single(name: "t", type: type, count: count, bytes: bytes))
+        let tensor = try file.tensor(named: "t")
+        let portable = try tensor.dequantized(kernel: .portable)
+        let storage = UnsafeMutableRawPointer.allocate(byteCount: 4 * (count + 1), alignment: 64)
+        defer { unsafe storage.deallocate() }
+        for offset in [0, 4, 1] {   // floats past a 64-byte boundary
+            // Safe: `count` floats from `offset` ≤ 1 lie inside the `count + 1` allocated.
+            let output = unsafe UnsafeMutableBufferPointer(start: (storage + 4 * offset).bindMemory(to: Float.self, capacity: count),
+                                                           count: count)
+            unsafe try tensor.dequantize(into: output)
+            let values = unsafe Array(output)
+            #expect(Self.firstDifference(values, portable, type: type) == nil, "\(type), offset \(offset)")
         }
     }
 }

@@ -93,10 +93,12 @@ bool weights_ggml_dequantize_accelerated(int type);
 /// Decodes `blocks` whole blocks of ggml type `type` at `src` (any alignment) into `out`
 /// (blocks × the type's block elements floats), with the binary32 arithmetic of gguf-py's
 /// `gguf.quants.dequantize` in its order, so the same bits as WeightsCore's portable loops.
+/// `streaming` writes with non-temporal stores (where `out` is 16-byte aligned), for an
+/// output larger than the caches: ordinary stores would read every line in first.
 /// Returns false, writing nothing, when `kernel` is WEIGHTS_KERNEL_PORTABLE, when the CPU
 /// lacks AVX2 or F16C, or when the type has no SIMD form: the caller decodes it then.
 /// Safe to call from several threads at once on disjoint outputs.
-bool weights_ggml_dequantize(int type, const void *src, size_t blocks, float *out, int kernel);
+bool weights_ggml_dequantize(int type, const void *src, size_t blocks, float *out, bool streaming, int kernel);
 
 /// Values per block of `weight_type` (32 or 256), or 0 for a type these kernels don't take.
 size_t weights_quantized_block_elements(int weight_type);

@@ -39,13 +39,16 @@ enum GGMLDequantizer {
         let jobs = (blocks + jobBlocks - 1) / jobBlocks
         let threads = output.count >= 1 << 18 ? max(1, threads ?? ParallelChunks.availableCores) : 1
         let code = Int32(type.rawValue), kernelCode = kernel.code
+        // An output of 32 MiB or more (a last-level cache's size) goes around the caches: with
+        // ordinary stores each line is read in before it is written, and evicts what it meets.
+        let streaming = output.count >= 1 << 23
         ParallelChunks.run(jobs: jobs, threads: threads, state: { () }) { _, job in
             let first = job * jobBlocks, count = min(jobBlocks, blocks - first)
             // Safe: every job reads its own `count` blocks, inside `source` (whole blocks, checked
             // above), and writes only their elements of `out`, inside `output`; both buffers
             // outlive the call, which returns after every job.
             let blockSource = unsafe src + first * type.typeSize, blockOutput = unsafe out + first * type.blockSize
-            if unsafe weights_ggml_dequantize(code, blockSource, count, blockOutput, kernelCode) { return }
+            if unsafe weights_ggml_dequantize(code, blockSource, count, blockOutput, streaming, kernelCode) { return }
             unsafe decode(type, blockSource, count, blockOutput)
         }
     }
