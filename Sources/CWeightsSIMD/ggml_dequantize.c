@@ -3,9 +3,10 @@
 //
 // Every value is the same sequence of binary32 operations as the portable Swift loop: the
 // scale products (d × sub-scale, dmin × minimum) are scalar, once per sub-block, and each
-// element is one multiply and at most one add or subtract, in that order. Nothing may fuse a
-// multiply and an add (a fused result is rounded once, not twice, and differs in the last
-// bit), so contraction is off for the whole file and the kernels' target has no FMA.
+// element is one multiply and at most one add or subtract, in that order. The operations stay
+// separate: contraction is off for the whole file and the kernels' target has no FMA. (In
+// these formats every product is exact, Spec/gguf.md says why, so a fused multiply-add would
+// round the same; keeping them apart makes the bits the same without that argument.)
 // Quantized levels are small integers, exactly representable, so the integer work (nibbles,
 // high bits, the − 8 / − 16 / − 32 offsets) is done on bytes before the one conversion.
 //
