@@ -3,7 +3,12 @@
 
 Opens the Gemma 3 270M Q4_K_M file and dequantizes every tensor of each of its block types,
 in both, in one run, and reports medians and ratios (anchor time / Weights time: above 1
-means Weights is faster). Writes the table to Benchmarks/gguf/RESULTS.md.
+means Weights is faster); then the same for the other types Weights has SIMD kernels for, on
+a file of random tensors that gguf-py writes (.bench/gguf/synthetic.gguf). Weights runs three ways: its SIMD kernels on one thread and on
+every core, and its portable loops on one thread. The runs alternate, round by round (each
+Weights figure is the median of 3 calls in its process, the first of which faults the
+output buffer in; gguf-py allocates its output on every call). Writes the table to
+Benchmarks/gguf/RESULTS.md.
 
     python3 Benchmarks/gguf/run.py [--runs 5]
 
@@ -36,22 +41,20 @@ def main():
         sys.exit(f"{GEMMA} is not installed: run scripts/setup")
     benchlib.build("WeightsBench")
     benchlib.read_through(GEMMA)
+    load_before = os_load()
 
     rows = []
     swift_open = statistics.median(benchlib.bench_seconds("gguf-open", GEMMA, repeat=max(runs, 20)))
     py_open = statistics.median(benchlib.time_calls(lambda: gguf.GGUFReader(GEMMA), runs))
     rows.append(("open (header, 33 keys, 236 tensor infos)", swift_open, py_open, "`GGUFReader(path)`"))
 
-    reader = gguf.GGUFReader(GEMMA)
-    for name in TYPES:
-        qtype = gguf.GGMLQuantizationType[name]
-        tensors = [t for t in reader.tensors if t.tensor_type == qtype]
-        elements = sum(int(t.n_elements) for t in tensors)
-        swift = statistics.median(benchlib.bench_seconds("gguf-dequantize", GEMMA, name, repeat=runs))
-        py = statistics.median(benchlib.time_calls(
-            lambda: [gguf.quants.dequantize(t.data, qtype) for t in tensors], runs))
-        rows.append((f"dequantize every {name} tensor ({len(tensors)}, {elements / 1e6:.1f} M elements) to float32",
-                     swift, py, "`gguf.quants.dequantize`"))
+    cores = os.cpu_count()
+    ways = [("simd-1", ["--threads", "1"]), (f"simd-{cores}", ["--threads", str(cores)]),
+            ("portable-1", ["--threads", "1", "--portable"])]
+    gemma = kinds_of(GEMMA, TYPES)
+    synthetic_path = synthetic_file()
+    synthetic = kinds_of(synthetic_path, list(SYNTHETIC))
+    median = measure([(GEMMA, gemma), (synthetic_path, synthetic)], ways, runs)
 
     lines = [
         "## GGUF: opening and dequantizing",
@@ -59,14 +62,108 @@ def main():
         f"Anchor: gguf-py {importlib.metadata.version('gguf')}, numpy {np.__version__}.",
         "",
         f"Command: `python3 Benchmarks/gguf/run.py --runs {runs}` (Gemma 3 270M Q4_K_M, warm page cache; "
-        f"{platform.machine()}, single-threaded kernels)",
+        f"{platform.machine()}, {cores} cores; load average before the run {load_before}, after {os_load()})",
         "",
         "| operation | Weights | gguf-py | anchor call | ratio (anchor / Weights) |",
         "|---|---:|---:|---|---:|",
     ]
     for label, swift, py, call in rows:
         lines.append(f"| {label} | {swift * 1e3:.3f} ms | {py * 1e3:.3f} ms | {call} | {py / swift:.2f}× |")
+    lines += [
+        "",
+        f"Dequantizing every tensor of a type to float32 with `gguf.quants.dequantize` and with Weights "
+        f"(medians of {runs} alternated rounds; GB/s of float32 output; ratio: gguf-py's time / Weights' time). "
+        "The Gemma file's types:",
+        "",
+        *table(gemma, median, ways, cores),
+        "",
+        f"The other types with SIMD kernels, on one random tensor each ({SYNTHETIC_ROWS} × {SYNTHETIC_COLUMNS}, "
+        "random bits with finite scales, written by gguf-py to .bench/gguf/synthetic.gguf):",
+        "",
+        *table(synthetic, median, ways, cores),
+    ]
     benchlib.publish(lines, name="gguf")
+
+
+# The SIMD types the Gemma file lacks, with the byte offsets of their f16 scales in a block.
+SYNTHETIC = {"Q4_0": [0], "Q4_1": [0, 2], "Q5_1": [0, 2], "Q2_K": [80, 82], "Q3_K": [108], "Q5_K": [0, 2]}
+SYNTHETIC_ROWS, SYNTHETIC_COLUMNS = 4096, 4096
+
+
+def synthetic_file():
+    """A GGUF file with one SYNTHETIC_ROWS × SYNTHETIC_COLUMNS tensor of each SYNTHETIC type:
+    random bits, the f16 scales set to finite values (normal × 0.05), so that every value is
+    finite. Made once, by gguf-py, deterministically."""
+    path = os.path.join(benchlib.work_dir("gguf"), "synthetic.gguf")
+    if os.path.exists(path):
+        return path
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    rng = np.random.default_rng(20261213)
+    writer = gguf.GGUFWriter(path + ".partial", "synthetic")
+    for name, fields in SYNTHETIC.items():
+        qtype = gguf.GGMLQuantizationType[name]
+        block_size, type_size = gguf.GGML_QUANT_SIZES[qtype]
+        raw = rng.integers(0, 256, size=(SYNTHETIC_ROWS, SYNTHETIC_COLUMNS // block_size * type_size), dtype=np.uint8)
+        blocks = raw.reshape(-1, type_size)
+        for field in fields:
+            scales = (rng.standard_normal(blocks.shape[0]) * 0.05).astype(np.float16)
+            blocks[:, field:field + 2] = scales.view(np.uint8).reshape(-1, 2)
+        writer.add_tensor(name.lower(), raw, raw_dtype=qtype)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    os.replace(path + ".partial", path)
+    return path
+
+
+def kinds_of(path, types):
+    """(type name, ggml type, the file's tensors of the type, their elements), per type."""
+    reader = gguf.GGUFReader(path)
+    kinds = []
+    for name in types:
+        qtype = gguf.GGMLQuantizationType[name]
+        tensors = [t for t in reader.tensors if t.tensor_type == qtype]
+        kinds.append((name, qtype, tensors, sum(int(t.n_elements) for t in tensors)))
+    return kinds
+
+
+def measure(files, ways, runs):
+    """Median seconds per (path, type, way): rounds alternate Weights' ways and gguf-py, type by
+    type. A Weights time is the median of 3 calls in one process (the first faults in its
+    output buffer); gguf-py allocates its output on every call."""
+    times = {}
+    for _ in range(runs):
+        for path, kinds in files:
+            for name, qtype, tensors, _ in kinds:
+                for way, flags in ways:
+                    result = benchlib.run_bench("gguf-dequantize", path, name, *flags, repeat=3)
+                    times.setdefault((path, name, way), []).append(statistics.median(result["seconds"]))
+                times.setdefault((path, name, "gguf-py"), []).extend(benchlib.time_calls(
+                    lambda: [gguf.quants.dequantize(t.data, qtype) for t in tensors], 1))
+    return {key[1:]: statistics.median(values) for key, values in times.items()}
+
+
+def table(kinds, median, ways, cores):
+    lines = [
+        f"| type | tensors | elements | gguf-py | Weights SIMD, 1 thread | ratio "
+        f"| Weights SIMD, {cores} threads | ratio | Weights portable, 1 thread | ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, _, tensors, elements in kinds:
+        py = median[(name, "gguf-py")]
+
+        def cell(seconds):
+            return f"{seconds * 1e3:.1f} ms ({elements * 4 / seconds / 1e9:.2f} GB/s)"
+        row = [name, str(len(tensors)), f"{elements / 1e6:.1f} M", cell(py)]
+        for way, _ in ways:
+            row += [cell(median[(name, way)]), f"**{py / median[(name, way)]:.1f}×**"]
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def os_load():
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

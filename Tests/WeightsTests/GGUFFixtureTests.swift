@@ -66,14 +66,15 @@ import Weights
         #expect(try tiny.dequantized() == [1, 2, 3, 4, 5, 6])
     }
 
-    @Test(arguments: ["blocks-a32.gguf", "blocks-a64.gguf"])
-    func everyBlockFormatDequantizesBitForBit(_ name: String) throws {
+    /// Both kernels: the SIMD one (where the CPU and the type have it) and the portable loops.
+    @Test(arguments: ["blocks-a32.gguf", "blocks-a64.gguf"], [ConversionKernel.best, .portable])
+    func everyBlockFormatDequantizesBitForBit(_ name: String, kernel: ConversionKernel) throws {
         let file = try Self.fixture(name)
         let expected = try Self.fixture("blocks-expected.gguf")
         #expect(file.alignment == (name == "blocks-a64.gguf" ? 64 : 32))
         var checked: Set<GGMLType> = []
         for info in file.tensors where info.type.canDequantize {
-            let values = try file.tensor(info).dequantized()
+            let values = try file.tensor(info).dequantized(kernel: kernel)
             let reference = Self.bits(try expected.tensor(named: info.name))
             #expect(Self.firstDifference(values, reference) == nil, "\(info.type): \(Self.firstDifference(values, reference) ?? "")")
             #expect(info.offset % file.alignment == 0)

@@ -50,8 +50,9 @@ import WeightsTestSupport
         #expect(embedding.shape == [262_144, 640])
     }
 
-    @Test(.enabled(if: installed, "the Gemma GGUF is not installed: run scripts/setup"))
-    func gemmaSamplesDequantizeAsGGUFPyDoes() throws {
+    @Test(.enabled(if: installed, "the Gemma GGUF is not installed: run scripts/setup"),
+          arguments: [ConversionKernel.best, .portable])
+    func gemmaSamplesDequantizeAsGGUFPyDoes(kernel: ConversionKernel) throws {
         let gemma = try GGUFFile(path: try installedGemmaPath())
         let samples = try GGUFFixtureTests.fixture("gemma-samples.gguf")
         #expect(samples.tensors.count == 5)
@@ -59,7 +60,7 @@ import WeightsTestSupport
         for sample in samples.tensors {
             let tensor = try gemma.tensor(named: sample.name)
             let blocks = sample.elementCount / tensor.type.blockSize
-            let values = try tensor.dequantized(blocks: 0..<blocks)
+            let values = try tensor.dequantized(blocks: 0..<blocks, kernel: kernel)
             let expected = GGUFFixtureTests.bits(samples.tensor(sample))
             #expect(GGUFFixtureTests.firstDifference(values, expected) == nil, "\(sample.name)")
             types.insert(tensor.type)

@@ -74,11 +74,31 @@ void weights_sgemm_nt(size_t m, size_t n, size_t k, const float *a, size_t lda,
                       float *c, size_t ldc, int kernel);
 
 
-/// GGUF block formats the decoder's quantized kernels take, by their ggml type ids.
+/// GGUF block formats, by their ggml type ids: the decoder's quantized kernels take Q5_0,
+/// Q8_0, Q4_K and Q6_K; weights_ggml_dequantize takes all of these.
+#define WEIGHTS_GGML_Q4_0 2
+#define WEIGHTS_GGML_Q4_1 3
 #define WEIGHTS_GGML_Q5_0 6
+#define WEIGHTS_GGML_Q5_1 7
 #define WEIGHTS_GGML_Q8_0 8
+#define WEIGHTS_GGML_Q2_K 10
+#define WEIGHTS_GGML_Q3_K 11
 #define WEIGHTS_GGML_Q4_K 12
+#define WEIGHTS_GGML_Q5_K 13
 #define WEIGHTS_GGML_Q6_K 14
+
+/// True when weights_ggml_dequantize decodes `type` (a ggml type id) with AVX2 + F16C on
+/// this CPU.
+bool weights_ggml_dequantize_accelerated(int type);
+/// Decodes `blocks` whole blocks of ggml type `type` at `src` (any alignment) into `out`
+/// (blocks × the type's block elements floats), with the binary32 arithmetic of gguf-py's
+/// `gguf.quants.dequantize` in its order, so the same bits as WeightsCore's portable loops.
+/// `streaming` writes with non-temporal stores (where `out` is 16-byte aligned), for an
+/// output larger than the caches: ordinary stores would read every line in first.
+/// Returns false, writing nothing, when `kernel` is WEIGHTS_KERNEL_PORTABLE, when the CPU
+/// lacks AVX2 or F16C, or when the type has no SIMD form: the caller decodes it then.
+/// Safe to call from several threads at once on disjoint outputs.
+bool weights_ggml_dequantize(int type, const void *src, size_t blocks, float *out, bool streaming, int kernel);
 
 /// Values per block of `weight_type` (32 or 256), or 0 for a type these kernels don't take.
 size_t weights_quantized_block_elements(int weight_type);

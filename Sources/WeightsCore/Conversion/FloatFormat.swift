@@ -52,7 +52,8 @@ public enum FloatFormat: Sendable, Hashable, CaseIterable {
     var widensExactlyToFloat: Bool { self != .f64 }
 }
 
-/// Which implementation converts between F32 and the 16-bit formats.
+/// Which implementation converts between F32 and the 16-bit formats, quantizes to int8, or
+/// decodes GGUF blocks (``GGUFTensor/dequantized(blocks:kernel:)``).
 public enum ConversionKernel: Sendable, Hashable {
     /// AVX2 and F16C when the CPU has them (checked at run time), the portable loop otherwise.
     case best

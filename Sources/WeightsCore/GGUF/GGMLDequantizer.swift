@@ -1,3 +1,5 @@
+import CWeightsSIMD
+
 /// Decoding ggml blocks to `Float`, with the arithmetic of gguf-py's `gguf.quants.dequantize`.
 ///
 /// Each kernel is a plain loop over the mapped bytes: loads are unaligned (GGUF blocks sit at
@@ -5,14 +7,21 @@
 /// `Float` operation in the order gguf-py's NumPy code applies them (scale × sub-scale, then
 /// × quant, then − minimum), so that the results are the same bits. Spec/gguf.md gives each
 /// format's layout and formula.
+///
+/// The legacy 32-element formats and Q2_K to Q6_K also have AVX2 + F16C kernels
+/// (CWeightsSIMD's ggml_dequantize.c), chosen at run time, with the same operations in the
+/// same order and no fused multiply-add: the loops here are their portable fallback and give
+/// the same bits.
 enum GGMLDequantizer {
     /// Decodes `source`, whole blocks of `type`, into `output`, which holds exactly the
-    /// blocks' elements.
+    /// blocks' elements, on up to `threads` threads (all cores by default; tensors under
+    /// 256 Ki elements use one).
     ///
     /// - Complexity: O(*n*) in the elements.
     /// - Throws: `unsupportedFormat` for types not decoded; `invalidArgument` when the sizes
     ///   disagree.
     static func dequantize(_ type: GGMLType, _ source: UnsafeRawBufferPointer, into output: UnsafeMutableBufferPointer<Float>,
+                           threads: Int? = nil, kernel: ConversionKernel = .best,
                            file: String? = nil, tensor: String? = nil) throws(WeightsError) {
         let blocks = source.count / type.typeSize
         guard source.count % type.typeSize == 0, output.count == blocks * type.blockSize else {
@@ -28,11 +37,19 @@ enum GGMLDequantizer {
         // Blocks are independent: a large tensor is split over the cores, 64 Ki elements a job.
         let jobBlocks = max(1, (1 << 16) / type.blockSize)
         let jobs = (blocks + jobBlocks - 1) / jobBlocks
-        let threads = output.count >= 1 << 18 ? ParallelChunks.availableCores : 1
+        let threads = output.count >= 1 << 18 ? max(1, threads ?? ParallelChunks.availableCores) : 1
+        let code = Int32(type.rawValue), kernelCode = kernel.code
+        // An output of 32 MiB or more (a last-level cache's size) goes around the caches: with
+        // ordinary stores each line is read in before it is written, and evicts what it meets.
+        let streaming = output.count >= 1 << 23
         ParallelChunks.run(jobs: jobs, threads: threads, state: { () }) { _, job in
             let first = job * jobBlocks, count = min(jobBlocks, blocks - first)
-            // Safe: every job reads its own blocks and writes only their elements of `out`.
-            unsafe decode(type, src + first * type.typeSize, count, out + first * type.blockSize)
+            // Safe: every job reads its own `count` blocks, inside `source` (whole blocks, checked
+            // above), and writes only their elements of `out`, inside `output`; both buffers
+            // outlive the call, which returns after every job.
+            let blockSource = unsafe src + first * type.typeSize, blockOutput = unsafe out + first * type.blockSize
+            if unsafe weights_ggml_dequantize(code, blockSource, count, blockOutput, streaming, kernelCode) { return }
+            unsafe decode(type, blockSource, count, blockOutput)
         }
     }
 

@@ -1,4 +1,4 @@
-/// Encoding float32 values into ggml blocks, the inverse of ``GGUFTensor/dequantized(blocks:)``.
+/// Encoding float32 values into ggml blocks, the inverse of ``GGUFTensor/dequantized(blocks:kernel:)``.
 ///
 /// Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and MXFP4 give the same bytes as gguf-py 0.19's
 /// `gguf.quants.quantize`: each step is one float32 operation in the order its NumPy code

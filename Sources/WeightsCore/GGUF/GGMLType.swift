@@ -1,3 +1,5 @@
+import CWeightsSIMD
+
 /// The element encoding of a GGUF tensor: a plain number type or a block format.
 ///
 /// A block format stores ``blockSize`` consecutive elements of a row in ``typeSize`` bytes
@@ -123,13 +125,18 @@ public enum GGMLType: UInt32, Sendable, Hashable, CaseIterable, CustomStringConv
     /// Whether elements are stored in blocks of more than one.
     public var isQuantized: Bool { blockSize > 1 }
 
-    /// Whether ``GGUFTensor/dequantized(blocks:)`` decodes this type.
+    /// Whether ``GGUFTensor/dequantized(blocks:kernel:)`` decodes this type.
     public var canDequantize: Bool {
         switch self {
         case .q8_1, .q1_0: false
         default: true
         }
     }
+
+    /// Whether ``GGUFTensor/dequantized(blocks:kernel:)`` decodes this type with SIMD kernels
+    /// on this machine (AVX2 and F16C, checked at run time): Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and
+    /// Q2_K to Q6_K. Both paths give the same bits.
+    public var dequantizesWithSIMD: Bool { weights_ggml_dequantize_accelerated(Int32(rawValue)) }
 
     /// The safetensors dtype with the same bytes, for plain types; `nil` for block formats.
     public var dtype: DType? {

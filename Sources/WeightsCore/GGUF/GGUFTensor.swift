@@ -1,7 +1,7 @@
 /// A zero-copy view of one GGUF tensor's raw blocks in the file's mapping.
 ///
 /// The bytes are ggml blocks, not elements: read them with ``withUnsafeBytes(_:)`` or decode
-/// them to `Float` with ``dequantized(blocks:)``. The view keeps the mapping alive.
+/// them to `Float` with ``dequantized(blocks:kernel:)``. The view keeps the mapping alive.
 ///
 /// ```swift
 /// let file = try GGUFFile(path: "gemma-3-270m-Q4_K_M.gguf")
@@ -64,10 +64,14 @@ public struct GGUFTensor: @unchecked Sendable {
     /// (fastest-varying dimension first), with the arithmetic of gguf-py's
     /// `gguf.quants.dequantize` (see Spec/gguf.md).
     ///
-    /// - Complexity: O(*n*) in the elements decoded; one allocation, for the result.
+    /// `kernel` `.best` decodes the types ``GGMLType/dequantizesWithSIMD`` names with AVX2;
+    /// `.portable` gives the same bits with plain loops, for tests and comparisons.
+    ///
+    /// - Complexity: O(*n*) in the elements decoded, over all cores for 256 Ki elements or
+    ///   more; one allocation, for the result.
     /// - Throws: `unsupportedFormat` for a type ``GGMLType/canDequantize`` says is not
     ///   decoded; `invalidArgument` when `blocks` is not inside ``blockCount``.
-    public func dequantized(blocks: Range<Int>? = nil) throws -> [Float] {
+    public func dequantized(blocks: Range<Int>? = nil, kernel: ConversionKernel = .best) throws -> [Float] {
         let range = blocks ?? 0..<blockCount
         guard range.lowerBound >= 0, range.upperBound <= blockCount else {
             throw WeightsError(.invalidArgument, "blocks \(range) are outside the \(blockCount) of tensor '\(name)'",
@@ -78,19 +82,22 @@ public struct GGUFTensor: @unchecked Sendable {
         let count = range.count * type.blockSize
         return unsafe try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             unsafe try GGMLDequantizer.dequantize(type, source, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]),
-                                           file: path, tensor: name)
+                                                  kernel: kernel, file: path, tensor: name)
             initialized = count
         }
     }
 
-    /// Decodes every element into `output`, which must hold exactly ``elementCount`` floats.
+    /// Decodes every element into `output`, which must hold exactly ``elementCount`` floats,
+    /// on up to `threads` threads (all cores by default; tensors under 256 Ki elements use one).
     ///
-    /// - Throws: as ``dequantized(blocks:)``, and `invalidArgument` for a buffer of another size.
-    public func dequantize(into output: UnsafeMutableBufferPointer<Float>) throws {
+    /// - Throws: as ``dequantized(blocks:kernel:)``, and `invalidArgument` for a buffer of
+    ///   another size.
+    public func dequantize(into output: UnsafeMutableBufferPointer<Float>, threads: Int? = nil,
+                           kernel: ConversionKernel = .best) throws {
         guard output.count == elementCount else {
             throw WeightsError(.invalidArgument, "tensor '\(name)' has \(elementCount) elements, not \(output.count)",
                                file: path, tensor: name)
         }
-        unsafe try GGMLDequantizer.dequantize(type, bytes, into: output, file: path, tensor: name)
+        unsafe try GGMLDequantizer.dequantize(type, bytes, into: output, threads: threads, kernel: kernel, file: path, tensor: name)
     }
 }

@@ -3,7 +3,7 @@
 ///
 /// Tensors of a plain type with a safetensors dtype (F32, F16, BF16, F64, I8, I16, I32, I64)
 /// are presented as they are, zero-copy. Tensors in a block format are presented as F32,
-/// decoded by ``GGUFTensor/dequantized(blocks:)`` when read (block formats that are not
+/// decoded by ``GGUFTensor/dequantized(blocks:kernel:)`` when read (block formats that are not
 /// decoded throw `unsupportedFormat` then). Shapes are row-major (``GGUFTensorInfo/shape``),
 /// and `dataOffsets` count through the presented bytes in file order, as if the tensors
 /// were written one after another; ``metadata`` gives each scalar and string value as text
