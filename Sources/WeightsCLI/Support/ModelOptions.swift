@@ -16,7 +16,7 @@ struct ModelOptions: ParsableArguments {
             })
     var dtype: WeightPrecision?
 
-    @Option(help: "The arithmetic of the linear layers: f32 (default), or int8 for integer products on INT8 weights (float weights are quantized as they load; needs --dtype int8 or none). Spec/int8-compute.md.",
+    @Option(help: "The arithmetic of the linear layers: f32 (default), or int8 for integer products on INT8 weights (the layers' float weights are quantized as they load; needs --dtype int8 or none). Spec/int8-compute.md.",
             transform: { text in
                 guard let compute = ComputePrecision(rawValue: text.lowercased()) else {
                     throw ValidationError("unknown compute '\(text)': expected f32 or int8")
