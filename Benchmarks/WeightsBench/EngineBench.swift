@@ -7,11 +7,12 @@ import WeightsEngine
 /// IDS is a JSON array of token-id arrays, one per sentence, so that Weights and the anchor
 /// run on exactly the same input and tokenization stays out of the timing.
 enum EngineBench {
-    /// `engine-throughput IDS [--threads N] [--dtype f32|f16|int8] [--repeat N]`: embed the
+    /// `engine-throughput IDS [--threads N] [--dtype f32|f16|int8] [--compute f32|int8] [--repeat N]`: embed the
     /// whole batch N times, after one warm-up run.
     static func throughput(_ arguments: [String]) throws {
         let batch = try loadIDs(arguments[0])
         let model = try EmbeddingModel(modelDirectory: ModelDirectory.default, precision: precision(arguments),
+                                       compute: compute(arguments),
                                        threads: option("threads", in: arguments, default: Processor.availableCores))
         _ = try model.embed(tokenIDs: batch, batchSize: batch.count)
         let seconds = try Timing.measure(repeats: option("repeat", in: arguments, default: 5)) {
@@ -27,7 +28,8 @@ enum EngineBench {
     static func memory(_ arguments: [String]) throws {
         let batch = try loadIDs(arguments[0])
         let start = Timing.now()
-        let model = try EmbeddingModel(modelDirectory: ModelDirectory.default, precision: precision(arguments))
+        let model = try EmbeddingModel(modelDirectory: ModelDirectory.default, precision: precision(arguments),
+                                       compute: compute(arguments))
         _ = try model.embed(tokenIDs: batch, batchSize: batch.count)
         let seconds = Timing.now() - start
         let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
@@ -38,6 +40,14 @@ enum EngineBench {
         Timing.report("engine-memory", [seconds],
                       extra: "\"rss\":\(kilobytes("VmRSS") * 1024),\"peak_rss\":\(kilobytes("VmHWM") * 1024)," +
                              "\"weight_bytes\":\(model.encoder.weightByteCount)")
+    }
+
+    static func compute(_ arguments: [String]) throws -> ComputePrecision {
+        guard let index = arguments.firstIndex(of: "--compute"), index + 1 < arguments.count else { return .f32 }
+        guard let compute = ComputePrecision(rawValue: arguments[index + 1]) else {
+            throw WeightsError(.invalidArgument, "unknown compute '\(arguments[index + 1])'")
+        }
+        return compute
     }
 
     static func loadIDs(_ path: String) throws -> [[Int32]] {

@@ -6,12 +6,17 @@ Measures in one run, alternating the two so that both see the same machine load:
     threads (Weights: `WeightsBench engine-throughput`; ONNX Runtime: the exported model,
     intra_op_num_threads = N, plus the same mean pooling and normalization in numpy);
   - process start to first embedding of one sentence, warm cache (hyperfine);
-  - resident memory after embedding a 32 × 128 batch, for F32, F16 and INT8 weights.
+  - resident memory after embedding a 32 × 128 batch, for F32, F16 and INT8 weights;
+  - INT8 arithmetic: Weights `--compute int8` (Spec/int8-compute.md) against ONNX Runtime's
+    dynamic quantization of the fused graph (`quantize_dynamic`, per-channel s8 weights), with
+    both F32 forms beside them, same batches, alternating; and each INT8 form's cosine to the
+    sentence-transformers reference on its sentences.
 Both sides get the same token ids (tokenization is not timed). Reports medians and ratios
 (Weights / ONNX Runtime: above 1 means Weights is faster) and writes the table to
 Benchmarks/engine/RESULTS.md.
 
-    python3 Benchmarks/engine/run.py [--runs 7]
+    python3 Benchmarks/engine/run.py [--runs 7]          # everything
+    python3 Benchmarks/engine/run.py --int8-only --runs 5  # the INT8 tables alone
 
 Needs: onnxruntime, torch (CPU), transformers, onnx, onnxscript (pip), hyperfine; a release
 build (made here) and the ONNX export (made here by export_onnx.py when missing).
@@ -116,6 +121,88 @@ def throughput(batches, runs, repeat):
     return results, cores
 
 
+def int8_model():
+    """ONNX Runtime's INT8 anchor: the fused graph through quantize_dynamic with per-channel
+    signed 8-bit weights (activations: unsigned 8-bit per tensor, computed at run time), made
+    once into .bench/engine/."""
+    path = os.path.join(WORK, "minilm-optimized-int8.onnx")
+    if not os.path.exists(path):
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+        quantize_dynamic(os.path.join(WORK, "minilm-optimized.onnx"), path, per_channel=True,
+                         weight_type=QuantType.QInt8)
+    return path
+
+
+def int8_throughput(batches, runs, repeat):
+    """sentences/s medians: {(threads, length): (Weights F32, Weights INT8 compute, ORT F32,
+    ORT INT8)}, all four alternating in each round."""
+    results = {}
+    for threads in (1, 2):
+        fused = OnnxAnchor(os.path.join(WORK, "minilm-optimized.onnx"), threads)
+        quantized = OnnxAnchor(int8_model(), threads)
+        for length, (path, ids) in batches.items():
+            times = [[], [], [], []]
+            for _ in range(runs):
+                result = benchlib.run_bench("engine-throughput", path, "--threads", str(threads), repeat=repeat)
+                times[0].append(statistics.median(result["seconds"]))
+                result = benchlib.run_bench("engine-throughput", path, "--threads", str(threads), "--compute", "int8",
+                                            repeat=repeat)
+                times[1].append(statistics.median(result["seconds"]))
+                times[2].append(statistics.median(fused.time(ids, repeat)))
+                times[3].append(statistics.median(quantized.time(ids, repeat)))
+            rates = tuple(BATCH / statistics.median(t) for t in times)
+            results[(threads, length)] = rates
+            print(f"threads {threads}, {length} tokens: Weights F32 {rates[0]:.1f}/s, INT8 {rates[1]:.1f}/s; "
+                  f"ONNX Runtime F32 {rates[2]:.1f}/s, INT8 {rates[3]:.1f}/s", file=sys.stderr)
+    return results
+
+
+def int8_accuracy():
+    """Cosine to the reference embeddings on its sentences, (min, mean), for Weights
+    `--compute int8` (through `weights embed`, its own tokenizer, which gives the reference's
+    ids) and ONNX Runtime INT8 (the reference's ids, one sentence at a time, no padding)."""
+    with open(REFERENCE) as f:
+        reference = json.load(f)
+    expected = [np.array(e) / np.linalg.norm(e) for e in reference["embeddings"]]
+
+    def summary(vectors):
+        cosines = [float(np.dot(v, e) / np.linalg.norm(v)) for v, e in zip(vectors, expected)]
+        return min(cosines), sum(cosines) / len(cosines)
+
+    out = subprocess.run([WEIGHTS, "embed", "--json", "--compute", "int8", *reference["sentences"]],
+                         check=True, capture_output=True, text=True).stdout
+    ours = summary([np.array(v) for v in json.loads(out)])
+    anchor = OnnxAnchor(int8_model(), 1)
+    theirs = summary([anchor.embed(np.array([ids], dtype=np.int64))[0] for ids in reference["input_ids"]])
+    return ours, theirs
+
+
+def int8_report(rates, accuracy, runs, repeat):
+    (our_min, our_mean), (their_min, their_mean) = accuracy
+    lines = [
+        "| batch of 32 | threads | Weights INT8 compute | ONNX Runtime INT8 | ratio (Weights / ORT INT8) "
+        "| Weights F32 | ratio (INT8 / F32) | ONNX Runtime F32 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for (threads, length), (f32, int8, ort_f32, ort_int8) in sorted(rates.items(), key=lambda item: (item[0][1], item[0][0])):
+        lines.append(f"| {length} tokens | {threads} | {int8:.1f} | {ort_int8:.1f} | **{int8 / ort_int8:.2f}×** "
+                     f"| {f32:.1f} | **{int8 / f32:.2f}×** | {ort_f32:.1f} |")
+    lines += [
+        "",
+        "| cosine to sentence-transformers, reference sentences | min | mean |",
+        "|---|---:|---:|",
+        f"| Weights `--compute int8` | {our_min:.5f} | {our_mean:.5f} |",
+        f"| ONNX Runtime `quantize_dynamic` (per-channel s8) | {their_min:.5f} | {their_mean:.5f} |",
+        "",
+        f"Sentences/s, medians of {runs} alternating rounds of {repeat} batches each; all four columns "
+        f"in every round. Weights F32 and INT8 with the environment as given; ONNX Runtime {ort.__version__} "
+        f"on the fused graph (export_onnx.py) and on that graph through quantize_dynamic(per_channel=True, "
+        f"weight_type=QInt8). Load average when the run ended: {os.getloadavg()[0]:.1f} "
+        f"(1 min), {os.getloadavg()[1]:.1f} (5 min), {os.cpu_count()} cores.",
+    ]
+    return lines
+
+
 def latency():
     """Process start to first embedding (ms: mean, σ, median), warm cache, with hyperfine;
     and the median of `weights --version`, the floor every run pays (loading the executable
@@ -194,14 +281,19 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--int8-only", action="store_true", help="measure the INT8 tables alone")
     args = parser.parse_args()
     os.makedirs(WORK, exist_ok=True)
     if not os.path.exists(os.path.join(WORK, "minilm-optimized.onnx")):
         subprocess.run([sys.executable, os.path.join(benchlib.BENCHMARKS, "engine", "export_onnx.py")], check=True)
     benchlib.build("WeightsBench", "weights")
     batches = make_batches()
-    rates, core = throughput(batches, args.runs, args.repeat)
-    report(rates, core, latency(), memory(batches), args.runs, args.repeat)
+    if not args.int8_only:
+        rates, core = throughput(batches, args.runs, args.repeat)
+        report(rates, core, latency(), memory(batches), args.runs, args.repeat)
+    lines = ["", "### INT8 arithmetic", ""] if not args.int8_only else []
+    lines += int8_report(int8_throughput(batches, args.runs, args.repeat), int8_accuracy(), args.runs, args.repeat)
+    benchlib.publish(lines, "engine", append=not args.int8_only)
 
 
 if __name__ == "__main__":

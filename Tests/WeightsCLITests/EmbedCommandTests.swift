@@ -66,6 +66,33 @@ import Testing
         #expect(cosine(vector, Self.reference.embeddings[1]) >= (dtype == "f16" ? 0.99999 : 0.998))
     }
 
+    /// `--compute int8`: integer products, on the F32 file's layers quantized at load (tables kept
+    /// F32) or with `--dtype int8` (tables INT8 too); refused with float weights.
+    @Test func computeInt8RunsIntegerProducts() throws {
+        try requireModel()
+        let sentences = [Self.reference.sentences[1], Self.reference.sentences[4]]
+        let plain = try runWeights(["embed", "--json", "--compute", "int8"] + sentences)
+        #expect(plain.status == 0, "\(plain.standardError)")
+        let vectors = try JSONDecoder().decode([[Float]].self, from: Data(plain.standardOutput.utf8))
+        try #require(vectors.count == 2)
+        #expect(cosine(vectors[0], Self.reference.embeddings[1]) >= 0.993)
+        #expect(cosine(vectors[1], Self.reference.embeddings[4]) >= 0.993)
+        // Weight-only INT8 stays available, and differs (its activations stay float).
+        let weightOnly = try runWeights(["embed", "--json", "--dtype", "int8"] + sentences)
+        #expect(weightOnly.status == 0 && weightOnly.standardOutput != plain.standardOutput)
+        let explicit = try runWeights(["embed", "--json", "--dtype", "int8", "--compute", "int8"] + sentences)
+        #expect(explicit.status == 0, "\(explicit.standardError)")
+        let explicitVectors = try JSONDecoder().decode([[Float]].self, from: Data(explicit.standardOutput.utf8))
+        try #require(explicitVectors.count == 2)
+        #expect(explicit.standardOutput != plain.standardOutput)
+        #expect(cosine(explicitVectors[0], Self.reference.embeddings[1]) >= 0.993)
+        #expect(cosine(explicitVectors[1], Self.reference.embeddings[4]) >= 0.993)
+        let refused = try runWeights(["embed", "--dtype", "f16", "--compute", "int8", "x"])
+        #expect(refused.status != 0 && refused.standardError.contains("--compute int8"))
+        let unknown = try runWeights(["embed", "--compute", "int4", "x"])
+        #expect(unknown.status != 0 && unknown.standardError.contains("int4"))
+    }
+
     /// `--dtype` at load gives exactly what running the file `weights convert --dtype` wrote gives.
     @Test(arguments: ["f16", "int8"])
     func dtypeAtLoadEqualsAConvertedFile(_ dtype: String) throws {

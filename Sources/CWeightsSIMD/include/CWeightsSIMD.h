@@ -161,4 +161,39 @@ void weights_gelu_tanh_product(float *gate, const float *up, size_t n, int kerne
 void weights_attend_head(const float *q, const float *keys, const float *values, size_t stride, size_t count,
                          size_t size, float scale, float *scores, float *out, int kernel);
 
+/// INT8 × INT8 → INT32 products for the encoder's INT8-compute mode (int8_gemm.c,
+/// Spec/int8-compute.md): per-row INT8 weights B (n × k), activations quantized per row.
+/// Levels: the form a product runs, each giving the same int32 sums and the same floats.
+#define WEIGHTS_I8GEMM_PORTABLE 0
+#define WEIGHTS_I8GEMM_AVX2 1
+#define WEIGHTS_I8GEMM_VNNI 2
+
+/// The level `kernel` (WEIGHTS_KERNEL_BEST, WEIGHTS_KERNEL_PORTABLE or
+/// WEIGHTS_ENGINE_KERNEL_AVX2) runs on this CPU: VNNI needs AVX-512F/BW/VL + VNNI, AVX2 needs
+/// AVX2. A level passed below that this CPU cannot run falls back to the best it can.
+int weights_i8gemm_level(int kernel);
+/// Bytes of B packed for `level` (columns padded to 16, k to 4).
+size_t weights_i8gemm_packed_bytes(size_t n, size_t k, int level);
+/// Packs the n × k INT8 matrix `b` (row stride `ldb`) for `level` into `packed`
+/// (weights_i8gemm_packed_bytes bytes).
+void weights_i8gemm_pack(const int8_t *b, size_t ldb, size_t n, size_t k, void *packed, int level);
+/// Bytes of `m` rows of `k` activations quantized for `level`.
+size_t weights_i8gemm_activation_bytes(size_t m, size_t k, int level);
+/// Quantizes each of the `m` rows of `k` floats of `x` (row stride `ldx`): scales[r] =
+/// max|row| / 127, levels clamp(roundHalfEven(x / scale), -127, 127) (all 0 for a zero row),
+/// stored in `level`'s layout in `activations` (weights_i8gemm_activation_bytes bytes).
+void weights_i8gemm_quantize(const float *x, size_t ldx, size_t m, size_t k, void *activations, float *scales,
+                             int level);
+/// sums[i][j] = Σ_p a[i][p] · b[j][p] exactly, for the m rows of the quantized activations and
+/// columns j in [column_from, column_from + column_count) ∩ [0, n); `column_from` must be a
+/// multiple of 16 (nothing is written otherwise). `sums` has row stride `ldc`; k ≤ 65536.
+/// Safe from several threads at once on disjoint columns.
+void weights_i8gemm_sums(size_t m, size_t column_from, size_t column_count, size_t n, size_t k,
+                         const void *activations, const void *packed, int32_t *sums, size_t ldc, int level);
+/// As weights_i8gemm_sums, writing c[i][j] = (float)sum × a_scales[i] × b_scales[j] (+ bias[j]
+/// when `bias` is not NULL), rounded after each operation, no FMA.
+void weights_i8gemm(size_t m, size_t column_from, size_t column_count, size_t n, size_t k, const void *activations,
+                    const float *a_scales, const void *packed, const float *b_scales, const float *bias, float *c,
+                    size_t ldc, int level);
+
 #endif

@@ -2,35 +2,87 @@ import WeightsCore
 
 /// A fully connected layer, y = x · Wᵀ + b, with W stored `[out, in]` as PyTorch stores it.
 ///
-/// The product runs in `Float` on ``MatrixProduct``'s AVX-512 kernel, which reads the weights
-/// in their stored precision. On CPUs without AVX-512 it runs through BLAS, which reads F32
-/// weights in place and F16 and INT8 ones widened into the caller's scratch buffer.
+/// In float arithmetic the product runs in `Float` on ``MatrixProduct``'s AVX-512 kernel, which
+/// reads the weights in their stored precision. On CPUs without AVX-512 it runs through BLAS,
+/// which reads F32 weights in place and F16 and INT8 ones widened into the workspace's scratch.
+///
+/// In INT8 arithmetic (``integer`` set, Spec/int8-compute.md) the input is quantized per token
+/// into the workspace and multiplied by the packed INT8 weights in `Int32`
+/// (``Int8Product``); the scales, and the bias where asked, are applied as the sums are
+/// written.
 struct Linear: Sendable {
     let weight: WeightMatrix
     let bias: [Float]
+    /// The weights packed for integer products when this layer computes in INT8.
+    let integer: PackedInt8Matrix?
 
     var inputSize: Int { weight.columns }
     var outputSize: Int { weight.rows }
 
-    init(weight: WeightMatrix, bias: [Float]) throws {
+    /// - Parameter integer: compute in INT8; `weight` must then be INT8.
+    init(weight: WeightMatrix, bias: [Float], integer: Bool = false) throws {
         guard bias.count == weight.rows else {
             throw WeightsError(.invalidArgument,
                 "bias has \(bias.count) values for a weight of \(weight.rows) rows")
         }
         self.weight = weight
         self.bias = bias
+        if integer {
+            guard let packed = weight.packedInt8() else {
+                throw WeightsError(.invalidArgument, "INT8 arithmetic needs INT8 weights, not \(weight.precision)")
+            }
+            self.integer = packed
+        } else {
+            self.integer = nil
+        }
     }
 
     /// Writes `rows` outputs (each `outputSize` wide) into `output`, without the bias: callers
     /// add it in the pass that follows (activation, residual), which saves a pass over memory.
     ///
-    /// - Complexity: O(rows × in × out).
     /// With `threads` > 1 the output columns (rows of W) are shared out, one product per
-    /// thread. `scratch` holds `outputSize × inputSize` floats, and is used only without
-    /// ``MatrixProduct/isAccelerated``.
+    /// thread. The float path uses `workspace.weightScratch` (`outputSize × inputSize` floats)
+    /// only without ``MatrixProduct/isAccelerated``; the integer path quantizes `input` into
+    /// `workspace.activationLevels` first, unless `inputQuantized` says an earlier layer with
+    /// the same input left it there.
+    ///
+    /// - Complexity: O(rows × in × out).
     func multiply(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>,
-                  scratch: UnsafeMutablePointer<Float>, threads: Int = 1) {
-        let inputSize = self.inputSize
+                  _ workspace: Workspace, threads: Int = 1, inputQuantized: Bool = false) {
+        unsafe product(input, rows: rows, into: output, workspace, threads: threads, bias: false,
+                       inputQuantized: inputQuantized)
+    }
+
+    /// y = x · Wᵀ + b; arguments as for ``multiply(_:rows:into:_:threads:inputQuantized:)``.
+    func apply(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>,
+               _ workspace: Workspace, threads: Int = 1, inputQuantized: Bool = false) {
+        unsafe product(input, rows: rows, into: output, workspace, threads: threads, bias: true,
+                       inputQuantized: inputQuantized)
+    }
+
+    private func product(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>,
+                         _ workspace: Workspace, threads: Int, bias addsBias: Bool, inputQuantized: Bool) {
+        let inputSize = self.inputSize, outputSize = self.outputSize
+        if let integer {
+            if !inputQuantized {
+                unsafe Int8Product.quantize(input, rows: rows, columns: inputSize, into: workspace.activationLevels,
+                                            scales: workspace.activationScales, level: integer.level)
+            }
+            let panels = (outputSize + PackedInt8Matrix.panelWidth - 1) / PackedInt8Matrix.panelWidth
+            unsafe bias.withUnsafeBufferPointer { bias in
+                Parallel.forEach(min(threads, panels)) { part in
+                    let share = Parallel.slice(panels, into: min(threads, panels), part: part)
+                    let columns = share.lowerBound * PackedInt8Matrix.panelWidth
+                        ..< min(share.upperBound * PackedInt8Matrix.panelWidth, outputSize)
+                    guard !columns.isEmpty else { return }
+                    unsafe Int8Product.multiply(workspace.activationLevels, scales: workspace.activationScales,
+                                                rows: rows, integer, columns: columns,
+                                                bias: addsBias ? bias.baseAddress : nil, into: output, ldc: outputSize)
+                }
+            }
+            return
+        }
+        let scratch = unsafe workspace.weightScratch
         if MatrixProduct.isAccelerated {
             forEachColumnSlice(threads) { columns in
                 unsafe weight.withOperand(rows: columns) { w in
@@ -48,6 +100,11 @@ struct Linear: Sendable {
                 }
             }
         }
+        if addsBias {
+            unsafe bias.withUnsafeBufferPointer { bias in
+                unsafe Operations.addBias(UnsafeMutableBufferPointer(start: output, count: rows * outputSize), bias)
+            }
+        }
     }
 
     /// Calls `body` on `threads` threads at once, each with its share of the output columns
@@ -57,15 +114,6 @@ struct Linear: Sendable {
         Parallel.forEach(threads) { part in
             let columns = Parallel.slice(outputSize, into: threads, part: part)
             if !columns.isEmpty { body(columns) }
-        }
-    }
-
-    /// y = x · Wᵀ + b.
-    func apply(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>,
-               scratch: UnsafeMutablePointer<Float>, threads: Int = 1) {
-        unsafe multiply(input, rows: rows, into: output, scratch: scratch, threads: threads)
-        unsafe bias.withUnsafeBufferPointer { bias in
-            unsafe Operations.addBias(UnsafeMutableBufferPointer(start: output, count: rows * outputSize), bias)
         }
     }
 }

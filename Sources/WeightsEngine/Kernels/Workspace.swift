@@ -5,14 +5,24 @@
 @safe  // Safety: owns the memory its pointers address (allocated at init, freed at deinit), and no pointer leaves its methods.
 final class Workspace {
     let hidden, query, key, value, context, temporary, intermediate, scores, weightScratch: UnsafeMutablePointer<Float>
+    /// A layer's input quantized per token (INT8 compute only; else a token buffer).
+    let activationLevels: UnsafeMutableRawPointer
+    /// The per-token scales of `activationLevels`.
+    let activationScales: UnsafeMutablePointer<Float>
     private let memory: UnsafeMutableRawPointer
 
-    init(tokens: Int, longest: Int, configuration: BertConfiguration, weightScratch scratchCount: Int, threads: Int) {
+    /// - Parameter integerActivations: room for the quantized input of the widest layer
+    ///   (INT8 compute).
+    init(tokens: Int, longest: Int, configuration: BertConfiguration, weightScratch scratchCount: Int, threads: Int,
+         integerActivations: Bool = false) {
         let width = tokens * configuration.hiddenSize
         // Round every buffer up to 16 floats so each starts on a 64-byte boundary.
         func rounded(_ count: Int) -> Int { (max(count, 1) + 15) & ~15 }
+        let widest = max(configuration.hiddenSize, configuration.intermediateSize)
+        let levelBytes = integerActivations ? Int8Product.largestActivationByteCount(rows: tokens, columns: widest) : 0
         let sizes = [width, width, width, width, width, width, tokens * configuration.intermediateSize,
-                     threads * longest * longest, scratchCount].map(rounded)
+                     threads * longest * longest, scratchCount, (levelBytes + 3) / 4,
+                     integerActivations ? tokens : 0].map(rounded)
         unsafe memory = UnsafeMutableRawPointer.allocate(byteCount: sizes.reduce(0, +) * 4, alignment: 64)
         var next = unsafe memory.bindMemory(to: Float.self, capacity: sizes.reduce(0, +))
         func take(_ size: Int) -> UnsafeMutablePointer<Float> {
@@ -28,6 +38,8 @@ final class Workspace {
         unsafe intermediate = unsafe take(sizes[6])
         unsafe scores = unsafe take(sizes[7])
         unsafe weightScratch = unsafe take(sizes[8])
+        unsafe activationLevels = unsafe UnsafeMutableRawPointer(take(sizes[9]))
+        unsafe activationScales = unsafe take(sizes[10])
     }
 
     deinit { unsafe memory.deallocate() }

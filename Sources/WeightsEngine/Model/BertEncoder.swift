@@ -17,6 +17,8 @@ import WeightsCore
 /// ```
 package final class BertEncoder: Sendable {
     package let configuration: BertConfiguration
+    /// The arithmetic of the linear layers.
+    package let compute: ComputePrecision
     let embeddings: Embeddings
     let layers: [BertLayer]
     let attention: Attention
@@ -33,17 +35,27 @@ package final class BertEncoder: Sendable {
     ///   the file and tensor; `dtypeMismatch` for a non-float tensor.
     ///   A configuration whose sizes disagree with the tensors' shapes is `invalidArgument`,
     ///   naming the key, before anything is sized from it (see ``ConfigurationCheck``).
+    ///   With `compute` `.int8` the linear layers' weights are INT8 (quantized at load unless
+    ///   the file holds them so) and their products run in integers (Spec/int8-compute.md);
+    ///   `precision` must then be `nil` or `.int8` (else `invalidArgument`).
     package convenience init(configuration: BertConfiguration, weights source: any TensorSource,
-                             precision: WeightPrecision? = nil) throws {
-        try self.init(configuration: configuration, weights: source, precision: precision, configurationPath: nil)
+                             precision: WeightPrecision? = nil, compute: ComputePrecision = .f32) throws {
+        try self.init(configuration: configuration, weights: source, precision: precision, compute: compute,
+                      configurationPath: nil)
     }
 
     init(configuration: BertConfiguration, weights source: any TensorSource, precision: WeightPrecision?,
-         configurationPath: String?) throws {
+         compute: ComputePrecision = .f32, configurationPath: String?) throws {
         try configuration.validate()
+        if compute == .int8, let precision, precision != .int8 {
+            throw WeightsError(.invalidArgument,
+                "INT8 arithmetic runs on INT8 weights: use precision int8 (or none), not \(precision.rawValue)",
+                file: source.path)
+        }
         self.configuration = configuration
         self.source = source
-        let loader = try WeightLoader(source: source, precision: precision)
+        self.compute = compute
+        let loader = try WeightLoader(source: source, precision: precision, compute: compute)
         do {
             try ConfigurationCheck.check(configuration, against: source, prefix: loader.prefix)
         } catch let error as WeightsError {
@@ -59,10 +71,11 @@ package final class BertEncoder: Sendable {
 
     /// Loads `config.json` and the weights (`model.safetensors`, or a sharded index) of the
     /// model in `directory`.
-    package convenience init(modelDirectory directory: String, precision: WeightPrecision? = nil) throws {
+    package convenience init(modelDirectory directory: String, precision: WeightPrecision? = nil,
+                             compute: ComputePrecision = .f32) throws {
         let configuration = try BertConfiguration(contentsOf: directory + "/config.json")
         let source = try Checkpoint.open(directory)
-        try self.init(configuration: configuration, weights: source, precision: precision,
+        try self.init(configuration: configuration, weights: source, precision: precision, compute: compute,
                       configurationPath: directory + "/config.json")
     }
 
@@ -116,7 +129,8 @@ package final class BertEncoder: Sendable {
             let indices = groups[group]
             let packed = PackedSequences(indices.lazy.map { sequences[$0] })
             let workspace = Workspace(tokens: packed.tokenCount, longest: packed.longest, configuration: configuration,
-                                      weightScratch: weightScratchCount, threads: inner)
+                                      weightScratch: weightScratchCount, threads: inner,
+                                      integerActivations: compute == .int8)
             forward(packed, workspace, threads: inner)
             unsafe body(indices, packed, workspace.hidden)
         }
@@ -148,7 +162,7 @@ package final class BertEncoder: Sendable {
     /// formats, so every layer is asked); none when ``MatrixProduct`` reads them as stored.
     private var weightScratchCount: Int {
         if MatrixProduct.isAccelerated { return 0 }
-        return layers.flatMap(\.linears).filter { $0.weight.precision != .f32 }
+        return layers.flatMap(\.linears).filter { $0.weight.precision != .f32 && $0.integer == nil }
             .map { $0.weight.rows * $0.weight.columns }.max() ?? 0
     }
 
@@ -227,20 +241,31 @@ struct BertLayer: Sendable {
     init(_ loader: WeightLoader, prefix: String, _ configuration: BertConfiguration) throws {
         let hidden = configuration.hiddenSize, inner = configuration.intermediateSize
         let epsilon = configuration.layerNormEpsilon
-        query = try loader.linear(prefix + "attention.self.query", input: hidden, output: hidden)
-        key = try loader.linear(prefix + "attention.self.key", input: hidden, output: hidden)
-        value = try loader.linear(prefix + "attention.self.value", input: hidden, output: hidden)
-        attentionOutput = try loader.linear(prefix + "attention.output.dense", input: hidden, output: hidden)
+        func integer(_ kind: LinearKind) -> Bool { !Self.keptInFloat.contains(kind) }
+        query = try loader.linear(prefix + "attention.self.query", input: hidden, output: hidden, integer: integer(.query))
+        key = try loader.linear(prefix + "attention.self.key", input: hidden, output: hidden, integer: integer(.key))
+        value = try loader.linear(prefix + "attention.self.value", input: hidden, output: hidden, integer: integer(.value))
+        attentionOutput = try loader.linear(prefix + "attention.output.dense", input: hidden, output: hidden,
+                                            integer: integer(.attentionOutput))
         attentionNorm = try loader.layerNorm(prefix + "attention.output.LayerNorm", count: hidden, epsilon: epsilon)
-        intermediate = try loader.linear(prefix + "intermediate.dense", input: hidden, output: inner)
-        output = try loader.linear(prefix + "output.dense", input: inner, output: hidden)
+        intermediate = try loader.linear(prefix + "intermediate.dense", input: hidden, output: inner,
+                                         integer: integer(.intermediate))
+        output = try loader.linear(prefix + "output.dense", input: inner, output: hidden, integer: integer(.output))
         outputNorm = try loader.layerNorm(prefix + "output.LayerNorm", count: hidden, epsilon: epsilon)
     }
 
     var linears: [Linear] { [query, key, value, attentionOutput, intermediate, output] }
 
+    /// The six linear layers of a BERT layer.
+    enum LinearKind: Hashable, CaseIterable { case query, key, value, attentionOutput, intermediate, output }
+
+    /// The layers whose inputs stay in float under INT8 arithmetic (weight-only INT8 there),
+    /// chosen by measuring, per kind, what quantizing its input costs in accuracy
+    /// (Spec/int8-compute.md §4).
+    static let keptInFloat: Set<LinearKind> = [.value]
+
     var byteCount: Int {
-        linears.reduce(0) { $0 + $1.weight.byteCount + 4 * $1.bias.count }
+        linears.reduce(0) { $0 + $1.weight.byteCount + ($1.integer?.byteCount ?? 0) + 4 * $1.bias.count }
             + 8 * (attentionNorm.gamma.count + outputNorm.gamma.count)
     }
 
@@ -248,21 +273,24 @@ struct BertLayer: Sendable {
     func apply(_ packed: PackedSequences, _ w: Workspace, attention: Attention, threads: Int) {
         let tokens = packed.tokenCount
         let width = query.outputSize
-        unsafe query.apply(w.hidden, rows: tokens, into: w.query, scratch: w.weightScratch, threads: threads)
-        unsafe key.apply(w.hidden, rows: tokens, into: w.key, scratch: w.weightScratch, threads: threads)
-        unsafe value.apply(w.hidden, rows: tokens, into: w.value, scratch: w.weightScratch, threads: threads)
+        // Q, K and V share their input: quantized once, by the first that computes in INT8.
+        unsafe query.apply(w.hidden, rows: tokens, into: w.query, w, threads: threads)
+        unsafe key.apply(w.hidden, rows: tokens, into: w.key, w, threads: threads,
+                         inputQuantized: query.integer != nil && key.integer != nil)
+        unsafe value.apply(w.hidden, rows: tokens, into: w.value, w, threads: threads,
+                           inputQuantized: (query.integer != nil || key.integer != nil) && value.integer != nil)
         for sequence in 0..<packed.count {
             let offset = packed.starts[sequence] * width
             unsafe attention.apply(query: w.query + offset, key: w.key + offset, value: w.value + offset,
                             length: packed.lengths[sequence], context: w.context + offset, scores: w.scores,
                             threads: threads)
         }
-        unsafe attentionOutput.multiply(w.context, rows: tokens, into: w.temporary, scratch: w.weightScratch, threads: threads)
+        unsafe attentionOutput.multiply(w.context, rows: tokens, into: w.temporary, w, threads: threads)
         unsafe Self.addResidualAndNormalize(w.temporary, bias: attentionOutput.bias, residual: w.hidden, rows: tokens, attentionNorm)
 
-        unsafe intermediate.multiply(w.hidden, rows: tokens, into: w.intermediate, scratch: w.weightScratch, threads: threads)
+        unsafe intermediate.multiply(w.hidden, rows: tokens, into: w.intermediate, w, threads: threads)
         unsafe Self.addBiasAndGELU(w.intermediate, bias: intermediate.bias, rows: tokens)
-        unsafe output.multiply(w.intermediate, rows: tokens, into: w.temporary, scratch: w.weightScratch, threads: threads)
+        unsafe output.multiply(w.intermediate, rows: tokens, into: w.temporary, w, threads: threads)
         unsafe Self.addResidualAndNormalize(w.temporary, bias: output.bias, residual: w.hidden, rows: tokens, outputNorm)
     }
 

@@ -29,6 +29,9 @@ public final class EmbeddingModel: Sendable {
     /// - Parameters:
     ///   - directory: The sentence-transformers model directory.
     ///   - precision: the format to keep weight matrices in (`nil`: as stored).
+    ///   - compute: the arithmetic of the linear layers; `.int8` quantizes float weights to
+    ///     INT8 and runs integer products (Spec/int8-compute.md); `precision` must then be
+    ///     `nil` or `.int8`.
     ///   - threads: cores to use; the default is every online core.
     ///   - formats: weight formats beyond the core's, for `Checkpoint/open(_:formats:mapping:)`:
     ///     `Checkpoint.allFormats` (module `Weights`) reads a `model.wzst` container in place of
@@ -36,8 +39,10 @@ public final class EmbeddingModel: Sendable {
     /// - Throws: `WeightsError` naming the file at fault: a missing or malformed
     ///   configuration, a module other than Transformer, Pooling and Normalize, a missing tensor.
     public convenience init(modelDirectory directory: String, precision: WeightPrecision? = nil,
-                            threads: Int? = nil, formats: [any CheckpointFormat.Type] = []) throws {
-        try self.init(ModelDirectory(path: directory), precision: precision, threads: threads, formats: formats)
+                            compute: ComputePrecision = .f32, threads: Int? = nil,
+                            formats: [any CheckpointFormat.Type] = []) throws {
+        try self.init(ModelDirectory(path: directory), precision: precision, compute: compute, threads: threads,
+                      formats: formats)
     }
 
     /// Loads the model from `directory`'s modules, encoder configuration and weights, and
@@ -45,11 +50,12 @@ public final class EmbeddingModel: Sendable {
     ///
     /// - Throws: as ``init(modelDirectory:precision:threads:)``; `invalidArgument` naming
     ///   `sentence_bert_config.json` when its `max_seq_length` is below 1 or above 2^20.
-    init(_ directory: ModelDirectory, precision: WeightPrecision? = nil, threads: Int? = nil,
-         formats: [any CheckpointFormat.Type] = []) throws {
+    init(_ directory: ModelDirectory, precision: WeightPrecision? = nil, compute: ComputePrecision = .f32,
+         threads: Int? = nil, formats: [any CheckpointFormat.Type] = []) throws {
         let modules = try directory.modules()
         encoder = try BertEncoder(configuration: directory.encoderConfiguration(modules),
-                                  weights: Checkpoint.open(modules.encoderPath, formats: formats), precision: precision)
+                                  weights: Checkpoint.open(modules.encoderPath, formats: formats), precision: precision,
+                                  compute: compute)
         pooling = try directory.pooling(modules)
         normalizes = modules.normalizes
         let positions = encoder.configuration.maximumPositions

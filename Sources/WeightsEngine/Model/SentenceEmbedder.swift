@@ -23,18 +23,21 @@ public final class SentenceEmbedder: Sendable {
     /// - Parameters:
     ///   - directory: The sentence-transformers model directory.
     ///   - precision: the format to keep weight matrices in (`nil`: as stored).
+    ///   - compute: the arithmetic of the linear layers (`.int8`: integer products on INT8
+    ///     weights, Spec/int8-compute.md).
     ///   - threads: cores to use; the default is every core.
     ///   - formats: weight formats beyond the core's (`Checkpoint.allFormats` reads a
     ///     `model.wzst` container in place of `model.safetensors`).
     /// - Throws: `WeightsError` naming the file at fault.
     public init(modelDirectory directory: String = ModelDirectory.default, precision: WeightPrecision? = nil,
-                threads: Int? = nil, formats: [any CheckpointFormat.Type] = []) throws {
+                compute: ComputePrecision = .f32, threads: Int? = nil,
+                formats: [any CheckpointFormat.Type] = []) throws {
         guard ModelDirectory.directoryExists(directory) else {
             throw WeightsError(.io, "no model directory here (run scripts/setup to install the default model)",
                                file: directory)
         }
         let files = try ModelDirectory(path: directory)
-        model = try EmbeddingModel(files, precision: precision, threads: threads, formats: formats)
+        model = try EmbeddingModel(files, precision: precision, compute: compute, threads: threads, formats: formats)
         tokenizer = try WordPieceTokenizer(files)
         guard model.maximumLength >= tokenizer.specialTokenCount else {
             throw WeightsError(.invalidArgument,

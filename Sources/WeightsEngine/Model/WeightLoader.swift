@@ -9,12 +9,14 @@ struct WeightLoader {
     /// `"bert."` for checkpoints saved from `BertForMaskedLM` and the like, else empty.
     let prefix: String
     let precision: WeightPrecision?
+    let compute: ComputePrecision
 
     /// - Throws: `tensorNotFound` when the source has no `embeddings.word_embeddings.weight`,
     ///   with or without the `bert.` prefix.
-    init(source: any TensorSource, precision: WeightPrecision?) throws {
+    init(source: any TensorSource, precision: WeightPrecision?, compute: ComputePrecision = .f32) throws {
         self.source = source
         self.precision = precision
+        self.compute = compute
         var infos = [String: TensorInfo](minimumCapacity: source.tensors.count)
         for info in source.tensors { infos[info.name] = info }
         self.infos = infos
@@ -33,6 +35,10 @@ struct WeightLoader {
 
     /// The `[rows, columns]` matrix `name`, as INT8 when the file stores it so.
     func matrix(_ name: String, rows: Int, columns: Int) throws -> WeightMatrix {
+        try matrix(name, rows: rows, columns: columns, precision: precision)
+    }
+
+    private func matrix(_ name: String, rows: Int, columns: Int, precision: WeightPrecision?) throws -> WeightMatrix {
         let tensor = try self.tensor(name)
         return try tagged(name) {
             guard tensor.shape == [rows, columns] else {
@@ -65,10 +71,15 @@ struct WeightLoader {
         }
     }
 
-    /// The layer `name` with `name.weight` `[output, input]` and `name.bias` `[output]`.
-    func linear(_ name: String, input: Int, output: Int) throws -> Linear {
-        try Linear(weight: matrix(name + ".weight", rows: output, columns: input),
-                   bias: vector(name + ".bias", count: output))
+    /// The layer `name` with `name.weight` `[output, input]` and `name.bias` `[output]`;
+    /// `integer`: computing in INT8 (with ``compute`` `.int8`, under which every linear
+    /// layer's weight is INT8; the embedding tables keep ``precision``).
+    func linear(_ name: String, input: Int, output: Int, integer: Bool = false) throws -> Linear {
+        let integer = integer && compute == .int8
+        let weight = try matrix(name + ".weight", rows: output, columns: input,
+                                precision: compute == .int8 ? .int8 : precision)
+        let bias = try vector(name + ".bias", count: output)
+        return try tagged(name + ".weight") { try Linear(weight: weight, bias: bias, integer: integer) }
     }
 
     /// The LayerNorm `name` with `name.weight` and `name.bias` of `count` values.

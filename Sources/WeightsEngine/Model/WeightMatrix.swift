@@ -127,6 +127,20 @@ package struct WeightMatrix: Sendable {
         }
     }
 
+    /// The matrix packed for ``Int8Product`` when it is INT8 (`nil` otherwise).
+    ///
+    /// - Complexity: O(rows × columns).
+    func packedInt8(level: Int8Product.Level = .best) -> PackedInt8Matrix? {
+        guard case .int8(let values, let scales) = storage else { return nil }
+        return unsafe values.withUnsafeBytes { q in
+            unsafe scales.withUnsafeBytes { s in
+                unsafe PackedInt8Matrix(values: q.baseAddress!.assumingMemoryBound(to: Int8.self),
+                                        scales: s.baseAddress!.assumingMemoryBound(to: Float.self),
+                                        rows: rows, columns: columns, level: level)
+            }
+        }
+    }
+
     /// Writes row `row` as `Float`s into `destination`, which holds `columns` floats.
     ///
     /// - Complexity: O(columns).
