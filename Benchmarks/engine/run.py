@@ -238,6 +238,26 @@ def memory(batches):
     return rows
 
 
+def has_avx512():
+    """Whether this CPU has what MatrixProduct's AVX-512 kernel needs (AVX-512 F, BW and VL)."""
+    try:
+        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return False
+    return all(flag in flags for flag in ("avx512f", "avx512bw", "avx512vl"))
+
+
+def linear_layers_sentence():
+    """Which product runs the linear layers on this CPU, and what that does to memory."""
+    if has_avx512():
+        return ("Weights runs its linear layers on its own AVX-512 matrix product (MatrixProduct), which reads F16 "
+                "and INT8 weights as stored.")
+    return ("This CPU has no AVX-512, so Weights runs its linear layers on OpenBLAS sgemm too, widening F16 and "
+            "INT8 weight matrices into a float scratch matrix before each product (on an AVX-512 CPU its own "
+            "MatrixProduct reads them as stored); OpenBLAS's packing buffers, touched by these larger products, "
+            "add to resident memory there.")
+
+
 def report(rates, cores, latency_ms, rss, runs, repeat):
     mib = 1 << 20
     machine = os.environ.get("OPENBLAS_CORETYPE")
@@ -268,10 +288,9 @@ def report(rates, cores, latency_ms, rss, runs, repeat):
         "",
         f"Medians of {runs} alternating rounds of {repeat} batches each. ONNX Runtime {ort.__version__} "
         f"(CPUExecutionProvider, intra_op_num_threads = threads) on the model exported by export_onnx.py and fused by "
-        f"its BERT optimizer; the unfused export is shown for reference. Weights runs its linear layers on its own "
-        f"AVX-512 matrix product (MatrixProduct) and attention on OpenBLAS, as the environment configures it: this "
-        f"machine sets OPENBLAS_CORETYPE={machine} ({cores['machine']} kernels, AVX2); with the variable unset "
-        f"OpenBLAS picks {cores['detected']} (AVX-512), shown for comparison. "
+        f"its BERT optimizer; the unfused export is shown for reference. {linear_layers_sentence()} Attention runs on "
+        f"OpenBLAS, as the environment configures it: this machine sets OPENBLAS_CORETYPE={machine} "
+        f"({cores['machine']} kernels); with the variable unset OpenBLAS picks {cores['detected']}, shown for comparison. "
         f"Python {platform.python_version()}, numpy {np.__version__}; {os.cpu_count()} cores.",
     ]
     benchlib.publish(lines, "engine")
