@@ -19,6 +19,14 @@ struct ConvertCommand: ParsableCommand {
             max|row| / 127), writing NAME as I8 and NAME_scale as F32 [rows, 1, ...]; tensors \
             of lower rank keep their dtype. Converting an int8 file to f32, f16 or bf16 \
             dequantizes it and drops the scales. Integer and bool tensors are never changed. \
+            int4 and f8_e4m3 write the Linear weights (2-D NAME.weight tensors other than \
+            embeddings, norms and lm_head) in compressed-tensors' layouts, as its W4A16 and \
+            FP8_DYNAMIC presets do: int4 as pack-quantized symmetric INT4 with one scale per \
+            --group-size entries (default 128; a weight whose rows do not split into whole \
+            groups is kept and listed in `ignore`), f8_e4m3 as float-quantized F8_E4M3 with one \
+            scale per row; scales keep the weight's dtype, and the output's metadata carries \
+            the quantization_config for config.json. A compressed-tensors or DeepSeek-V3 FP8 \
+            input is dequantized first; converting it to f32, f16 or bf16 gives plain weights. \
             --report prints, for each converted tensor, the max abs error, RMS error, SQNR \
             and cosine similarity against the source (--json: as one JSON object).
 
@@ -45,8 +53,11 @@ struct ConvertCommand: ParsableCommand {
             transform: ByteSize.parse)
     var shardSize: Int?
 
-    @Option(help: "Convert floating tensors to f32, f16, bf16 or int8 (GGUF output: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k, mxfp4).")
+    @Option(help: "Convert floating tensors to f32, f16, bf16, int8, int4 or f8_e4m3 (GGUF output: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k, mxfp4).")
     var dtype: String?
+
+    @Option(help: "With --dtype int4: entries of a row per scale (default 128).")
+    var groupSize: Int?
 
     @Option(help: "GGUF output: the general.architecture to write (default: the carried value, or 'unknown').")
     var architecture: String?
@@ -73,6 +84,10 @@ struct ConvertCommand: ParsableCommand {
         }
         if architecture != nil { throw ValidationError("--architecture is for a .gguf output") }
         if let dtype { _ = try parseTarget(dtype) }
+        if let groupSize {
+            guard case .int4? = dtype.flatMap(ConversionTarget.init) else { throw ValidationError("--group-size is for --dtype int4") }
+            guard groupSize > 0 else { throw ValidationError("--group-size must be positive") }
+        }
         if report, dtype == nil { throw ValidationError("--report needs --dtype") }
         if json, !report { throw ValidationError("--json needs --report") }
         if embedDigests, shardSize != nil {
@@ -95,7 +110,8 @@ struct ConvertCommand: ParsableCommand {
             return
         }
         // GGUF blocks are decoded to f32 unless told otherwise.
-        let dtype = try self.dtype.map(parseTarget) ?? (fromGGUF ? .float(.f32) : nil)
+        var dtype = try self.dtype.map(parseTarget) ?? (fromGGUF ? .float(.f32) : nil)
+        if case .int4? = dtype, let groupSize { dtype = .int4(groupSize: groupSize) }
         if let dtype {
             try convert(source, to: dtype)
         } else if let shardSize {
@@ -143,7 +159,7 @@ private func parseGGMLType(_ text: String) throws -> GGMLType {
 
 private func parseTarget(_ text: String) throws -> ConversionTarget {
     guard let target = ConversionTarget(text) else {
-        throw ValidationError("unknown dtype '\(text)': expected f32, f16, bf16 or int8")
+        throw ValidationError("unknown dtype '\(text)': expected f32, f16, bf16, int8, int4 or f8_e4m3")
     }
     return target
 }

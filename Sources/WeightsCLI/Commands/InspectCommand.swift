@@ -10,6 +10,12 @@ struct InspectCommand: ParsableCommand {
             section. --json prints one object: format, file_size, header_size (the header length \
             field, summed over shards), metadata and tensors (with "file" for sharded sets).
 
+            A checkpoint in compressed-tensors' pack-quantized or float-quantized layout, or in \
+            DeepSeek-V3's FP8 layout, is also summarized by scheme (e.g. "compressed-tensors \
+            pack-quantized int4, symmetric, group 128") with its layers, weights and the bits \
+            each weight takes, values and scales together; --json adds them as "quantization": \
+            [{"scheme", "layers", "weights", "stored_bytes", "bits_per_weight"}].
+
             A GGUF file is listed in its own terms: typed metadata (arrays over 64 items shown by \
             type and length with their first 8), tensors with their ggml type, shape as the file \
             stores it (fastest-varying dimension first), bytes and offset in the data section, and \
@@ -33,7 +39,7 @@ struct InspectCommand: ParsableCommand {
             print(try WeightsError.tagging(file: path) { try json ? summary.json() : summary.table() })
             return
         }
-        let summary = CheckpointSummary(source)
+        let summary = try CheckpointSummary(source)
         print(json ? summary.json() : summary.table())
     }
 }

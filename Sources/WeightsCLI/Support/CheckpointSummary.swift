@@ -14,9 +14,12 @@ struct CheckpointSummary {
     var headerSize: Int
     var metadata: [String: String]?
     var rows: [Row]
+    /// The schemes of its quantized layers, if it is in one of the hub's quantized layouts.
+    var quantization: [QuantizationSummary]
 
-    init(_ source: any TensorSource) {
+    init(_ source: any TensorSource) throws {
         metadata = source.metadata
+        quantization = try QuantizationSummary.summaries(of: source)
         switch source {
         case let sharded as ShardedCheckpoint:
             format = "safetensors-sharded"
@@ -52,10 +55,18 @@ struct CheckpointSummary {
             if let compressed = row.compressedSize { members.append(("compressed_size", .int(compressed))) }
             return .object(members)
         }
-        return JSONValue.object([
+        var members: [(String, JSONValue)] = [
             ("format", .string(format)), ("file_size", .int(fileSize)), ("header_size", .int(headerSize)),
             ("metadata", .sortedStrings(metadata)), ("tensors", .array(tensors)),
-        ]).serialized()
+        ]
+        if !quantization.isEmpty {
+            members.append(("quantization", .array(quantization.map { summary in
+                .object([("scheme", .string(summary.scheme)), ("layers", .int(summary.layerCount)),
+                         ("weights", .int(summary.weightCount)), ("stored_bytes", .int(summary.storedBytes)),
+                         ("bits_per_weight", .double(summary.bitsPerWeight))])
+            })))
+        }
+        return JSONValue.object(members).serialized()
     }
 
     func table() -> String {
@@ -87,6 +98,10 @@ struct CheckpointSummary {
             let (count, bytes) = bytesByDType[dtype]!
             lines.append("  \(dtype): \(count) tensors, \(bytes) bytes (\(formatBytes(bytes)))")
         }
+        for summary in quantization {
+            lines.append("quantized: \(summary.scheme): \(summary.layerCount) layer\(summary.layerCount == 1 ? "" : "s"), "
+                + "\(summary.weightCount) weights, \(formatBitsPerWeight(summary.bitsPerWeight)) bits per weight (values and scales)")
+        }
         if let metadata, !metadata.isEmpty {
             lines.append("metadata:")
             for key in metadata.keys.sorted() { lines.append("  \(key): \(Self.shortened(metadata[key]!))") }
@@ -95,6 +110,12 @@ struct CheckpointSummary {
         }
         return lines.joined(separator: "\n")
     }
+}
+
+/// Bits per weight with up to three decimals, trailing zeros dropped: 4.125, 8.5, 4.
+private func formatBitsPerWeight(_ value: Double) -> String {
+    let rounded = (value * 1000).rounded() / 1000
+    return rounded == rounded.rounded() ? String(Int(rounded)) : String(rounded)
 }
 
 extension CheckpointSummary {

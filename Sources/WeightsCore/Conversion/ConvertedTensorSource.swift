@@ -34,14 +34,16 @@ public final class ConvertedTensorSource: TensorSource, @unchecked Sendable {
 
     public func tensor(named name: String) throws -> Tensor {
         let (tensor, record) = try converter.convertedTensor(named: name, measuringAccuracy: measuringAccuracy)
-        if let record { records.withLock { $0[UTF8Key(record.name)] = record } }
+        // Kept under the output's name: a compressed-tensors INT4 record names the weight
+        // (`P.weight`), whose first output is `P.weight_packed`.
+        if let record { records.withLock { $0[UTF8Key(name)] = record } }
         return tensor
     }
 
     /// Converts the tensor named `name` chunk by chunk into `body`, in bounded memory.
     public func streamBytes(ofTensorNamed name: String, into body: (UnsafeRawBufferPointer) throws -> Void) throws {
         let record = unsafe try converter.streamConverted(named: name, measuringAccuracy: measuringAccuracy, into: body)
-        if let record { records.withLock { $0[UTF8Key(record.name)] = record } }
+        if let record { records.withLock { $0[UTF8Key(name)] = record } }
     }
 
     /// What happened to every converted tensor read so far, in the source's order. Tensors

@@ -249,7 +249,7 @@ extension Float16 {
 }
 
 /// Decoding of 8-bit float formats.
-enum Float8 {
+package enum Float8 {
     /// F8_E4M3 in its "FN" form: bias 7, no infinities, S.1111.111 is NaN.
     static func e4m3ToFloat(_ byte: UInt8) -> Float {
         let sign: Float = byte & 0x80 != 0 ? -1 : 1

@@ -8,6 +8,10 @@ import Synchronization
 ///   are dequantized into `f` and their scales dropped, with the quantization metadata entry.
 /// - `.int8`: floating tensors of rank 2 or more become I8 values plus F32 scales, and the
 ///   metadata records the scheme; rank 0 and 1 tensors keep their dtype.
+/// - `.int4(groupSize:)`, `.fp8E4M3`: Linear weights are written in compressed-tensors'
+///   `pack-quantized` or `float-quantized` layout (``HubQuantizer``), and the metadata entry
+///   `quantization_config` holds the configuration compressed-tensors puts in `config.json`;
+///   every other tensor is copied. These hold one weight in memory at a time.
 ///
 /// Checkpoints in the hub's quantized layouts (``HubQuantizedLayout``) are read through
 /// ``DequantizedSource``: each quantized layer becomes its weight, then converts as any other.
@@ -35,6 +39,9 @@ public final class TensorConverter: @unchecked Sendable {
     /// The metadata written.
     public let metadata: [String: String]?
     private let plans: [UTF8Key: Plan]
+    /// The last weight quantized under a compressed-tensors scheme, whose parts are written
+    /// one after another.
+    private let lastQuantized = Mutex<(name: String, value: HubQuantizer.Quantized)?>(nil)
 
     /// Elements per chunk: large enough that per-chunk costs vanish, small enough to stay in
     /// the last-level cache alongside its output.
@@ -55,7 +62,8 @@ public final class TensorConverter: @unchecked Sendable {
         let planned = try WeightsError.tagging(file: source.path) { try Self.plan(source, target) }
         outputs = planned.map(\.output)
         plans = Dictionary(planned.map { (UTF8Key($0.output.name), $0) }, uniquingKeysWith: { first, _ in first })
-        metadata = Self.outputMetadata(source.metadata, target: target)
+        metadata = Self.outputMetadata(source.metadata, target: target,
+                                       ignoring: Self.ignoredModules(source, target), dequantized: dequantized.isQuantized)
     }
 
     /// Writes the converted tensors to a safetensors file at `path`, atomically.
@@ -143,6 +151,8 @@ extension TensorConverter {
         case quantizedValues(from: FloatFormat)
         case quantizedScales(from: FloatFormat)
         case dequantize(scales: TensorInfo, to: FloatFormat)
+        /// Part `index` of ``HubQuantizer/outputs(for:scheme:)`` for the source weight.
+        case hubPart(HubQuantizer.Scheme, index: Int)
     }
 
     static func plan(_ source: any TensorSource, _ target: ConversionTarget) throws -> [Plan] {
@@ -164,6 +174,16 @@ extension TensorConverter {
                                   source: info, action: .dequantize(scales: scales, to: format)))
                 continue
             }
+            if let scheme = target.hubScheme {
+                if HubQuantizer.exclusion(of: info, scheme: scheme) == nil {
+                    for (index, output) in HubQuantizer.outputs(for: info, scheme: scheme).enumerated() {
+                        plans.append(Plan(output: output, source: info, action: .hubPart(scheme, index: index)))
+                    }
+                } else {
+                    plans.append(copy)
+                }
+                continue
+            }
             guard let format = FloatFormat(info.dtype) else {
                 plans.append(copy)
                 continue
@@ -180,7 +200,7 @@ extension TensorConverter {
                 let scales = TensorDescriptor(name: Int8Quantization.scaleName(for: info.name), dtype: .f32,
                                               shape: Int8Quantization.scaleShape(for: info.shape))
                 plans.append(Plan(output: scales, source: info, action: .quantizedScales(from: format)))
-            case .int8:
+            case .int8, .int4, .fp8E4M3:
                 plans.append(copy)
             }
         }
@@ -198,17 +218,38 @@ extension TensorConverter {
         }
     }
 
-    static func outputMetadata(_ metadata: [String: String]?, target: ConversionTarget) -> [String: String]? {
+    /// The Linear modules a compressed-tensors target leaves unquantized, for `ignore`:
+    /// `lm_head` (compressed-tensors' recipes always name it) and every Linear weight whose
+    /// rows do not split into whole groups.
+    static func ignoredModules(_ source: any TensorSource, _ target: ConversionTarget) -> [String] {
+        guard let scheme = target.hubScheme else { return [] }
+        var ignored: Set<String> = ["lm_head"]
+        for info in source.tensors {
+            if let exclusion = HubQuantizer.exclusion(of: info, scheme: scheme), exclusion == .ignored || exclusion == .partialGroup {
+                ignored.insert(String(info.name.dropLast(".weight".count)))
+            }
+        }
+        return ignored.sorted()
+    }
+
+    static func outputMetadata(_ metadata: [String: String]?, target: ConversionTarget,
+                               ignoring ignored: [String] = [], dequantized: Bool = false) -> [String: String]? {
         switch target {
         case .int8:
             var result = metadata ?? [:]
             result[Int8Quantization.metadataKey] = Int8Quantization.scheme
+            result[HubQuantizer.configMetadataKey] = nil
+            return result
+        case .int4, .fp8E4M3:
+            var result = metadata ?? [:]
+            result[Int8Quantization.metadataKey] = nil
+            result[HubQuantizer.configMetadataKey] = HubQuantizer.configJSON(target.hubScheme!, ignore: ignored)
             return result
         case .float:
-            guard var result = metadata, result[Int8Quantization.metadataKey] == Int8Quantization.scheme else {
-                return metadata
-            }
-            result[Int8Quantization.metadataKey] = nil
+            guard var result = metadata else { return nil }
+            if result[Int8Quantization.metadataKey] == Int8Quantization.scheme { result[Int8Quantization.metadataKey] = nil }
+            // A dequantized compressed-tensors checkpoint no longer has the layout its config names.
+            if dequantized { result[HubQuantizer.configMetadataKey] = nil }
             return result.isEmpty ? nil : result
         }
     }
@@ -245,9 +286,31 @@ extension TensorConverter {
             let scales = try source.tensor(named: scalesInfo.name)
             record.overflowCount = unsafe try Self.dequantize(tensor, scales: scales, to: to,
                                                        accuracy: &accuracy, into: sink)
+        case .hubPart(let scheme, let index):
+            let quantized = try quantizedWeight(tensor, scheme: scheme)
+            let part = quantized.parts[index]
+            unsafe try part.withUnsafeBytes { unsafe try sink($0) }
+            guard index == 0 else { return nil }  // reported with the values
+            record.name = plan.source.name
+            record.shape = plan.source.shape
+            record.scaleTensor = quantized.parts[1].name
+            if accuracy != nil {
+                let reference = try tensor.floats()
+                unsafe reference.withUnsafeBufferPointer { reference in
+                    unsafe quantized.restored.withUnsafeBufferPointer { unsafe accuracy!.add(reference: reference, approximation: $0) }
+                }
+            }
         }
         record.accuracy = accuracy?.result
         return record
+    }
+
+    /// The quantization of the weight `tensor`, computed once for all its parts.
+    private func quantizedWeight(_ tensor: Tensor, scheme: HubQuantizer.Scheme) throws -> HubQuantizer.Quantized {
+        if let last = lastQuantized.withLock({ $0 }), last.name == tensor.name { return last.value }
+        let value = try HubQuantizer.quantize(tensor, scheme: scheme)
+        lastQuantized.withLock { $0 = (tensor.name, value) }
+        return value
     }
 
     /// Casts `bytes` from one float format to another, a chunk at a time, overlapping the

@@ -141,7 +141,7 @@ public enum HubQuantizedLayout: Sendable, Hashable {
 }
 
 extension String {
-    fileprivate func strippingSuffix(_ suffix: String) -> String? {
+    func strippingSuffix(_ suffix: String) -> String? {
         hasSuffix(suffix) && count > suffix.count ? String(dropLast(suffix.count)) : nil
     }
 }
