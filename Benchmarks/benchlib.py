@@ -12,7 +12,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCHMARKS = os.path.join(ROOT, "Benchmarks")
-RELEASE = os.path.join(ROOT, ".build", "release")
+# $WEIGHTS_SCRATCH_PATH: the build directory to build in and run from (SwiftPM's --scratch-path).
+SCRATCH = os.environ.get("WEIGHTS_SCRATCH_PATH", os.path.join(ROOT, ".build"))
+RELEASE = os.path.join(SCRATCH, "release")
 BENCH = os.path.join(RELEASE, "WeightsBench")
 WEIGHTS = os.path.join(RELEASE, "weights")
 MODELS = os.environ.get("WEIGHTS_MODELS", os.path.expanduser("~/.cache/weights/models"))
@@ -34,8 +36,8 @@ def build(*products):
     """Builds each product in release mode, one `swift build` per product. The build log goes
     to stderr so that stdout carries only the report."""
     for product in products:
-        subprocess.run(["swift", "build", "-c", "release", "--product", product], cwd=ROOT, check=True,
-                       stdout=sys.stderr)
+        subprocess.run(["swift", "build", "-c", "release", "--scratch-path", SCRATCH, "--product", product],
+                       cwd=ROOT, check=True, stdout=sys.stderr)
 
 
 def run_bench(mode, *args, repeat=None, env=None):
