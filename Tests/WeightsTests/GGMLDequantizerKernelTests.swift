@@ -94,10 +94,10 @@ import WeightsTestSupport
         let file = try GGUFFile(bytes: GGUFFile.single(name: "t", type: type, count: count, bytes: bytes))
         let tensor = try file.tensor(named: "t")
         let portable = try tensor.dequantized(kernel: .portable)
-        let storage = UnsafeMutableRawPointer.allocate(byteCount: 4 * (count + 1), alignment: 64)
+        let storage = UnsafeMutableRawPointer.allocate(byteCount: 4 * (count + 4), alignment: 64)
         defer { unsafe storage.deallocate() }
         for offset in [0, 4, 1] {   // floats past a 64-byte boundary
-            // Safe: `count` floats from `offset` ≤ 1 lie inside the `count + 1` allocated.
+            // Safe: `count` floats from `offset` ≤ 4 lie inside the `count + 4` allocated.
             let output = unsafe UnsafeMutableBufferPointer(start: (storage + 4 * offset).bindMemory(to: Float.self, capacity: count),
                                                            count: count)
             unsafe try tensor.dequantize(into: output)
