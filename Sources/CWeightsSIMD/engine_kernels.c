@@ -18,17 +18,13 @@
 
 #include "CWeightsSIMD.h"
 #include <math.h>
+#include "simd_exp.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define WEIGHTS_X86 1
 #endif
 
-#define EXP_LOW -87.33654f
-#define EXP_HIGH 88.0f
-#define LOG2E 1.44269504088896341f
-#define LN2_HIGH 0.693145751953125f
-#define LN2_LOW 1.428606765330187e-6f
 #define ERF_P 0.3275911f
 #define ERF_A1 0.254829592f
 #define ERF_A2 -0.284496736f
@@ -96,23 +92,6 @@ static void softmax_portable(float *row, size_t count) {
 // --- AVX2 + FMA -------------------------------------------------------------------------
 
 #define AVX2_TARGET __attribute__((target("avx2,fma")))
-
-AVX2_TARGET static inline __m256 exp_avx2(__m256 x) {
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(EXP_LOW)), _mm256_set1_ps(EXP_HIGH));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HIGH), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LOW), r);
-    __m256 p = _mm256_set1_ps(1.0f / 5040);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    __m256i exponent = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(exponent));
-}
 
 AVX2_TARGET static inline __m256 gelu_avx2(__m256 x) {
     const __m256 sign_mask = _mm256_set1_ps(-0.0f);
