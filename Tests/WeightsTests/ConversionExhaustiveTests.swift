@@ -1,5 +1,4 @@
 import Dispatch
-import Synchronization
 import Testing
 import Weights
 
@@ -44,7 +43,7 @@ struct ConversionExhaustiveTests {
         let patterns = (UInt64(1) << 32 + stride - 1) / stride
         let blocks = Int((patterns + UInt64(blockSize) - 1) / UInt64(blockSize))
         let workers = max(1, min(ConversionTestCPUs.value, blocks))
-        let total = Mutex(Walk())
+        let total = LockedValue(Walk())
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var walk = Walk()
             var input = [UInt32](repeating: 0, count: blockSize)

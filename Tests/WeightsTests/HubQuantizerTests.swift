@@ -1,8 +1,8 @@
 import Dispatch
 import Foundation
-import Synchronization
 import Testing
 import Weights
+import WeightsPlatform
 import WeightsTestSupport
 
 /// `weights convert --dtype int4|f8_e4m3` against compressed-tensors itself
@@ -130,7 +130,7 @@ import WeightsTestSupport
         let runs = Self.runs[format]
         #expect(runs.count > 200 && runs[0].first == 0)
         let workers = max(1, ConversionTestCPUs.value)
-        let result = Mutex((checked: 0, wrong: 0, first: ""))
+        let result = LockedValue((checked: 0, wrong: 0, first: ""))
         let stride = Self.stride
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             // Each worker takes the runs worker, worker + workers, …, walking every

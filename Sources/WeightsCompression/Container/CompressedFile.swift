@@ -1,7 +1,6 @@
 import WeightsCore
 import WeightsIntegrity
 
-import Synchronization
 import WeightsPlatform
 
 /// A compressed weights container opened for reading, memory-mapped.
@@ -207,7 +206,7 @@ extension CompressedFile: TensorSource {
 
 /// The decompressors a file keeps between reads, under a lock.
 final class SpareDecompressors: Sendable {
-    private let spares = Mutex<[ChunkDecompressor]>([])
+    private let spares = LockedValue<[ChunkDecompressor]>([])
 
     func take() -> ChunkDecompressor? { spares.withLock { $0.popLast() } }
 

@@ -1,4 +1,3 @@
-import Synchronization
 import WeightsCore
 import WeightsIntegrity
 
@@ -58,7 +57,7 @@ final class RestorePipeline: @unchecked Sendable {
     private let chunkSize: Int
     private let pool: UnsafeMutableRawBufferPointer
     private let hashers: UnsafeMutableBufferPointer<SHA256Digest.Hasher>
-    private let state: Mutex<State>
+    private let state: LockedValue<State>
 
     /// Prepares to restore every tensor of `file` into `out`, each at its offset in the
     /// original file, on up to `threads` threads.
@@ -88,7 +87,7 @@ final class RestorePipeline: @unchecked Sendable {
         let count = file.compressedTensors.count
         unsafe hashers = .allocate(capacity: max(count, 1))
         unsafe hashers.initialize(repeating: SHA256Digest.Hasher())
-        state = Mutex(State(free: Array((0..<slots).reversed()), nextToHash: Array(repeating: 0, count: count),
+        state = LockedValue(State(free: Array((0..<slots).reversed()), nextToHash: Array(repeating: 0, count: count),
                             hashing: Array(repeating: false, count: count), ready: Array(repeating: [:], count: count)))
     }
 

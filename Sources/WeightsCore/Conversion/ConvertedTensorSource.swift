@@ -1,4 +1,4 @@
-import Synchronization
+import WeightsPlatform
 
 /// The output of a ``TensorConverter`` as a source: each tensor converted when asked for.
 ///
@@ -11,7 +11,7 @@ public final class ConvertedTensorSource: TensorSource, @unchecked Sendable {
     public let converter: TensorConverter
     public let tensors: [TensorInfo]
     private let measuringAccuracy: Bool
-    private let records = Mutex<[UTF8Key: TensorConversion]>([:])
+    private let records = LockedValue<[UTF8Key: TensorConversion]>([:])
 
     init(_ converter: TensorConverter, measuringAccuracy: Bool) {
         self.converter = converter

@@ -1,4 +1,4 @@
-import Synchronization
+import WeightsPlatform
 
 /// Converts every floating tensor of a source to a ``ConversionTarget``, tensor by tensor, in
 /// bounded memory.
@@ -41,7 +41,7 @@ public final class TensorConverter: @unchecked Sendable {
     private let plans: [UTF8Key: Plan]
     /// The last weight quantized under a compressed-tensors scheme, whose parts are written
     /// one after another.
-    private let lastQuantized = Mutex<(name: String, value: HubQuantizer.Quantized)?>(nil)
+    private let lastQuantized = LockedValue<(name: String, value: HubQuantizer.Quantized)?>(nil)
 
     /// Elements per chunk: large enough that per-chunk costs vanish, small enough to stay in
     /// the last-level cache alongside its output.

@@ -1,5 +1,4 @@
 import Dispatch
-import Synchronization
 
 /// Produces chunks on one core while the previous chunk is consumed on another.
 ///
@@ -55,7 +54,7 @@ enum ChunkPipeline {
     @safe  // Safety: owns the memory its pointers address (allocated at init, freed at deinit), and no pointer leaves its methods.
     private final class Step: @unchecked Sendable {
         var produced: UnsafeRawBufferPointer?
-        private let firstError = Mutex<(any Error)?>(nil)
+        private let firstError = LockedValue<(any Error)?>(nil)
 
         var error: (any Error)? { firstError.withLock { $0 } }
 

@@ -38,7 +38,7 @@ public enum ParallelChunks {
             return
         }
         let next = Atomic<Int>(0)
-        let failure = Mutex<Failure?>(nil)
+        let failure = LockedValue<Failure?>(nil)
         // The closures only run during `concurrentPerform`, which returns when all have returned.
         withoutActuallyEscaping(makeState) { makeState in
             withoutActuallyEscaping(body) { body in

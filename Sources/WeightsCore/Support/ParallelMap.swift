@@ -1,4 +1,4 @@
-import Synchronization
+import WeightsPlatform
 
 /// Runs independent jobs of uneven size on all cores and collects their results.
 ///
@@ -21,7 +21,7 @@ package enum ParallelMap {
         _ body: @Sendable (Int) throws -> T
     ) throws -> [T] {
         let order = (0..<count).sorted { cost($0) > cost($1) }
-        let results = Mutex([T?](repeating: nil, count: count))
+        let results = LockedValue([T?](repeating: nil, count: count))
         try ParallelChunks.run(jobs: count, threads: threads ?? ParallelChunks.availableCores, state: {}) { _, slot in
             let index = order[slot]
             let value = try body(index)

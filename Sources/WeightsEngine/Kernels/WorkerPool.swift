@@ -2,6 +2,7 @@ import CWeightsSIMD
 import Dispatch
 import Foundation
 import Synchronization
+import WeightsPlatform
 
 /// A fixed set of threads that stay alive between calls, for the decoder's many small
 /// parallel steps (about 130 matrix products per generated token, each a fraction of a
@@ -60,7 +61,7 @@ package final class WorkerPool: Sendable {
         // reported done (releasing add, acquiring load). Each access is ordered, which is why
         // this class can be @unchecked Sendable.
         private var body: ((Int) -> Void)?
-        let busy = Mutex<Void>(())
+        let busy = LockedValue<Void>(())
         /// generation << 42 | job count << 21 | next job.
         private let ticket = Atomic<Int>(0)
         private let finished = Atomic<Int>(0)
