@@ -26,12 +26,14 @@ static void axpy_portable(float alpha, const float *x, float *y, size_t n) {
 #define AVX2_TARGET __attribute__((target("avx2,fma")))
 
 static bool has_avx2_fma(void) {
-    static int cached = -1;
-    if (cached < 0) {
+    static int cached = -1;  // -1: not yet checked; threads that race only store the same value
+    int state = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (state < 0) {
         __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        state = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        __atomic_store_n(&cached, state, __ATOMIC_RELAXED);
     }
-    return cached;
+    return state;
 }
 
 AVX2_TARGET static float dot_avx2(const float *a, const float *b, size_t n) {

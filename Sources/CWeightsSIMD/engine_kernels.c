@@ -233,11 +233,13 @@ typedef void (*softmax_fn)(float *, size_t);
 static int engine_kernel_level(int kernel) {
     if (kernel == WEIGHTS_KERNEL_PORTABLE) return 0;
 #ifdef WEIGHTS_X86
-    static int level = -1;  // a benign race: every thread computes the same value
+    static int cached = -1;  // -1: not yet checked; threads that race only store the same value
+    int level = __atomic_load_n(&cached, __ATOMIC_RELAXED);
     if (level < 0) {
         __builtin_cpu_init();
         level = __builtin_cpu_supports("avx512f") ? 2
               : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
+        __atomic_store_n(&cached, level, __ATOMIC_RELAXED);
     }
     return kernel == WEIGHTS_ENGINE_KERNEL_AVX2 && level > 1 ? 1 : level;
 #else

@@ -505,23 +505,27 @@ AVX2_TARGET static float dot_q6_K_avx2(size_t blocks, const block_q6_K *w, const
 
 // AVX-512 VNNI on 256-bit registers (vpdpbusd with AVX-512VL).
 static bool cpu_has_avx512_vnni(void) {
-    static int cached = -1;
-    if (cached < 0) {
+    static int cached = -1;  // -1: not yet checked; threads that race only store the same value
+    int state = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (state < 0) {
         __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
+        state = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
               && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx2")
               && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+        __atomic_store_n(&cached, state, __ATOMIC_RELAXED);
     }
-    return cached;
+    return state;
 }
 
 static bool cpu_has_avx2_fma(void) {
-    static int cached = -1;
-    if (cached < 0) {
+    static int cached = -1;  // -1: not yet checked; threads that race only store the same value
+    int state = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (state < 0) {
         __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+        state = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+        __atomic_store_n(&cached, state, __ATOMIC_RELAXED);
     }
-    return cached;
+    return state;
 }
 #endif
 
