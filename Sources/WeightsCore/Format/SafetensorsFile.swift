@@ -102,7 +102,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// Every tensor's header entry, in data order.
     public var tensors: [TensorInfo] { header.tensors }
     /// The file size in bytes.
-    public var fileSize: Int { unsafe storage.bytes.count }
+    public var fileSize: Int { storage.byteCount }
     /// Where the data section starts in the file.
     public var dataOffset: Int { 8 + headerLength }
 

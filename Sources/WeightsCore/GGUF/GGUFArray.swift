@@ -35,12 +35,14 @@ public struct GGUFArray: Sendable, Equatable {
     }
 
     public static func == (lhs: GGUFArray, rhs: GGUFArray) -> Bool {
-        unsafe lhs.elementType == rhs.elementType && lhs.count == rhs.count
-            && lhs.storage.bytes[lhs.byteRange].elementsEqual(rhs.storage.bytes[rhs.byteRange])
+        lhs.elementType == rhs.elementType && lhs.count == rhs.count
+            && GGUFByteReader.equal(lhs.storage.span, lhs.byteRange, rhs.storage.span, rhs.byteRange)
     }
 
+    /// A reader at the first element; it borrows the storage's bytes.
     private var reader: GGUFByteReader {
-        unsafe GGUFByteReader(bytes: storage.bytes, position: byteRange.lowerBound, path: path)
+        @_lifetime(borrow self)
+        get { GGUFByteReader(bytes: storage.span, position: byteRange.lowerBound, path: path) }
     }
 
     /// Calls `body` with each element in order.
@@ -49,9 +51,9 @@ public struct GGUFArray: Sendable, Equatable {
     /// - Throws: `invalidHeader` for a string that is not UTF-8, `invalidData` for a `BOOL`
     ///   byte other than 0 or 1, and whatever `body` throws.
     public func forEach(_ body: (GGUFValue) throws -> Void) throws {
-        var reader = unsafe reader
+        var reader = reader
         for index in 0..<count {
-            unsafe try body(try reader.value(of: elementType, depth: depth + 1, storage: storage, what: "element \(index) of an array"))
+            try body(try reader.value(of: elementType, depth: depth + 1, storage: storage, what: "element \(index) of an array"))
         }
     }
 
@@ -65,23 +67,23 @@ public struct GGUFArray: Sendable, Equatable {
         guard index >= 0, index < count else {
             throw WeightsError(.invalidArgument, "index \(index) is outside an array of \(count)", file: path)
         }
-        var reader = unsafe reader
+        var reader = reader
         if let size = elementType.fixedSize {
-            unsafe reader.position += index * size
+            reader.position += index * size
         } else {
-            for _ in 0..<index { unsafe try reader.skip(elementType, depth: depth + 1, what: "an array element") }
+            for _ in 0..<index { try reader.skip(elementType, depth: depth + 1, what: "an array element") }
         }
-        return unsafe try reader.value(of: elementType, depth: depth + 1, storage: storage, what: "element \(index) of an array")
+        return try reader.value(of: elementType, depth: depth + 1, storage: storage, what: "element \(index) of an array")
     }
 
     /// The first `maxLength` elements (all of them when there are fewer).
     ///
     /// - Complexity: O(`maxLength`).
     public func prefix(_ maxLength: Int) throws -> [GGUFValue] {
-        var reader = unsafe reader
+        var reader = reader
         var values: [GGUFValue] = []
         for index in 0..<min(max(maxLength, 0), count) {
-            unsafe values.append(try reader.value(of: elementType, depth: depth + 1, storage: storage, what: "element \(index) of an array"))
+            values.append(try reader.value(of: elementType, depth: depth + 1, storage: storage, what: "element \(index) of an array"))
         }
         return values
     }
@@ -98,10 +100,10 @@ public struct GGUFArray: Sendable, Equatable {
     ///   not UTF-8.
     public func strings() throws -> [String] {
         guard elementType == .string else { throw mismatch("STRING") }
-        var reader = unsafe reader
+        var reader = reader
         var strings: [String] = []
         strings.reserveCapacity(count)
-        for index in 0..<count { unsafe strings.append(try reader.string("string \(index) of an array")) }
+        for index in 0..<count { strings.append(try reader.string("string \(index) of an array")) }
         return strings
     }
 
@@ -123,12 +125,12 @@ public struct GGUFArray: Sendable, Equatable {
     /// - Complexity: O(*n*).
     /// - Throws: `dtypeMismatch` for other element types.
     public func floats() throws -> [Float] {
-        let bytes = unsafe storage.bytes, start = byteRange.lowerBound
+        let reader = reader, start = byteRange.lowerBound
         switch elementType {
         case .float32:
-            return (0..<count).map { unsafe Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: start + 4 * $0, as: UInt32.self))) }
+            return (0..<count).map { Float(bitPattern: reader.integer(at: start + 4 * $0, as: UInt32.self)) }
         case .float64:
-            return (0..<count).map { unsafe Float(Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: start + 8 * $0, as: UInt64.self)))) }
+            return (0..<count).map { Float(Double(bitPattern: reader.integer(at: start + 8 * $0, as: UInt64.self))) }
         default:
             throw mismatch("FLOAT32 or FLOAT64")
         }

@@ -45,7 +45,7 @@ public final class GGUFFile: Sendable {
     private let tensorIndex: [String: Int]
 
     /// The file's size in bytes.
-    public var fileSize: Int { unsafe storage.bytes.count }
+    public var fileSize: Int { storage.byteCount }
 
     /// Whether `prefix` begins with the GGUF magic.
     public static func recognizes(_ prefix: UnsafeRawBufferPointer) -> Bool {
@@ -74,7 +74,7 @@ public final class GGUFFile: Sendable {
     ///   rows that are not whole blocks), `validationOverflow`, `duplicateTensorName`,
     ///   `invalidOffset` (tensor data misaligned, outside the file, or overlapping).
     public convenience init(storage: ByteStorage, path: String) throws(WeightsError) {
-        try self.init(storage: storage, path: path, fileSize: unsafe storage.bytes.count)
+        try self.init(storage: storage, path: path, fileSize: storage.byteCount)
     }
 
     /// Opens a GGUF file of `fileSize` bytes of which `storage` may hold only the beginning,
@@ -84,16 +84,15 @@ public final class GGUFFile: Sendable {
     package init(storage: ByteStorage, path: String, fileSize: Int) throws(WeightsError) {
         self.path = path
         self.storage = storage
-        let bytes = unsafe storage.bytes
-        var reader = unsafe GGUFByteReader(bytes: bytes, path: path)
+        var reader = GGUFByteReader(bytes: storage.span, path: path)
 
-        guard unsafe bytes.starts(with: GGUFFile.magic) else {
-            let found = unsafe Hex.string(bytes.prefix(4))
+        guard reader.starts(with: GGUFFile.magic) else {
+            let found = Hex.string((0..<min(4, reader.remaining)).map { reader.integer(at: $0, as: UInt8.self) })
             throw WeightsError(.unsupportedFormat, "not a GGUF file: the first bytes are 0x\(found), not the magic 'GGUF'",
                                file: path, offset: 0)
         }
-        unsafe reader.position = 4
-        let version = unsafe try reader.load(UInt32.self, "the version")
+        reader.position = 4
+        let version = try reader.load(UInt32.self, "the version")
         switch version {
         case 2, 3: break
         case 1:
@@ -109,14 +108,14 @@ public final class GGUFFile: Sendable {
                                file: path, offset: 4)
         }
         self.version = version
-        let tensorCount = unsafe try reader.count("the tensor count")
-        let keyCountOffset = unsafe reader.position
-        let keyCount = unsafe try reader.count("the metadata key count")
+        let tensorCount = try reader.count("the tensor count")
+        let keyCountOffset = reader.position
+        let keyCount = try reader.count("the metadata key count")
 
         // Each pair takes at least a key length (8), a value type (4) and a 1-byte value.
-        guard unsafe keyCount <= reader.remaining / 13 else {
+        guard keyCount <= reader.remaining / 13 else {
             throw WeightsError(.invalidHeader,
-                unsafe "the file declares \(keyCount) metadata keys, more than the \(reader.remaining) bytes left can hold",
+                "the file declares \(keyCount) metadata keys, more than the \(reader.remaining) bytes left can hold",
                 file: path, offset: keyCountOffset)
         }
         var entries: [GGUFMetadata.Element] = []
@@ -124,14 +123,14 @@ public final class GGUFFile: Sendable {
         entries.reserveCapacity(keyCount)
         keyIndex.reserveCapacity(keyCount)
         for number in 0..<keyCount {
-            let keyOffset = unsafe reader.position
-            let key = unsafe try reader.string("metadata key \(number)")
+            let keyOffset = reader.position
+            let key = try reader.string("metadata key \(number)")
             guard keyIndex[key] == nil else {
                 throw WeightsError(.invalidHeader, "metadata key '\(key)' appears twice",
                                    file: path, offset: keyOffset)
             }
-            let type = unsafe try reader.valueType("key '\(key)'")
-            let value = unsafe try reader.value(of: type, depth: 0, storage: storage, what: "the value of key '\(key)'")
+            let type = try reader.valueType("key '\(key)'")
+            let value = try reader.value(of: type, depth: 0, storage: storage, what: "the value of key '\(key)'")
             keyIndex[key] = entries.count
             entries.append((key, value))
         }
@@ -152,9 +151,9 @@ public final class GGUFFile: Sendable {
 
         // Each tensor info takes at least a name length (8), n_dims (4), one dimension (8),
         // a type (4) and an offset (8).
-        guard unsafe tensorCount <= reader.remaining / 32 else {
+        guard tensorCount <= reader.remaining / 32 else {
             throw WeightsError(.invalidHeader,
-                unsafe "the file declares \(tensorCount) tensors, more than the \(reader.remaining) bytes left can hold",
+                "the file declares \(tensorCount) tensors, more than the \(reader.remaining) bytes left can hold",
                 file: path, offset: 8)
         }
         var infos: [GGUFTensorInfo] = []
@@ -162,25 +161,25 @@ public final class GGUFFile: Sendable {
         infos.reserveCapacity(tensorCount)
         tensorIndex.reserveCapacity(tensorCount)
         for number in 0..<tensorCount {
-            let infoOffset = unsafe reader.position
-            let name = unsafe try reader.string("the name of tensor \(number)")
+            let infoOffset = reader.position
+            let name = try reader.string("the name of tensor \(number)")
             guard tensorIndex[name] == nil else {
                 throw WeightsError(.duplicateTensorName, "tensor '\(name)' appears twice",
                                    file: path, tensor: name, offset: infoOffset)
             }
-            let info = unsafe try GGUFFile.readTensorInfo(&reader, name: name, path: path)
+            let info = try GGUFFile.readTensorInfo(&reader, name: name, path: path)
             tensorIndex[name] = infos.count
             infos.append(info)
         }
 
-        let headerEnd = unsafe reader.position
+        let headerEnd = reader.position
         let (padded, overflow) = headerEnd.addingReportingOverflow(alignment - 1)
         guard !overflow else {
             throw WeightsError(.validationOverflow, "the data section's offset overflows", file: path, offset: headerEnd)
         }
         let dataOffset = padded & ~(alignment - 1)
         self.dataOffset = dataOffset
-        try GGUFFile.checkPlacement(infos, dataOffset: dataOffset, alignment: alignment, fileSize: max(fileSize, bytes.count), path: path)
+        try GGUFFile.checkPlacement(infos, dataOffset: dataOffset, alignment: alignment, fileSize: max(fileSize, reader.bytes.byteCount), path: path)
         self.tensors = infos
         self.tensorIndex = tensorIndex
     }
@@ -192,8 +191,8 @@ public final class GGUFFile: Sendable {
             return error
         }
         do throws(WeightsError) {
-            let dimsOffset = unsafe reader.position
-            let dimensionCount = unsafe try reader.load(UInt32.self, "the dimension count of tensor '\(name)'")
+            let dimsOffset = reader.position
+            let dimensionCount = try reader.load(UInt32.self, "the dimension count of tensor '\(name)'")
             guard dimensionCount >= 1, dimensionCount <= UInt32(maximumDimensions) else {
                 throw WeightsError(.invalidData, "tensor '\(name)' has \(dimensionCount) dimensions, not 1 to \(maximumDimensions)",
                                    file: path, tensor: name, offset: dimsOffset)
@@ -201,7 +200,7 @@ public final class GGUFFile: Sendable {
             var dimensions: [Int] = []
             var elements = 1
             for axis in 0..<Int(dimensionCount) {
-                let dimension = unsafe try reader.count("dimension \(axis) of tensor '\(name)'")
+                let dimension = try reader.count("dimension \(axis) of tensor '\(name)'")
                 dimensions.append(dimension)
                 let (product, overflow) = elements.multipliedReportingOverflow(by: dimension)
                 guard !overflow else {
@@ -210,8 +209,8 @@ public final class GGUFFile: Sendable {
                 }
                 elements = product
             }
-            let typeOffset = unsafe reader.position
-            let rawType = unsafe try reader.load(UInt32.self, "the type of tensor '\(name)'")
+            let typeOffset = reader.position
+            let rawType = try reader.load(UInt32.self, "the type of tensor '\(name)'")
             guard let type = GGMLType(rawValue: rawType) else {
                 throw WeightsError(.unsupportedFormat, "tensor '\(name)' has ggml type \(rawType), which this library does not know",
                                    file: path, tensor: name, offset: typeOffset)
@@ -226,7 +225,7 @@ public final class GGUFFile: Sendable {
                 throw WeightsError(.validationOverflow, "the byte count of tensor '\(name)' overflows 64 bits",
                                    file: path, tensor: name, offset: dimsOffset)
             }
-            let offset = unsafe try reader.count("the data offset of tensor '\(name)'")
+            let offset = try reader.count("the data offset of tensor '\(name)'")
             return GGUFTensorInfo(name: name, dimensions: dimensions, type: type, offset: offset,
                                   byteCount: byteCount, elementCount: elements)
         } catch {

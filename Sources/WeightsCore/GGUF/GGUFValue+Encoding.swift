@@ -107,10 +107,10 @@ extension GGUFArray {
     /// An array decoded from `bytes`: item type, count and items, as in a file.
     private init(encoded bytes: [UInt8]) throws(WeightsError) {
         let storage = ByteStorage.copy(of: bytes)
-        var reader = unsafe GGUFByteReader(bytes: storage.bytes, path: "<array>")
+        var reader = GGUFByteReader(bytes: storage.span, path: "<array>")
         let value: GGUFValue
         do {
-            value = unsafe try reader.value(of: .array, depth: 0, storage: storage, what: "the array")
+            value = try reader.value(of: .array, depth: 0, storage: storage, what: "the array")
         } catch {
             throw WeightsError(.invalidArgument, error.reason)
         }

@@ -58,6 +58,11 @@ public final class ByteStorage: @unchecked Sendable {
         try withExtendedLifetime(self) { () throws(E) -> R in unsafe try body(RawSpan(_unsafeBytes: bytes)) }
     }
 
+    /// The number of bytes.
+    ///
+    /// - Complexity: O(1).
+    public var byteCount: Int { unsafe bytes.count }
+
     /// The bytes as a `RawSpan` that borrows the storage: the compiler keeps the storage alive
     /// while the span is in use, and refuses code that lets the span outlive it.
     ///
