@@ -23,6 +23,8 @@ public final class LockedValue<Value>: @unchecked Sendable {
     /// Creates a lock guarding `value`.
     public init(_ value: sending Value) {
         self.value = value
+        // Safety: the mutex is allocated and initialized here, before any use, and freed only
+        // at deinit, when no thread can hold a reference.
         unsafe mutex = .allocate(capacity: 1)
         unsafe mutex.initialize(to: pthread_mutex_t())
         let status = unsafe pthread_mutex_init(mutex, nil)
@@ -30,6 +32,7 @@ public final class LockedValue<Value>: @unchecked Sendable {
     }
 
     deinit {
+        // Safety: no other reference exists, so no thread holds or waits on the mutex.
         _ = unsafe pthread_mutex_destroy(mutex)
         unsafe mutex.deinitialize(count: 1)
         unsafe mutex.deallocate()
@@ -49,18 +52,18 @@ public final class LockedValue<Value>: @unchecked Sendable {
     ///
     /// - Complexity: O(1) plus `body`.
     public func withLockIfAvailable<Result, E: Error>(_ body: (inout sending Value) throws(E) -> sending Result) throws(E) -> sending Result? {
-        guard unsafe pthread_mutex_trylock(mutex) == 0 else { return nil }
+        guard unsafe pthread_mutex_trylock(mutex) == 0 else { return nil }  // Safety: `mutex` lives as long as `self`.
         defer { unlock() }
         return try body(&value)
     }
 
     private func lock() {
-        let status = unsafe pthread_mutex_lock(mutex)
+        let status = unsafe pthread_mutex_lock(mutex)  // Safety: `mutex` lives as long as `self`.
         precondition(status == 0, "pthread_mutex_lock failed (\(status))")
     }
 
     private func unlock() {
-        let status = unsafe pthread_mutex_unlock(mutex)
+        let status = unsafe pthread_mutex_unlock(mutex)  // Safety: held by this thread (locked just before).
         precondition(status == 0, "pthread_mutex_unlock failed (\(status))")
     }
 }

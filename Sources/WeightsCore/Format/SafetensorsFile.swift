@@ -128,8 +128,16 @@ public final class SafetensorsFile: @unchecked Sendable {
     }
 
     /// The tensor for a header entry of this file.
+    ///
+    /// - Precondition: `info`'s bytes lie in the file's data section (true of every element of
+    ///   ``tensors``, which opening checked); an entry made up by the caller that points outside
+    ///   it traps.
     public func tensor(_ info: TensorInfo) -> Tensor {
-        let start = dataOffset + info.dataOffsets.lowerBound
+        let offsets = info.dataOffsets
+        precondition(offsets.lowerBound >= 0 && offsets.upperBound <= storage.byteCount - dataOffset,
+                     "tensor '\(info.name)' does not lie in '\(path)'")
+        let start = dataOffset + offsets.lowerBound
+        // Safety: the range was just checked to lie in `storage`, which the tensor holds.
         let bytes = unsafe UnsafeRawBufferPointer(rebasing: storage.bytes[start..<start + info.byteCount])
         return unsafe Tensor(info: info, storage: storage, bytes: bytes)
     }

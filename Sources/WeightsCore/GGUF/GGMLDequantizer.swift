@@ -44,7 +44,7 @@ enum GGMLDequantizer {
         let streaming = output.count >= 1 << 23
         ParallelChunks.run(jobs: jobs, threads: threads, state: { () }) { _, job in
             let first = job * jobBlocks, count = min(jobBlocks, blocks - first)
-            // Safe: every job reads its own `count` blocks, inside `source` (whole blocks, checked
+            // Sound: every job reads its own `count` blocks, inside `source` (whole blocks, checked
             // above), and writes only their elements of `out`, inside `output`; both buffers
             // outlive the call, which returns after every job.
             let blockSource = unsafe src + first * type.typeSize, blockOutput = unsafe out + first * type.blockSize
@@ -55,6 +55,8 @@ enum GGMLDequantizer {
 
     /// Decodes `blocks` blocks of `type` (one ``GGMLType/canDequantize`` accepts) at `src` into `out`.
     private static func decode(_ type: GGMLType, _ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        // Sound: `src` holds `blocks` whole blocks of `type` and `out` their elements (the
+        // caller checked both sizes); each case reads and writes only those, a block at a time.
         switch type {
         case .f32: for i in 0..<blocks { unsafe out[i] = unsafe Float(bitPattern: u32(src, 4 * i)) }
         case .f16: for i in 0..<blocks { unsafe out[i] = unsafe f16(src, 2 * i) }
@@ -95,6 +97,8 @@ enum GGMLDequantizer {
 
     // MARK: Loads
 
+    // Sound: the loads read at `p + offset`, which every kernel keeps inside its block; any bit
+    // pattern is a valid integer, and the unaligned forms need no alignment.
     @inline(__always) static func u8(_ p: UnsafeRawPointer, _ offset: Int) -> UInt8 {
         unsafe p.load(fromByteOffset: offset, as: UInt8.self)
     }
@@ -129,6 +133,8 @@ enum GGMLDequantizer {
     /// 2 bytes f16 scale d, 16 bytes of nibbles: element j is the low nibble of byte j,
     /// element 16 + j the high nibble; x = d × (q − 8).
     static func q4_0(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        // Sound: decode's contract: block b < blocks is the 18 bytes (the type's typeSize) at src + 18·b, read at
+        // offsets inside that layout, and writes only its 32 floats at out + 32·b.
         for b in 0..<blocks {
             let p = unsafe src + b * 18, o = unsafe out + b * 32
             let d = unsafe f16(p, 0)
@@ -142,6 +148,8 @@ enum GGMLDequantizer {
 
     /// f16 d, f16 m, 16 bytes of nibbles as Q4_0; x = d × q + m.
     static func q4_1(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        // Sound: decode's contract: block b < blocks is the 20 bytes (the type's typeSize) at src + 20·b, read at
+        // offsets inside that layout, and writes only its 32 floats at out + 32·b.
         for b in 0..<blocks {
             let p = unsafe src + b * 20, o = unsafe out + b * 32
             let d = unsafe f16(p, 0), m = unsafe f16(p, 2)
@@ -156,6 +164,8 @@ enum GGMLDequantizer {
     /// f16 d, u32 of fifth bits (bit j for element j), 16 bytes of nibbles as Q4_0;
     /// x = d × (q − 16).
     static func q5_0(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        // Sound: decode's contract: block b < blocks is the 22 bytes (the type's typeSize) at src + 22·b, read at
+        // offsets inside that layout, and writes only its 32 floats at out + 32·b.
         for b in 0..<blocks {
             let p = unsafe src + b * 22, o = unsafe out + b * 32
             let d = unsafe f16(p, 0), high = unsafe u32(p, 2)
@@ -171,6 +181,8 @@ enum GGMLDequantizer {
 
     /// f16 d, f16 m, u32 of fifth bits, 16 bytes of nibbles; x = d × q + m.
     static func q5_1(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        // Sound: decode's contract: block b < blocks is the 24 bytes (the type's typeSize) at src + 24·b, read at
+        // offsets inside that layout, and writes only its 32 floats at out + 32·b.
         for b in 0..<blocks {
             let p = unsafe src + b * 24, o = unsafe out + b * 32
             let d = unsafe f16(p, 0), m = unsafe f16(p, 2), high = unsafe u32(p, 4)
@@ -186,6 +198,8 @@ enum GGMLDequantizer {
 
     /// f16 d, 32 signed bytes; x = q × d.
     static func q8_0(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        // Sound: decode's contract: block b < blocks is the 34 bytes (the type's typeSize) at src + 34·b, read at
+        // offsets inside that layout, and writes only its 32 floats at out + 32·b.
         for b in 0..<blocks {
             let p = unsafe src + b * 34, o = unsafe out + b * 32
             let d = unsafe f16(p, 0)
@@ -198,6 +212,8 @@ enum GGMLDequantizer {
 
     /// f16 d, 16 bytes of nibbles as Q4_0, each an index into ``iq4Values``; x = d × value.
     static func iq4_NL(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        // Sound: decode's contract: block b < blocks is the 18 bytes (the type's typeSize) at src + 18·b, read at
+        // offsets inside that layout, and writes only its 32 floats at out + 32·b; nibble indices < 16 into the 16-entry iq4Values.
         unsafe iq4Values.withUnsafeBufferPointer { grid in
             for b in 0..<blocks {
                 let p = unsafe src + b * 18, o = unsafe out + b * 32
@@ -222,6 +238,8 @@ enum GGMLDequantizer {
 
     /// 1 byte E8M0 exponent, 16 bytes of nibbles as Q4_0, each an FP4 code; x = d × value.
     static func mxfp4(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        // Sound: decode's contract: block b < blocks is the 17 bytes (the type's typeSize) at src + 17·b, read at
+        // offsets inside that layout, and writes only its 32 floats at out + 32·b; nibble indices < 16 into the 16-entry fp4Values.
         unsafe fp4Values.withUnsafeBufferPointer { grid in
             for b in 0..<blocks {
                 let p = unsafe src + b * 17, o = unsafe out + b * 32
@@ -246,6 +264,8 @@ enum GGMLDequantizer {
     /// 64 elements in 4 groups of 16: 4 bytes of UE4M3 scales, then 8 bytes per group whose
     /// low nibbles are elements 0–7 and high nibbles 8–15, each an FP4 code; x = d × value.
     static func nvfp4(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        // Sound: decode's contract: block b < blocks is the 36 bytes (the type's typeSize) at src + 36·b, read at
+        // offsets inside that layout, and writes only its 64 floats at out + 64·b; nibble indices < 16 into the 16-entry fp4Values.
         unsafe fp4Values.withUnsafeBufferPointer { grid in
             for b in 0..<blocks {
                 let p = unsafe src + b * 36, o = unsafe out + b * 64
@@ -267,6 +287,8 @@ enum GGMLDequantizer {
     /// quants, f16 d, f16 dmin. Element 128h + 32s + l is bits 2s of byte 32h + l;
     /// x = (d × scale) × q − (dmin × min), per 16 elements.
     static func q2_K(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        // Sound: decode's contract: block b < blocks is the 84 bytes (the type's typeSize) at src + 84·b, read at
+        // offsets inside that layout, and writes only its 256 floats at out + 256·b.
         for b in 0..<blocks {
             let p = unsafe src + b * 84, o = unsafe out + b * 256
             let d = unsafe f16(p, 80), dmin = unsafe f16(p, 82)
@@ -292,6 +314,8 @@ enum GGMLDequantizer {
     /// Element i = 32b + l takes low bits as Q2_K and subtracts 4 when bit b of mask byte l is
     /// clear; x = (d × scale) × q.
     static func q3_K(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        // Sound: decode's contract: block b < blocks is the 110 bytes (the type's typeSize) at src + 110·b, read at
+        // offsets inside that layout, and writes only its 256 floats at out + 256·b.
         for b in 0..<blocks {
             let p = unsafe src + b * 110, o = unsafe out + b * 256
             let d = unsafe f16(p, 108)
@@ -313,6 +337,7 @@ enum GGMLDequantizer {
     /// bytes at `p`: for j < 4, the low 6 bits of bytes j and 4 + j; otherwise the nibbles of
     /// byte 8 + j − 4 with the top 2 bits of bytes j − 4 and j.
     @inline(__always) static func scaleMin(_ p: UnsafeRawPointer, _ j: Int) -> (scale: UInt8, min: UInt8) {
+        // Sound: j < 8 reads bytes 0…11 of the 12 at `p` (the callers pass j in 0..<8).
         if j < 4 { return unsafe (u8(p, j) & 0x3F, u8(p, 4 + j) & 0x3F) }
         let packed = unsafe u8(p, 8 + j - 4)
         return unsafe ((packed & 0x0F) | ((u8(p, j - 4) >> 2) & 0x30), (packed >> 4) | ((u8(p, j) >> 2) & 0x30))
@@ -321,6 +346,8 @@ enum GGMLDequantizer {
     /// f16 d, f16 dmin, 12 bytes of 6-bit scales and minimums, 128 bytes of nibbles: element
     /// 64c + 32h + l is nibble h of byte 32c + l; x = (d × scale) × q − (dmin × min), per 32.
     static func q4_K(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        // Sound: decode's contract: block b < blocks is the 144 bytes (the type's typeSize) at src + 144·b, read at
+        // offsets inside that layout, and writes only its 256 floats at out + 256·b.
         for b in 0..<blocks {
             let p = unsafe src + b * 144, o = unsafe out + b * 256
             let d = unsafe f16(p, 0), dmin = unsafe f16(p, 2)
@@ -337,6 +364,8 @@ enum GGMLDequantizer {
     /// f16 d, f16 dmin, 12 bytes of scales as Q4_K, 32 bytes of fifth bits (element 32b + l is
     /// bit b of byte l), 128 bytes of nibbles as Q4_K; x = (d × scale) × q − (dmin × min).
     static func q5_K(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        // Sound: decode's contract: block b < blocks is the 176 bytes (the type's typeSize) at src + 176·b, read at
+        // offsets inside that layout, and writes only its 256 floats at out + 256·b.
         for b in 0..<blocks {
             let p = unsafe src + b * 176, o = unsafe out + b * 256
             let d = unsafe f16(p, 0), dmin = unsafe f16(p, 2)
@@ -357,6 +386,8 @@ enum GGMLDequantizer {
     /// Element 128h + 32s + l: nibble s / 2 of low byte 64h + 32(s mod 2) + l, with bits 2s of
     /// high byte 32h + l on top; x = (d × scale) × (q − 32), per 16.
     static func q6_K(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        // Sound: decode's contract: block b < blocks is the 210 bytes (the type's typeSize) at src + 210·b, read at
+        // offsets inside that layout, and writes only its 256 floats at out + 256·b.
         for b in 0..<blocks {
             let p = unsafe src + b * 210, o = unsafe out + b * 256
             let d = unsafe f16(p, 208)
@@ -378,6 +409,8 @@ enum GGMLDequantizer {
 
     /// f32 d, 256 signed bytes, 16 i16 group sums (not needed to decode); x = d × q.
     static func q8_K(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        // Sound: decode's contract: block b < blocks is the 292 bytes (the type's typeSize) at src + 292·b, read at
+        // offsets inside that layout, and writes only its 256 floats at out + 256·b.
         for b in 0..<blocks {
             let p = unsafe src + b * 292, o = unsafe out + b * 256
             let d = unsafe Float(bitPattern: u32(p, 0))
@@ -390,6 +423,8 @@ enum GGMLDequantizer {
     /// the u16 << 4) − 32, and its element 16h + l is nibble h of byte 16j + l, an index into
     /// ``iq4Values``; x = (d × scale) × value.
     static func iq4_XS(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        // Sound: decode's contract: block b < blocks is the 136 bytes (the type's typeSize) at src + 136·b, read at
+        // offsets inside that layout, and writes only its 256 floats at out + 256·b; nibble indices < 16 into the 16-entry iq4Values.
         unsafe iq4Values.withUnsafeBufferPointer { grid in
             for b in 0..<blocks {
                 let p = unsafe src + b * 136, o = unsafe out + b * 256
@@ -415,6 +450,8 @@ enum GGMLDequantizer {
     /// from bytes 32–47 (160 + 16n + l), 240–255 from bytes 48–51 (240 + 4n + l);
     /// x = d × (digit − 1).
     static func tq1_0(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        // Sound: decode's contract: block b < blocks is the 54 bytes (the type's typeSize) at src + 54·b, read at
+        // offsets inside that layout, and writes only its 256 floats at out + 256·b; `powers` is indexed by n < 5, its count.
         @inline(__always) func digit(_ byte: UInt8, _ power: UInt8) -> Float {
             let shifted = byte &* power
             return Float(Int32((UInt16(shifted) * 3) >> 8) - 1)
@@ -435,6 +472,8 @@ enum GGMLDequantizer {
 
     /// 64 bytes of 2-bit quants as Q2_K's, f16 d; x = d × (q − 1).
     static func tq2_0(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        // Sound: decode's contract: block b < blocks is the 66 bytes (the type's typeSize) at src + 66·b, read at
+        // offsets inside that layout, and writes only its 256 floats at out + 256·b.
         for b in 0..<blocks {
             let p = unsafe src + b * 66, o = unsafe out + b * 256
             let d = unsafe f16(p, 64)
@@ -455,6 +494,8 @@ enum GGMLDequantizer {
     /// where bit j of `signs` is set.
     @inline(__always) static func signedRow(_ grid: UnsafeBufferPointer<Float>, entry: Int, width: Int, count: Int,
                                             scale: Float, signs: UInt8, into o: UnsafeMutablePointer<Float>) {
+        // Sound: the callers pass an entry below the grid's entry count (see each kernel) and
+        // `count` ≤ `width`, and `o` with `count` floats of its block left.
         for j in 0..<count {
             let value = unsafe scale * grid[entry * width + j]
             unsafe o[j] = (signs >> UInt8(j)) & 1 == 0 ? value : -value
@@ -464,6 +505,8 @@ enum GGMLDequantizer {
     /// f16 d; 8 groups of 32, each two u32: four grid indices (bytes), then four 7-bit sign
     /// indices and a 4-bit scale s in the top bits. x = ±(d × (0.5 + s) × 0.25) × grid.
     static func iq2_XXS(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        // Sound: decode's contract: block b < blocks is the 66 bytes (the type's typeSize) at src + 66·b, read at
+        // offsets inside that layout, and writes only its 256 floats at out + 256·b; grid entries are bytes (< 256, the grid has 256 of 8), sign indices 7 bits (< 128).
         unsafe GGMLGrid.iq2xxs.withUnsafeBufferPointer { grid in
             unsafe GGMLGrid.signs.withUnsafeBufferPointer { signs in
                 for b in 0..<blocks {
@@ -485,6 +528,8 @@ enum GGMLDequantizer {
     /// f16 d; 32 u16 (9-bit grid index, 7-bit sign index), each 8 elements; 8 bytes of 4-bit
     /// scales, one per 16 elements. x = ±(d × (0.5 + s) × 0.25) × grid.
     static func iq2_XS(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        // Sound: decode's contract: block b < blocks is the 74 bytes (the type's typeSize) at src + 74·b, read at
+        // offsets inside that layout, and writes only its 256 floats at out + 256·b; grid entries are 9 bits (< 512, the grid has 512 of 8), sign indices 7 bits (< 128).
         unsafe GGMLGrid.iq2xs.withUnsafeBufferPointer { grid in
             unsafe GGMLGrid.signs.withUnsafeBufferPointer { signs in
                 for b in 0..<blocks {
@@ -506,6 +551,8 @@ enum GGMLDequantizer {
     /// 4-bit scales (per 16). Group k of 8: grid entry low[k] | 2 bits of high[k / 4] << 8,
     /// signs from bits of sign byte k. x = ±(d × (0.5 + s) × 0.25) × grid.
     static func iq2_S(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        // Sound: decode's contract: block b < blocks is the 82 bytes (the type's typeSize) at src + 82·b, read at
+        // offsets inside that layout, and writes only its 256 floats at out + 256·b; grid entries are 8 + 2 bits (< 1024, the grid has 1024 of 8).
         unsafe GGMLGrid.iq2s.withUnsafeBufferPointer { grid in
             for b in 0..<blocks {
                 let p = unsafe src + b * 82, o = unsafe out + b * 256
@@ -524,6 +571,8 @@ enum GGMLDequantizer {
     /// f16 d; 64 grid index bytes (entries of 4); 8 u32, one per 32 elements: four 7-bit sign
     /// indices and a 4-bit scale s on top. x = ±(d × (0.5 + s) × 0.5) × grid.
     static func iq3_XXS(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        // Sound: decode's contract: block b < blocks is the 98 bytes (the type's typeSize) at src + 98·b, read at
+        // offsets inside that layout, and writes only its 256 floats at out + 256·b; grid entries are bytes (< 256, the grid has 256 of 4), sign indices 7 bits (< 128).
         unsafe GGMLGrid.iq3xxs.withUnsafeBufferPointer { grid in
             unsafe GGMLGrid.signs.withUnsafeBufferPointer { signs in
                 for b in 0..<blocks {
@@ -547,6 +596,8 @@ enum GGMLDequantizer {
     /// f16 d; 64 low index bytes (entries of 4); 8 bytes of ninth index bits; 32 sign bytes;
     /// 4 bytes of 4-bit scales (per 32). x = ±(d × (1 + 2s)) × grid.
     static func iq3_S(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        // Sound: decode's contract: block b < blocks is the 110 bytes (the type's typeSize) at src + 110·b, read at
+        // offsets inside that layout, and writes only its 256 floats at out + 256·b; grid entries are 8 + 1 bits (< 512, the grid has 512 of 4).
         unsafe GGMLGrid.iq3s.withUnsafeBufferPointer { grid in
             for b in 0..<blocks {
                 let p = unsafe src + b * 110, o = unsafe out + b * 256
@@ -567,6 +618,8 @@ enum GGMLDequantizer {
     /// a 3-bit scale s and a sign bit for δ = ±0.125. Grid values are −1, 0, 1.
     /// x = (d × (2s + 1)) × (grid + δ).
     static func iq1_S(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        // Sound: decode's contract: block b < blocks is the 50 bytes (the type's typeSize) at src + 50·b, read at
+        // offsets inside that layout, and writes only its 256 floats at out + 256·b; grid entries are 8 + 3 bits (< 2048, the grid has 2048 of 8).
         unsafe GGMLGrid.iq1s.withUnsafeBufferPointer { grid in
             for b in 0..<blocks {
                 let p = unsafe src + b * 50, o = unsafe out + b * 256
@@ -589,6 +642,8 @@ enum GGMLDequantizer {
     /// of 8); 4 u16 holding 3-bit scales (per 16) in their low 12 bits and, in their top
     /// nibbles, the f16 d. x = (d × (2s + 1)) × (grid + δ).
     static func iq1_M(_ src: UnsafeRawPointer, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        // Sound: decode's contract: block b < blocks is the 56 bytes (the type's typeSize) at src + 56·b, read at
+        // offsets inside that layout, and writes only its 256 floats at out + 256·b; grid entries are 8 + 3 bits (< 2048, the grid has 2048 of 8).
         unsafe GGMLGrid.iq1s.withUnsafeBufferPointer { grid in
             for b in 0..<blocks {
                 let p = unsafe src + b * 56, o = unsafe out + b * 256

@@ -49,6 +49,7 @@ public final class GGUFFile: Sendable {
 
     /// Whether `prefix` begins with the GGUF magic.
     public static func recognizes(_ prefix: UnsafeRawBufferPointer) -> Bool {
+        // Safety: reads at most `prefix.count` bytes of the caller's buffer, valid for the call.
         unsafe prefix.starts(with: magic)
     }
 
@@ -277,8 +278,14 @@ public final class GGUFFile: Sendable {
     }
 
     /// A zero-copy view of the tensor `info` describes, which must be one of ``tensors``.
+    ///
+    /// - Precondition: `info`'s bytes lie in the file (true of every element of ``tensors``,
+    ///   which opening checked); an entry made up by the caller that points outside it traps.
     public func tensor(_ info: GGUFTensorInfo) -> GGUFTensor {
-        let start = dataOffset + info.offset
+        let (start, overflow) = dataOffset.addingReportingOverflow(info.offset)
+        precondition(!overflow && info.offset >= 0 && info.byteCount >= 0 && info.byteCount <= storage.byteCount - start,
+                     "tensor '\(info.name)' does not lie in '\(path)'")
+        // Safety: the range was just checked to lie in `storage`, which the view holds.
         return unsafe GGUFTensor(info: info, storage: storage,
                           bytes: UnsafeRawBufferPointer(rebasing: storage.bytes[start..<start + info.byteCount]), path: path)
     }

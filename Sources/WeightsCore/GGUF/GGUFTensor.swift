@@ -21,7 +21,7 @@ public struct GGUFTensor: @unchecked Sendable {
     init(info: GGUFTensorInfo, storage: ByteStorage, bytes: UnsafeRawBufferPointer, path: String) {
         self.info = info
         self.storage = storage
-        unsafe self.bytes = unsafe bytes
+        unsafe self.bytes = unsafe bytes  // Safety: `bytes` lies in `storage` (GGUFFile.tensor checks it), held here.
         self.path = path
     }
 
@@ -38,12 +38,12 @@ public struct GGUFTensor: @unchecked Sendable {
 
     /// Calls `body` with the raw blocks. O(1): no copy.
     public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
-        unsafe try body(bytes)
+        unsafe try body(bytes)  // Safety: `storage`, held by `self`, keeps `bytes` valid for the call.
     }
 
     /// Calls `body` with the raw blocks as a `RawSpan`. O(1): no copy.
     public func withBytes<R, E: Error>(_ body: (RawSpan) throws(E) -> R) throws(E) -> R {
-        unsafe try body(RawSpan(_unsafeBytes: bytes))
+        unsafe try body(RawSpan(_unsafeBytes: bytes))  // Safety: as above; the span cannot escape `body`.
     }
 
     /// The raw blocks as a `RawSpan` that borrows the tensor (and so the file's mapping):
@@ -58,7 +58,7 @@ public struct GGUFTensor: @unchecked Sendable {
     }
 
     /// A copy of the raw blocks.
-    public func copyBytes() -> [UInt8] { unsafe Array(bytes) }
+    public func copyBytes() -> [UInt8] { unsafe Array(bytes) }  // Safety: `bytes` is valid while `self` is.
 
     /// The elements of `blocks` (all of them by default) decoded to `Float`, in storage order
     /// (fastest-varying dimension first), with the arithmetic of gguf-py's
@@ -78,6 +78,8 @@ public struct GGUFTensor: @unchecked Sendable {
                                file: path, tensor: name)
         }
         let size = type.typeSize
+        // Safety: `range` was checked to lie in `blockCount`, so the slice lies in `bytes`; the
+        // dequantizer writes exactly `count` floats into the buffer it is given.
         let source = unsafe UnsafeRawBufferPointer(rebasing: bytes[range.lowerBound * size..<range.upperBound * size])
         let count = range.count * type.blockSize
         return unsafe try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
@@ -98,6 +100,7 @@ public struct GGUFTensor: @unchecked Sendable {
             throw WeightsError(.invalidArgument, "tensor '\(name)' has \(elementCount) elements, not \(output.count)",
                                file: path, tensor: name)
         }
+        // Safety: `bytes` holds the tensor's blocks and `output` was checked to hold its elements.
         unsafe try GGMLDequantizer.dequantize(type, bytes, into: output, threads: threads, kernel: kernel, file: path, tensor: name)
     }
 }

@@ -24,6 +24,8 @@ public final class ByteStorage: @unchecked Sendable {
 
     private init(bytes: UnsafeRawBufferPointer, isMapped: Bool = false, source: MappedSource? = nil,
                  release: @escaping @Sendable (UnsafeRawBufferPointer) -> Void) {
+        // Safety: private; every caller passes memory it has just mapped or allocated, and the
+        // matching `release`, which runs once, at deinit.
         unsafe self.bytes = unsafe bytes
         self.isMapped = isMapped
         self.source = source
@@ -35,12 +37,13 @@ public final class ByteStorage: @unchecked Sendable {
             weights_guard_unregister(source.guardSlot)
             close(source.fd)
         }
-        unsafe release(bytes)
+        unsafe release(bytes)  // Safety: nothing can read `bytes` any more: the last reference is gone.
     }
 
     /// Calls `body` with the bytes, keeping the storage (and so the mapping or allocation)
     /// alive until `body` returns. The pointer must not escape `body`.
     public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        // Safety: `self` lives until `body` returns; the caller keeps the pointer inside `body`.
         try withExtendedLifetime(self) { () throws(E) -> R in unsafe try body(bytes) }
     }
 
@@ -61,7 +64,7 @@ public final class ByteStorage: @unchecked Sendable {
     /// The number of bytes.
     ///
     /// - Complexity: O(1).
-    public var byteCount: Int { unsafe bytes.count }
+    public var byteCount: Int { unsafe bytes.count }  // Safety: reads the count only.
 
     /// The bytes as a `RawSpan` that borrows the storage: the compiler keeps the storage alive
     /// while the span is in use, and refuses code that lets the span outlive it.
@@ -91,6 +94,8 @@ public final class ByteStorage: @unchecked Sendable {
         var keepOpen = false
         defer { if !keepOpen { close(fd) } }
         let size = Int(status.st_size)
+        // Safety: the mapping is `size` bytes, read-only, and unmapped only by the storage's
+        // release at deinit; the descriptor and its fault guard live as long (see deinit).
         guard size > 0 else {
             return unsafe ByteStorage(bytes: UnsafeRawBufferPointer(start: nil, count: 0), release: { _ in })
         }
@@ -120,6 +125,7 @@ public final class ByteStorage: @unchecked Sendable {
         let (fd, status) = try openRegularFile(path)
         defer { close(fd) }
         let size = Int(status.st_size)
+        // Safety: each pread writes at most `size - done` bytes at `done` into the `size`-byte buffer.
         let storage = unsafe try allocate(count: size, zeroed: false) { buffer in
             var done = 0
             while done < size {
@@ -136,7 +142,7 @@ public final class ByteStorage: @unchecked Sendable {
             }
         }
         var after = stat()
-        guard unsafe fstat(fd, &after) == 0 else { throw WeightsError.system("cannot stat", file: path) }
+        guard unsafe fstat(fd, &after) == 0 else { throw WeightsError.system("cannot stat", file: path) }  // Safety: fstat writes one `stat`, which `after` is.
         if let change = describeChange(from: (status.st_size, modificationTime(status)), to: after) {
             throw WeightsError.fileChanged(path, change)
         }
@@ -155,7 +161,7 @@ public final class ByteStorage: @unchecked Sendable {
     public func checkUnchanged() throws {
         guard let source else { return }
         var now = stat()
-        guard unsafe fstat(source.fd, &now) == 0 else { throw WeightsError.system("cannot stat", file: source.path) }
+        guard unsafe fstat(source.fd, &now) == 0 else { throw WeightsError.system("cannot stat", file: source.path) }  // Safety: fstat writes one `stat`, which `now` is.
         if let change = Self.describeChange(from: (source.size, source.modified), to: now) {
             throw WeightsError.fileChanged(source.path, change)
         }
@@ -182,10 +188,10 @@ public final class ByteStorage: @unchecked Sendable {
 
     /// Opens `path` read-only and checks that it is a regular file.
     private static func openRegularFile(_ path: String) throws -> (Int32, stat) {
-        let fd = unsafe open(path, O_RDONLY | O_CLOEXEC)
+        let fd = unsafe open(path, O_RDONLY | O_CLOEXEC)  // Safety: `path` is a NUL-terminated copy for the call.
         guard fd >= 0 else { throw WeightsError.system("cannot open", file: path) }
         var status = stat()
-        guard unsafe fstat(fd, &status) == 0 else {
+        guard unsafe fstat(fd, &status) == 0 else {  // Safety: fstat writes one `stat`, which `status` is.
             let error = WeightsError.system("cannot stat", file: path)
             close(fd)
             throw error
@@ -221,6 +227,9 @@ public final class ByteStorage: @unchecked Sendable {
         count: Int, zeroed: Bool = true, initialize: (UnsafeMutableRawBufferPointer) throws -> Void
     ) rethrows -> ByteStorage {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 64)
+        // Safety: `initialize` gets exactly the `count` bytes allocated; on a throw they are
+        // freed before anything else sees them; otherwise the storage owns them and its release
+        // frees them once.
         if zeroed { unsafe buffer.initializeMemory(as: UInt8.self, repeating: 0) }
         do {
             unsafe try initialize(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
@@ -235,15 +244,19 @@ public final class ByteStorage: @unchecked Sendable {
 
     /// A copy of `bytes` in owned, aligned storage.
     public static func copy(of bytes: some Collection<UInt8>) -> ByteStorage {
-        unsafe allocate(count: bytes.count) { buffer in unsafe buffer.copyBytes(from: bytes) }
+        unsafe allocate(count: bytes.count) { buffer in unsafe buffer.copyBytes(from: bytes) }  // Safety: the buffer is `bytes.count` long.
     }
 
     /// Tells the kernel how the mapped range will be read. Has no effect on owned storage.
     ///
-    /// The range is widened to whole pages, so the advice can reach bytes next to it.
+    /// The range is widened to whole pages, so the advice can reach bytes next to it; a range
+    /// that runs outside the bytes is cut to them.
     public func advise(_ advice: Advice, range: Range<Int>? = nil) {
+        // Safety: the range is clamped to the mapping, whose start is page-aligned, so the
+        // advice never reaches memory outside it (beyond the rest of its last page).
         guard isMapped, let base = unsafe bytes.baseAddress, unsafe !bytes.isEmpty else { return }
-        let range = unsafe range ?? 0..<bytes.count
+        let range = unsafe (range ?? 0..<bytes.count).clamped(to: 0..<bytes.count)
+        guard !range.isEmpty else { return }
         let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
         let start = unsafe Int(bitPattern: base + range.lowerBound) & ~(pageSize - 1)
         let length = unsafe Int(bitPattern: base + range.upperBound) - start
@@ -296,7 +309,7 @@ extension WeightsError {
 
     /// An `io` error from the current `errno`.
     package static func system(_ what: String, file: String) -> WeightsError {
-        let message = unsafe String(cString: strerror(errno))
+        let message = unsafe String(cString: strerror(errno))  // Safety: strerror returns a NUL-terminated static string.
         return WeightsError(.io, "\(what): \(message)", file: file)
     }
 }

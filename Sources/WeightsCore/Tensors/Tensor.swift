@@ -23,13 +23,18 @@ public struct Tensor: @unchecked Sendable {
     /// The tensor's raw little-endian bytes.
     let bytes: UnsafeRawBufferPointer
 
-    /// A tensor over `bytes`, which `storage` keeps alive. `bytes.count` must equal the byte
-    /// count `info` declares.
+    /// A tensor over `bytes`, which `storage` keeps alive.
+    ///
+    /// - Precondition: `bytes.count` equals the byte count `info` declares, and that is the
+    ///   size of `info`'s dtype and shape: the typed accessors read the shape's elements from
+    ///   the bytes, so a mismatch would read past them (it traps instead).
     public init(info: TensorInfo, storage: ByteStorage, bytes: UnsafeRawBufferPointer) {
         precondition(bytes.count == info.byteCount, "tensor bytes do not match its header entry")
+        let shapeBytes = try? info.dtype.byteCount(forShape: info.shape.lazy.map { UInt64(truncatingIfNeeded: $0) }, tensor: info.name)
+        precondition(shapeBytes == info.byteCount, "tensor '\(info.name)': its offsets do not span its dtype and shape")
         self.info = info
         self.storage = storage
-        unsafe self.bytes = unsafe bytes
+        unsafe self.bytes = unsafe bytes  // Safety: the caller hands bytes that `storage` keeps alive (marked `unsafe` there).
     }
 
     public var name: String { info.name }
@@ -40,17 +45,18 @@ public struct Tensor: @unchecked Sendable {
 
     /// Whether the bytes sit at an address aligned for `dtype`'s elements.
     public var isAligned: Bool {
+        // Safety: reads the address only.
         unsafe Int(bitPattern: bytes.baseAddress) % dtype.alignment == 0
     }
 
     /// Calls `body` with the raw bytes. O(1): no copy.
     public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
-        unsafe try body(bytes)
+        unsafe try body(bytes)  // Safety: `storage`, held by `self`, keeps `bytes` valid for the call.
     }
 
     /// Calls `body` with the raw bytes as a `RawSpan`. O(1): no copy.
     public func withBytes<R, E: Error>(_ body: (RawSpan) throws(E) -> R) throws(E) -> R {
-        unsafe try body(RawSpan(_unsafeBytes: bytes))
+        unsafe try body(RawSpan(_unsafeBytes: bytes))  // Safety: as above; the span cannot escape `body`.
     }
 
     /// The raw bytes as a `RawSpan` that borrows the tensor (and so its storage): valid while
@@ -81,6 +87,9 @@ public struct Tensor: @unchecked Sendable {
         guard T.dtype == dtype else {
             throw WeightsError(.dtypeMismatch, "tensor '\(name)' is \(dtype), not \(T.dtype)", tensor: name)
         }
+        // Safety: `bytes` is valid while `self` is and holds `count` whole elements of `T`'s
+        // dtype (init checks the size); every bit pattern is a valid `T` (BOOL's bytes were just
+        // checked to be 0 or 1); the typed view is made only at `T`'s alignment, else a copy is.
         if T.self == Bool.self, let bad = unsafe bytes.firstIndex(where: { $0 > 1 }) {
             throw WeightsError(.invalidData, unsafe "BOOL tensor '\(name)' holds byte \(bytes[bad]) at element \(bad)",
                                tensor: name)
@@ -98,24 +107,26 @@ public struct Tensor: @unchecked Sendable {
     /// Calls `body` with the elements as a `Span<T>`; the same rules as
     /// ``withElements(of:_:)``.
     public func withSpan<T: TensorElement, R>(of type: T.Type, _ body: (Span<T>) throws -> R) throws -> R {
+        // Safety: the buffer is valid for the closure, and the span cannot escape it.
         unsafe try withElements(of: type) { buffer in unsafe try body(Span(_unsafeElements: buffer)) }
     }
 
     /// A copy of the elements as `T`, which must match the dtype.
     public func elements<T: TensorElement>(of type: T.Type) throws -> [T] {
-        unsafe try withElements(of: type) { unsafe Array($0) }
+        unsafe try withElements(of: type) { unsafe Array($0) }  // Safety: copies inside the closure.
     }
 
     /// Passes `advice` to the kernel for this tensor's bytes when they are mapped from a file
     /// (see ``ByteStorage/advise(_:range:)``); does nothing for owned bytes.
     public func advise(_ advice: ByteStorage.Advice) {
+        // Safety: address arithmetic only; `bytes` lies in `storage`, so the range is inside it.
         guard let base = unsafe bytes.baseAddress, let storageBase = unsafe storage.bytes.baseAddress else { return }
         let start = unsafe base - storageBase
         unsafe storage.advise(advice, range: start..<start + bytes.count)
     }
 
     /// A copy of the raw bytes.
-    public func copyBytes() -> [UInt8] { unsafe Array(bytes) }
+    public func copyBytes() -> [UInt8] { unsafe Array(bytes) }  // Safety: `bytes` is valid while `self` is.
 
     /// Checks that the file the bytes are mapped from has not changed since it was opened
     /// (see ``ByteStorage/checkUnchanged()``); owned bytes always pass.
@@ -134,6 +145,8 @@ public struct Tensor: @unchecked Sendable {
             throw WeightsError(.dtypeMismatch, "tensor '\(name)' is \(dtype), not a floating dtype Float can hold",
                                tensor: name)
         }
+        // Safety: `bytes` holds `elementCount` elements of `source` (init checks it), and the
+        // conversion writes exactly `elementCount` floats into the new array's buffer.
         return unsafe [Float](unsafeUninitializedCapacity: elementCount) { buffer, count in
             unsafe FloatFormat.convert(bytes, from: source, to: .f32, into: UnsafeMutableRawBufferPointer(buffer))
             count = elementCount
@@ -153,6 +166,7 @@ extension Tensor {
                 "tensor '\(name)' has \(bytes.count) bytes, but \(dtype) \(shape) needs \(expected)", tensor: name)
         }
         let storage = ByteStorage.copy(of: bytes)
+        // Safety: the storage owns exactly these bytes, and the tensor holds the storage.
         unsafe self.init(info: TensorInfo(name: name, dtype: dtype, shape: shape, dataOffsets: 0..<expected),
                   storage: storage, bytes: storage.bytes)
     }
@@ -163,7 +177,7 @@ extension Tensor {
     /// let w = try Tensor(name: "w", shape: [2, 2], elements: [1, 2, 3, 4] as [Float16])
     /// ```
     public init<T: TensorElement>(name: String, shape: [Int], elements: [T]) throws {
-        let bytes = unsafe elements.withUnsafeBytes { unsafe Array($0) }
+        let bytes = unsafe elements.withUnsafeBytes { unsafe Array($0) }  // Safety: copies inside the closure.
         try self.init(name: name, dtype: T.dtype, shape: shape, bytes: bytes)
     }
 
