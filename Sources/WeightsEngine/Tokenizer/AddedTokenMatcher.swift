@@ -67,6 +67,8 @@ struct AddedTokenMatcher: Sendable {
             if !text.isEmpty { _ = body(.text(0..<text.count)) }
             return
         }
+        // Sound: every index into `text` is checked against `text.count` (or is `position`,
+        // `start - 1 ≥ 0`, or inside a match that `longestEntry` found within the text).
         var segmentStart = 0  // end of the previous match, as stripped
         var position = 0
         while position < text.count {
@@ -98,6 +100,7 @@ struct AddedTokenMatcher: Sendable {
 
     private func longestEntry(in text: UnsafeBufferPointer<UInt32>, at position: Int) -> Entry? {
         let available = text.count - position
+        // Sound: only entries of at most `available` scalars are compared.
         for entry in entries where entry.scalars.count <= available {
             var matches = true
             for (offset, value) in entry.scalars.enumerated() where unsafe text[position + offset] != value {

@@ -38,6 +38,8 @@ package struct BertNormalizer: Sendable, Equatable {
         var firstNonASCII = -1
         var firstDecomposable = -1
         output.append(contentsOf: repeatElement(0, count: input.count * (handleChineseChars ? 3 : 1)))
+        // Sound: `output` was just grown by the worst case, 3 scalars per input scalar with CJK
+        // spacing, else 1, so `base[count…count + 2]` stays inside the buffer, valid in the closure.
         let written = unsafe output.withUnsafeMutableBufferPointer { buffer -> Int in
             let base = unsafe buffer.baseAddress! + start
             var count = 0
@@ -88,7 +90,7 @@ package struct BertNormalizer: Sendable, Equatable {
     package func normalize(_ text: String) -> String {
         let input = Array(text.unicodeScalars.lazy.map(\.value))
         var output: [UInt32] = []
-        unsafe input.withUnsafeBufferPointer { unsafe normalize($0, into: &output) }
+        unsafe input.withUnsafeBufferPointer { unsafe normalize($0, into: &output) }  // Sound: used inside the closure.
         var scalars = String.UnicodeScalarView()
         for value in output {
             if let scalar = Unicode.Scalar(value) { scalars.append(scalar) }

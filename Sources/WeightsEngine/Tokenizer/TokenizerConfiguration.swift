@@ -41,6 +41,7 @@ extension TokenizerConfiguration {
     /// - Complexity: O(file size).
     init(tokenizerJSON path: String) throws {
         let storage = try ByteStorage.map(path: path)
+        // Sound: the storage lives until the parse returns, and the parse keeps no pointer.
         let file = try withExtendedLifetime(storage) { unsafe try TokenizerFile(storage.bytes, path: path) }
 
         let model = file.model
@@ -196,6 +197,8 @@ extension TokenizerConfiguration {
         let storage = try ByteStorage.map(path: path)
         var vocabulary: [String: Int32] = [:]
         try withExtendedLifetime(storage) {
+            // Sound: the lines are slices of the storage, read (copied into Strings) only while
+            // it is kept alive here.
             var lines = unsafe storage.bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
             if unsafe lines.last?.isEmpty == true { unsafe lines.removeLast() }  // a final newline ends the last line
             for unsafe (lineNumber, line) in unsafe lines.enumerated() {

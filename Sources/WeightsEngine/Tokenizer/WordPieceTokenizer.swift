@@ -248,6 +248,8 @@ public struct WordPieceTokenizer: Sendable {
         var normalized: [UInt32] = []
         normalized.reserveCapacity(input.count + 8)
 
+        // Sound: the buffers are used only inside their closures; the split's ranges and the
+        // chunk ends lie in `input` (chunkEnd never passes `range.upperBound`).
         return unsafe input.withUnsafeBufferPointer { input -> Bool in
             var truncated = false
             unsafe addedTokens.split(input) { segment in
@@ -295,6 +297,7 @@ public struct WordPieceTokenizer: Sendable {
         var index = start + Self.chunkLength
         guard index < end else { return end }
         let cleans = normalizer?.cleanText ?? false
+        // Sound: `index < end`, and `end` is inside `input`.
         while index < end {
             let value = unsafe input[index]
             index += 1
@@ -309,6 +312,8 @@ public struct WordPieceTokenizer: Sendable {
     /// (a Swift string always holds valid UTF-8).
     static func scalarValues(of text: String) -> [UInt32] {
         var text = text
+        // Sound: a String's UTF-8 is valid, so a lead byte is followed by its continuation
+        // bytes inside `bytes`; there are at most as many scalars as bytes, the capacity.
         return text.withUTF8 { bytes -> [UInt32] in
             unsafe [UInt32](unsafeUninitializedCapacity: bytes.count) { values, count in
                 var index = 0
@@ -344,6 +349,7 @@ public struct WordPieceTokenizer: Sendable {
     private func appendWordPieces(of text: UnsafeBufferPointer<UInt32>, to ids: inout [Int32], limit: Int) -> Bool {
         var index = 0
         let count = text.count
+        // Sound: every index is checked against `count`, and `word` is a slice inside `text`.
         while index < count {
             let value = unsafe text[index]
             if BertCharacters.isWhitespace(value) {
@@ -374,6 +380,7 @@ public struct WordPieceTokenizer: Sendable {
         let first = ids.count
         var start = 0
         while start < word.count {
+            // Sound: `start < word.count`, and the vocabulary reads only inside `word`.
             guard let match = unsafe vocabulary.longestMatch(in: word, from: start, continuation: start > 0) else {
                 // No piece covers the rest: the whole word is unknown.
                 ids.removeSubrange(first...)

@@ -69,6 +69,7 @@ struct WordPieceVocabulary: Sendable {
         guard var node = continuation ? continuationRoot : 0 else { return nil }
         var best: (id: Int32, end: Int)?
         var index = start
+        // Sound: `index < word.count` is checked before each read.
         while index < word.count, let next = unsafe edges.child(node, word[index]) {
             node = next
             index += 1
@@ -114,6 +115,8 @@ private struct EdgeTable: Sendable {
     @inline(__always)
     func child(_ node: UInt32, _ scalar: UInt32) -> UInt32? {
         let key = Self.key(node, scalar)
+        // Sound: slots are masked to `keys.count - 1` (a power of two), and the table is kept at
+        // most half full (the insert grows it), so the probe reaches an empty slot and ends.
         return unsafe keys.withUnsafeBufferPointer { keys in
             var slot = Self.slot(key, mask)
             while true {

@@ -57,6 +57,8 @@ public struct TensorDiff: Sendable {
     static func compareTensor(_ a: Tensor, _ b: Tensor) -> Change? {
         var change = Change(name: a.name, dtypes: (a.dtype, b.dtype), shapes: (a.shape, b.shape))
         guard a.shape == b.shape else { return change }
+        // Sound: both buffers are valid inside the closures; memcmp reads `x.count` bytes of
+        // each, after checking the counts are equal.
         let sameBytes = unsafe a.withUnsafeBytes { x in
             unsafe b.withUnsafeBytes { y in unsafe x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0) }
         }
@@ -80,6 +82,9 @@ public struct TensorDiff: Sendable {
         var largest = 0.0
         var valuesA = [Double](repeating: 0, count: block)
         var valuesB = [Double](repeating: 0, count: block)
+        // Sound: the buffers are valid inside the closures and hold `elementCount` elements
+        // each (equal shapes; Tensor checks that its bytes span its shape), so every range read
+        // and every `width`-byte slice (same dtype) lies in both.
         unsafe a.withUnsafeBytes { x in
             unsafe b.withUnsafeBytes { y in
                 for start in stride(from: 0, to: a.elementCount, by: block) {
@@ -105,6 +110,8 @@ public struct TensorDiff: Sendable {
     static func differingChunks(_ a: Tensor, _ b: Tensor) -> Int {
         guard a.byteCount == b.byteCount else { return a.elementCount }
         let width = a.dtype.byteWidth ?? 1
+        // Sound: equal byte counts (checked above), a whole number of `width`-byte elements, so
+        // each slice lies in both buffers, valid inside the closures.
         return unsafe a.withUnsafeBytes { x in
             unsafe b.withUnsafeBytes { y in
                 stride(from: 0, to: x.count, by: width).filter { unsafe !x[$0..<$0 + width].elementsEqual(y[$0..<$0 + width]) }.count
@@ -130,6 +137,9 @@ struct NumericReader {
     /// Widens the elements in `range` into the front of `values`. Exact, except for 64-bit
     /// integers beyond 2^53, which round.
     func read(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, into values: inout [Double]) {
+        // Sound: the caller passes a tensor's bytes and a range of its elements, so every
+        // element read lies in `bytes`; `values` has room for `range.count` (a block); any bit
+        // pattern is a valid integer.
         if let format = FloatFormat(dtype) {
             let width = format.byteWidth
             let source = unsafe UnsafeRawBufferPointer(rebasing: bytes[range.lowerBound * width..<range.upperBound * width])

@@ -42,6 +42,7 @@ public enum EmbeddedDigests {
         var digests: [UTF8Key: String] = [:]
         while let next = writer.nextTensor {
             var hasher = SHA256Digest.Hasher()
+            // Sound: each piece is hashed and written inside the closure it is lent to.
             unsafe try source.streamBytes(ofTensorNamed: next.name) { bytes in
                 unsafe hasher.update(bytes)
                 unsafe try writer.write(bytes)

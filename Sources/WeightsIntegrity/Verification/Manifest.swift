@@ -67,6 +67,7 @@ public struct Manifest: Sendable, Hashable {
         if path.hasSuffix(".index.json") {
             let directory = AtomicFile.directory(of: path)
             let index = try WeightsError.tagging(file: path) {
+                // Sound: the mapping is held by the call and read only inside the closure.
                 unsafe try ByteStorage.map(path: path).withUnsafeBytes { unsafe try ShardIndex.decode($0) }
             }
             let prefix = path.contains("/") ? directory + "/" : ""
@@ -80,6 +81,8 @@ public struct Manifest: Sendable, Hashable {
 
     /// Regular files below `directory`, sorted, hidden entries skipped.
     static func walk(_ directory: String) throws -> [String] {
+        // Sound: the stream is closed once, on return; each entry readdir returns is read
+        // before the next call, and d_name, a fixed array, is read up to its NUL inside it.
         guard let handle = unsafe opendir(directory) else { throw WeightsError.system("cannot list", file: directory) }
         defer { unsafe closedir(handle) }
         var names: [String] = []
@@ -97,6 +100,7 @@ public struct Manifest: Sendable, Hashable {
 
     static func fileSize(_ path: String) -> Int {
         var status = stat()
+        // Sound: stat writes one `stat`, which `status` is.
         return unsafe stat(path, &status) == 0 ? Int(status.st_size) : 0
     }
 }

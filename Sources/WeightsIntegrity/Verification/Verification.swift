@@ -136,6 +136,7 @@ public enum Verification {
     }
 
     static func checkManifest(_ manifestPath: String) throws -> [VerificationFinding] {
+        // Sound: the mapping is held by the call and copied into the String inside the closure.
         let text = unsafe try ByteStorage.map(path: manifestPath).withUnsafeBytes { unsafe String(decoding: $0, as: UTF8.self) }
         let manifest = try Manifest.parse(text, file: manifestPath)
         guard !manifest.entries.isEmpty else {
