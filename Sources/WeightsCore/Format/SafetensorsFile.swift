@@ -60,6 +60,7 @@ public final class SafetensorsFile: @unchecked Sendable {
         self.path = path
         self.storage = storage
         do {
+            // Sound: `self` holds the storage, and the parse keeps no pointer into it.
             (headerLength, header, lookup) = try WeightsError.tagging(file: path) { unsafe try Self.readHeader(storage.bytes) }
         } catch {
             // A header that reads as invalid because the file was cut under us is a changed file.
@@ -78,6 +79,7 @@ public final class SafetensorsFile: @unchecked Sendable {
         guard bytes.count >= 8 else {
             throw WeightsError(.headerTooSmall, "file of \(bytes.count) bytes is too small for the 8-byte header length")
         }
+        // Sound: 8 bytes were checked to be there, then `8 + length` (before the slice below).
         let declared = unsafe UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
         guard declared <= UInt64(SafetensorsHeader.maximumLength) else {
             throw WeightsError(.headerTooLarge,

@@ -27,6 +27,7 @@ extension GGMLQuantizer {
     /// minimum (as a positive offset).
     static func fitScaleAndMinimum(_ x: UnsafePointer<Float>, count n: Int, top: Int32, offset: Int,
                                    _ scratch: inout KQuantScratch) -> (scale: Float, minimum: Float) {
+        // Sound: `x` is a super-block's 256 values (a fit: one group of them), `y` its bytes; indices stay inside.
         let rmin: Float = -1, rdelta: Float = 0.1, steps = 20
         let nmax = Float(top)
         var low = unsafe x[0], high = unsafe x[0]
@@ -95,6 +96,7 @@ extension GGMLQuantizer {
     /// scales and 8 minimums quantized to 6 bits against their largest (f16 `d`, `dmin`);
     /// then each element's nibble recomputed from the stored scales.
     static func q4_K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ scratch: inout KQuantScratch) {
+        // Sound: `x` is a super-block's 256 values (a fit: one group of them), `y` its bytes; indices stay inside.
         var maxScale: Float = 0, maxMin: Float = 0
         for j in 0..<8 {
             let group = unsafe x + 32 * j
@@ -157,6 +159,7 @@ extension GGMLQuantizer {
     /// around −`top` / m for the element m of largest magnitude (ggml's `make_qx_quants` with
     /// `rmse_type` 1). Returns the scale; the levels, offset by `top`, go to `signedLevels`.
     static func fitSymmetricScale(_ x: UnsafePointer<Float>, top: Int32, offset: Int, _ scratch: inout KQuantScratch) -> Float {
+        // Sound: `x` is a super-block's 256 values (a fit: one group of them), `y` its bytes; indices stay inside.
         let n = 16
         let nmax = Float(top)
         var maxValue: Float = 0, amax: Float = 0
@@ -206,6 +209,7 @@ extension GGMLQuantizer {
     /// to signed bytes against the largest in magnitude (f16 `d` = its scale / −128); then
     /// each element's level recomputed from the stored scales. An all-zero block is all zero.
     static func q6_K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ scratch: inout KQuantScratch) {
+        // Sound: `x` is a super-block's 256 values (a fit: one group of them), `y` its bytes; indices stay inside.
         var maxScale: Float = 0, maxAbsScale: Float = 0
         for group in 0..<16 {
             let scale = unsafe fitSymmetricScale(x + 16 * group, top: 32, offset: 16 * group, &scratch)

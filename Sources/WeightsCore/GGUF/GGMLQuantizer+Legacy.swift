@@ -7,6 +7,7 @@
 extension GGMLQuantizer {
     /// The first element of largest magnitude (NumPy's `argmax` of `abs`).
     @inline(__always) static func signedAbsMax(_ x: UnsafePointer<Float>) -> Float {
+        // Sound: `x` is one block's 32 values, `y` its bytes (encode's contract); offsets stay inside.
         var best = unsafe x[0]
         for i in 1..<32 where unsafe abs(x[i]) > abs(best) { best = unsafe x[i] }
         return best
@@ -14,6 +15,7 @@ extension GGMLQuantizer {
 
     /// The smallest and largest elements.
     @inline(__always) static func range(_ x: UnsafePointer<Float>) -> (min: Float, max: Float) {
+        // Sound: `x` is one block's 32 values, `y` its bytes (encode's contract); offsets stay inside.
         var low = unsafe x[0], high = unsafe x[0]
         for i in 1..<32 {
             let v = unsafe x[i]
@@ -38,6 +40,7 @@ extension GGMLQuantizer {
 
     /// Q8_0: `d` = max |x| / 127 (f16); q = round(x / d) as a signed byte.
     static func q8_0(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer) {
+        // Sound: `x` is one block's 32 values, `y` its bytes (encode's contract); offsets stay inside.
         var amax: Float = 0
         for i in 0..<32 { amax = max(amax, unsafe abs(x[i])) }
         let d = amax / 127
@@ -49,17 +52,20 @@ extension GGMLQuantizer {
     /// Q4_0 and Q5_0's quants: trunc(x × id + offset) as a byte, clipped to `top`.
     @inline(__always) static func offsetQuants(_ x: UnsafePointer<Float>, _ id: Float, _ offset: Float, _ top: UInt8,
                                               _ q: inout [UInt8]) {
+        // Sound: `x` is one block's 32 values, `y` its bytes (encode's contract); offsets stay inside.
         for i in 0..<32 { q[i] = min(numpyByte((unsafe x[i] * id + offset).rounded(.towardZero)), top) }
     }
 
     /// Q4_1 and Q5_1's quants: trunc((x − min) × id + 0.5) as a byte, clipped to `top`.
     @inline(__always) static func minimumQuants(_ x: UnsafePointer<Float>, _ low: Float, _ id: Float, _ top: UInt8,
                                                _ q: inout [UInt8]) {
+        // Sound: `x` is one block's 32 values, `y` its bytes (encode's contract); offsets stay inside.
         for i in 0..<32 { q[i] = min(numpyByte(((unsafe x[i] - low) * id + 0.5).rounded(.towardZero)), top) }
     }
 
     /// 16 bytes of nibbles: byte j holds element j low, element 16 + j high.
     @inline(__always) static func storeNibbles(_ q: [UInt8], _ y: UnsafeMutableRawPointer, _ offset: Int) {
+        // Sound: `x` is one block's 32 values, `y` its bytes (encode's contract); offsets stay inside.
         for j in 0..<16 { unsafe store((q[j] & 0x0F) | (q[j + 16] << 4), y, offset + j) }
     }
 
@@ -72,6 +78,7 @@ extension GGMLQuantizer {
 
     /// Q4_0: `d` = m / −8 for the element m of largest magnitude; q = trunc(x / d + 8.5) in 0…15.
     static func q4_0(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer) {
+        // Sound: `x` is one block's 32 values, `y` its bytes (encode's contract); offsets stay inside.
         let d = unsafe signedAbsMax(x) / -8
         var q = [UInt8](repeating: 0, count: 32)
         unsafe offsetQuants(x, inverse(d), 8.5, 15, &q)
@@ -81,6 +88,7 @@ extension GGMLQuantizer {
 
     /// Q5_0: `d` = m / −16; q = trunc(x / d + 16.5) in 0…31.
     static func q5_0(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer) {
+        // Sound: `x` is one block's 32 values, `y` its bytes (encode's contract); offsets stay inside.
         let d = unsafe signedAbsMax(x) / -16
         var q = [UInt8](repeating: 0, count: 32)
         unsafe offsetQuants(x, inverse(d), 16.5, 31, &q)
@@ -91,6 +99,7 @@ extension GGMLQuantizer {
 
     /// Q4_1: `d` = (max − min) / 15, `m` = min; q = trunc((x − min) / d + 0.5) in 0…15.
     static func q4_1(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer) {
+        // Sound: `x` is one block's 32 values, `y` its bytes (encode's contract); offsets stay inside.
         let (low, high) = unsafe range(x)
         let d = (high - low) / 15
         var q = [UInt8](repeating: 0, count: 32)
@@ -102,6 +111,7 @@ extension GGMLQuantizer {
 
     /// Q5_1: `d` = (max − min) / 31, `m` = min; q = trunc((x − min) / d + 0.5) in 0…31.
     static func q5_1(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer) {
+        // Sound: `x` is one block's 32 values, `y` its bytes (encode's contract); offsets stay inside.
         let (low, high) = unsafe range(x)
         let d = (high - low) / 31
         var q = [UInt8](repeating: 0, count: 32)

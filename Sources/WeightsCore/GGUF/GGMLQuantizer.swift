@@ -54,6 +54,7 @@ public enum GGMLQuantizer {
                                file: file, tensor: tensor)
         }
         guard blocks > 0, let x = values.baseAddress, let out = output.baseAddress else { return }
+        // Sound: reads the caller's values, valid for the call, at indices from `firstIndex`.
         if type.isQuantized, let bad = unsafe values.firstIndex(where: { !$0.isFinite }) {
             throw WeightsError(.invalidData, "element \(bad) is \(unsafe values[bad]), which \(type) cannot encode", file: file, tensor: tensor)
         }
@@ -63,7 +64,7 @@ public enum GGMLQuantizer {
         let threads = values.count >= 1 << 18 ? ParallelChunks.availableCores : 1
         ParallelChunks.run(jobs: jobs, threads: threads, state: { KQuantScratch() }) { scratch, job in
             let range = job * jobBlocks..<min(blocks, (job + 1) * jobBlocks)
-            // Safe: every job reads the shared input and writes only its own blocks of `out`.
+            // Sound: every job reads the shared input and writes only its own blocks of `out`.
             unsafe encode(type, x, out, range, &scratch)
         }
     }
@@ -73,6 +74,9 @@ public enum GGMLQuantizer {
     private static func encode(_ type: GGMLType, _ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, _ blocks: Range<Int>,
                                _ scratch: inout KQuantScratch) {
         let size = type.typeSize, count = type.blockSize
+        // Sound: the caller checked that `x` holds `count` values per block and `out` `size`
+        // bytes per block, for every block of `blocks`; each encoder reads one block of values
+        // and writes one block's bytes at the offsets of its layout.
         switch type {
         case .f32:
             for i in blocks { unsafe out.storeBytes(of: x[i].bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
@@ -100,6 +104,8 @@ public enum GGMLQuantizer {
         let count = values.count % type.blockSize == 0 ? values.count / type.blockSize * type.typeSize : 0
         var bytes = [UInt8](repeating: 0, count: count)
         var failure: WeightsError?
+        // Sound: both buffers are used only inside the closures; the sizes are checked by the
+        // quantizer, which throws (leaving the zeros) when they disagree.
         unsafe values.withUnsafeBufferPointer { input in
             unsafe bytes.withUnsafeMutableBytes { output in
                 do throws(WeightsError) { unsafe try quantize(input, as: type, into: output) } catch { failure = error }
@@ -133,15 +139,17 @@ public enum GGMLQuantizer {
         return UInt16(truncatingIfNeeded: (UInt64(bits) + UInt64(0x7FFF + ((bits >> 16) & 1))) >> 16)
     }
 
+    // Sound: the stores write at `p + offset`, which every encoder keeps inside its block;
+    // `storeBytes` needs no alignment for these trivial types.
     @inline(__always) static func store(_ value: UInt16, _ p: UnsafeMutableRawPointer, _ offset: Int) {
         unsafe p.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt16.self)
     }
 
     @inline(__always) static func store(_ value: UInt32, _ p: UnsafeMutableRawPointer, _ offset: Int) {
-        unsafe p.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt32.self)
+        unsafe p.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt32.self)  // Sound: as above.
     }
 
     @inline(__always) static func store(_ value: UInt8, _ p: UnsafeMutableRawPointer, _ offset: Int) {
-        unsafe p.storeBytes(of: value, toByteOffset: offset, as: UInt8.self)
+        unsafe p.storeBytes(of: value, toByteOffset: offset, as: UInt8.self)  // Sound: as above.
     }
 }

@@ -71,6 +71,7 @@ public struct GGUFConverter {
         for (info, planned) in zip(source.tensors, tensors) {
             if planned.type.dtype == info.dtype {
                 var given = 0
+                // Sound: each piece is written inside the closure it is lent to.
                 unsafe try source.streamBytes(ofTensorNamed: info.name) { bytes in
                     given += bytes.count
                     unsafe try writer.write(bytes)
@@ -101,6 +102,8 @@ public struct GGUFConverter {
             let elements = count * rowLength
             let outputBytes = elements / type.blockSize * type.typeSize
             try read(row * rowLength, elements, &floats)
+            // Sound: `elements` ≤ `floats.count` and `outputBytes` ≤ `blocks.count` (both sized
+            // for the largest chunk); the buffers are used only inside the closures.
             try unsafe floats.withUnsafeBufferPointer { input in
                 try unsafe blocks.withUnsafeMutableBytes { output in
                     do throws(WeightsError) {
@@ -142,6 +145,8 @@ public struct GGUFConverter {
         let tensor = try source.tensor(named: info.name)
         let width = from.byteWidth
         return { start, count, floats in
+            // Sound: the caller's rows lie in the tensor (start + count ≤ its elements, which its
+            // bytes span) and `floats` holds at least `count`; used inside the closures.
             unsafe tensor.withUnsafeBytes { bytes in
                 let slice = unsafe UnsafeRawBufferPointer(rebasing: bytes[start * width..<(start + count) * width])
                 _ = unsafe floats.withUnsafeMutableBytes { output in

@@ -69,7 +69,7 @@ extension GGUFMetadata {
         let utf8 = Array(text.utf8)
         let root: JSONValue
         do {
-            root = try unsafe utf8.withUnsafeBytes { unsafe try JSONValue.parse($0, unit: "byte") }
+            root = try unsafe utf8.withUnsafeBytes { unsafe try JSONValue.parse($0, unit: "byte") }  // Sound: parsed inside the closure.
         } catch let error as WeightsError {
             throw WeightsError(.invalidData, "'\(safetensorsKey)' is not JSON: \(error.reason)")
         }

@@ -122,6 +122,7 @@ public final class GGUFSplitSource: TensorSource {
         }
         let tensor = try shards[shard].tensor(named: name)
         let info = tensors[index]
+        // Sound: the new tensor holds the storage the bytes lie in, so they outlive the closure.
         return unsafe tensor.withUnsafeBytes { unsafe Tensor(info: info, storage: tensor.storage, bytes: $0) }
     }
 

@@ -76,8 +76,11 @@ public final class GGUFTensorSource: TensorSource {
         let raw = file.tensor(file.tensors[position])
         let info = tensors[position]
         if raw.type.dtype != nil {
+            // Sound: the new tensor holds the storage the bytes lie in, so they outlive the closure.
             return unsafe raw.withUnsafeBytes { unsafe Tensor(info: info, storage: raw.storage, bytes: $0) }
         }
+        // Sound: the allocation is the tensor's elements as F32 (its entry's byte count), which
+        // `dequantize` fills exactly (it checks the count), and the tensor holds its storage.
         let storage = unsafe try ByteStorage.allocate(count: info.byteCount, zeroed: false) { buffer in
             unsafe try raw.dequantize(into: buffer.bindMemory(to: Float.self))
         }
@@ -86,7 +89,7 @@ public final class GGUFTensorSource: TensorSource {
 }
 
 extension GGUFTensorSource: CheckpointFormat {
-    public static func recognizes(_ prefix: UnsafeRawBufferPointer) -> Bool { unsafe GGUFFile.recognizes(prefix) }
+    public static func recognizes(_ prefix: UnsafeRawBufferPointer) -> Bool { unsafe GGUFFile.recognizes(prefix) }  // Sound: reads the caller's buffer.
 
     /// Opens the file; a shard of a split set (`split.count` over 1) opens the whole set as a
     /// ``GGUFSplitSource``.

@@ -160,7 +160,7 @@ public final class GGUFWriter {
                 "tensor '\(tensor.name)' (\(tensor.type) \(tensor.dimensions)) takes \(tensor.byteCount) bytes; \(writtenOfNext + bytes.count) given",
                 file: path, tensor: tensor.name)
         }
-        unsafe try file.write(bytes)
+        unsafe try file.write(bytes)  // Sound: the caller's buffer, valid for the call.
         writtenOfNext += bytes.count
         if writtenOfNext == tensor.byteCount {
             try writePadding(GGUFWriter.padded(tensor.byteCount, to: alignment).0 - tensor.byteCount)
@@ -172,7 +172,7 @@ public final class GGUFWriter {
 
     /// Appends bytes of ``nextTensor``.
     public func write(_ bytes: [UInt8]) throws {
-        unsafe try bytes.withUnsafeBytes { unsafe try write($0) }
+        unsafe try bytes.withUnsafeBytes { unsafe try write($0) }  // Sound: written inside the closure.
     }
 
     /// Checks that every tensor was written, then syncs and renames the file into place.
@@ -244,7 +244,7 @@ public final class GGUFWriter {
                 GGUFValue.append(UInt64(array.count), to: &bytes)
                 try file.write(bytes)
                 bytes.removeAll(keepingCapacity: true)
-                unsafe try array.withUnsafeElementBytes { unsafe try file.write($0) }
+                unsafe try array.withUnsafeElementBytes { unsafe try file.write($0) }  // Sound: written inside the closure.
             } else {
                 value.encode(into: &bytes)
             }
