@@ -41,6 +41,7 @@ extension SafetensorsHeader {
     ///   `misalignedSlice` or `tensorInvalidInfo`.
     /// - Complexity: O(*n* log *n*) for *n* tensors, O(*b*) in the header's bytes.
     public static func decode(_ json: UnsafeRawBufferPointer, fileOffset: Int = 8) throws -> SafetensorsHeader {
+        // Sound: `json` is the caller's, valid for the call.
         unsafe try decodeIndexed(json, fileOffset: fileOffset).header
     }
 
@@ -49,6 +50,8 @@ extension SafetensorsHeader {
     static func decodeIndexed(_ json: UnsafeRawBufferPointer, fileOffset: Int) throws
         -> (header: SafetensorsHeader, lookup: NameLookup)
     {
+        // Sound: `json` is lent for the call; the name slices point into it and are used (by
+        // NameLookup.build) before it returns.
         unsafe try checkUTF8(json, fileOffset: fileOffset)
         var (metadata, tensors, spans, nameBytes) = unsafe try parseEntries(json, fileOffset: fileOffset)
         // Writers list tensors in data order, so the sort is nearly always a no-op: check first.
@@ -71,6 +74,7 @@ extension SafetensorsHeader {
     }
 
     private static func checkUTF8(_ json: UnsafeRawBufferPointer, fileOffset: Int) throws {
+        // Sound: iterates the caller's bytes, valid for the call.
         if unsafe isASCII(json) { return }
         var iterator = unsafe json.makeIterator()
         var decoder = UTF8()
@@ -89,6 +93,8 @@ extension SafetensorsHeader {
     /// Whether every byte is below 0x80, checked eight bytes at a time: headers are nearly
     /// always ASCII, and this spares the scalar-by-scalar decoder.
     private static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        // Sound: 8-byte loads while `index + 8 <= bytes.count`, then byte reads below
+        // `bytes.count`.
         guard let base = bytes.baseAddress else { return true }
         var index = 0
         var high: UInt64 = 0
@@ -121,6 +127,8 @@ extension SafetensorsHeader {
     private static func parseEntries(_ json: UnsafeRawBufferPointer, fileOffset: Int) throws
         -> (metadata: [String: String]?, tensors: [TensorInfo], spans: [RawSpan], nameBytes: [UnsafeRawBufferPointer]?)
     {
+        // Sound: the scanner reads `json`, lent for the call; the raw names are slices of it, used
+        // before the caller returns.
         var scanner = unsafe JSONScanner(json, base: fileOffset)
         var metadata: [String: String]?
         var sawMetadata = false
@@ -154,6 +162,7 @@ extension SafetensorsHeader {
     /// Reads a member's key and the colon after it. Also returns the key's bytes in the header
     /// when it holds no escape.
     private static func readName(_ scanner: inout JSONScanner) throws -> (String, UnsafeRawBufferPointer?) {
+        // Sound: calls the scanner's own checked reads (`unsafe` marks the @unsafe type).
         guard unsafe try scanner.peek() == UInt8(ascii: "\"") else { throw unsafe scanner.error("expected a string key") }
         let raw = unsafe try scanner.readRawString()
         let name = unsafe try raw.map { unsafe String(decoding: $0, as: UTF8.self) } ?? scanner.readString()
@@ -162,6 +171,7 @@ extension SafetensorsHeader {
     }
 
     private static func readMetadata(_ scanner: inout JSONScanner) throws -> [String: String]? {
+        // Sound: calls the scanner's own checked reads (`unsafe` marks the @unsafe type).
         if unsafe try scanner.peek() == UInt8(ascii: "n") {
             guard case .null = unsafe try scanner.readValue() else { throw unsafe scanner.error("invalid value") }
             return nil
@@ -181,6 +191,7 @@ extension SafetensorsHeader {
     private static func readEntry(_ scanner: inout JSONScanner, name: String, shapes: inout ShapeCache) throws
         -> (TensorInfo, RawSpan)
     {
+        // Sound: calls the scanner's own checked reads (`unsafe` marks the @unsafe type).
         var dtype: DType?
         var shape: (dimensions: [Int], huge: Bool)?
         var offsets: (UInt64, UInt64)?
@@ -223,6 +234,8 @@ extension SafetensorsHeader {
 
     /// Reads a tensor entry's key and the colon after it, comparing the known keys as bytes.
     private static func readField(_ scanner: inout JSONScanner) throws -> Field {
+        // Sound: calls the scanner's own checked reads (`unsafe` marks the @unsafe type). The raw
+        // key is a slice of the header, compared at once.
         guard unsafe try scanner.peek() == UInt8(ascii: "\"") else { throw unsafe scanner.error("expected a string key") }
         let field: Field
         if let raw = unsafe try scanner.readRawString() {
@@ -249,6 +262,8 @@ extension SafetensorsHeader {
     }
 
     private static func readDType(_ scanner: inout JSONScanner, name: String) throws -> DType {
+        // Sound: calls the scanner's own checked reads (`unsafe` marks the @unsafe type). The raw
+        // code is a slice of the header, compared at once.
         var code = ""
         if unsafe try scanner.peek() == UInt8(ascii: "\"") {
             if let raw = unsafe try scanner.readRawString() {
@@ -264,6 +279,7 @@ extension SafetensorsHeader {
 
     /// Exactly two integers, read without building an array.
     private static func readOffsets(_ scanner: inout JSONScanner, name: String) throws -> (UInt64, UInt64) {
+        // Sound: calls the scanner's own checked reads (`unsafe` marks the @unsafe type).
         unsafe try scanner.expect(UInt8(ascii: "["))
         var values: (UInt64, UInt64) = (0, 0)
         var count = 0
@@ -282,6 +298,7 @@ extension SafetensorsHeader {
     }
 
     private static func readDimensions(_ scanner: inout JSONScanner, shapes: inout ShapeCache) throws -> ([Int], Bool) {
+        // Sound: calls the scanner's own checked reads (`unsafe` marks the @unsafe type).
         var values = ShapeCache.Dimensions()
         var huge = false
         unsafe try scanner.expect(UInt8(ascii: "["))
@@ -320,12 +337,14 @@ extension SafetensorsHeader {
             }
 
             func matches(_ shape: [Int]) -> Bool {
+                // Sound: reads `count` ≤ 4 Ints of the 4-Int inline tuple, inside the closure.
                 guard shape.count == count else { return false }
                 if count > 4 { return shape == more }
                 return unsafe withUnsafeBytes(of: inline) { unsafe shape.elementsEqual($0.assumingMemoryBound(to: Int.self).prefix(count)) }
             }
 
             func makeArray() -> [Int] {
+                // Sound: copies `count` ≤ 4 Ints of the 4-Int inline tuple, inside the closure.
                 unsafe count > 4 ? more : withUnsafeBytes(of: inline) { unsafe Array($0.assumingMemoryBound(to: Int.self).prefix(count)) }
             }
 
@@ -386,6 +405,7 @@ extension SafetensorsHeader {
     ///
     /// - Throws: `headerTooLarge` when the JSON is over ``maximumLength``.
     public func encoded() throws -> [UInt8] {
+        // Sound: the only pointer is the 8-byte length's, copied inside its closure.
         var json: [UInt8] = [UInt8(ascii: "{")]
         json.reserveCapacity(64 + tensors.count * 96)
         var first = true

@@ -22,20 +22,23 @@ package struct JSONScanner {
     package private(set) var position = 0
 
     package init(_ bytes: UnsafeRawBufferPointer, base: Int = 0, unit: String = "header byte") {
+        // Sound: the caller lends `bytes` for the scanner's whole life (the type's contract).
         unsafe self.bytes = unsafe bytes
         unsafe self.base = base
         unsafe self.unit = unit
     }
 
-    package var isAtEnd: Bool { unsafe position >= bytes.count }
+    package var isAtEnd: Bool { unsafe position >= bytes.count }  // Sound: compares the position only.
 
     package func error(_ reason: String) -> WeightsError {
+        // Sound: reads the position only.
         WeightsError(.invalidHeaderDeserialization, unsafe "\(reason) at \(unit) \(position)",
                      offset: unsafe base + position)
     }
 
     @inline(__always)
     package mutating func skipWhitespace() {
+        // Sound: every read is at an index checked against `bytes.count` just before it.
         while unsafe position < bytes.count {
             switch unsafe bytes[position] {
             case 0x20, 0x09, 0x0A, 0x0D: unsafe position += 1
@@ -48,6 +51,7 @@ package struct JSONScanner {
     /// run several times per tensor, and the calls took a sixth of the time to read a header.)
     @inline(__always)
     package mutating func peek() throws -> UInt8 {
+        // Sound: every read is at an index checked against `bytes.count` just before it.
         unsafe skipWhitespace()
         guard unsafe position < bytes.count else { throw unsafe error("unexpected end of JSON") }
         return unsafe bytes[position]
@@ -55,6 +59,7 @@ package struct JSONScanner {
 
     @inline(__always)
     package mutating func expect(_ byte: UInt8) throws {
+        // Sound: calls the scanner's own checked reads (`unsafe` marks the @unsafe type).
         guard unsafe try peek() == byte else {
             throw unsafe error("expected '\(Character(Unicode.Scalar(byte)))'")
         }
@@ -64,6 +69,7 @@ package struct JSONScanner {
     /// Consumes `byte` if it comes next.
     @inline(__always)
     package mutating func consume(_ byte: UInt8) throws -> Bool {
+        // Sound: calls the scanner's own checked reads (`unsafe` marks the @unsafe type).
         guard unsafe try peek() == byte else { return false }
         unsafe position += 1
         return true
@@ -72,6 +78,7 @@ package struct JSONScanner {
     /// Reads the members of an object: `body` is called with each key and must consume the
     /// value. Duplicate keys are refused by `body`'s owner; this only reads the syntax.
     package mutating func readObject(_ body: (inout JSONScanner, String) throws -> Void) throws {
+        // Sound: calls the scanner's own checked reads (`unsafe` marks the @unsafe type).
         unsafe try expect(UInt8(ascii: "{"))
         if unsafe try consume(UInt8(ascii: "}")) { return }
         repeat {
@@ -87,12 +94,14 @@ package struct JSONScanner {
     /// whether a member follows. Read each member with ``readKey()`` and its value, then call
     /// ``continueObject()``.
     package mutating func beginObject() throws -> Bool {
+        // Sound: calls the scanner's own checked reads (`unsafe` marks the @unsafe type).
         unsafe try expect(UInt8(ascii: "{"))
         return unsafe try !consume(UInt8(ascii: "}"))
     }
 
     /// Reads a member's key and the colon after it.
     package mutating func readKey() throws -> String {
+        // Sound: calls the scanner's own checked reads (`unsafe` marks the @unsafe type).
         guard unsafe try peek() == UInt8(ascii: "\"") else { throw unsafe error("expected a string key") }
         let key = unsafe try readString()
         unsafe try expect(UInt8(ascii: ":"))
@@ -101,6 +110,7 @@ package struct JSONScanner {
 
     /// After a member's value: consumes `,` and returns true, or `}` and returns false.
     package mutating func continueObject() throws -> Bool {
+        // Sound: calls the scanner's own checked reads (`unsafe` marks the @unsafe type).
         if unsafe try consume(UInt8(ascii: ",")) { return true }
         unsafe try expect(UInt8(ascii: "}"))
         return false
@@ -108,6 +118,7 @@ package struct JSONScanner {
 
     /// Reads the elements of an array: `body` must consume each element.
     package mutating func readArray(_ body: (inout JSONScanner) throws -> Void) throws {
+        // Sound: calls the scanner's own checked reads (`unsafe` marks the @unsafe type).
         unsafe try expect(UInt8(ascii: "["))
         if unsafe try consume(UInt8(ascii: "]")) { return }
         repeat { unsafe try body(&self) } while unsafe try consume(UInt8(ascii: ","))
@@ -119,6 +130,8 @@ package struct JSONScanner {
     /// it with ``readString()``). Spares building a `String` for keys and codes that are only
     /// compared.
     package mutating func readRawString() throws -> UnsafeRawBufferPointer? {
+        // Sound: firstSpecialByte returns at most `bytes.count`, checked before the read; the slice
+        // returned lies between the quotes, valid as long as `bytes`.
         unsafe try expect(UInt8(ascii: "\""))
         let start = unsafe position
         unsafe position = unsafe Self.firstSpecialByte(in: bytes, from: position)
@@ -139,6 +152,8 @@ package struct JSONScanner {
     /// buffer's end. Checks eight bytes per step: names are tens of bytes long, and this loop is
     /// most of the time spent reading a large header.
     private static func firstSpecialByte(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+        // Sound: 8-byte loads only while `position + 8 <= bytes.count`, byte reads while `position
+        // < bytes.count`.
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         var position = start
@@ -162,6 +177,7 @@ package struct JSONScanner {
 
     /// Reads a string, resolving escapes. Raw control characters and lone surrogates are refused.
     package mutating func readString() throws -> String {
+        // Sound: every read is at an index checked against `bytes.count` just before it.
         // Nearly every string has no escape: take its bytes as they are.
         if let raw = unsafe try readRawString() { return unsafe String(decoding: raw, as: UTF8.self) }
         unsafe try expect(UInt8(ascii: "\""))
@@ -185,6 +201,8 @@ package struct JSONScanner {
     }
 
     private mutating func readEscape(into out: inout [UInt8]) throws {
+        // Sound: every read is at an index checked against `bytes.count` just before it.
+        // (surrogates: `position + 1 < bytes.count`)
         guard unsafe position < bytes.count else { throw unsafe error("unterminated string") }
         let byte = unsafe bytes[position]
         unsafe position += 1
@@ -215,6 +233,8 @@ package struct JSONScanner {
     }
 
     private mutating func readHex4() throws -> UInt32 {
+        // Sound: every read is at an index checked against `bytes.count` just before it. (`position
+        // + 4 <= bytes.count` for all four)
         guard unsafe position + 4 <= bytes.count else { throw unsafe error("truncated \\u escape") }
         var value: UInt32 = 0
         for _ in 0..<4 {
@@ -235,6 +255,7 @@ package struct JSONScanner {
     /// Reads a non-negative integer in plain decimal that fits in 64 bits. Fractions,
     /// exponents, signs and leading zeros are refused, as the header's number rules require.
     package mutating func readUInt64() throws -> UInt64 {
+        // Sound: every read is at an index checked against `bytes.count` just before it.
         let start = unsafe try peek()
         guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(start) else {
             throw unsafe error("expected a non-negative integer")
@@ -261,6 +282,7 @@ package struct JSONScanner {
     ///
     /// `depth` is the number of containers around the value.
     package mutating func readValue(depth: Int = 0) throws -> JSONValue {
+        // Sound: calls the scanner's own checked reads (`unsafe` marks the @unsafe type).
         switch unsafe try peek() {
         case UInt8(ascii: "{"):
             unsafe try checkNesting(depth)
@@ -295,6 +317,7 @@ package struct JSONScanner {
     /// Skips any value, with the same checks as ``readValue(depth:)`` and no allocation for
     /// containers.
     package mutating func skipValue(depth: Int = 0) throws {
+        // Sound: calls the scanner's own checked reads (`unsafe` marks the @unsafe type).
         switch unsafe try peek() {
         case UInt8(ascii: "{"):
             unsafe try checkNesting(depth)
@@ -313,12 +336,15 @@ package struct JSONScanner {
 
     /// Refuses a container with `depth` containers around it when that nests too deep.
     private func checkNesting(_ depth: Int) throws {
+        // Sound: reads constants only.
         guard unsafe depth < Self.maximumNesting else {
             throw unsafe error(unsafe "JSON nested deeper than \(Self.maximumNesting) levels")
         }
     }
 
     private mutating func readLiteral(_ word: StaticString) throws {
+        // Sound: memcmp reads `count` bytes at `position` after `position + count <= bytes.count`,
+        // and the static string's.
         let count = word.utf8CodeUnitCount
         guard unsafe position + count <= bytes.count,
               unsafe memcmp(bytes.baseAddress! + position, word.utf8Start, count) == 0
@@ -328,6 +354,8 @@ package struct JSONScanner {
 
     /// Reads a number in JSON's grammar and returns its text.
     private mutating func readNumberText() throws -> String {
+        // Sound: every read is at an index checked against `bytes.count` just before it. The text
+        // is copied from inside `bytes`.
         let start = unsafe position
         func digits() -> Int {
             let from = unsafe position
@@ -359,6 +387,8 @@ extension UnsafeRawBufferPointer {
     /// compares inline: a `memcmp` call costs more than the bytes it would compare.
     @inline(__always)
     package func holds(_ text: StaticString) -> Bool {
+        // Sound: reads `count` bytes of the buffer after checking `count` is the text's length, and
+        // the static string's bytes.
         guard count == text.utf8CodeUnitCount else { return false }
         let expected = unsafe text.utf8Start
         for index in 0..<count where unsafe load(fromByteOffset: index, as: UInt8.self) != expected[index] { return false }
@@ -390,6 +420,7 @@ package enum JSONValue: Sendable, Equatable {
 
     /// Parses a whole document: one value with optional surrounding whitespace.
     package static func parse(_ bytes: UnsafeRawBufferPointer, unit: String = "header byte") throws -> JSONValue {
+        // Sound: the scanner lives only inside this call, while the caller lends `bytes`.
         var scanner = unsafe JSONScanner(bytes, unit: unit)
         let value = unsafe try scanner.readValue()
         unsafe scanner.skipWhitespace()
