@@ -86,6 +86,8 @@ extension FloatFormat {
         precondition(source.count == count * from.byteWidth, "source is not a whole number of elements")
         precondition(destination.count == count * to.byteWidth, "destination size does not match")
         guard count > 0 else { return 0 }
+        // Sound: the preconditions above make `source` exactly `count` elements of `from` and
+        // `destination` exactly `count` of `to`; both are the caller's, valid for the call.
         if from == to {
             unsafe destination.copyMemory(from: source)
             return 0
@@ -110,6 +112,7 @@ extension FloatFormat {
             preconditionFailure("\(Source.self) or \(Destination.self) is not a floating element type")
         }
         precondition(source.count == destination.count, "buffers differ in length")
+        // Sound: same counts of elements, whose byte widths are their formats' (checked again).
         return unsafe convert(UnsafeRawBufferPointer(source), from: from, to: to,
                        into: UnsafeMutableRawBufferPointer(destination), kernel: kernel)
     }
@@ -120,6 +123,8 @@ extension FloatFormat {
         into destination: UnsafeMutableRawBufferPointer, count: Int, kernel: ConversionKernel
     ) -> Int? {
         let input = source.baseAddress!, output = destination.baseAddress!
+        // Sound: `convert` checked that both buffers hold `count` elements of their formats;
+        // each kernel reads and writes exactly those.
         switch (from, to) {
         case (.f32, .f16): return unsafe weights_f32_to_f16(input, output, count, kernel.code)
         case (.f32, .bf16): return unsafe weights_f32_to_bf16(input, output, count, kernel.code)
@@ -145,6 +150,8 @@ extension FloatFormat {
     ) -> Int {
         let blockSize = 2048
         var overflows = 0
+        // Sound: `length` ≤ the scratch's `blockSize`, and each slice covers elements
+        // `start..<start + length` ≤ `count`, which both buffers hold.
         unsafe withUnsafeTemporaryAllocation(of: Float.self, capacity: blockSize) { scratch in
             var start = 0
             while start < count {
@@ -165,6 +172,8 @@ extension FloatFormat {
     private func widen(_ bytes: UnsafeRawBufferPointer, intoFloats floats: UnsafeMutableBufferPointer<Float>,
                        kernel: ConversionKernel) {
         let output = UnsafeMutableRawBufferPointer(floats)
+        // Sound: `bytes` holds `floats.count` elements of this format (convertThroughFloat's
+        // slices); the 8-bit tables have 256 entries, one per byte value.
         switch self {
         case .f64:
             for index in floats.indices {
@@ -182,6 +191,7 @@ extension FloatFormat {
     private static func narrowDoubles(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer,
                                       count: Int) -> Int {
         var overflows = 0
+        // Sound: `count` doubles in `source` and floats in `destination` (convert's checks).
         for index in 0..<count {
             let value = unsafe source.loadUnaligned(fromByteOffset: index * 8, as: Double.self)
             let result = Float(value)
@@ -239,6 +249,7 @@ extension Float16 {
     public init(roundingOnce value: Double) {
         var bits: UInt16 = 0
         var narrow = Float(roundingToOdd: value)
+        // Sound: converts one value between two locals, inside the closures.
         unsafe withUnsafeMutableBytes(of: &bits) { output in
             unsafe withUnsafeBytes(of: &narrow) { input in
                 _ = unsafe weights_f32_to_f16(input.baseAddress!, output.baseAddress!, 1, WEIGHTS_KERNEL_PORTABLE)
@@ -264,7 +275,7 @@ package enum Float8 {
     static func e5m2ToFloat(_ byte: UInt8) -> Float {
         var half = UInt16(byte) << 8
         var result: Float = 0
-        unsafe weights_f16_to_f32(&half, &result, 1, WEIGHTS_KERNEL_PORTABLE)
+        unsafe weights_f16_to_f32(&half, &result, 1, WEIGHTS_KERNEL_PORTABLE)  // Sound: one value, between two locals.
         return result
     }
 

@@ -19,13 +19,14 @@ struct RowQuantizer {
     /// Writes the F32 scale of every row.
     func streamScales(into sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         let scales = try self.scales()
-        unsafe try scales.withUnsafeBytes { unsafe try sink($0) }
+        unsafe try scales.withUnsafeBytes { unsafe try sink($0) }  // Sound: consumed inside the closure.
     }
 
     /// Every row's scale, in one pass over the tensor.
     func scales() throws -> [Float] {
         var scales = [Float](repeating: 0, count: rows)
         let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: min(max(rowLength, 1), TensorConverter.chunkElements))
+        // Sound: freed once, on return; each piece is at most `scratch.count` elements of a row.
         defer { unsafe scratch.deallocate() }
         for row in 0..<rows {
             var largest: Float = 0
@@ -52,6 +53,9 @@ struct RowQuantizer {
         let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: 2 * chunk)
         let restored = UnsafeMutableBufferPointer<Float>.allocate(capacity: accuracy == nil ? 0 : chunk)
         let output = UnsafeMutableBufferPointer<Int8>.allocate(capacity: 2 * chunk)
+        // Sound: the buffers are freed once, on return, after the pipeline has finished; each
+        // of its two slots (0 or 1) owns `chunk` elements of `scratch` and `output`, and a piece
+        // is at most `chunk` elements, rows within it; `restored` holds one row's piece.
         defer {
             unsafe scratch.deallocate()
             unsafe restored.deallocate()
@@ -90,6 +94,9 @@ struct RowQuantizer {
     /// Elements `start..<start+count` as `Float`: the mapped bytes themselves for aligned F32,
     /// otherwise widened into `scratch` (F64 rounds to nearest).
     private func floats(_ start: Int, count: Int, scratch: UnsafeMutableBufferPointer<Float>) -> UnsafeBufferPointer<Float> {
+        // Sound: the elements lie in the tensor (its bytes span its shape); the pointer into
+        // them outlives the closure but not `self`, which holds the tensor, and the callers use
+        // it only during their own call on `self`. `scratch` holds at least `count`.
         unsafe tensor.withUnsafeBytes { bytes in
             let width = format.byteWidth
             let slice = unsafe UnsafeRawBufferPointer(rebasing: bytes[start * width..<(start + count) * width])
