@@ -19,6 +19,7 @@ let modes: [String: ([String]) throws -> Void] = [
     "engine-memory": EngineBench.memory,
     "gguf-open": GGUFBench.open,
     "gguf-dequantize": GGUFBench.dequantize,
+    "decoder-kernels": DecoderBench.kernels,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

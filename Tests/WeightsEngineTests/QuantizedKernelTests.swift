@@ -84,13 +84,18 @@ import WeightsEngine
         return out
     }
 
-    @Test(arguments: formats.indices)
-    func everyPathMatchesThePortableOne(format: Int) {
+    /// Shapes of a product (weight rows, tokens) that reach every tile the prompt kernels cut
+    /// it into: 2-row × 4-token tiles with a row left over (37, 3 rows), a single row (1),
+    /// tokens left over after the fours (6, 9) or fewer than four (3), one matrix × vector
+    /// (1 token), and more than one 64-token tile (67 tokens: 64 + 3).
+    static let shapes: [(rows: Int, tokens: Int)] = [(37, 6), (1, 4), (2, 9), (3, 3), (16, 1), (5, 67)]
+
+    @Test(arguments: formats.indices, shapes.indices)
+    func everyPathMatchesThePortableOne(format: Int, shape: Int) {
         let (type, name, scales) = Self.formats[format]
-        var random = Random(state: UInt64(format) + 1)
-        // 37 rows: the four-row kernels and the rows left over; 6 tokens: the four-token
-        // kernels and the tokens left over; 1,024 values.
-        let rows = 37, k = 1024, tokens = 6
+        let (rows, tokens) = Self.shapes[shape]
+        var random = Random(state: UInt64(format * 16 + shape) + 1)
+        let k = 1024
         let w = Self.weights(type: type, scales: scales, rows: rows, k: k, random: &random)
         let x = (0..<tokens * k).map { _ in random.unit() * 4 }
         let a = Self.quantized(x, type: type, tokens: tokens, k: k)
@@ -100,12 +105,36 @@ import WeightsEngine
             // The integer sums are equal; only the order of the binary32 additions differs.
             let scale = portable.map(abs).max()!
             let worst = zip(fast, portable).map { abs($0 - $1) }.max()!
-            #expect(worst <= 1e-5 * scale, "\(name), kernel \(kernel): worst difference \(worst) of \(scale)")
+            #expect(worst <= 1e-5 * scale, "\(name), \(rows) × \(tokens), kernel \(kernel): worst difference \(worst) of \(scale)")
             // The matrix-matrix product is the matrix-vector one for each token, bit for bit
-            // (the four-token kernels sum as the one-token ones do).
+            // (every tile shape sums as one row and one token do).
             for t in 0..<tokens {
                 let single = Self.matvec(w, type: type, rows: rows, k: k, a.bytes[t * a.stride..<(t + 1) * a.stride], kernel: kernel)
-                #expect(single == Array(fast[t * rows..<(t + 1) * rows]), "\(name), token \(t)")
+                #expect(single == Array(fast[t * rows..<(t + 1) * rows]), "\(name), \(rows) × \(tokens), token \(t)")
+            }
+        }
+    }
+
+    /// Q5_0 rows are widened to Q8_0 blocks for a prompt block, as many rows at a time as a
+    /// 32 KB buffer holds: 16 for 1,024 values, 6 for 4,096, and none for 16,384 (one row does
+    /// not fit: the Q5_0 tiles take them as they are). Every case gives the bits token by
+    /// token gives.
+    @Test(arguments: [1024, 4096, 16384])
+    func widenedQ5_0RowsGiveTheSameBits(k: Int) {
+        let type = Int32(WEIGHTS_GGML_Q5_0)
+        var random = Random(state: UInt64(k))
+        let rows = 19, tokens = 5
+        let w = Self.weights(type: type, scales: [0], rows: rows, k: k, random: &random)
+        let x = (0..<tokens * k).map { _ in random.unit() * 4 }
+        let a = Self.quantized(x, type: type, tokens: tokens, k: k)
+        let portable = Self.matmul(w, type: type, rows: rows, k: k, a, tokens: tokens, kernel: Int32(WEIGHTS_KERNEL_PORTABLE))
+        for kernel in [Int32(WEIGHTS_KERNEL_BEST), Int32(WEIGHTS_QUANTIZED_KERNEL_AVX2)] {
+            let fast = Self.matmul(w, type: type, rows: rows, k: k, a, tokens: tokens, kernel: kernel)
+            let scale = portable.map(abs).max()!
+            #expect(zip(fast, portable).allSatisfy { abs($0 - $1) <= 1e-5 * scale }, "k \(k), kernel \(kernel)")
+            for t in 0..<tokens {
+                let single = Self.matvec(w, type: type, rows: rows, k: k, a.bytes[t * a.stride..<(t + 1) * a.stride], kernel: kernel)
+                #expect(single == Array(fast[t * rows..<(t + 1) * rows]), "k \(k), kernel \(kernel), token \(t)")
             }
         }
     }
