@@ -126,7 +126,7 @@ size_t weights_quantized_block_bytes(int weight_type) {
 }
 
 // Q8_0: scale = max|x| / 127, q = round(x / scale), the scale kept in binary16.
-static void quantize_q8_0(const float *x, size_t k, block_q8_0 *out) {
+static void quantize_q8_0_portable(const float *x, size_t k, block_q8_0 *out) {
     for (size_t b = 0; b < k / QK8_0; b++) {
         const float *v = x + b * QK8_0;
         float largest = 0;
@@ -140,7 +140,7 @@ static void quantize_q8_0(const float *x, size_t k, block_q8_0 *out) {
 
 // Q8_32: as Q8_0 (scale = max|x| / 127, q = round(x / scale)), the scale kept in binary32, and
 // the block's sum d · Σ q.
-static void quantize_q8_32(const float *x, size_t k, block_q8_32 *out) {
+static void quantize_q8_32_portable(const float *x, size_t k, block_q8_32 *out) {
     for (size_t b = 0; b < k / QK8_0; b++) {
         const float *v = x + b * QK8_0;
         float largest = 0;
@@ -154,22 +154,6 @@ static void quantize_q8_32(const float *x, size_t k, block_q8_32 *out) {
         }
         out[b].d = d;
         out[b].sum = d * (float)sum;
-    }
-}
-
-bool weights_quantize_activations(int weight_type, const float *x, size_t k, void *out) {
-    switch (weight_type) {
-    case WEIGHTS_GGML_Q8_0:
-    case WEIGHTS_GGML_Q5_0:
-        if (k % QK8_0) return false;
-        quantize_q8_0(x, k, out);
-        return true;
-    case WEIGHTS_GGML_Q4_K:
-    case WEIGHTS_GGML_Q6_K:
-        if (k % QK_K) return false;
-        quantize_q8_32(x, k, out);
-        return true;
-    default: return false;
     }
 }
 
@@ -290,6 +274,68 @@ AVX2_TARGET static inline float horizontal_sum(__m256 v) {
     sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
     sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
     return _mm_cvtss_f32(sum);
+}
+
+// Quantizing activations: the portable loops' arithmetic (the largest magnitude, d = largest /
+// 127 and its inverse in scalar binary32, each value times the inverse, rounded half away from
+// zero as roundf does), eight values at a time, so the same bytes.
+AVX2_TARGET static inline float largest_magnitude(const float *v) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 largest = _mm256_setzero_ps();
+    // max(|v|, largest) keeps `largest` where |v| is NaN, as fmaxf does.
+    for (int i = 0; i < QK8_0; i += 8) largest = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(v + i)), largest);
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(largest), _mm256_extractf128_ps(largest, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+// round(v · inverse) half away from zero, as int32: the truncation, plus ±1 where the part cut
+// off (exact: the values are below 2^23) is at least one half. NaN gives 0.
+AVX2_TARGET static inline __m256i rounded(const float *v, __m256 inverse) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 x = _mm256_mul_ps(_mm256_loadu_ps(v), inverse);
+    __m256 whole = _mm256_round_ps(x, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 up = _mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(x, whole)), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    __m256 step = _mm256_and_ps(up, _mm256_or_ps(_mm256_and_ps(x, sign), _mm256_set1_ps(1.0f)));
+    __m256i q = _mm256_cvttps_epi32(_mm256_add_ps(whole, step));
+    return _mm256_andnot_si256(_mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_UNORD_Q)), q);
+}
+
+// A block's 32 values quantized with `inverse`, stored in order; returns Σ q.
+AVX2_TARGET static inline int quantize_block_avx2(const float *v, float inverse, int8_t qs[QK8_0]) {
+    __m256 scale = _mm256_set1_ps(inverse);
+    __m256i q0 = rounded(v, scale), q1 = rounded(v + 8, scale), q2 = rounded(v + 16, scale), q3 = rounded(v + 24, scale);
+    // int32 → int16 → int8 (all within −127…127), then undo the packs' per-lane interleave.
+    __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
+    bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)qs, bytes);
+    __m256i sum = _mm256_add_epi32(_mm256_add_epi32(q0, q1), _mm256_add_epi32(q2, q3));
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
+AVX2_TARGET static void quantize_q8_0_avx2(const float *x, size_t k, block_q8_0 *out) {
+    for (size_t b = 0; b < k / QK8_0; b++) {
+        const float *v = x + b * QK8_0;
+        float d = largest_magnitude(v) / 127.0f;
+        float inverse = d != 0 ? 1.0f / d : 0.0f;
+        out[b].d = float_to_half(d);
+        (void)quantize_block_avx2(v, inverse, out[b].qs);
+    }
+}
+
+AVX2_TARGET static void quantize_q8_32_avx2(const float *x, size_t k, block_q8_32 *out) {
+    for (size_t b = 0; b < k / QK8_0; b++) {
+        const float *v = x + b * QK8_0;
+        float d = largest_magnitude(v) / 127.0f;
+        float inverse = d != 0 ? 1.0f / d : 0.0f;
+        int sum = quantize_block_avx2(v, inverse, out[b].qs);
+        out[b].d = d;
+        out[b].sum = d * (float)sum;
+    }
 }
 
 // Q5_0 levels as 32 signed bytes: the nibbles, with bit j of qh as bit 4 of element j, less 16.
@@ -569,6 +615,33 @@ AVX2_TARGET static float dot_q6_K_f32_avx2(size_t blocks, const block_q6_K *w, c
 #endif
 
 // MARK: - Entry points
+
+bool weights_quantize_activations(int weight_type, const float *x, size_t k, void *out, int kernel) {
+    bool fast = false;
+#ifdef WEIGHTS_X86
+    fast = kernel != WEIGHTS_KERNEL_PORTABLE && cpu_has_avx2_fma();
+#endif
+    (void)kernel;
+    switch (weight_type) {
+    case WEIGHTS_GGML_Q8_0:
+    case WEIGHTS_GGML_Q5_0:
+        if (k % QK8_0) return false;
+#ifdef WEIGHTS_X86
+        if (fast) { quantize_q8_0_avx2(x, k, out); return true; }
+#endif
+        quantize_q8_0_portable(x, k, out);
+        return true;
+    case WEIGHTS_GGML_Q4_K:
+    case WEIGHTS_GGML_Q6_K:
+        if (k % QK_K) return false;
+#ifdef WEIGHTS_X86
+        if (fast) { quantize_q8_32_avx2(x, k, out); return true; }
+#endif
+        quantize_q8_32_portable(x, k, out);
+        return true;
+    default: return false;
+    }
+}
 
 bool weights_quantized_dot_accelerated(void) {
 #ifdef WEIGHTS_X86

@@ -39,13 +39,14 @@ import WeightsEngine
         return bytes
     }
 
-    static func quantized(_ x: [Float], type: Int32, tokens: Int, k: Int) -> (bytes: [UInt8], stride: Int) {
+    static func quantized(_ x: [Float], type: Int32, tokens: Int, k: Int,
+                          kernel: Int32 = Int32(WEIGHTS_KERNEL_BEST)) -> (bytes: [UInt8], stride: Int) {
         let stride = weights_quantized_activation_size(type, k)
         var bytes = [UInt8](repeating: 0, count: tokens * stride)
         unsafe bytes.withUnsafeMutableBytes { out in
             unsafe x.withUnsafeBufferPointer { x in
                 for t in 0..<tokens {
-                    _ = unsafe weights_quantize_activations(type, x.baseAddress! + t * k, k, out.baseAddress! + t * stride)
+                    _ = unsafe weights_quantize_activations(type, x.baseAddress! + t * k, k, out.baseAddress! + t * stride, kernel)
                 }
             }
         }
@@ -137,6 +138,28 @@ import WeightsEngine
                 #expect(single == Array(fast[t * rows..<(t + 1) * rows]), "k \(k), kernel \(kernel), token \(t)")
             }
         }
+    }
+
+    /// Activations quantized with AVX2 are the portable loop's bytes: scales, levels rounded
+    /// half away from zero (values that land on exact halves included) and block sums.
+    @Test(arguments: [Int32(WEIGHTS_GGML_Q8_0), Int32(WEIGHTS_GGML_Q4_K)])
+    func quantizedActivationsMatchThePortableOnes(type: Int32) {
+        var random = Random(state: UInt64(type))
+        let k = 1024
+        // Random values of several magnitudes, zero blocks, and blocks whose largest value is
+        // 127 so that the scale is 1 and the halves stay halves.
+        var x = (0..<k).map { i -> Float in
+            switch i / 256 {
+            case 0: return random.unit() * 4
+            case 1: return i % 32 == 0 ? 127 : Float(Int(random.next() % 255) - 127) / 2
+            case 2: return i % 64 < 32 ? 0 : random.unit() * 1e-30
+            default: return random.unit() * Float(1 << (random.next() % 20))
+            }
+        }
+        x[700] = -x[700]
+        let portable = Self.quantized(x, type: type, tokens: 1, k: k, kernel: Int32(WEIGHTS_KERNEL_PORTABLE))
+        let fast = Self.quantized(x, type: type, tokens: 1, k: k)
+        #expect(fast.bytes == portable.bytes)
     }
 
     @Test(arguments: formats.indices)

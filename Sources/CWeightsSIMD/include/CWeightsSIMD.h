@@ -109,8 +109,9 @@ size_t weights_quantized_block_bytes(int weight_type);
 size_t weights_quantized_activation_size(int weight_type, size_t k);
 /// Quantizes `k` floats to the activation blocks `weight_type` pairs with, into `out`
 /// (weights_quantized_activation_size bytes). False when `k` is not a whole number of blocks
-/// or the type is unknown.
-bool weights_quantize_activations(int weight_type, const float *x, size_t k, void *out);
+/// or the type is unknown. `kernel`: WEIGHTS_KERNEL_BEST (AVX2 where the CPU has it) or
+/// WEIGHTS_KERNEL_PORTABLE; both give the same bytes.
+bool weights_quantize_activations(int weight_type, const float *x, size_t k, void *out, int kernel);
 /// A kernel choice for the quantized products beside WEIGHTS_KERNEL_*: the AVX2 forms even
 /// on a CPU with AVX-512 (portable on one without AVX2), so tests can run every path.
 #define WEIGHTS_QUANTIZED_KERNEL_AVX2 2

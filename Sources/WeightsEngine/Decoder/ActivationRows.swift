@@ -47,7 +47,7 @@ package struct ActivationRows: Sendable {
                 for row in 0..<rows {
                     // In bounds: `values` holds rows × columns floats, `bytes` rows × stride.
                     _ = unsafe weights_quantize_activations(weightType, x.baseAddress! + row * columns, columns,
-                                                            out.baseAddress! + row * stride)
+                                                            out.baseAddress! + row * stride, Int32(WEIGHTS_KERNEL_BEST))
                 }
             }
         }
