@@ -76,6 +76,22 @@ enum DecoderBench {
     }
 }
 
+extension DecoderBench {
+    /// `tokenizer-load FILE [--repeat N]`: build the SentencePiece tokenizer from an opened
+    /// GGUF file's metadata (Gemma 3: 262,144 tokens), N times; the file is opened (and its
+    /// metadata parsed) once, before the timing, and that is reported apart.
+    static func tokenizerLoad(_ arguments: [String]) throws {
+        let openStart = Timing.now()
+        let file = try GGUFFile(path: arguments[0])
+        let openSeconds = Timing.now() - openStart
+        var tokens = 0
+        let seconds = try Timing.measure(repeats: option("repeat", in: arguments, default: 20)) {
+            tokens = try SentencePieceTokenizer(gguf: file).vocabulary.count
+        }
+        Timing.report("tokenizer-load", seconds, extra: "\"tokens\":\(tokens),\"open_seconds\":\(openSeconds)")
+    }
+}
+
 /// Each of `repeats` runs of `body`, in seconds of the calling thread's CPU time.
 private func cpuSeconds(repeats: Int, _ body: () -> Void) -> [Double] {
     (0..<repeats).map { _ in

@@ -20,6 +20,7 @@ let modes: [String: ([String]) throws -> Void] = [
     "gguf-open": GGUFBench.open,
     "gguf-dequantize": GGUFBench.dequantize,
     "decoder-kernels": DecoderBench.kernels,
+    "tokenizer-load": DecoderBench.tokenizerLoad,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

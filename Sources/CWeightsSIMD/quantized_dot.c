@@ -2,8 +2,8 @@
 // decoder's matrix-vector kernel (Spec/gguf.md, "Computing with quantized weights").
 //
 // Weights stay in their blocks, as they lie in the mapped file. Activations are quantized once
-// per vector, always per 32 values: to Q8_0 blocks (one binary16 scale) for the 32-element
-// weight formats, and to Q8_32 blocks (one binary32 scale and the block's scaled sum) for the K
+// per vector, always per 32 values: to Q8_0 levels and scale (the scale rounded to binary16 as
+// Q8_0's, held in binary32) for the 32-element weight formats, and to Q8_32 blocks (one binary32 scale and the block's scaled sum) for the K
 // formats, whose 16- and 32-value sub-blocks each meet one activation block. Each
 // (sub-)block's products are summed in integers and scaled once, in binary32.
 //
@@ -31,6 +31,9 @@ typedef struct { uint16_t d; int8_t qs[QK8_0]; } block_q8_0;                    
 typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[QK8_0 / 2]; } block_q5_0;     // 22 bytes
 typedef struct { uint16_t d; uint16_t dmin; uint8_t scales[12]; uint8_t qs[QK_K / 2]; } block_q4_K;  // 144
 typedef struct { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_K / 16]; uint16_t d; } block_q6_K;  // 210
+// Activations for the 32-value formats: Q8_0 levels and scale, the scale rounded to binary16
+// as Q8_0's is and kept as that value in binary32, so that no product converts it.
+typedef struct { float d; int8_t qs[QK8_0]; } block_q8_0a;  // 36 bytes
 // Activations for the K formats: 32 values, a binary32 scale, and d · Σ qs (for Q4_K's minimums).
 typedef struct { float d; float sum; int8_t qs[QK8_0]; } block_q8_32;  // 40 bytes
 
@@ -41,6 +44,7 @@ _Static_assert(sizeof(block_q8_0) == 34, "Q8_0 block");
 _Static_assert(sizeof(block_q5_0) == 22, "Q5_0 block");
 _Static_assert(sizeof(block_q4_K) == 144, "Q4_K block");
 _Static_assert(sizeof(block_q6_K) == 210, "Q6_K block");
+_Static_assert(sizeof(block_q8_0a) == 36, "Q8_0 activation block");
 _Static_assert(sizeof(block_q8_32) == 40, "Q8_32 block");
 
 // MARK: - binary16
@@ -98,7 +102,7 @@ static inline int nearest_int(float value) { return (int)lrintf(value); }
 size_t weights_quantized_activation_size(int weight_type, size_t k) {
     switch (weight_type) {
     case WEIGHTS_GGML_Q8_0:
-    case WEIGHTS_GGML_Q5_0: return k / QK8_0 * sizeof(block_q8_0);
+    case WEIGHTS_GGML_Q5_0: return k / QK8_0 * sizeof(block_q8_0a);
     case WEIGHTS_GGML_Q4_K:
     case WEIGHTS_GGML_Q6_K: return k / QK8_0 * sizeof(block_q8_32);
     default: return 0;
@@ -125,15 +129,15 @@ size_t weights_quantized_block_bytes(int weight_type) {
     }
 }
 
-// Q8_0: scale = max|x| / 127, q = round(x / scale), the scale kept in binary16.
-static void quantize_q8_0_portable(const float *x, size_t k, block_q8_0 *out) {
+// Q8_0: scale = max|x| / 127, q = round(x / scale), the scale rounded to binary16.
+static void quantize_q8_0_portable(const float *x, size_t k, block_q8_0a *out) {
     for (size_t b = 0; b < k / QK8_0; b++) {
         const float *v = x + b * QK8_0;
         float largest = 0;
         for (int i = 0; i < QK8_0; i++) largest = fmaxf(largest, fabsf(v[i]));
         float d = largest / 127.0f;
         float inverse = d != 0 ? 1.0f / d : 0.0f;
-        out[b].d = float_to_half(d);
+        out[b].d = half_to_float(float_to_half(d));
         for (int i = 0; i < QK8_0; i++) out[b].qs[i] = (int8_t)roundf(v[i] * inverse);
     }
 }
@@ -159,12 +163,12 @@ static void quantize_q8_32_portable(const float *x, size_t k, block_q8_32 *out) 
 
 // MARK: - Portable dot products
 
-static float dot_q8_0_portable(size_t blocks, const block_q8_0 *w, const block_q8_0 *a) {
+static float dot_q8_0_portable(size_t blocks, const block_q8_0 *w, const block_q8_0a *a) {
     float sum = 0;
     for (size_t b = 0; b < blocks; b++) {
         int products = 0;
         for (int i = 0; i < QK8_0; i++) products += w[b].qs[i] * a[b].qs[i];
-        sum += half_to_float(w[b].d) * half_to_float(a[b].d) * (float)products;
+        sum += half_to_float(w[b].d) * a[b].d * (float)products;
     }
     return sum;
 }
@@ -180,14 +184,14 @@ static inline void unpack_q5_0(const block_q5_0 *block, int8_t levels[QK8_0]) {
     }
 }
 
-static float dot_q5_0_portable(size_t blocks, const block_q5_0 *w, const block_q8_0 *a) {
+static float dot_q5_0_portable(size_t blocks, const block_q5_0 *w, const block_q8_0a *a) {
     float sum = 0;
     int8_t levels[QK8_0];
     for (size_t b = 0; b < blocks; b++) {
         unpack_q5_0(w + b, levels);
         int products = 0;
         for (int i = 0; i < QK8_0; i++) products += levels[i] * a[b].qs[i];
-        sum += half_to_float(w[b].d) * half_to_float(a[b].d) * (float)products;
+        sum += half_to_float(w[b].d) * a[b].d * (float)products;
     }
     return sum;
 }
@@ -317,12 +321,12 @@ AVX2_TARGET static inline int quantize_block_avx2(const float *v, float inverse,
     return _mm_cvtsi128_si32(s);
 }
 
-AVX2_TARGET static void quantize_q8_0_avx2(const float *x, size_t k, block_q8_0 *out) {
+AVX2_TARGET static void quantize_q8_0_avx2(const float *x, size_t k, block_q8_0a *out) {
     for (size_t b = 0; b < k / QK8_0; b++) {
         const float *v = x + b * QK8_0;
         float d = largest_magnitude(v) / 127.0f;
         float inverse = d != 0 ? 1.0f / d : 0.0f;
-        out[b].d = float_to_half(d);
+        out[b].d = half_to_float(float_to_half(d));
         (void)quantize_block_avx2(v, inverse, out[b].qs);
     }
 }
@@ -430,18 +434,18 @@ enum { TILE_ROWS = 2, TILE_TOKENS = 4 };
         tile_##format##_avx2(blocks, (const uint8_t *)w, 0, token, &out, 0, 1, 1);                         \
         return out;                                                                                        \
     }
-VECTOR_SHAPES(q8_0, block_q8_0, block_q8_0)
-VECTOR_SHAPES(q5_0, block_q5_0, block_q8_0)
+VECTOR_SHAPES(q8_0, block_q8_0, block_q8_0a)
+VECTOR_SHAPES(q5_0, block_q5_0, block_q8_0a)
 VECTOR_SHAPES(q4_K, block_q4_K, block_q8_32)
 VECTOR_SHAPES(q6_K, block_q6_K, block_q8_32)
 #undef VECTOR_SHAPES
 
-AVX2_TARGET static void dot4_q8_0_avx2(size_t blocks, const uint8_t *row, size_t row_bytes, const block_q8_0 *a, float out[4]) {
+AVX2_TARGET static void dot4_q8_0_avx2(size_t blocks, const uint8_t *row, size_t row_bytes, const block_q8_0a *a, float out[4]) {
     token_rows token = { (const uint8_t *)a, 0 };
     tile_q8_0_avx2(blocks, row, row_bytes, token, out, 0, 4, 1);
 }
 
-AVX2_TARGET static void dot4_q5_0_avx2(size_t blocks, const uint8_t *row, size_t row_bytes, const block_q8_0 *a, float out[4]) {
+AVX2_TARGET static void dot4_q5_0_avx2(size_t blocks, const uint8_t *row, size_t row_bytes, const block_q8_0a *a, float out[4]) {
     token_rows token = { (const uint8_t *)a, 0 };
     tile_q5_0_avx2(blocks, row, row_bytes, token, out, 0, 4, 1);
 }

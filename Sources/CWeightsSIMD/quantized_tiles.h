@@ -40,7 +40,7 @@ TILE_BODY void TILE_NAME(store)(const __m256 acc[4][4], float *out, size_t out_s
     EACH_TOKEN EACH_ROW out[t * out_stride + r] = horizontal_sum(acc[r][t]);
 }
 
-// Q8_0 and Q5_0: 32 levels and a binary16 scale per block; activations in Q8_0 blocks.
+// Q8_0 and Q5_0: 32 levels and a binary16 scale per block; activations in Q8_0a blocks.
 // The unsigned operand takes one side's magnitudes: the weights' for Q8_0 (whose levels may be
 // −128, which only the unsigned operand can hold; activations never are), and for Q5_0 the
 // side shared by more products (one abs per block of it).
@@ -52,9 +52,9 @@ TILE_BODY void TILE_NAME(tile_q8_0)(size_t blocks, const uint8_t *row, size_t ro
         __m256i y[4];
         float da[4];
         EACH_TOKEN {
-            const block_q8_0 *block = TOKEN(t, block_q8_0) + b;
+            const block_q8_0a *block = TOKEN(t, block_q8_0a) + b;
             y[t] = _mm256_loadu_si256((const __m256i *)block->qs);
-            da[t] = _cvtsh_ss(block->d);
+            da[t] = block->d;
         }
         EACH_ROW {
             const block_q8_0 *w = ROW(r, block_q8_0) + b;
@@ -75,10 +75,10 @@ TILE_BODY void TILE_NAME(tile_q5_0)(size_t blocks, const uint8_t *row, size_t ro
         __m256i y[4], y_magnitude[4];
         __m256 da[4];
         EACH_TOKEN {
-            const block_q8_0 *block = TOKEN(t, block_q8_0) + b;
+            const block_q8_0a *block = TOKEN(t, block_q8_0a) + b;
             y[t] = _mm256_loadu_si256((const __m256i *)block->qs);
             if (R > T) y_magnitude[t] = _mm256_sign_epi8(y[t], y[t]);
-            da[t] = _mm256_set1_ps(_cvtsh_ss(block->d));
+            da[t] = _mm256_set1_ps(block->d);
         }
         EACH_ROW {
             const block_q5_0 *w = ROW(r, block_q5_0) + b;

@@ -104,8 +104,9 @@ bool weights_ggml_dequantize(int type, const void *src, size_t blocks, float *ou
 size_t weights_quantized_block_elements(int weight_type);
 /// Bytes per block of `weight_type`, or 0.
 size_t weights_quantized_block_bytes(int weight_type);
-/// Bytes of the activations quantized for `weight_type` from `k` floats: Q8_0 blocks for the
-/// 32-value formats, Q8_K blocks for the K formats. 0 for an unknown type.
+/// Bytes of the activations quantized for `weight_type` from `k` floats: 36 per 32 values for
+/// the 32-value formats (Q8_0 levels, the binary16-rounded scale as binary32), 40 per 32 for
+/// the K formats (levels, binary32 scale and the block's scaled sum). 0 for an unknown type.
 size_t weights_quantized_activation_size(int weight_type, size_t k);
 /// Quantizes `k` floats to the activation blocks `weight_type` pairs with, into `out`
 /// (weights_quantized_activation_size bytes). False when `k` is not a whole number of blocks
