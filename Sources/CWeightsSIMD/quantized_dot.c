@@ -31,6 +31,9 @@ typedef struct { uint16_t d; int8_t qs[QK8_0]; } block_q8_0;                    
 typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[QK8_0 / 2]; } block_q5_0;     // 22 bytes
 typedef struct { uint16_t d; uint16_t dmin; uint8_t scales[12]; uint8_t qs[QK_K / 2]; } block_q4_K;  // 144
 typedef struct { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_K / 16]; uint16_t d; } block_q6_K;  // 210
+// A Q4_K block with its sub-blocks' scales and minimums widened to binary32 (d · scale,
+// dmin · min), for a prompt block's tiles.
+typedef struct { float scales[8]; float mins[8]; uint8_t qs[QK_K / 2]; } block_q4_Kw;  // 192 bytes
 // Activations for the 32-value formats: Q8_0 levels and scale, the scale rounded to binary16
 // as Q8_0's is and kept as that value in binary32, so that no product converts it.
 typedef struct { float d; int8_t qs[QK8_0]; } block_q8_0a;  // 36 bytes
@@ -464,6 +467,18 @@ AVX2_TARGET static void widen_q5_0(size_t blocks, const uint8_t *rows, size_t ro
     }
 }
 
+// Q4_K rows with their scales and minimums widened to binary32 once per row group and token
+// tile, instead of once per block and four tokens: the values q4_K_scales gives.
+static void widen_q4_K(size_t blocks, const uint8_t *rows, size_t row_bytes, size_t count, block_q4_Kw *out) {
+    for (size_t r = 0; r < count; r++) {
+        const block_q4_K *w = (const block_q4_K *)(rows + r * row_bytes);
+        for (size_t b = 0; b < blocks; b++, out++) {
+            q4_K_scales(w + b, half_to_float(w[b].d), half_to_float(w[b].dmin), out->scales, out->mins);
+            memcpy(out->qs, w[b].qs, sizeof out->qs);
+        }
+    }
+}
+
 // AVX-512 VNNI on 256-bit registers (vpdpbusd with AVX-512VL).
 static bool cpu_has_avx512_vnni(void) {
     static int cached = -1;
@@ -754,7 +769,13 @@ static tile_dots select_tiles(int weight_type, bool exact, int kernel) {
         tiles.wide_row = vnni ? q8_0_row_vnni : q8_0_row_avx2;
         tiles.wide_block = sizeof(block_q8_0);
         return tiles;
-    case WEIGHTS_GGML_Q4_K: return FOR_ISA(q4_K);
+    case WEIGHTS_GGML_Q4_K:
+        tiles = FOR_ISA(q4_K);
+        tiles.widen = (widen_rows)widen_q4_K;
+        tiles.wide_tile = vnni ? q4_Kw_tile_vnni : q4_Kw_tile_avx2;
+        tiles.wide_row = vnni ? q4_Kw_row_vnni : q4_Kw_row_avx2;
+        tiles.wide_block = sizeof(block_q4_Kw);
+        return tiles;
     case WEIGHTS_GGML_Q6_K: return FOR_ISA(q6_K);
     default: return none;
     }

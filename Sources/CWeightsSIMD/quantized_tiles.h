@@ -98,23 +98,36 @@ TILE_BODY void TILE_NAME(tile_q5_0)(size_t blocks, const uint8_t *row, size_t ro
 // Q4_K: sub-block j (32 levels 0…15, scale d · scale_j, minimum dmin · min_j) meets the
 // token's activation block j. Per sub-block acc += (da · scale_j) · Σ q · aq; the minimums'
 // part, Σ_j (dmin · min_j) · (da · Σ aq), is a running binary32 sum of its own, subtracted at
-// the end.
-TILE_BODY void TILE_NAME(tile_q4_K)(size_t blocks, const uint8_t *row, size_t row_bytes, token_rows a,
-                                    float *out, size_t out_stride, const int R, const int T) {
+// the end. `widened`: the rows are block_q4_Kw, their scales and minimums already in binary32
+// (the values q4_K_scales gives here).
+TILE_BODY void TILE_NAME(tile_q4_K_rows)(size_t blocks, const uint8_t *row, size_t row_bytes, token_rows a,
+                                         float *out, size_t out_stride, const int R, const int T, const bool widened) {
     const __m256i nibble = _mm256_set1_epi8(0x0F);
     __m256 acc[4][4];
     float minimums[4][4];
     EACH_ROW EACH_TOKEN { acc[r][t] = _mm256_setzero_ps(); minimums[r][t] = 0; }
     for (size_t b = 0; b < blocks; b++) {
-        float scales[4][8], mins[4][8];
+        float own_scales[4][8], own_mins[4][8];
+        const float *scales[4], *mins[4];
+        const uint8_t *qs[4];
         EACH_ROW {
-            const block_q4_K *w = ROW(r, block_q4_K) + b;
-            q4_K_scales(w, _cvtsh_ss(w->d), _cvtsh_ss(w->dmin), scales[r], mins[r]);
+            if (widened) {
+                const block_q4_Kw *w = ROW(r, block_q4_Kw) + b;
+                scales[r] = w->scales;
+                mins[r] = w->mins;
+                qs[r] = w->qs;
+            } else {
+                const block_q4_K *w = ROW(r, block_q4_K) + b;
+                q4_K_scales(w, _cvtsh_ss(w->d), _cvtsh_ss(w->dmin), own_scales[r], own_mins[r]);
+                scales[r] = own_scales[r];
+                mins[r] = own_mins[r];
+                qs[r] = w->qs;
+            }
         }
         for (int j = 0; j < QK_K / 64; j++) {  // sub-blocks 2j (low nibbles) and 2j + 1 (high)
             __m256i low[4], high[4];
             EACH_ROW {
-                __m256i packed = _mm256_loadu_si256((const __m256i *)(ROW(r, block_q4_K)[b].qs + 32 * j));
+                __m256i packed = _mm256_loadu_si256((const __m256i *)(qs[r] + 32 * j));
                 low[r] = _mm256_and_si256(packed, nibble);
                 high[r] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble);
             }
@@ -137,6 +150,16 @@ TILE_BODY void TILE_NAME(tile_q4_K)(size_t blocks, const uint8_t *row, size_t ro
         }
     }
     EACH_TOKEN EACH_ROW out[t * out_stride + r] = horizontal_sum(acc[r][t]) - minimums[r][t];
+}
+
+TILE_BODY void TILE_NAME(tile_q4_K)(size_t blocks, const uint8_t *row, size_t row_bytes, token_rows a,
+                                    float *out, size_t out_stride, const int R, const int T) {
+    TILE_NAME(tile_q4_K_rows)(blocks, row, row_bytes, a, out, out_stride, R, T, false);
+}
+
+TILE_BODY void TILE_NAME(tile_q4_Kw)(size_t blocks, const uint8_t *row, size_t row_bytes, token_rows a,
+                                     float *out, size_t out_stride, const int R, const int T) {
+    TILE_NAME(tile_q4_K_rows)(blocks, row, row_bytes, a, out, out_stride, R, T, true);
 }
 
 // Q6_K: run c (32 levels, two 16-value groups with their int8 scales) meets the token's
@@ -183,6 +206,7 @@ TILE_SHAPES(q8_0, block_q8_0)
 TILE_SHAPES(q5_0, block_q5_0)
 TILE_SHAPES(q4_K, block_q4_K)
 TILE_SHAPES(q6_K, block_q6_K)
+TILE_SHAPES(q4_Kw, block_q4_Kw)
 #undef TILE_SHAPES
 
 #undef TILE_BODY

@@ -116,26 +116,32 @@ import WeightsEngine
         }
     }
 
-    /// Q5_0 rows are widened to Q8_0 blocks for a prompt block, as many rows at a time as a
-    /// 32 KB buffer holds: 16 for 1,024 values, 6 for 4,096, and none for 16,384 (one row does
-    /// not fit: the Q5_0 tiles take them as they are). Every case gives the bits token by
-    /// token gives.
-    @Test(arguments: [1024, 4096, 16384])
-    func widenedQ5_0RowsGiveTheSameBits(k: Int) {
-        let type = Int32(WEIGHTS_GGML_Q5_0)
-        var random = Random(state: UInt64(k))
+    /// Q5_0 rows (to Q8_0 blocks) and Q4_K rows (their scales and minimums to binary32) are
+    /// rewritten for a prompt block, as many rows at a time as a 32 KB buffer holds: Q5_0 16
+    /// rows of 1,024 values, 6 of 4,096, none of 16,384 (one row does not fit: the tiles take
+    /// the rows as they are); Q4_K 16 of 1,024, 2 of 16,384, none of 65,536. Every case gives
+    /// the bits token by token gives.
+    static let widened: [(type: Int32, scales: [Int], k: Int)] = [
+        (Int32(WEIGHTS_GGML_Q5_0), [0], 1024), (Int32(WEIGHTS_GGML_Q5_0), [0], 4096), (Int32(WEIGHTS_GGML_Q5_0), [0], 16384),
+        (Int32(WEIGHTS_GGML_Q4_K), [0, 2], 1024), (Int32(WEIGHTS_GGML_Q4_K), [0, 2], 16384), (Int32(WEIGHTS_GGML_Q4_K), [0, 2], 65536),
+    ]
+
+    @Test(arguments: widened.indices)
+    func widenedRowsGiveTheSameBits(index: Int) {
+        let (type, scales, k) = Self.widened[index]
+        var random = Random(state: UInt64(k) + UInt64(type))
         let rows = 19, tokens = 5
-        let w = Self.weights(type: type, scales: [0], rows: rows, k: k, random: &random)
+        let w = Self.weights(type: type, scales: scales, rows: rows, k: k, random: &random)
         let x = (0..<tokens * k).map { _ in random.unit() * 4 }
         let a = Self.quantized(x, type: type, tokens: tokens, k: k)
         let portable = Self.matmul(w, type: type, rows: rows, k: k, a, tokens: tokens, kernel: Int32(WEIGHTS_KERNEL_PORTABLE))
         for kernel in [Int32(WEIGHTS_KERNEL_BEST), Int32(WEIGHTS_QUANTIZED_KERNEL_AVX2)] {
             let fast = Self.matmul(w, type: type, rows: rows, k: k, a, tokens: tokens, kernel: kernel)
             let scale = portable.map(abs).max()!
-            #expect(zip(fast, portable).allSatisfy { abs($0 - $1) <= 1e-5 * scale }, "k \(k), kernel \(kernel)")
+            #expect(zip(fast, portable).allSatisfy { abs($0 - $1) <= 1e-5 * scale }, "type \(type), k \(k), kernel \(kernel)")
             for t in 0..<tokens {
                 let single = Self.matvec(w, type: type, rows: rows, k: k, a.bytes[t * a.stride..<(t + 1) * a.stride], kernel: kernel)
-                #expect(single == Array(fast[t * rows..<(t + 1) * rows]), "k \(k), kernel \(kernel), token \(t)")
+                #expect(single == Array(fast[t * rows..<(t + 1) * rows]), "type \(type), k \(k), kernel \(kernel), token \(t)")
             }
         }
     }
