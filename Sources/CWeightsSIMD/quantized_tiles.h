@@ -1,8 +1,11 @@
 // A tile of R weight rows × T tokens' activations: each weight block is loaded and unpacked
-// once for the T tokens, each activation block loaded (and its scale converted) once for the R
+// (and its scale converted) once for the T tokens, each activation block loaded once for the R
 // rows, and the R · T accumulators are independent chains that hide the multiply-adds'
 // latency. One body per weight format, instantiated for the tile shapes the products use
-// (R ≤ 4, T ≤ 4, both compile-time constants, so the accumulators stay in registers).
+// (R ≤ 4, T ≤ 4, both compile-time constants, so the loops unroll and the accumulators are
+// registers, a few of them spilled on AVX2's sixteen). Q5_0 and Q4_K rows for a prompt block
+// come rewritten (quantized_dot.c: Q8_0 blocks, block_q4_Kw) and meet the Q8_0 and widened
+// Q4_K bodies.
 //
 // Included by quantized_dot.c once per instruction set, with
 //   TILE_TARGET       the functions' target attribute,
