@@ -8,6 +8,14 @@ enum Timing {
         return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 
+    /// The calling thread's CPU time in seconds: for one-thread kernels on a shared machine,
+    /// where wall time also counts the other processes that ran meanwhile.
+    static func threadCPUTime() -> Double {
+        var time = timespec()
+        unsafe clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+
     /// Runs `body` `repeats` times and returns each run's seconds.
     static func measure(repeats: Int, _ body: () throws -> Void) rethrows -> [Double] {
         try (0..<repeats).map { _ in

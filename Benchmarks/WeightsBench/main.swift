@@ -19,6 +19,8 @@ let modes: [String: ([String]) throws -> Void] = [
     "engine-memory": EngineBench.memory,
     "gguf-open": GGUFBench.open,
     "gguf-dequantize": GGUFBench.dequantize,
+    "decoder-kernels": DecoderBench.kernels,
+    "tokenizer-load": DecoderBench.tokenizerLoad,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

@@ -2,13 +2,17 @@
 // decoder's matrix-vector kernel (Spec/gguf.md, "Computing with quantized weights").
 //
 // Weights stay in their blocks, as they lie in the mapped file. Activations are quantized once
-// per vector, always per 32 values: to Q8_0 blocks (one binary16 scale) for the 32-element
-// weight formats, and to Q8_32 blocks (one binary32 scale and the block's scaled sum) for the K
+// per vector, always per 32 values: to Q8_0 levels and scale (the scale rounded to binary16 as
+// Q8_0's, held in binary32) for the 32-element weight formats, and to Q8_32 blocks (one binary32 scale and the block's scaled sum) for the K
 // formats, whose 16- and 32-value sub-blocks each meet one activation block. Each
 // (sub-)block's products are summed in integers and scaled once, in binary32.
 //
 // Every kernel has a portable C form and an AVX2 form chosen at run time; both sum the same
-// integers, so they differ only in the order of the final binary32 additions.
+// integers, so they differ only in the order of the final binary32 additions. The AVX2 forms
+// are one body per format over a tile of rows × tokens (quantized_tiles.h): one row and one
+// token, four rows and one token (generation), two rows and four tokens (a prompt block), all
+// with the same bits for each (row, token); a prompt block's tiles also come in an AVX-512
+// VNNI form from the same source.
 
 #include "CWeightsSIMD.h"
 #include <math.h>
@@ -27,6 +31,12 @@ typedef struct { uint16_t d; int8_t qs[QK8_0]; } block_q8_0;                    
 typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[QK8_0 / 2]; } block_q5_0;     // 22 bytes
 typedef struct { uint16_t d; uint16_t dmin; uint8_t scales[12]; uint8_t qs[QK_K / 2]; } block_q4_K;  // 144
 typedef struct { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_K / 16]; uint16_t d; } block_q6_K;  // 210
+// A Q4_K block with its sub-blocks' scales and minimums widened to binary32 (d · scale,
+// dmin · min), for a prompt block's tiles.
+typedef struct { float scales[8]; float mins[8]; uint8_t qs[QK_K / 2]; } block_q4_Kw;  // 192 bytes
+// Activations for the 32-value formats: Q8_0 levels and scale, the scale rounded to binary16
+// as Q8_0's is and kept as that value in binary32, so that no product converts it.
+typedef struct { float d; int8_t qs[QK8_0]; } block_q8_0a;  // 36 bytes
 // Activations for the K formats: 32 values, a binary32 scale, and d · Σ qs (for Q4_K's minimums).
 typedef struct { float d; float sum; int8_t qs[QK8_0]; } block_q8_32;  // 40 bytes
 
@@ -37,6 +47,7 @@ _Static_assert(sizeof(block_q8_0) == 34, "Q8_0 block");
 _Static_assert(sizeof(block_q5_0) == 22, "Q5_0 block");
 _Static_assert(sizeof(block_q4_K) == 144, "Q4_K block");
 _Static_assert(sizeof(block_q6_K) == 210, "Q6_K block");
+_Static_assert(sizeof(block_q8_0a) == 36, "Q8_0 activation block");
 _Static_assert(sizeof(block_q8_32) == 40, "Q8_32 block");
 
 // MARK: - binary16
@@ -94,7 +105,7 @@ static inline int nearest_int(float value) { return (int)lrintf(value); }
 size_t weights_quantized_activation_size(int weight_type, size_t k) {
     switch (weight_type) {
     case WEIGHTS_GGML_Q8_0:
-    case WEIGHTS_GGML_Q5_0: return k / QK8_0 * sizeof(block_q8_0);
+    case WEIGHTS_GGML_Q5_0: return k / QK8_0 * sizeof(block_q8_0a);
     case WEIGHTS_GGML_Q4_K:
     case WEIGHTS_GGML_Q6_K: return k / QK8_0 * sizeof(block_q8_32);
     default: return 0;
@@ -121,22 +132,22 @@ size_t weights_quantized_block_bytes(int weight_type) {
     }
 }
 
-// Q8_0: scale = max|x| / 127, q = round(x / scale), the scale kept in binary16.
-static void quantize_q8_0(const float *x, size_t k, block_q8_0 *out) {
+// Q8_0: scale = max|x| / 127, q = round(x / scale), the scale rounded to binary16.
+static void quantize_q8_0_portable(const float *x, size_t k, block_q8_0a *out) {
     for (size_t b = 0; b < k / QK8_0; b++) {
         const float *v = x + b * QK8_0;
         float largest = 0;
         for (int i = 0; i < QK8_0; i++) largest = fmaxf(largest, fabsf(v[i]));
         float d = largest / 127.0f;
         float inverse = d != 0 ? 1.0f / d : 0.0f;
-        out[b].d = float_to_half(d);
+        out[b].d = half_to_float(float_to_half(d));
         for (int i = 0; i < QK8_0; i++) out[b].qs[i] = (int8_t)roundf(v[i] * inverse);
     }
 }
 
 // Q8_32: as Q8_0 (scale = max|x| / 127, q = round(x / scale)), the scale kept in binary32, and
 // the block's sum d · Σ q.
-static void quantize_q8_32(const float *x, size_t k, block_q8_32 *out) {
+static void quantize_q8_32_portable(const float *x, size_t k, block_q8_32 *out) {
     for (size_t b = 0; b < k / QK8_0; b++) {
         const float *v = x + b * QK8_0;
         float largest = 0;
@@ -153,30 +164,14 @@ static void quantize_q8_32(const float *x, size_t k, block_q8_32 *out) {
     }
 }
 
-bool weights_quantize_activations(int weight_type, const float *x, size_t k, void *out) {
-    switch (weight_type) {
-    case WEIGHTS_GGML_Q8_0:
-    case WEIGHTS_GGML_Q5_0:
-        if (k % QK8_0) return false;
-        quantize_q8_0(x, k, out);
-        return true;
-    case WEIGHTS_GGML_Q4_K:
-    case WEIGHTS_GGML_Q6_K:
-        if (k % QK_K) return false;
-        quantize_q8_32(x, k, out);
-        return true;
-    default: return false;
-    }
-}
-
 // MARK: - Portable dot products
 
-static float dot_q8_0_portable(size_t blocks, const block_q8_0 *w, const block_q8_0 *a) {
+static float dot_q8_0_portable(size_t blocks, const block_q8_0 *w, const block_q8_0a *a) {
     float sum = 0;
     for (size_t b = 0; b < blocks; b++) {
         int products = 0;
         for (int i = 0; i < QK8_0; i++) products += w[b].qs[i] * a[b].qs[i];
-        sum += half_to_float(w[b].d) * half_to_float(a[b].d) * (float)products;
+        sum += half_to_float(w[b].d) * a[b].d * (float)products;
     }
     return sum;
 }
@@ -192,14 +187,14 @@ static inline void unpack_q5_0(const block_q5_0 *block, int8_t levels[QK8_0]) {
     }
 }
 
-static float dot_q5_0_portable(size_t blocks, const block_q5_0 *w, const block_q8_0 *a) {
+static float dot_q5_0_portable(size_t blocks, const block_q5_0 *w, const block_q8_0a *a) {
     float sum = 0;
     int8_t levels[QK8_0];
     for (size_t b = 0; b < blocks; b++) {
         unpack_q5_0(w + b, levels);
         int products = 0;
         for (int i = 0; i < QK8_0; i++) products += levels[i] * a[b].qs[i];
-        sum += half_to_float(w[b].d) * half_to_float(a[b].d) * (float)products;
+        sum += half_to_float(w[b].d) * a[b].d * (float)products;
     }
     return sum;
 }
@@ -281,15 +276,6 @@ static float dot_q6_K_portable(size_t blocks, const block_q6_K *w, const block_q
 #ifdef WEIGHTS_X86
 #define AVX2_TARGET __attribute__((target("avx2,fma,f16c")))
 
-// The sums of products of 32 signed bytes, as 8 int32 lanes: |x| · sign(y, x), so that the
-// unsigned-by-signed multiply-add can be used.
-AVX2_TARGET static inline __m256i products_i8(__m256i x, __m256i y) {
-    __m256i magnitude = _mm256_sign_epi8(x, x);
-    __m256i signed_y = _mm256_sign_epi8(y, x);
-    __m256i pairs = _mm256_maddubs_epi16(magnitude, signed_y);
-    return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
-}
-
 AVX2_TARGET static inline float horizontal_sum(__m256 v) {
     __m128 sum = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
@@ -297,23 +283,66 @@ AVX2_TARGET static inline float horizontal_sum(__m256 v) {
     return _mm_cvtss_f32(sum);
 }
 
-AVX2_TARGET static inline int horizontal_sum_i32(__m256i v) {
-    __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, _MM_SHUFFLE(1, 0, 3, 2)));
-    sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, _MM_SHUFFLE(2, 3, 0, 1)));
-    return _mm_cvtsi128_si32(sum);
+// Quantizing activations: the portable loops' arithmetic (the largest magnitude, d = largest /
+// 127 and its inverse in scalar binary32, each value times the inverse, rounded half away from
+// zero as roundf does), eight values at a time, so the same bytes.
+AVX2_TARGET static inline float largest_magnitude(const float *v) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 largest = _mm256_setzero_ps();
+    // max(|v|, largest) keeps `largest` where |v| is NaN, as fmaxf does.
+    for (int i = 0; i < QK8_0; i += 8) largest = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(v + i)), largest);
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(largest), _mm256_extractf128_ps(largest, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
 }
 
-AVX2_TARGET static float dot_q8_0_avx2(size_t blocks, const block_q8_0 *w, const block_q8_0 *a) {
-    __m256 accumulator = _mm256_setzero_ps();
-    for (size_t b = 0; b < blocks; b++) {
-        __m256i x = _mm256_loadu_si256((const __m256i *)w[b].qs);
-        __m256i y = _mm256_loadu_si256((const __m256i *)a[b].qs);
-        __m256 products = _mm256_cvtepi32_ps(products_i8(x, y));
-        __m256 scale = _mm256_set1_ps(_cvtsh_ss(w[b].d) * _cvtsh_ss(a[b].d));
-        accumulator = _mm256_fmadd_ps(scale, products, accumulator);
+// round(v · inverse) half away from zero, as int32: the truncation, plus ±1 where the part cut
+// off (exact: the values are below 2^23) is at least one half. NaN gives 0.
+AVX2_TARGET static inline __m256i rounded(const float *v, __m256 inverse) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 x = _mm256_mul_ps(_mm256_loadu_ps(v), inverse);
+    __m256 whole = _mm256_round_ps(x, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 up = _mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(x, whole)), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    __m256 step = _mm256_and_ps(up, _mm256_or_ps(_mm256_and_ps(x, sign), _mm256_set1_ps(1.0f)));
+    __m256i q = _mm256_cvttps_epi32(_mm256_add_ps(whole, step));
+    return _mm256_andnot_si256(_mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_UNORD_Q)), q);
+}
+
+// A block's 32 values quantized with `inverse`, stored in order; returns Σ q.
+AVX2_TARGET static inline int quantize_block_avx2(const float *v, float inverse, int8_t qs[QK8_0]) {
+    __m256 scale = _mm256_set1_ps(inverse);
+    __m256i q0 = rounded(v, scale), q1 = rounded(v + 8, scale), q2 = rounded(v + 16, scale), q3 = rounded(v + 24, scale);
+    // int32 → int16 → int8 (all within −127…127), then undo the packs' per-lane interleave.
+    __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
+    bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)qs, bytes);
+    __m256i sum = _mm256_add_epi32(_mm256_add_epi32(q0, q1), _mm256_add_epi32(q2, q3));
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
+AVX2_TARGET static void quantize_q8_0_avx2(const float *x, size_t k, block_q8_0a *out) {
+    for (size_t b = 0; b < k / QK8_0; b++) {
+        const float *v = x + b * QK8_0;
+        float d = largest_magnitude(v) / 127.0f;
+        float inverse = d != 0 ? 1.0f / d : 0.0f;
+        out[b].d = half_to_float(float_to_half(d));
+        (void)quantize_block_avx2(v, inverse, out[b].qs);
     }
-    return horizontal_sum(accumulator);
+}
+
+AVX2_TARGET static void quantize_q8_32_avx2(const float *x, size_t k, block_q8_32 *out) {
+    for (size_t b = 0; b < k / QK8_0; b++) {
+        const float *v = x + b * QK8_0;
+        float d = largest_magnitude(v) / 127.0f;
+        float inverse = d != 0 ? 1.0f / d : 0.0f;
+        int sum = quantize_block_avx2(v, inverse, out[b].qs);
+        out[b].d = d;
+        out[b].sum = d * (float)sum;
+    }
 }
 
 // Q5_0 levels as 32 signed bytes: the nibbles, with bit j of qh as bit 4 of element j, less 16.
@@ -334,79 +363,6 @@ AVX2_TARGET static inline __m256i levels_q5_0(const block_q5_0 *block) {
     return _mm256_sub_epi8(_mm256_or_si256(nibbles, fifth), _mm256_set1_epi8(16));
 }
 
-AVX2_TARGET static float dot_q5_0_avx2(size_t blocks, const block_q5_0 *w, const block_q8_0 *a) {
-    __m256 accumulator = _mm256_setzero_ps();
-    for (size_t b = 0; b < blocks; b++) {
-        __m256i x = levels_q5_0(w + b);
-        __m256i y = _mm256_loadu_si256((const __m256i *)a[b].qs);
-        __m256 products = _mm256_cvtepi32_ps(products_i8(x, y));
-        __m256 scale = _mm256_set1_ps(_cvtsh_ss(w[b].d) * _cvtsh_ss(a[b].d));
-        accumulator = _mm256_fmadd_ps(scale, products, accumulator);
-    }
-    return horizontal_sum(accumulator);
-}
-
-// Four rows at once, for the 32-value formats: each activation block is loaded, and its
-// scale converted, once for the four rows, and the four accumulators hide the latency of
-// the multiply-adds. |u| · sign(v, u) = u · v lets the unsigned-by-signed multiply-add take
-// two signed operands.
-AVX2_TARGET static inline __m256 block_products(__m256i a_magnitude, __m256i a, __m256i w, float scale, __m256 acc) {
-    __m256i pairs = _mm256_maddubs_epi16(a_magnitude, _mm256_sign_epi8(w, a));
-    __m256 products = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
-    return _mm256_fmadd_ps(_mm256_set1_ps(scale), products, acc);
-}
-
-// Q8_0 weights may hold −128, whose magnitude only the unsigned operand can take: each row's
-// magnitudes go there (the activations are never −128).
-AVX2_TARGET static inline __m256 row_block_products(__m256i w, __m256i a, float scale, __m256 acc) {
-    return block_products(_mm256_sign_epi8(w, w), w, a, scale, acc);
-}
-
-AVX2_TARGET static void dot4_q8_0_avx2(size_t blocks, const uint8_t *row, size_t row_bytes, const block_q8_0 *a, float out[4]) {
-    const block_q8_0 *w0 = (const block_q8_0 *)row, *w1 = (const block_q8_0 *)(row + row_bytes);
-    const block_q8_0 *w2 = (const block_q8_0 *)(row + 2 * row_bytes), *w3 = (const block_q8_0 *)(row + 3 * row_bytes);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
-    for (size_t b = 0; b < blocks; b++) {
-        __m256i y = _mm256_loadu_si256((const __m256i *)a[b].qs);
-        float da = _cvtsh_ss(a[b].d);
-        acc0 = row_block_products(_mm256_loadu_si256((const __m256i *)w0[b].qs), y, da * _cvtsh_ss(w0[b].d), acc0);
-        acc1 = row_block_products(_mm256_loadu_si256((const __m256i *)w1[b].qs), y, da * _cvtsh_ss(w1[b].d), acc1);
-        acc2 = row_block_products(_mm256_loadu_si256((const __m256i *)w2[b].qs), y, da * _cvtsh_ss(w2[b].d), acc2);
-        acc3 = row_block_products(_mm256_loadu_si256((const __m256i *)w3[b].qs), y, da * _cvtsh_ss(w3[b].d), acc3);
-    }
-    out[0] = horizontal_sum(acc0);
-    out[1] = horizontal_sum(acc1);
-    out[2] = horizontal_sum(acc2);
-    out[3] = horizontal_sum(acc3);
-}
-
-AVX2_TARGET static void dot4_q5_0_avx2(size_t blocks, const uint8_t *row, size_t row_bytes, const block_q8_0 *a, float out[4]) {
-    const block_q5_0 *w0 = (const block_q5_0 *)row, *w1 = (const block_q5_0 *)(row + row_bytes);
-    const block_q5_0 *w2 = (const block_q5_0 *)(row + 2 * row_bytes), *w3 = (const block_q5_0 *)(row + 3 * row_bytes);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
-    for (size_t b = 0; b < blocks; b++) {
-        __m256i y = _mm256_loadu_si256((const __m256i *)a[b].qs);
-        __m256i magnitude = _mm256_sign_epi8(y, y);
-        float da = _cvtsh_ss(a[b].d);
-        acc0 = block_products(magnitude, y, levels_q5_0(w0 + b), da * _cvtsh_ss(w0[b].d), acc0);
-        acc1 = block_products(magnitude, y, levels_q5_0(w1 + b), da * _cvtsh_ss(w1[b].d), acc1);
-        acc2 = block_products(magnitude, y, levels_q5_0(w2 + b), da * _cvtsh_ss(w2[b].d), acc2);
-        acc3 = block_products(magnitude, y, levels_q5_0(w3 + b), da * _cvtsh_ss(w3[b].d), acc3);
-    }
-    out[0] = horizontal_sum(acc0);
-    out[1] = horizontal_sum(acc1);
-    out[2] = horizontal_sum(acc2);
-    out[3] = horizontal_sum(acc3);
-}
-
-// Q4_K with Q8_32 activations: each sub-block's integer products (8 lanes) are scaled in
-// binary32 by da · d · scale and accumulated; the minimums are summed apart.
-AVX2_TARGET static inline __m256 q4_K_sub_block(__m256i levels, const block_q8_32 *y, float scale, __m256 acc) {
-    __m256i products = _mm256_madd_epi16(_mm256_maddubs_epi16(levels, _mm256_loadu_si256((const __m256i *)y->qs)),
-                                         _mm256_set1_epi16(1));
-    return _mm256_fmadd_ps(_mm256_set1_ps(y->d * scale), _mm256_cvtepi32_ps(products), acc);
-}
-
 // The scales and minimums of a Q4_K block's eight sub-blocks, in binary32.
 static inline void q4_K_scales(const block_q4_K *w, float d, float dmin, float scales[8], float minimums[8]) {
     for (int j = 0; j < 8; j++) {
@@ -415,23 +371,6 @@ static inline void q4_K_scales(const block_q4_K *w, float d, float dmin, float s
         scales[j] = d * scale;
         minimums[j] = dmin * minimum;
     }
-}
-
-AVX2_TARGET static float dot_q4_K_avx2(size_t blocks, const block_q4_K *w, const block_q8_32 *a) {
-    const __m256i nibble = _mm256_set1_epi8(0x0F);
-    __m256 acc = _mm256_setzero_ps();
-    float minimums = 0;
-    for (size_t b = 0; b < blocks; b++, a += 8) {
-        float scales[8], mins[8];
-        q4_K_scales(w + b, _cvtsh_ss(w[b].d), _cvtsh_ss(w[b].dmin), scales, mins);
-        for (int j = 0; j < QK_K / 64; j++) {
-            __m256i packed = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * j));
-            acc = q4_K_sub_block(_mm256_and_si256(packed, nibble), a + 2 * j, scales[2 * j], acc);
-            acc = q4_K_sub_block(_mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble), a + 2 * j + 1, scales[2 * j + 1], acc);
-        }
-        for (int j = 0; j < 8; j++) minimums += mins[j] * a[j].sum;
-    }
-    return horizontal_sum(acc) - minimums;
 }
 
 // The 256 levels of a Q6_K block plus 32 (0…63), as eight runs of 32 in value order, and the
@@ -457,51 +396,88 @@ AVX2_TARGET static inline void q6_K_unpack(const block_q6_K *w, __m256i v[8], __
     }
 }
 
-// One run of 32: Σ scale · (v − 32) · y in 8 lanes, scaled by da · d and accumulated.
-AVX2_TARGET static inline __m256 q6_K_run(__m256i v, __m256i scale16, const block_q8_32 *y, float d, __m256 acc) {
-    __m256i q = _mm256_loadu_si256((const __m256i *)y->qs);
-    // (v − 32) · y = v · y − 32 · y, each as int16 pairs (2 · 63 · 127 fits).
-    __m256i pairs = _mm256_sub_epi16(_mm256_maddubs_epi16(v, q), _mm256_maddubs_epi16(_mm256_set1_epi8(32), q));
-    __m256 products = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, scale16));
-    return _mm256_fmadd_ps(_mm256_set1_ps(y->d * d), products, acc);
-}
+// MARK: - Tiles of rows × tokens (AVX2, and AVX-512 VNNI where the CPU has it)
 
-AVX2_TARGET static float dot_q6_K_avx2(size_t blocks, const block_q6_K *w, const block_q8_32 *a) {
-    __m256 acc = _mm256_setzero_ps();
-    for (size_t b = 0; b < blocks; b++, a += 8) {
-        __m256i v[8], scale16[8];
-        q6_K_unpack(w + b, v, scale16);
-        float d = _cvtsh_ss(w[b].d);
-        for (int r = 0; r < 8; r++) acc = q6_K_run(v[r], scale16[r], a + r, d, acc);
-    }
-    return horizontal_sum(acc);
-}
+// A prompt block's tile: 2 rows × 4 tokens (8 accumulators, within AVX2's 16 registers).
+enum { TILE_ROWS = 2, TILE_TOKENS = 4 };
 
-// MARK: - One weight row with four tokens (AVX2, and AVX-512 VNNI where the CPU has it)
-
-#define T4_TARGET AVX2_TARGET
-#define T4_NAME(name) name##_avx2
-#define T4_SUM4(u, s) _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1))
+#define TILE_TARGET AVX2_TARGET
+#define TILE_NAME(name) name##_avx2
+#define TILE_SUM4(u, s) _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1))
 // (v − 32) · q = v · q − 32 · q as int16 pairs (2 · 63 · 127 fits), times the scales.
-#define T4_Q6(v, q, s) _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16((v), (q)), \
-                                         _mm256_maddubs_epi16(_mm256_set1_epi8(32), (q))), (s))
-#include "quantized_tokens4.h"
-#undef T4_TARGET
-#undef T4_NAME
-#undef T4_SUM4
-#undef T4_Q6
+#define TILE_Q6_BIAS(q) _mm256_maddubs_epi16(_mm256_set1_epi8(32), (q))
+#define TILE_Q6(v, q, bias, s) _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16((v), (q)), (bias)), (s))
+#include "quantized_tiles.h"
+#undef TILE_TARGET
+#undef TILE_NAME
+#undef TILE_SUM4
+#undef TILE_Q6_BIAS
+#undef TILE_Q6
 
 #define VNNI_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
-#define T4_TARGET VNNI_TARGET
-#define T4_NAME(name) name##_vnni
-#define T4_SUM4(u, s) _mm256_dpbusd_epi32(_mm256_setzero_si256(), (u), (s))
-#define T4_Q6(v, q, s) _mm256_mullo_epi32(_mm256_sub_epi32(T4_SUM4((v), (q)), T4_SUM4(_mm256_set1_epi8(32), (q))), \
-                                          _mm256_srai_epi32((s), 16))
-#include "quantized_tokens4.h"
-#undef T4_TARGET
-#undef T4_NAME
-#undef T4_SUM4
-#undef T4_Q6
+#define TILE_TARGET VNNI_TARGET
+#define TILE_NAME(name) name##_vnni
+#define TILE_SUM4(u, s) _mm256_dpbusd_epi32(_mm256_setzero_si256(), (u), (s))
+// The bias is −Σ 32 · q per lane, the dot product's starting value: v · q − 32 · q per lane.
+#define TILE_Q6_BIAS(q) _mm256_sub_epi32(_mm256_setzero_si256(), TILE_SUM4(_mm256_set1_epi8(32), (q)))
+#define TILE_Q6(v, q, bias, s) _mm256_mullo_epi32(_mm256_dpbusd_epi32((bias), (v), (q)), _mm256_srai_epi32((s), 16))
+#include "quantized_tiles.h"
+#undef TILE_TARGET
+#undef TILE_NAME
+#undef TILE_SUM4
+#undef TILE_Q6_BIAS
+#undef TILE_Q6
+
+// The matrix × vector kernels (generation) are the same bodies with one token: one row, or
+// four rows sharing each activation block (the 32-value formats).
+#define VECTOR_SHAPES(format, block_type, activation_type)                                                 \
+    AVX2_TARGET static float dot_##format##_avx2(size_t blocks, const block_type *w, const activation_type *a) { \
+        float out;                                                                                         \
+        token_rows token = { (const uint8_t *)a, 0 };                                                      \
+        tile_##format##_avx2(blocks, (const uint8_t *)w, 0, token, &out, 0, 1, 1);                         \
+        return out;                                                                                        \
+    }
+VECTOR_SHAPES(q8_0, block_q8_0, block_q8_0a)
+VECTOR_SHAPES(q5_0, block_q5_0, block_q8_0a)
+VECTOR_SHAPES(q4_K, block_q4_K, block_q8_32)
+VECTOR_SHAPES(q6_K, block_q6_K, block_q8_32)
+#undef VECTOR_SHAPES
+
+AVX2_TARGET static void dot4_q8_0_avx2(size_t blocks, const uint8_t *row, size_t row_bytes, const block_q8_0a *a, float out[4]) {
+    token_rows token = { (const uint8_t *)a, 0 };
+    tile_q8_0_avx2(blocks, row, row_bytes, token, out, 0, 4, 1);
+}
+
+AVX2_TARGET static void dot4_q5_0_avx2(size_t blocks, const uint8_t *row, size_t row_bytes, const block_q8_0a *a, float out[4]) {
+    token_rows token = { (const uint8_t *)a, 0 };
+    tile_q5_0_avx2(blocks, row, row_bytes, token, out, 0, 4, 1);
+}
+
+// Q5_0 rows widened to Q8_0 blocks (the same binary16 scale; the levels −16…15 as bytes), for
+// a prompt block: its tiles then meet each weight block as Q8_0's do, and each block is
+// unpacked once per token tile instead of once per four tokens. The integer sums and the
+// scales are the Q5_0 kernels', so are the results.
+AVX2_TARGET static void widen_q5_0(size_t blocks, const uint8_t *rows, size_t row_bytes, size_t count, block_q8_0 *out) {
+    for (size_t r = 0; r < count; r++) {
+        const block_q5_0 *w = (const block_q5_0 *)(rows + r * row_bytes);
+        for (size_t b = 0; b < blocks; b++, out++) {
+            out->d = w[b].d;
+            _mm256_storeu_si256((__m256i *)out->qs, levels_q5_0(w + b));
+        }
+    }
+}
+
+// Q4_K rows with their scales and minimums widened to binary32 once per row group and token
+// tile, instead of once per block and four tokens: the values q4_K_scales gives.
+static void widen_q4_K(size_t blocks, const uint8_t *rows, size_t row_bytes, size_t count, block_q4_Kw *out) {
+    for (size_t r = 0; r < count; r++) {
+        const block_q4_K *w = (const block_q4_K *)(rows + r * row_bytes);
+        for (size_t b = 0; b < blocks; b++, out++) {
+            q4_K_scales(w + b, half_to_float(w[b].d), half_to_float(w[b].dmin), out->scales, out->mins);
+            memcpy(out->qs, w[b].qs, sizeof out->qs);
+        }
+    }
+}
 
 // AVX-512 VNNI on 256-bit registers (vpdpbusd with AVX-512VL).
 static bool cpu_has_avx512_vnni(void) {
@@ -663,6 +639,33 @@ AVX2_TARGET static float dot_q6_K_f32_avx2(size_t blocks, const block_q6_K *w, c
 
 // MARK: - Entry points
 
+bool weights_quantize_activations(int weight_type, const float *x, size_t k, void *out, int kernel) {
+    bool fast = false;
+#ifdef WEIGHTS_X86
+    fast = kernel != WEIGHTS_KERNEL_PORTABLE && cpu_has_avx2_fma();
+#endif
+    (void)kernel;
+    switch (weight_type) {
+    case WEIGHTS_GGML_Q8_0:
+    case WEIGHTS_GGML_Q5_0:
+        if (k % QK8_0) return false;
+#ifdef WEIGHTS_X86
+        if (fast) { quantize_q8_0_avx2(x, k, out); return true; }
+#endif
+        quantize_q8_0_portable(x, k, out);
+        return true;
+    case WEIGHTS_GGML_Q4_K:
+    case WEIGHTS_GGML_Q6_K:
+        if (k % QK_K) return false;
+#ifdef WEIGHTS_X86
+        if (fast) { quantize_q8_32_avx2(x, k, out); return true; }
+#endif
+        quantize_q8_32_portable(x, k, out);
+        return true;
+    default: return false;
+    }
+}
+
 bool weights_quantized_dot_accelerated(void) {
 #ifdef WEIGHTS_X86
     return cpu_has_avx2_fma();
@@ -740,31 +743,51 @@ static rows4_dot select_dot4(int weight_type, bool exact, int kernel) {
 #endif
 }
 
-// One weight row with four tokens' activations, or NULL where a type has no such form.
-typedef void (*tokens4_dot)(size_t blocks, const void *row, token_rows activations, float out[4]);
+// A prompt block's tiles: TILE_ROWS rows (`tile`) or one row (`row`) × TILE_TOKENS tokens,
+// out[t * out_stride + r]. `widen`, where set, rewrites a group of rows in another format
+// whose tiles (`wide_tile`, `wide_row`) then take them: `wide_block` bytes a block.
+typedef void (*tile_dot)(size_t blocks, const uint8_t *row, size_t row_bytes, token_rows activations,
+                         float *out, size_t out_stride);
+typedef void (*widen_rows)(size_t blocks, const uint8_t *rows, size_t row_bytes, size_t count, void *out);
+typedef struct {
+    tile_dot tile, row;
+    widen_rows widen;
+    tile_dot wide_tile, wide_row;
+    size_t wide_block;
+} tile_dots;
 
-static tokens4_dot select_tokens4(int weight_type, bool exact, int kernel) {
+static tile_dots select_tiles(int weight_type, bool exact, int kernel) {
+    tile_dots none = { NULL, NULL, NULL, NULL, NULL, 0 };
 #ifdef WEIGHTS_X86
-    if (exact || kernel == WEIGHTS_KERNEL_PORTABLE || !cpu_has_avx2_fma()) return NULL;
-    if (kernel == WEIGHTS_KERNEL_BEST && cpu_has_avx512_vnni()) {
-        switch (weight_type) {
-        case WEIGHTS_GGML_Q8_0: return (tokens4_dot)dot_q8_0_tokens4_vnni;
-        case WEIGHTS_GGML_Q5_0: return (tokens4_dot)dot_q5_0_tokens4_vnni;
-        case WEIGHTS_GGML_Q4_K: return (tokens4_dot)dot_q4_K_tokens4_vnni;
-        case WEIGHTS_GGML_Q6_K: return (tokens4_dot)dot_q6_K_tokens4_vnni;
-        default: return NULL;
-        }
-    }
+    if (exact || kernel == WEIGHTS_KERNEL_PORTABLE || !cpu_has_avx2_fma()) return none;
+    bool vnni = kernel == WEIGHTS_KERNEL_BEST && cpu_has_avx512_vnni();
+#define TILES(format, isa) (tile_dots){ format##_tile_##isa, format##_row_##isa, NULL, NULL, NULL, 0 }
+#define FOR_ISA(format) (vnni ? TILES(format, vnni) : TILES(format, avx2))
+    tile_dots tiles = none;
     switch (weight_type) {
-    case WEIGHTS_GGML_Q8_0: return (tokens4_dot)dot_q8_0_tokens4_avx2;
-    case WEIGHTS_GGML_Q5_0: return (tokens4_dot)dot_q5_0_tokens4_avx2;
-    case WEIGHTS_GGML_Q4_K: return (tokens4_dot)dot_q4_K_tokens4_avx2;
-    case WEIGHTS_GGML_Q6_K: return (tokens4_dot)dot_q6_K_tokens4_avx2;
-    default: return NULL;
+    case WEIGHTS_GGML_Q8_0: return FOR_ISA(q8_0);
+    case WEIGHTS_GGML_Q5_0:
+        tiles = FOR_ISA(q5_0);
+        tiles.widen = (widen_rows)widen_q5_0;
+        tiles.wide_tile = vnni ? q8_0_tile_vnni : q8_0_tile_avx2;
+        tiles.wide_row = vnni ? q8_0_row_vnni : q8_0_row_avx2;
+        tiles.wide_block = sizeof(block_q8_0);
+        return tiles;
+    case WEIGHTS_GGML_Q4_K:
+        tiles = FOR_ISA(q4_K);
+        tiles.widen = (widen_rows)widen_q4_K;
+        tiles.wide_tile = vnni ? q4_Kw_tile_vnni : q4_Kw_tile_avx2;
+        tiles.wide_row = vnni ? q4_Kw_row_vnni : q4_Kw_row_avx2;
+        tiles.wide_block = sizeof(block_q4_Kw);
+        return tiles;
+    case WEIGHTS_GGML_Q6_K: return FOR_ISA(q6_K);
+    default: return none;
     }
+#undef TILES
+#undef FOR_ISA
 #else
     (void)weight_type; (void)exact; (void)kernel;
-    return NULL;
+    return (tile_dots){ NULL, NULL, NULL, NULL, NULL, 0 };
 #endif
 }
 
@@ -809,7 +832,9 @@ bool weights_quantized_matvec_f32(int weight_type, const void *weights, size_t r
 
 // Matrix times matrix: every weight row meets a tile of activation rows while it is in the L1
 // cache, so the weights come from memory once per tile instead of once per token. A tile of
-// 64 rows of activations (at most 150 KB for 2,048 values) stays in the L2 cache.
+// 64 rows of activations (at most 150 KB for 2,048 values) stays in the L2 cache. Within it,
+// a group of rows meets the tokens TILE_ROWS × TILE_TOKENS at a time (the rows left over one
+// by one, the tokens left over through the matrix × vector kernels: the same bits either way).
 enum { TOKEN_TILE = 64 };
 
 static bool matmul(int weight_type, bool exact, const void *weights, size_t row_bytes, size_t rows, size_t k,
@@ -820,24 +845,45 @@ static bool matmul(int weight_type, bool exact, const void *weights, size_t row_
     row_dot dot = select_dot(weight_type, exact, kernel);
     if (!dot) return false;
     rows4_dot dot4 = select_dot4(weight_type, exact, kernel);
-    tokens4_dot dot_tokens4 = select_tokens4(weight_type, exact, kernel);
+    tile_dots tiles = select_tiles(weight_type, exact, kernel);
     const uint8_t *a = activations;
-    // Rows in groups of 16 (a few KB of weights, held in L1 while the tile's tokens pass).
-    enum { ROW_GROUP = 16 };
+    // Rows in groups of 16 (a few KB of weights, held in L1 while the tile's tokens pass); a
+    // format that is widened first takes as many rows as its buffer holds (an even number, at
+    // least two, or it is not widened).
+    // The buffer is on the stack: 32 KB, within any thread's stack here.
+    enum { ROW_GROUP = 16, WIDE_BYTES = 32768 };
+    size_t group_rows = ROW_GROUP;
+    _Alignas(32) uint8_t wide[WIDE_BYTES];
+    if (tiles.widen) {
+        size_t fit = WIDE_BYTES / (blocks * tiles.wide_block) / TILE_ROWS * TILE_ROWS;
+        if (fit >= TILE_ROWS) group_rows = fit < ROW_GROUP ? fit : ROW_GROUP;
+        else tiles.widen = NULL;
+    }
     for (size_t t0 = 0; t0 < n; t0 += TOKEN_TILE) {
         size_t t1 = t0 + TOKEN_TILE < n ? t0 + TOKEN_TILE : n;
-        for (size_t r = 0; r < rows; r += ROW_GROUP) {
-            size_t count = rows - r < ROW_GROUP ? rows - r : ROW_GROUP;
+        for (size_t r = 0; r < rows; r += group_rows) {
+            size_t count = rows - r < group_rows ? rows - r : group_rows;
             const uint8_t *group = (const uint8_t *)weights + r * row_bytes;
             size_t t = t0;
-            if (dot_tokens4) {
-                for (; t + 4 <= t1; t += 4) {
+            if (tiles.tile && t + TILE_TOKENS <= t1) {
+                const uint8_t *tile_rows = group;
+                size_t tile_row_bytes = row_bytes;
+                tile_dot tile = tiles.tile, one_row = tiles.row;
+                if (tiles.widen) {
+                    tiles.widen(blocks, group, row_bytes, count, wide);
+                    tile_rows = wide;
+                    tile_row_bytes = blocks * tiles.wide_block;
+                    tile = tiles.wide_tile;
+                    one_row = tiles.wide_row;
+                }
+                for (; t + TILE_TOKENS <= t1; t += TILE_TOKENS) {
                     token_rows tokens = { a + t * activation_stride, activation_stride };
-                    for (size_t i = 0; i < count; i++) {
-                        float four[4];
-                        dot_tokens4(blocks, group + i * row_bytes, tokens, four);
-                        for (size_t j = 0; j < 4; j++) out[(t + j) * out_stride + r + i] = four[j];
+                    float *target = out + t * out_stride + r;
+                    size_t i = 0;
+                    for (; i + TILE_ROWS <= count; i += TILE_ROWS) {
+                        tile(blocks, tile_rows + i * tile_row_bytes, tile_row_bytes, tokens, target + i, out_stride);
                     }
+                    for (; i < count; i++) one_row(blocks, tile_rows + i * tile_row_bytes, tile_row_bytes, tokens, target + i, out_stride);
                 }
             }
             for (; t < t1; t++) {

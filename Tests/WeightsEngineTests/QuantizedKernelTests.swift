@@ -39,13 +39,14 @@ import WeightsEngine
         return bytes
     }
 
-    static func quantized(_ x: [Float], type: Int32, tokens: Int, k: Int) -> (bytes: [UInt8], stride: Int) {
+    static func quantized(_ x: [Float], type: Int32, tokens: Int, k: Int,
+                          kernel: Int32 = Int32(WEIGHTS_KERNEL_BEST)) -> (bytes: [UInt8], stride: Int) {
         let stride = weights_quantized_activation_size(type, k)
         var bytes = [UInt8](repeating: 0, count: tokens * stride)
         unsafe bytes.withUnsafeMutableBytes { out in
             unsafe x.withUnsafeBufferPointer { x in
                 for t in 0..<tokens {
-                    _ = unsafe weights_quantize_activations(type, x.baseAddress! + t * k, k, out.baseAddress! + t * stride)
+                    _ = unsafe weights_quantize_activations(type, x.baseAddress! + t * k, k, out.baseAddress! + t * stride, kernel)
                 }
             }
         }
@@ -84,13 +85,18 @@ import WeightsEngine
         return out
     }
 
-    @Test(arguments: formats.indices)
-    func everyPathMatchesThePortableOne(format: Int) {
+    /// Shapes of a product (weight rows, tokens) that reach every tile the prompt kernels cut
+    /// it into: 2-row × 4-token tiles with a row left over (37, 3 rows), a single row (1),
+    /// tokens left over after the fours (6, 9) or fewer than four (3), one matrix × vector
+    /// (1 token), and more than one 64-token tile (67 tokens: 64 + 3).
+    static let shapes: [(rows: Int, tokens: Int)] = [(37, 6), (1, 4), (2, 9), (3, 3), (16, 1), (5, 67)]
+
+    @Test(arguments: formats.indices, shapes.indices)
+    func everyPathMatchesThePortableOne(format: Int, shape: Int) {
         let (type, name, scales) = Self.formats[format]
-        var random = Random(state: UInt64(format) + 1)
-        // 37 rows: the four-row kernels and the rows left over; 6 tokens: the four-token
-        // kernels and the tokens left over; 1,024 values.
-        let rows = 37, k = 1024, tokens = 6
+        let (rows, tokens) = Self.shapes[shape]
+        var random = Random(state: UInt64(format * 16 + shape) + 1)
+        let k = 1024
         let w = Self.weights(type: type, scales: scales, rows: rows, k: k, random: &random)
         let x = (0..<tokens * k).map { _ in random.unit() * 4 }
         let a = Self.quantized(x, type: type, tokens: tokens, k: k)
@@ -100,14 +106,66 @@ import WeightsEngine
             // The integer sums are equal; only the order of the binary32 additions differs.
             let scale = portable.map(abs).max()!
             let worst = zip(fast, portable).map { abs($0 - $1) }.max()!
-            #expect(worst <= 1e-5 * scale, "\(name), kernel \(kernel): worst difference \(worst) of \(scale)")
+            #expect(worst <= 1e-5 * scale, "\(name), \(rows) × \(tokens), kernel \(kernel): worst difference \(worst) of \(scale)")
             // The matrix-matrix product is the matrix-vector one for each token, bit for bit
-            // (the four-token kernels sum as the one-token ones do).
+            // (every tile shape sums as one row and one token do).
             for t in 0..<tokens {
                 let single = Self.matvec(w, type: type, rows: rows, k: k, a.bytes[t * a.stride..<(t + 1) * a.stride], kernel: kernel)
-                #expect(single == Array(fast[t * rows..<(t + 1) * rows]), "\(name), token \(t)")
+                #expect(single == Array(fast[t * rows..<(t + 1) * rows]), "\(name), \(rows) × \(tokens), token \(t)")
             }
         }
+    }
+
+    /// Q5_0 rows (to Q8_0 blocks) and Q4_K rows (their scales and minimums to binary32) are
+    /// rewritten for a prompt block, as many rows at a time as a 32 KB buffer holds: Q5_0 16
+    /// rows of 1,024 values, 6 of 4,096, none of 16,384 (one row does not fit: the tiles take
+    /// the rows as they are); Q4_K 16 of 1,024, 2 of 16,384, none of 65,536. Every case gives
+    /// the bits token by token gives.
+    static let widened: [(type: Int32, scales: [Int], k: Int)] = [
+        (Int32(WEIGHTS_GGML_Q5_0), [0], 1024), (Int32(WEIGHTS_GGML_Q5_0), [0], 4096), (Int32(WEIGHTS_GGML_Q5_0), [0], 16384),
+        (Int32(WEIGHTS_GGML_Q4_K), [0, 2], 1024), (Int32(WEIGHTS_GGML_Q4_K), [0, 2], 16384), (Int32(WEIGHTS_GGML_Q4_K), [0, 2], 65536),
+    ]
+
+    @Test(arguments: widened.indices)
+    func widenedRowsGiveTheSameBits(index: Int) {
+        let (type, scales, k) = Self.widened[index]
+        var random = Random(state: UInt64(k) + UInt64(type))
+        let rows = 19, tokens = 5
+        let w = Self.weights(type: type, scales: scales, rows: rows, k: k, random: &random)
+        let x = (0..<tokens * k).map { _ in random.unit() * 4 }
+        let a = Self.quantized(x, type: type, tokens: tokens, k: k)
+        let portable = Self.matmul(w, type: type, rows: rows, k: k, a, tokens: tokens, kernel: Int32(WEIGHTS_KERNEL_PORTABLE))
+        for kernel in [Int32(WEIGHTS_KERNEL_BEST), Int32(WEIGHTS_QUANTIZED_KERNEL_AVX2)] {
+            let fast = Self.matmul(w, type: type, rows: rows, k: k, a, tokens: tokens, kernel: kernel)
+            let scale = portable.map(abs).max()!
+            #expect(zip(fast, portable).allSatisfy { abs($0 - $1) <= 1e-5 * scale }, "type \(type), k \(k), kernel \(kernel)")
+            for t in 0..<tokens {
+                let single = Self.matvec(w, type: type, rows: rows, k: k, a.bytes[t * a.stride..<(t + 1) * a.stride], kernel: kernel)
+                #expect(single == Array(fast[t * rows..<(t + 1) * rows]), "type \(type), k \(k), kernel \(kernel), token \(t)")
+            }
+        }
+    }
+
+    /// Activations quantized with AVX2 are the portable loop's bytes: scales, levels rounded
+    /// half away from zero (values that land on exact halves included) and block sums.
+    @Test(arguments: [Int32(WEIGHTS_GGML_Q8_0), Int32(WEIGHTS_GGML_Q4_K)])
+    func quantizedActivationsMatchThePortableOnes(type: Int32) {
+        var random = Random(state: UInt64(type))
+        let k = 1024
+        // Random values of several magnitudes, zero blocks, and blocks whose largest value is
+        // 127 so that the scale is 1 and the halves stay halves.
+        var x = (0..<k).map { i -> Float in
+            switch i / 256 {
+            case 0: return random.unit() * 4
+            case 1: return i % 32 == 0 ? 127 : Float(Int(random.next() % 255) - 127) / 2
+            case 2: return i % 64 < 32 ? 0 : random.unit() * 1e-30
+            default: return random.unit() * Float(1 << (random.next() % 20))
+            }
+        }
+        x[700] = -x[700]
+        let portable = Self.quantized(x, type: type, tokens: 1, k: k, kernel: Int32(WEIGHTS_KERNEL_PORTABLE))
+        let fast = Self.quantized(x, type: type, tokens: 1, k: k)
+        #expect(fast.bytes == portable.bytes)
     }
 
     @Test(arguments: formats.indices)

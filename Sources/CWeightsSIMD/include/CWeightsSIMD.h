@@ -104,13 +104,15 @@ bool weights_ggml_dequantize(int type, const void *src, size_t blocks, float *ou
 size_t weights_quantized_block_elements(int weight_type);
 /// Bytes per block of `weight_type`, or 0.
 size_t weights_quantized_block_bytes(int weight_type);
-/// Bytes of the activations quantized for `weight_type` from `k` floats: Q8_0 blocks for the
-/// 32-value formats, Q8_K blocks for the K formats. 0 for an unknown type.
+/// Bytes of the activations quantized for `weight_type` from `k` floats: 36 per 32 values for
+/// the 32-value formats (Q8_0 levels, the binary16-rounded scale as binary32), 40 per 32 for
+/// the K formats (levels, binary32 scale and the block's scaled sum). 0 for an unknown type.
 size_t weights_quantized_activation_size(int weight_type, size_t k);
 /// Quantizes `k` floats to the activation blocks `weight_type` pairs with, into `out`
 /// (weights_quantized_activation_size bytes). False when `k` is not a whole number of blocks
-/// or the type is unknown.
-bool weights_quantize_activations(int weight_type, const float *x, size_t k, void *out);
+/// or the type is unknown. `kernel`: WEIGHTS_KERNEL_BEST (AVX2 where the CPU has it) or
+/// WEIGHTS_KERNEL_PORTABLE; both give the same bytes.
+bool weights_quantize_activations(int weight_type, const float *x, size_t k, void *out, int kernel);
 /// A kernel choice for the quantized products beside WEIGHTS_KERNEL_*: the AVX2 forms even
 /// on a CPU with AVX-512 (portable on one without AVX2), so tests can run every path.
 #define WEIGHTS_QUANTIZED_KERNEL_AVX2 2

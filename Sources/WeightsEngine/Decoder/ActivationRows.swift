@@ -3,8 +3,9 @@ import CWeightsSIMD
 /// The input of a matrix product for `count` tokens: `count` rows of `columns` floats, and
 /// their 8-bit blocks, made on first use and kept until the floats change.
 ///
-/// Quantizing happens once per input vector and block format (Q8_0 blocks for Q8_0 and Q5_0
-/// weights, Q8_32 blocks, with a binary32 scale and the block's sum, for the K formats), not
+/// Quantizing happens once per input vector and block format (Q8_0 levels and scale, the
+/// scale held in binary32, for Q8_0 and Q5_0 weights; Q8_32 blocks, with a binary32 scale and
+/// the block's sum, for the K formats), not
 /// once per weight row: the query, key and value products share the quantized copies of
 /// their input, and the gate and up products theirs.
 ///
@@ -47,7 +48,7 @@ package struct ActivationRows: Sendable {
                 for row in 0..<rows {
                     // In bounds: `values` holds rows × columns floats, `bytes` rows × stride.
                     _ = unsafe weights_quantize_activations(weightType, x.baseAddress! + row * columns, columns,
-                                                            out.baseAddress! + row * stride)
+                                                            out.baseAddress! + row * stride, Int32(WEIGHTS_KERNEL_BEST))
                 }
             }
         }

@@ -61,8 +61,9 @@ package struct QuantizedMatrix: @unchecked Sendable {
         let quantized: (bytes: [UInt8], stride: Int)? =
             kernelType.map { precision == .quantizedActivations ? x.blocks(for: $0) : nil } ?? nil
         let values = x.values
-        // Row ranges a multiple of 16 long, four per thread, so that a thread the scheduler
-        // runs late leaves its share to the others.
+        // Row ranges a multiple of 16 long (whole row groups of the kernels' 2-row × 4-token
+        // tiles), four per thread, so that a thread the scheduler runs late leaves its share
+        // to the others.
         let threads = pool?.threads ?? 1
         let parts = threads == 1 ? 1 : max(1, min(4 * threads, rows / 32))
         let chunk = (rows / parts + 15) / 16 * 16

@@ -1,0 +1,219 @@
+// A tile of R weight rows × T tokens' activations: each weight block is loaded and unpacked
+// (and its scale converted) once for the T tokens, each activation block loaded once for the R
+// rows, and the R · T accumulators are independent chains that hide the multiply-adds'
+// latency. One body per weight format, instantiated for the tile shapes the products use
+// (R ≤ 4, T ≤ 4, both compile-time constants, so the loops unroll and the accumulators are
+// registers, a few of them spilled on AVX2's sixteen). Q5_0 and Q4_K rows for a prompt block
+// come rewritten (quantized_dot.c: Q8_0 blocks, block_q4_Kw) and meet the Q8_0 and widened
+// Q4_K bodies.
+//
+// Included by quantized_dot.c once per instruction set, with
+//   TILE_TARGET       the functions' target attribute,
+//   TILE_NAME(name)   the name with the instruction set's suffix,
+//   TILE_SUM4(u, s)   eight int32 lanes, each the sum of four consecutive products of unsigned
+//                     bytes u and signed bytes s (AVX2: two multiply-adds; VNNI: one dot product),
+//   TILE_Q6_BIAS(q)   the part of Q6_K's products that depends on the activations q alone (the
+//                     levels are stored plus 32): 32 · q, in the form TILE_Q6 takes it,
+//   TILE_Q6(v, q, b, s)  Q6_K's levels v (0…63) less 32, times q, each int32 lane times its
+//                     16-value group's scale (s holds it twice per lane, as int16); b from
+//                     TILE_Q6_BIAS(q).
+//
+// The invariant every shape keeps: each (row, token) result sums the same integers, lane by
+// lane (exact: no product here reaches the AVX2 form's int16 saturation, at most
+// 2 · 128 · 127), multiplies them by the same binary32 scale (weight scale · activation scale,
+// one rounding), accumulates them in the same order with one fused multiply-add per block or
+// sub-block, and ends with the same horizontal sum (and, for Q4_K, the same running sum of the
+// minimums). So every shape, on either instruction set, gives the bits one row and one token
+// give: a prompt in blocks gives what it gives token by token.
+
+#define TILE_BODY TILE_TARGET static inline __attribute__((always_inline))
+#define ROW(r, type) ((const type *)(row + (r) * row_bytes))
+#define TOKEN(t, type) ((const type *)(a.base + (t) * a.stride))
+#define EACH_ROW _Pragma("unroll") for (int r = 0; r < R; r++)
+#define EACH_TOKEN _Pragma("unroll") for (int t = 0; t < T; t++)
+
+// acc + scale · Σ u · v over a block, with v's signs moved to the signs of `sign_of`
+// (|x| · sign(y, x) = x · y, so that the unsigned-by-signed multiply-add takes two signed operands).
+TILE_BODY __m256 TILE_NAME(signed_products)(__m256i u, __m256i v, __m256i sign_of, __m256 scale, __m256 acc) {
+    __m256i sums = TILE_SUM4(u, _mm256_sign_epi8(v, sign_of));
+    return _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc);
+}
+
+TILE_BODY void TILE_NAME(store)(const __m256 acc[4][4], float *out, size_t out_stride, const int R, const int T) {
+    EACH_TOKEN EACH_ROW out[t * out_stride + r] = horizontal_sum(acc[r][t]);
+}
+
+// Q8_0 and Q5_0: 32 levels and a binary16 scale per block; activations in Q8_0a blocks.
+// The unsigned operand takes one side's magnitudes: the weights' for Q8_0 (whose levels may be
+// −128, which only the unsigned operand can hold; activations never are), and for Q5_0 the
+// side shared by more products (one abs per block of it).
+TILE_BODY void TILE_NAME(tile_q8_0)(size_t blocks, const uint8_t *row, size_t row_bytes, token_rows a,
+                                    float *out, size_t out_stride, const int R, const int T) {
+    __m256 acc[4][4];
+    EACH_ROW EACH_TOKEN acc[r][t] = _mm256_setzero_ps();
+    for (size_t b = 0; b < blocks; b++) {
+        __m256i y[4];
+        float da[4];
+        EACH_TOKEN {
+            const block_q8_0a *block = TOKEN(t, block_q8_0a) + b;
+            y[t] = _mm256_loadu_si256((const __m256i *)block->qs);
+            da[t] = block->d;
+        }
+        EACH_ROW {
+            const block_q8_0 *w = ROW(r, block_q8_0) + b;
+            __m256i x = _mm256_loadu_si256((const __m256i *)w->qs);
+            __m256i magnitude = _mm256_sign_epi8(x, x);
+            float dw = _cvtsh_ss(w->d);
+            EACH_TOKEN acc[r][t] = TILE_NAME(signed_products)(magnitude, y[t], x, _mm256_set1_ps(dw * da[t]), acc[r][t]);
+        }
+    }
+    TILE_NAME(store)(acc, out, out_stride, R, T);
+}
+
+TILE_BODY void TILE_NAME(tile_q5_0)(size_t blocks, const uint8_t *row, size_t row_bytes, token_rows a,
+                                    float *out, size_t out_stride, const int R, const int T) {
+    __m256 acc[4][4];
+    EACH_ROW EACH_TOKEN acc[r][t] = _mm256_setzero_ps();
+    for (size_t b = 0; b < blocks; b++) {
+        __m256i y[4], y_magnitude[4];
+        __m256 da[4];
+        EACH_TOKEN {
+            const block_q8_0a *block = TOKEN(t, block_q8_0a) + b;
+            y[t] = _mm256_loadu_si256((const __m256i *)block->qs);
+            if (R > T) y_magnitude[t] = _mm256_sign_epi8(y[t], y[t]);
+            da[t] = _mm256_set1_ps(block->d);
+        }
+        EACH_ROW {
+            const block_q5_0 *w = ROW(r, block_q5_0) + b;
+            __m256i x = levels_q5_0(w);
+            __m256 dw = _mm256_set1_ps(_cvtsh_ss(w->d));
+            if (R > T) {
+                EACH_TOKEN acc[r][t] = TILE_NAME(signed_products)(y_magnitude[t], x, y[t], _mm256_mul_ps(dw, da[t]), acc[r][t]);
+            } else {
+                __m256i magnitude = _mm256_sign_epi8(x, x);
+                EACH_TOKEN acc[r][t] = TILE_NAME(signed_products)(magnitude, y[t], x, _mm256_mul_ps(dw, da[t]), acc[r][t]);
+            }
+        }
+    }
+    TILE_NAME(store)(acc, out, out_stride, R, T);
+}
+
+// Q4_K: sub-block j (32 levels 0…15, scale d · scale_j, minimum dmin · min_j) meets the
+// token's activation block j. Per sub-block acc += (da · scale_j) · Σ q · aq; the minimums'
+// part, Σ_j (dmin · min_j) · (da · Σ aq), is a running binary32 sum of its own, subtracted at
+// the end. `widened`: the rows are block_q4_Kw, their scales and minimums already in binary32
+// (the values q4_K_scales gives here).
+TILE_BODY void TILE_NAME(tile_q4_K_rows)(size_t blocks, const uint8_t *row, size_t row_bytes, token_rows a,
+                                         float *out, size_t out_stride, const int R, const int T, const bool widened) {
+    const __m256i nibble = _mm256_set1_epi8(0x0F);
+    __m256 acc[4][4];
+    float minimums[4][4];
+    EACH_ROW EACH_TOKEN { acc[r][t] = _mm256_setzero_ps(); minimums[r][t] = 0; }
+    for (size_t b = 0; b < blocks; b++) {
+        float own_scales[4][8], own_mins[4][8];
+        const float *scales[4], *mins[4];
+        const uint8_t *qs[4];
+        EACH_ROW {
+            if (widened) {
+                const block_q4_Kw *w = ROW(r, block_q4_Kw) + b;
+                scales[r] = w->scales;
+                mins[r] = w->mins;
+                qs[r] = w->qs;
+            } else {
+                const block_q4_K *w = ROW(r, block_q4_K) + b;
+                q4_K_scales(w, _cvtsh_ss(w->d), _cvtsh_ss(w->dmin), own_scales[r], own_mins[r]);
+                scales[r] = own_scales[r];
+                mins[r] = own_mins[r];
+                qs[r] = w->qs;
+            }
+        }
+        for (int j = 0; j < QK_K / 64; j++) {  // sub-blocks 2j (low nibbles) and 2j + 1 (high)
+            __m256i low[4], high[4];
+            EACH_ROW {
+                __m256i packed = _mm256_loadu_si256((const __m256i *)(qs[r] + 32 * j));
+                low[r] = _mm256_and_si256(packed, nibble);
+                high[r] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble);
+            }
+            EACH_TOKEN {
+                const block_q8_32 *y = TOKEN(t, block_q8_32) + 8 * b + 2 * j;
+                __m256i y0 = _mm256_loadu_si256((const __m256i *)y[0].qs);
+                __m256i y1 = _mm256_loadu_si256((const __m256i *)y[1].qs);
+                __m256 d0 = _mm256_set1_ps(y[0].d), d1 = _mm256_set1_ps(y[1].d);
+                EACH_ROW {
+                    __m256 scale0 = _mm256_mul_ps(d0, _mm256_set1_ps(scales[r][2 * j]));
+                    __m256 scale1 = _mm256_mul_ps(d1, _mm256_set1_ps(scales[r][2 * j + 1]));
+                    acc[r][t] = _mm256_fmadd_ps(scale0, _mm256_cvtepi32_ps(TILE_SUM4(low[r], y0)), acc[r][t]);
+                    acc[r][t] = _mm256_fmadd_ps(scale1, _mm256_cvtepi32_ps(TILE_SUM4(high[r], y1)), acc[r][t]);
+                }
+            }
+        }
+        EACH_ROW EACH_TOKEN {
+            const block_q8_32 *y = TOKEN(t, block_q8_32) + 8 * b;
+            for (int j = 0; j < 8; j++) minimums[r][t] = fmaf(mins[r][j], y[j].sum, minimums[r][t]);
+        }
+    }
+    EACH_TOKEN EACH_ROW out[t * out_stride + r] = horizontal_sum(acc[r][t]) - minimums[r][t];
+}
+
+TILE_BODY void TILE_NAME(tile_q4_K)(size_t blocks, const uint8_t *row, size_t row_bytes, token_rows a,
+                                    float *out, size_t out_stride, const int R, const int T) {
+    TILE_NAME(tile_q4_K_rows)(blocks, row, row_bytes, a, out, out_stride, R, T, false);
+}
+
+TILE_BODY void TILE_NAME(tile_q4_Kw)(size_t blocks, const uint8_t *row, size_t row_bytes, token_rows a,
+                                     float *out, size_t out_stride, const int R, const int T) {
+    TILE_NAME(tile_q4_K_rows)(blocks, row, row_bytes, a, out, out_stride, R, T, true);
+}
+
+// Q6_K: run c (32 levels, two 16-value groups with their int8 scales) meets the token's
+// activation block c; acc += (da · d) · Σ scale · (v − 32) · aq per run.
+TILE_BODY void TILE_NAME(tile_q6_K)(size_t blocks, const uint8_t *row, size_t row_bytes, token_rows a,
+                                    float *out, size_t out_stride, const int R, const int T) {
+    __m256 acc[4][4];
+    EACH_ROW EACH_TOKEN acc[r][t] = _mm256_setzero_ps();
+    for (size_t b = 0; b < blocks; b++) {
+        __m256i v[4][8], scale16[4][8];
+        __m256 d[4];
+        EACH_ROW {
+            const block_q6_K *w = ROW(r, block_q6_K) + b;
+            q6_K_unpack(w, v[r], scale16[r]);
+            d[r] = _mm256_set1_ps(_cvtsh_ss(w->d));
+        }
+        for (int c = 0; c < 8; c++) {
+            EACH_TOKEN {
+                const block_q8_32 *y = TOKEN(t, block_q8_32) + 8 * b + c;
+                __m256i q = _mm256_loadu_si256((const __m256i *)y->qs);
+                __m256i bias = TILE_Q6_BIAS(q);
+                __m256 dy = _mm256_set1_ps(y->d);
+                EACH_ROW {
+                    __m256i sums = TILE_Q6(v[r][c], q, bias, scale16[r][c]);
+                    acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dy, d[r]), _mm256_cvtepi32_ps(sums), acc[r][t]);
+                }
+            }
+        }
+    }
+    TILE_NAME(store)(acc, out, out_stride, R, T);
+}
+
+// The shapes: R × T tiles for a prompt block, 1 × T for the rows left over.
+#define TILE_SHAPES(format, block_type)                                                                        \
+    TILE_TARGET static void TILE_NAME(format##_tile)(size_t blocks, const uint8_t *row, size_t row_bytes,       \
+                                                      token_rows a, float *out, size_t out_stride) {           \
+        TILE_NAME(tile_##format)(blocks, row, row_bytes, a, out, out_stride, TILE_ROWS, TILE_TOKENS);          \
+    }                                                                                                          \
+    TILE_TARGET static void TILE_NAME(format##_row)(size_t blocks, const uint8_t *row, size_t row_bytes,        \
+                                                     token_rows a, float *out, size_t out_stride) {            \
+        TILE_NAME(tile_##format)(blocks, row, row_bytes, a, out, out_stride, 1, TILE_TOKENS);                  \
+    }
+TILE_SHAPES(q8_0, block_q8_0)
+TILE_SHAPES(q5_0, block_q5_0)
+TILE_SHAPES(q4_K, block_q4_K)
+TILE_SHAPES(q6_K, block_q6_K)
+TILE_SHAPES(q4_Kw, block_q4_Kw)
+#undef TILE_SHAPES
+
+#undef TILE_BODY
+#undef ROW
+#undef TOKEN
+#undef EACH_ROW
+#undef EACH_TOKEN
