@@ -12,16 +12,37 @@
 /// under _GNU_SOURCE.
 int weights_start_writeback(int fd, int64_t offset, int64_t length);
 
-// MARK: Mappings of files that shrink (mapping_guard.c)
+/// Allocates the blocks of the first `length` bytes of `fd` and extends the file to cover them
+/// (Linux's fallocate(2), mode 0), so that writes there, through a mapping too, cannot run out
+/// of space. Returns 0, or -1 with errno set: EOPNOTSUPP where the filesystem or system can't
+/// allocate ahead (the caller writes without reserving), ENOSPC or EDQUOT when the space is
+/// not there.
+int weights_reserve_blocks(int fd, int64_t length);
+
+/// Faults in the pages of a writable mapping for writing, in one call instead of one fault per
+/// page (madvise MADV_POPULATE_WRITE, Linux 5.14 and later). Returns 0, or -1 with errno set:
+/// EINVAL where the system has no such advice (nothing was done, and the pages fault in as
+/// they are written), EFAULT or ENOMEM when a page can't be provided.
+int weights_populate_write(void *address, size_t length);
+
+// MARK: Mappings of files that shrink, and writable mappings of outputs (mapping_guard.c)
 
 /// Installs the SIGBUS handler that turns a read past the end of a registered mapping (its
-/// file was truncated) into zeros and a recorded fault. Idempotent. Returns 0, or -1 with
-/// errno set.
+/// file was truncated) into zeros and a recorded fault, and a faulting write to a registered
+/// writable mapping into a write to anonymous memory and a recorded fault. Idempotent.
+/// Returns 0, or -1 with errno set.
 int weights_guard_install(void);
+/// Installs the same handler for writable mappings only: faults in read-only mappings keep
+/// their previous behaviour (the handler installed before, or the default action) unless
+/// weights_guard_install() is called too. Idempotent. Returns 0, or -1 with errno set.
+int weights_guard_install_for_writes(void);
 /// Registers a mapping; returns its slot, or -1 when the table (4096 slots) is full, in which
 /// case a fault in it takes the default action.
 int weights_guard_register(const void *base, size_t length);
-/// Whether a read of the mapping in `slot` has faulted since it was registered.
+/// Registers a shared writable mapping of an output file; returns its slot, or -1 when the
+/// table is full.
+int weights_guard_register_writable(void *base, size_t length);
+/// Whether an access to the mapping in `slot` has faulted since it was registered.
 int weights_guard_faulted(int slot);
 /// Forgets the mapping in `slot`; call it before unmapping.
 void weights_guard_unregister(int slot);

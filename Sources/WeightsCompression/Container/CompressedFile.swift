@@ -282,8 +282,10 @@ extension CompressedFile {
     /// Writes the original file (safetensors or GGUF), byte for byte, to `path`.
     ///
     /// Decompression, verification and writing overlap on ``threads`` threads: each thread
-    /// decompresses a chunk and writes it at its offset, and each tensor's SHA-256 runs over
-    /// its chunks in order beside the others (see `RestorePipeline`). The output is an
+    /// decompresses a chunk straight into its place in the output, mapped shared and writable
+    /// with its blocks reserved first (else, where the filesystem can't reserve them, into a
+    /// buffer that it then writes at its offset), and each tensor's SHA-256 runs over its
+    /// chunks in order beside the others (see `RestorePipeline`). The output is an
     /// `AtomicFile`: a damaged container leaves no output behind.
     ///
     /// - Parameters:
@@ -294,8 +296,25 @@ extension CompressedFile {
     ///     container itself is the durable copy.
     ///   - progress: called with the original bytes restored so far and in all, one call at a time.
     /// - Complexity: O(original size) over ``threads`` threads; memory O(`threads × chunkSize`).
-    /// - Throws: `corruptData` naming this container and the damaged tensor; `io` naming `path`.
+    /// - Throws: `corruptData` naming this container and the damaged tensor; `io` naming `path`
+    ///   (a full disk fails before any tensor is decompressed).
     public func decompress(to path: String, verifyDigests: Bool = true, syncToDisk: Bool = true, progress: Progress? = nil) throws {
+        try decompress(to: path, verifyDigests: verifyDigests, syncToDisk: syncToDisk, output: .automatic, progress: progress)
+    }
+
+    /// How ``decompress(to:verifyDigests:syncToDisk:progress:)`` writes its output: a seam for
+    /// tests, which run both ways and make the block reservation fail.
+    package enum RestoreOutput {
+        /// Through a mapping where the filesystem reserves the blocks, else positioned writes.
+        case automatic
+        /// Positioned writes (`pwrite`) only.
+        case positionedWrites
+        /// As `automatic`, with this function in place of `fallocate(2)` (0, or -1 and `errno`).
+        case reserving((Int32, Int64) -> Int32)
+    }
+
+    package func decompress(to path: String, verifyDigests: Bool, syncToDisk: Bool, output: RestoreOutput,
+                            progress: Progress? = nil) throws {
         var emptyHasher = SHA256Digest.Hasher()
         let empty = Hex.string(emptyHasher.finalize())
         if verifyDigests, let entry = compressedTensors.first(where: { $0.chunkCount == 0 && $0.sha256 != empty }) {
@@ -306,14 +325,47 @@ extension CompressedFile {
         var prefix = ByteWriter()
         if index.source == .safetensors { prefix.append(UInt64(index.headerBytes.count)) }
         prefix.bytes += index.headerBytes
-        unsafe try prefix.bytes.withUnsafeBytes { unsafe try out.write($0, at: 0) }
         let start = prefix.bytes.count, total = originalSize
-        let pipeline = RestorePipeline(file: self, out: out, verify: verifyDigests, threads: threads)
-        try WeightsError.tagging(file: self.path) {
-            try pipeline.run(threads: threads) { done in progress?(start + done, total) }
+        try restore(into: out, prefix: prefix.bytes, output: output, verify: verifyDigests) { done in
+            progress?(start + done, total)
         }
         try checkUnchanged()
         try out.commit()
+    }
+
+    /// Writes `prefix` and every tensor into `out`; the mapping, when there is one, is gone
+    /// when this returns, so that `out` can be committed.
+    private func restore(into out: AtomicFile, prefix: [UInt8], output: RestoreOutput, verify: Bool,
+                         progress: (Int) -> Void) throws {
+        // The index's checks place every tensor inside the original size; writes through the
+        // mapping rely on it, so it is checked again here, once, whatever the index's code does.
+        guard prefix.count <= originalSize,
+              compressedTensors.allSatisfy({ $0.fileOffset >= prefix.count && $0.fileOffset <= originalSize - $0.storedByteCount }) else {
+            throw WeightsError(.corruptData, "the index places a tensor outside the original \(originalSize) bytes", file: self.path)
+        }
+        let mapping: OutputMapping?
+        switch output {
+        case .automatic: mapping = try out.mapForWriting(count: originalSize)
+        case .positionedWrites: mapping = nil
+        case .reserving(let reserve): mapping = try out.mapForWriting(count: originalSize, reserve: reserve)
+        }
+        if let mapping {
+            // Safety: the prefix is the file's first bytes, inside the mapping (checked above).
+            unsafe mapping.bytes.copyBytes(from: prefix)
+        } else {
+            unsafe try prefix.withUnsafeBytes { unsafe try out.write($0, at: 0) }
+        }
+        let pipeline = RestorePipeline(file: self, out: out, mapping: mapping, prefixCount: prefix.count, verify: verify,
+                                       threads: threads)
+        do {
+            try WeightsError.tagging(file: self.path) { try pipeline.run(threads: threads, progress: progress) }
+        } catch {
+            // A write through the mapping that failed explains whatever else went wrong after
+            // it (a digest computed over the anonymous pages that replaced the file's).
+            try mapping?.checkWrites()
+            throw error
+        }
+        try mapping?.checkWrites()
     }
 
     /// The raw byte range, within its tensor, of chunk `chunk` of `entry`.

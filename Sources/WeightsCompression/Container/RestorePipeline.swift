@@ -6,16 +6,19 @@ import WeightsPlatform
 /// Restores a container's tensor bytes into a file, with decompression, verification and
 /// writing overlapped on every thread.
 ///
-/// Each thread takes the next chunk, decompresses it into a buffer of a small pool and writes
-/// it at its place in the file (`pwrite`). Chunks go in order within each tensor, with the
+/// Each thread takes the next chunk and decompresses it straight into its place in the file,
+/// mapped shared and writable (see `OutputMapping`), then hashes it from there; where the file
+/// can't be mapped, into a buffer of a small pool that it then writes at its place
+/// (`pwrite`). Chunks go in order within each tensor, with the
 /// tensors interleaved in proportion to their sizes. A tensor's SHA-256 is sequential,
 /// so it runs over the tensor's chunks in order, by whichever thread finds the next one ready
 /// while no other thread hashes that tensor: small tensors hash side by side, and a large
 /// tensor hashes on one thread while the others decompress its later chunks. A thread always
 /// prefers hashing work, which frees buffers, to starting a new chunk.
 ///
-/// Memory: the pool, a few chunks per thread, whatever the file's size.
-@safe  // Safety: owns the pool and the hashers its pointers address (allocated at init, freed at deinit); each slot is used by one thread at a time, handed over under the lock.
+/// Memory: the pool (when writing with `pwrite`), a few chunks per thread, whatever the file's
+/// size.
+@safe  // Safety: owns the pool and the hashers its pointers address (allocated at init, freed at deinit); each slot, and each chunk's range of the mapping, is used by one thread at a time, handed over under the lock.
 final class RestorePipeline: @unchecked Sendable {
     /// One chunk to restore: its tensor's position and its position in the tensor.
     private struct Job {
@@ -26,7 +29,8 @@ final class RestorePipeline: @unchecked Sendable {
     /// What the threads share, under ``state``'s lock.
     private struct State {
         var nextJob = 0
-        /// Pool slots not holding a chunk.
+        /// Pool slots not holding a chunk. With a mapping there is no pool: the slots then only
+        /// bound the chunks decompressed ahead of their hash, which should still be in cache.
         var free: [Int]
         /// Per tensor: the next chunk its hash needs, whether a thread is hashing it, and its
         /// chunks decompressed but not yet hashed (chunk → slot).
@@ -39,6 +43,9 @@ final class RestorePipeline: @unchecked Sendable {
         var finished = 0
         /// Original bytes fully done.
         var bytesDone = 0
+        /// When syncing through a mapping: per ``OutputMapping/writebackBlock`` of the file, its
+        /// bytes not yet written. A block is sent to the disk when the last of them is.
+        var unwritten: [Int] = []
         var failure: (any Error)?
     }
 
@@ -52,6 +59,7 @@ final class RestorePipeline: @unchecked Sendable {
 
     private let file: CompressedFile
     private let out: AtomicFile
+    private let mapping: OutputMapping?
     private let verify: Bool
     private let jobs: [Job]
     private let chunkSize: Int
@@ -60,10 +68,13 @@ final class RestorePipeline: @unchecked Sendable {
     private let state: LockedValue<State>
 
     /// Prepares to restore every tensor of `file` into `out`, each at its offset in the
-    /// original file, on up to `threads` threads.
-    init(file: CompressedFile, out: AtomicFile, verify: Bool, threads: Int) {
+    /// original file, on up to `threads` threads: through `mapping`, a mapping of `out`, when
+    /// given, else with positioned writes.
+    /// `prefixCount`: the bytes before the first tensor, already written.
+    init(file: CompressedFile, out: AtomicFile, mapping: OutputMapping?, prefixCount: Int, verify: Bool, threads: Int) {
         self.file = file
         self.out = out
+        self.mapping = mapping
         self.verify = verify
         chunkSize = file.chunkSize
         var jobs: [Job] = []
@@ -83,12 +94,38 @@ final class RestorePipeline: @unchecked Sendable {
         self.jobs = jobs
         // Enough buffers that a thread rarely waits for one while another hashes a long tensor.
         let slots = max(1, min(jobs.count, threads * 4))
-        unsafe pool = .allocate(byteCount: slots * file.chunkSize, alignment: 64)
+        unsafe pool = .allocate(byteCount: mapping == nil ? slots * file.chunkSize : 0, alignment: 64)
         let count = file.compressedTensors.count
         unsafe hashers = .allocate(capacity: max(count, 1))
         unsafe hashers.initialize(repeating: SHA256Digest.Hasher())
-        state = LockedValue(State(free: Array((0..<slots).reversed()), nextToHash: Array(repeating: 0, count: count),
-                            hashing: Array(repeating: false, count: count), ready: Array(repeating: [:], count: count)))
+        var initial = State(free: Array((0..<slots).reversed()), nextToHash: Array(repeating: 0, count: count),
+                            hashing: Array(repeating: false, count: count), ready: Array(repeating: [:], count: count))
+        if let mapping, mapping.syncs {
+            let block = OutputMapping.writebackBlock, size = file.originalSize
+            initial.unwritten = (0..<(size + block - 1) / block).map { min(block, size - $0 * block) }
+            // The prefix's blocks wait for the tensors after them; one of prefix alone (a header
+            // over 2 MiB) is left to the final fsync.
+            _ = Self.markWritten(0..<prefixCount, in: &initial.unwritten)
+        }
+        state = LockedValue(initial)
+    }
+
+    /// Counts `range` of the file as written; returns the blocks it completed, as a range of
+    /// the file, or `nil`. They are consecutive: the blocks strictly inside `range` complete
+    /// with it, so only its first and last can be left incomplete.
+    private static func markWritten(_ range: Range<Int>, in unwritten: inout [Int]) -> Range<Int>? {
+        guard !unwritten.isEmpty, !range.isEmpty else { return nil }
+        let block = OutputMapping.writebackBlock
+        var completed: Range<Int>?
+        for index in range.lowerBound / block...(range.upperBound - 1) / block {
+            let overlap = min(range.upperBound, (index + 1) * block) - max(range.lowerBound, index * block)
+            unwritten[index] -= overlap
+            if unwritten[index] == 0 {
+                let blockRange = index * block..<(index + 1) * block
+                completed = completed.map { $0.lowerBound..<blockRange.upperBound } ?? blockRange
+            }
+        }
+        return completed
     }
 
     deinit {
@@ -123,19 +160,35 @@ final class RestorePipeline: @unchecked Sendable {
             case .decode(let job, let slot):
                 let entry = file.compressedTensors[job.tensor]
                 let range = file.chunkRange(job.chunk, of: entry)
-                let buffer = unsafe UnsafeMutableRawBufferPointer(rebasing: pool[slot * chunkSize..<slot * chunkSize + range.count])
+                let place = entry.fileOffset + range.lowerBound..<entry.fileOffset + range.upperBound
+                let buffer = unsafe bytes(place, slot: slot)
+                mapping?.prepare(place)
                 unsafe try file.decode(entry, chunk: job.chunk, into: buffer, using: decompressor)
-                unsafe try out.write(UnsafeRawBufferPointer(buffer), at: entry.fileOffset + range.lowerBound)
-                decoded(job, slot: slot, bytes: range.count, progress: progress)
+                if mapping == nil { unsafe try out.write(UnsafeRawBufferPointer(buffer), at: place.lowerBound) }
+                if let blocks = decoded(job, place: place, slot: slot, bytes: range.count, progress: progress) {
+                    mapping?.startWriteback(blocks)
+                }
             case .hash(let tensor, let chunk, let slot):
                 let entry = file.compressedTensors[tensor]
-                let count = file.chunkRange(chunk, of: entry).count
+                let range = file.chunkRange(chunk, of: entry)
+                let count = range.count
+                let buffer = unsafe bytes(entry.fileOffset + range.lowerBound..<entry.fileOffset + range.upperBound, slot: slot)
                 // This thread alone holds the tensor's hasher until it hands the tensor back.
-                unsafe hashers[tensor].update(UnsafeRawBufferPointer(rebasing: pool[slot * chunkSize..<slot * chunkSize + count]))
+                unsafe hashers[tensor].update(UnsafeRawBufferPointer(buffer))
                 if chunk + 1 == entry.chunkCount { try checkDigest(tensor) }
                 hashed(tensor, slot: slot, bytes: count, progress: progress)
             }
         }
+    }
+
+    /// Where the chunk at `place` in the file goes: its place in the mapping, or pool slot `slot`.
+    private func bytes(_ place: Range<Int>, slot: Int) -> UnsafeMutableRawBufferPointer {
+        if let mapping {
+            // Safety: `place` lies inside the mapping, which is the whole file; the caller holds
+            // the chunk (decompressing or hashing it) alone, handed over under the lock.
+            return unsafe UnsafeMutableRawBufferPointer(rebasing: mapping.bytes[place])
+        }
+        return unsafe UnsafeMutableRawBufferPointer(rebasing: pool[slot * chunkSize..<slot * chunkSize + place.count])
     }
 
     private func next() -> Step {
@@ -154,15 +207,19 @@ final class RestorePipeline: @unchecked Sendable {
         }
     }
 
-    private func decoded(_ job: Job, slot: Int, bytes: Int, progress: (Int) -> Void) {
+    /// Records a chunk decompressed (and written); returns the stretch of the file it completed
+    /// for writeback, if any.
+    private func decoded(_ job: Job, place: Range<Int>, slot: Int, bytes: Int, progress: (Int) -> Void) -> Range<Int>? {
         state.withLock { state in
+            let completed = Self.markWritten(place, in: &state.unwritten)
             guard verify else {
                 state.free.append(slot)
                 finish(&state, bytes: bytes, progress: progress)
-                return
+                return completed
             }
             state.ready[job.tensor][job.chunk] = slot
             if job.chunk == state.nextToHash[job.tensor], !state.hashing[job.tensor] { state.hashable.append(job.tensor) }
+            return completed
         }
     }
 

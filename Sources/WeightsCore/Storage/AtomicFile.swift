@@ -89,6 +89,28 @@ public final class AtomicFile {
         if result == ENOSPC { throw WeightsError(.io, "no space left for \(count) bytes", file: path) }
     }
 
+    /// Sizes the file to `count` bytes with its blocks allocated, and maps it shared and
+    /// writable, for writers that place every byte themselves (see ``OutputMapping``).
+    ///
+    /// Returns `nil` where the filesystem or system can't allocate blocks ahead, or refuses the
+    /// mapping: the file is then unchanged, or sized with its blocks reserved, and the caller
+    /// writes with ``write(_:at:)`` instead. Nothing may have been written yet.
+    ///
+    /// - Parameter reserve: allocates the blocks (`weights_reserve_blocks`: Linux's
+    ///   `fallocate(2)`); returns 0, or -1 with `errno` set. A parameter so that tests can make
+    ///   it fail.
+    /// - Throws: `io` naming the destination when the space is not there (`ENOSPC`, `EDQUOT`)
+    ///   or the reservation fails otherwise: a full disk fails here, before any data is written.
+    package func mapForWriting(count: Int, reserve: (Int32, Int64) -> Int32 = { weights_reserve_blocks($0, $1) }) throws -> OutputMapping? {
+        precondition(bytesWritten == 0 && buffer.isEmpty, "mapForWriting(count:) on a file already written")
+        guard count > 0 else { return nil }
+        if reserve(fd, Int64(count)) != 0 {
+            if errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL { return nil }
+            throw WeightsError.system("cannot reserve \(count) bytes", file: path)
+        }
+        return OutputMapping(fd: fd, count: count, path: path, syncToDisk: syncToDisk)
+    }
+
     /// Appends `bytes`.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         bytesWritten += bytes.count
