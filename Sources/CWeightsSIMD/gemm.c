@@ -2,8 +2,9 @@
 //
 // Why our own: OpenBLAS picks its kernels once, when it loads, and an environment that sets
 // OPENBLAS_CORETYPE=Haswell keeps it on AVX2 even on an AVX-512 CPU, half the speed. This one
-// checks the CPU itself. It also reads the weights (B) in their stored precision, F16 or INT8,
-// and converts them while packing, so no widened copy of the whole matrix is ever made.
+// checks the CPU itself. It also reads the weights (B) in their stored precision (F16, INT8,
+// or the hub's INT4, INT8 and FP8 layouts with their scales) and converts them while packing,
+// so no widened copy of the whole matrix is ever made.
 //
 // The structure is the usual one for a cache-blocked GEMM:
 //
@@ -34,11 +35,75 @@
 #define WEIGHTS_X86 1
 #endif
 
+// --- Quantized formats ------------------------------------------------------------------
+
+static inline int is_scaled_format(int format) {
+    return format == WEIGHTS_GEMM_PACKED4 || format == WEIGHTS_GEMM_PACKED8 || format == WEIGHTS_GEMM_F8E4M3;
+}
+
+// float8_e4m3fn to binary32, exactly: the 7 bits below the sign, moved to the top of a
+// binary32 exponent and fraction, give the value times 2^-120 for normal and subnormal inputs
+// alike (a subnormal FP8 becomes a subnormal binary32), and the multiplication by 2^120 is
+// exact. 0x7F and 0xFF are NaN; the format has no infinity.
+static inline float e4m3_to_f32(uint8_t byte) {
+    uint32_t magnitude = byte & 0x7F, bits = ((uint32_t)(byte & 0x80) << 24) | (magnitude << 20);
+    if (magnitude == 0x7F) bits = ((uint32_t)(byte & 0x80) << 24) | 0x7FC00000u;
+    float value;
+    memcpy(&value, &bits, sizeof value);
+    return magnitude == 0x7F ? value : value * 0x1p120f;
+}
+
+// Entries [from, from + count) of row `row` of a B in a scaled format, as floats: q × scale,
+// rounded to the scale's product format.
+static void b_row_scaled(const void *b, size_t ldb, int format, const weights_gemm_scales *q,
+                         size_t row, size_t from, size_t count, float *out) {
+    const float *scales = q->scales + ((q->first_row + row) / q->group_rows) * q->scales_per_row;
+    const uint8_t *bytes = b;
+    for (size_t p = 0; p < count; p++) {
+        size_t column = from + p;
+        int level;
+        float value;
+        switch (format) {
+        case WEIGHTS_GEMM_PACKED4:
+            // Two entries to a byte, the first in the low nibble (ldb is even).
+            level = (int)((bytes[(row * ldb + column) / 2] >> (4 * (column & 1))) & 0xF) - 8;
+            value = (float)level;
+            break;
+        case WEIGHTS_GEMM_PACKED8:
+            level = (int)bytes[row * ldb + column] - 128;
+            value = (float)level;
+            break;
+        default:
+            value = e4m3_to_f32(bytes[row * ldb + column]);
+        }
+        out[p] = value * scales[column / q->group_columns];
+    }
+    // One rounding of the product to the scale's format (it is exact in binary32: q has at most
+    // 4 significant bits, a binary16 or bfloat16 scale at most 11).
+    if (q->product == WEIGHTS_GEMM_F16 || q->product == WEIGHTS_GEMM_BF16) {
+        uint16_t halves[256];
+        for (size_t p = 0; p < count; p += 256) {
+            size_t chunk = count - p < 256 ? count - p : 256;
+            if (q->product == WEIGHTS_GEMM_F16) {
+                weights_f32_to_f16(out + p, halves, chunk, WEIGHTS_KERNEL_PORTABLE);
+                weights_f16_to_f32(halves, out + p, chunk, WEIGHTS_KERNEL_PORTABLE);
+            } else {
+                weights_f32_to_bf16(out + p, halves, chunk, WEIGHTS_KERNEL_PORTABLE);
+                weights_bf16_to_f32(halves, out + p, chunk, WEIGHTS_KERNEL_PORTABLE);
+            }
+        }
+    }
+}
+
 // --- Portable ---------------------------------------------------------------------------
 
 // B's row `row`, elements [from, from + count), as floats.
-static void b_row_floats(const void *b, size_t ldb, int format, const float *scales,
+static void b_row_floats(const void *b, size_t ldb, int format, const float *scales, const weights_gemm_scales *q,
                          size_t row, size_t from, size_t count, float *out) {
+    if (is_scaled_format(format)) {
+        b_row_scaled(b, ldb, format, q, row, from, count, out);
+        return;
+    }
     switch (format) {
     case WEIGHTS_GEMM_F16:
         weights_f16_to_f32((const uint16_t *)b + row * ldb + from, out, count, WEIGHTS_KERNEL_BEST);
@@ -57,7 +122,7 @@ static void b_row_floats(const void *b, size_t ldb, int format, const float *sca
 // allocation, so it is also the answer when a packing buffer cannot be had.
 static void sgemm_portable(size_t m, size_t n, size_t k, const float *a, size_t lda,
                            const void *b, size_t ldb, int format, const float *scales,
-                           float *c, size_t ldc) {
+                           const weights_gemm_scales *q, float *c, size_t ldc) {
     enum { CHUNK = 256 };
     float row[CHUNK];
     for (size_t j = 0; j < n; j++) {
@@ -66,7 +131,7 @@ static void sgemm_portable(size_t m, size_t n, size_t k, const float *a, size_t 
         }
         for (size_t from = 0; from < k; from += CHUNK) {
             size_t count = k - from < CHUNK ? k - from : CHUNK;
-            b_row_floats(b, ldb, format, scales, j, from, count, row);
+            b_row_floats(b, ldb, format, scales, q, j, from, count, row);
             for (size_t i = 0; i < m; i++) {
                 const float *x = a + i * lda + from;
                 float sum = from == 0 ? 0 : c[i * ldc + j];
@@ -125,9 +190,18 @@ AVX512_TARGET static inline void transpose16(__m512 rows[16]) {
     }
 }
 
-// The 16 consecutive elements of B's row `row` from `from`, as floats, zero outside `mask`.
+// The 16 consecutive elements of B's row `row` from `from`, as floats, zero outside `mask`
+// (`mask` covers the first elements: those inside the row).
 AVX512_TARGET static inline __m512 load_b(const void *b, size_t ldb, int format, const float *scales,
-                                          size_t row, size_t from, __mmask16 mask) {
+                                          const weights_gemm_scales *q, size_t row, size_t from, __mmask16 mask) {
+    if (is_scaled_format(format)) {
+        // Widened one entry at a time, by the same function as every other path, so that
+        // all give the same values; packing costs O(n × k), the product O(m × n × k).
+        float values[16];
+        size_t count = (size_t)__builtin_popcount(mask);
+        b_row_scaled(b, ldb, format, q, row, from, count, values);
+        return _mm512_maskz_loadu_ps(mask, values);
+    }
     switch (format) {
     case WEIGHTS_GEMM_F16:
         return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, (const uint16_t *)b + row * ldb + from));
@@ -140,8 +214,15 @@ AVX512_TARGET static inline __m512 load_b(const void *b, size_t ldb, int format,
     }
 }
 
-static inline size_t b_element_size(int format) {
-    return format == WEIGHTS_GEMM_F16 ? 2 : format == WEIGHTS_GEMM_INT8 ? 1 : 4;
+// The byte offset of element (row, p) of B.
+static inline size_t b_offset(int format, size_t ldb, size_t row, size_t p) {
+    size_t index = row * ldb + p;
+    switch (format) {
+    case WEIGHTS_GEMM_F16: return index * 2;
+    case WEIGHTS_GEMM_PACKED4: return index / 2;
+    case WEIGHTS_GEMM_INT8: case WEIGHTS_GEMM_PACKED8: case WEIGHTS_GEMM_F8E4M3: return index;
+    default: return index * 4;
+    }
 }
 
 // How far ahead in each row of B packing asks for data. The weights come from memory on every
@@ -152,9 +233,8 @@ static inline size_t b_element_size(int format) {
 // Asks for the first B_AHEAD bytes of rows [from, to) of B from depth p0: the start of the next
 // panel, fetched while the current one computes.
 AVX512_TARGET static void prefetch_b(const void *b, size_t ldb, int format, size_t from, size_t to, size_t p0) {
-    size_t size = b_element_size(format);
     for (size_t row = from; row < to; row++) {
-        const char *start = (const char *)b + (row * ldb + p0) * size;
+        const char *start = (const char *)b + b_offset(format, ldb, row, p0);
         for (size_t offset = 0; offset < B_AHEAD; offset += 64) _mm_prefetch(start + offset, _MM_HINT_T0);
     }
 }
@@ -162,8 +242,8 @@ AVX512_TARGET static void prefetch_b(const void *b, size_t ldb, int format, size
 // Packs rows [j0, j0 + rows) × depth [p0, p0 + kc) of B, rows <= NR, as a panel of kc × NR
 // floats: panel[p][jj] = B[j0 + jj][p0 + p], zero for jj >= rows.
 AVX512_TARGET static void pack_b(const void *b, size_t ldb, int format, const float *scales,
-                                 size_t j0, size_t rows, size_t p0, size_t kc, float *packed) {
-    size_t size = b_element_size(format);
+                                 const weights_gemm_scales *q, size_t j0, size_t rows, size_t p0, size_t kc,
+                                 float *packed) {
     for (size_t half = 0; half < NR; half += 16) {
         size_t count = half < rows ? min_size(16, rows - half) : 0;
         for (size_t p = 0; p < kc; p += 16) {
@@ -172,8 +252,8 @@ AVX512_TARGET static void pack_b(const void *b, size_t ldb, int format, const fl
             for (size_t r = 0; r < 16; r++) {
                 if (r < count) {
                     size_t row = j0 + half + r;
-                    _mm_prefetch((const char *)b + (row * ldb + p0 + p) * size + B_AHEAD, _MM_HINT_T0);
-                    block[r] = load_b(b, ldb, format, scales, row, p0 + p, lanes(depth));
+                    _mm_prefetch((const char *)b + b_offset(format, ldb, row, p0 + p) + B_AHEAD, _MM_HINT_T0);
+                    block[r] = load_b(b, ldb, format, scales, q, row, p0 + p, lanes(depth));
                 } else {
                     block[r] = _mm512_setzero_ps();
                 }
@@ -258,7 +338,7 @@ static float *packing_buffer(void) {
 
 AVX512_TARGET static void sgemm_avx512(size_t m, size_t n, size_t k, const float *a, size_t lda,
                                        const void *b, size_t ldb, int format, const float *scales,
-                                       float *c, size_t ldc, float *buffer) {
+                                       const weights_gemm_scales *q, float *c, size_t ldc, float *buffer) {
     float *packed_b = buffer, *packed_a = buffer + (size_t)NC * KC;
     // Equal KC blocks, so that k = KC + 1 does not run a 1-deep block.
     size_t k_blocks = (k + KC - 1) / KC;
@@ -276,7 +356,7 @@ AVX512_TARGET static void sgemm_avx512(size_t m, size_t n, size_t k, const float
                     // Each panel of B is packed just before its first use, while it is still
                     // in L1 and L2: the weights come from memory, and a whole packed block
                     // would be out of L2 again by the time the first tiles read it.
-                    if (ic == 0) pack_b(b, ldb, format, scales, jc + jr, min_size(NR, columns), pc, kc, packed_b + jr * kc);
+                    if (ic == 0) pack_b(b, ldb, format, scales, q, jc + jr, min_size(NR, columns), pc, kc, packed_b + jr * kc);
                     __mmask16 mask0 = lanes(columns), mask1 = columns > 16 ? lanes(columns - 16) : 0;
                     if (ic == 0 && jr + NR < nc) prefetch_b(b, ldb, format, jc + jr + NR, jc + min_size(jr + 2 * NR, nc), pc);
                     for (size_t ir = 0; ir < mc; ir += MR) {
@@ -309,9 +389,9 @@ bool weights_sgemm_accelerated(void) {
 #endif
 }
 
-void weights_sgemm_nt(size_t m, size_t n, size_t k, const float *a, size_t lda,
-                      const void *b, size_t ldb, int b_format, const float *b_scales,
-                      float *c, size_t ldc, int kernel) {
+static void sgemm_nt(size_t m, size_t n, size_t k, const float *a, size_t lda,
+                     const void *b, size_t ldb, int b_format, const float *b_scales,
+                     const weights_gemm_scales *q, float *c, size_t ldc, int kernel) {
     if (m == 0 || n == 0) return;
     if (k == 0) {
         for (size_t i = 0; i < m; i++) memset(c + i * ldc, 0, n * sizeof(float));
@@ -320,9 +400,26 @@ void weights_sgemm_nt(size_t m, size_t n, size_t k, const float *a, size_t lda,
 #ifdef WEIGHTS_X86
     float *buffer;
     if (kernel != WEIGHTS_KERNEL_PORTABLE && weights_sgemm_accelerated() && (buffer = packing_buffer())) {
-        sgemm_avx512(m, n, k, a, lda, b, ldb, b_format, b_scales, c, ldc, buffer);
+        sgemm_avx512(m, n, k, a, lda, b, ldb, b_format, b_scales, q, c, ldc, buffer);
         return;
     }
 #endif
-    sgemm_portable(m, n, k, a, lda, b, ldb, b_format, b_scales, c, ldc);
+    sgemm_portable(m, n, k, a, lda, b, ldb, b_format, b_scales, q, c, ldc);
+}
+
+void weights_sgemm_nt(size_t m, size_t n, size_t k, const float *a, size_t lda,
+                      const void *b, size_t ldb, int b_format, const float *b_scales,
+                      float *c, size_t ldc, int kernel) {
+    sgemm_nt(m, n, k, a, lda, b, ldb, b_format, b_scales, NULL, c, ldc, kernel);
+}
+
+void weights_sgemm_nt_scaled(size_t m, size_t n, size_t k, const float *a, size_t lda,
+                             const void *b, size_t ldb, int b_format, const weights_gemm_scales *scales,
+                             float *c, size_t ldc, int kernel) {
+    sgemm_nt(m, n, k, a, lda, b, ldb, b_format, NULL, scales, c, ldc, kernel);
+}
+
+void weights_gemm_widen(const void *b, size_t ldb, int b_format, const weights_gemm_scales *scales,
+                        size_t rows, size_t k, float *out) {
+    for (size_t row = 0; row < rows; row++) b_row_floats(b, ldb, b_format, NULL, scales, row, 0, k, out + row * k);
 }

@@ -93,8 +93,9 @@ import Testing
         #expect(unknown.status != 0 && unknown.standardError.contains("int4"))
     }
 
-    /// `--dtype` at load gives exactly what running the file `weights convert --dtype` wrote gives.
-    @Test(arguments: ["f16", "int8"])
+    /// `--dtype` at load gives exactly what running the file `weights convert --dtype` wrote gives
+    /// (INT4 and FP8: compressed-tensors checkpoints, run as stored).
+    @Test(arguments: ["f16", "int8", "int4", "f8_e4m3"])
     func dtypeAtLoadEqualsAConvertedFile(_ dtype: String) throws {
         try requireModel()
         let source = (modelPath() as NSString).deletingLastPathComponent

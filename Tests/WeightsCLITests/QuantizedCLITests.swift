@@ -31,6 +31,12 @@ import WeightsTestSupport
         let tensors = try #require(report["tensors"] as? [[String: Any]])
         #expect(tensors.count == 3)
         #expect(tensors.allSatisfy { ($0["cosine"] as? Double ?? 0) > 0.98 })
+        // Each weight is labelled with its scheme, beside the stored values' dtype.
+        let label = dtype == "int4" ? "int4 (group 128)" : "f8_e4m3 (per channel)"
+        #expect(tensors.allSatisfy { $0["scheme"] as? String == label && $0["dtype"] as? String == (dtype == "int4" ? "I32" : "F8_E4M3") })
+        let text = try runWeights(["convert", Self.input, directory + "/again.safetensors", "--dtype", dtype, "--report"])
+        let rows = text.standardOutput.split(separator: "\n").filter { $0.hasPrefix("model.layers.0.") }
+        #expect(rows.count == 3 && rows.allSatisfy { $0.contains(" \(label) ") && !$0.contains("I32") }, "\(text.standardOutput)")
 
         let table = try runWeights(["inspect", output])
         #expect(table.status == 0)
@@ -47,6 +53,40 @@ import WeightsTestSupport
         #expect(summaries.first?["weights"] as? Int == Self.weights)
         #expect(summaries.first?["stored_bytes"] as? Int == storedBytes)
         #expect(summaries.first?["bits_per_weight"] as? Double == bits)
+    }
+
+    /// A model directory converted to int4 or f8_e4m3 gets the quantization_config
+    /// compressed-tensors writes, in config.json beside the weights, the other keys kept;
+    /// dequantizing it again takes the entry out.
+    @Test(arguments: [("int4", "writer-config-int4.json"), ("f8_e4m3", "writer-config-fp8.json")])
+    func configurationFollowsTheWeights(dtype: String, reference: String) throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let model = directory + "/model", quantized = directory + "/quantized", plain = directory + "/plain"
+        for path in [model, quantized, plain] { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+        try FileManager.default.copyItem(atPath: Self.input, toPath: model + "/model.safetensors")
+        let config = #"{"architectures": ["LlamaForCausalLM"], "hidden_size": 64, "rms_norm_eps": 1e-06, "torch_dtype": "bfloat16"}"#
+        try Data(config.utf8).write(to: URL(fileURLWithPath: model + "/config.json"))
+
+        let convert = try runWeights(["convert", model, quantized + "/model.safetensors", "--dtype", dtype])
+        #expect(convert.status == 0, "\(convert.standardError)")
+        #expect(convert.standardError.contains("wrote quantization_config in \(quantized)/config.json"))
+        let written = try Self.object(String(decoding: try #require(FileManager.default.contents(atPath: quantized + "/config.json")), as: UTF8.self))
+        let expected = try Self.object(String(decoding: try #require(FileManager.default.contents(atPath: Self.directory + "/" + reference)), as: UTF8.self))
+        #expect((written["quantization_config"] as? NSDictionary) == (expected as NSDictionary))
+        var rest = written
+        rest["quantization_config"] = nil
+        #expect((rest as NSDictionary) == (try Self.object(config) as NSDictionary))
+        // The input's own config.json is left alone.
+        #expect(FileManager.default.contents(atPath: model + "/config.json") == Data(config.utf8))
+
+        let back = try runWeights(["convert", quantized, plain + "/model.safetensors", "--dtype", "f32"])
+        #expect(back.status == 0, "\(back.standardError)")
+        let restored = try Self.object(String(decoding: try #require(FileManager.default.contents(atPath: plain + "/config.json")), as: UTF8.self))
+        #expect((restored as NSDictionary) == (try Self.object(config) as NSDictionary))
+        // A file converted into a directory without a config.json writes none.
+        let lone = try runWeights(["convert", Self.input, directory + "/lone.safetensors", "--dtype", dtype])
+        #expect(lone.status == 0 && !FileManager.default.fileExists(atPath: directory + "/config.json"))
     }
 
     @Test func groupSizeIsAnInt4Option() throws {

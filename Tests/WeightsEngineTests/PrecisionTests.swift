@@ -75,6 +75,8 @@ struct TemporaryModel {
                 } else {
                     tensors.append(tensor)
                 }
+            case .int4, .f8E4M3:
+                throw WeightsError(.invalidArgument, "TemporaryModel writes F16 and INT8; QuantizedModel writes INT4 and FP8")
             }
         }
         let metadata = precision == .int8 ? [Int8Quantization.metadataKey: Int8Quantization.scheme] : nil

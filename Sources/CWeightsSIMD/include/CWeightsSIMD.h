@@ -73,6 +73,48 @@ void weights_sgemm_nt(size_t m, size_t n, size_t k, const float *a, size_t lda,
                       const void *b, size_t ldb, int b_format, const float *b_scales,
                       float *c, size_t ldc, int kernel);
 
+/// Formats of B that hold their scales in a weights_gemm_scales (weights_sgemm_nt_scaled),
+/// the layouts of the hub's quantized checkpoints: compressed-tensors pack-quantized integers
+/// of 4 or 8 bits, eight or four to a little-endian 32-bit word with the first entry in the
+/// low bits, each stored as q + 8 (q + 128), symmetric; and float8_e4m3fn bytes. A row of B
+/// is `ldb` entries long (for the packed forms a multiple of 8 or 4: the words of a row).
+#define WEIGHTS_GEMM_PACKED4 3
+#define WEIGHTS_GEMM_PACKED8 4
+#define WEIGHTS_GEMM_F8E4M3 5
+/// A format for weights_gemm_scales.product beside WEIGHTS_GEMM_F32 and WEIGHTS_GEMM_F16.
+#define WEIGHTS_GEMM_BF16 6
+
+/// The scales of a quantized B, one per `group_rows` × `group_columns` block of the whole
+/// matrix, row-major with `scales_per_row` to a row of blocks: entry (r, c) of the whole matrix
+/// is q × scales[(r / group_rows) × scales_per_row + c / group_columns], rounded once to
+/// `product` (WEIGHTS_GEMM_F32: not rounded; WEIGHTS_GEMM_F16 or WEIGHTS_GEMM_BF16, to
+/// nearest even), as compressed-tensors dequantizes in the scale's dtype. Per channel:
+/// group_rows 1 and group_columns the row's length; per group of g: group_rows 1,
+/// group_columns g; per tensor: both the whole matrix's. B's row 0 is row `first_row` of the
+/// whole matrix, so that a product may take a slice of rows.
+typedef struct weights_gemm_scales {
+    const float *scales;
+    size_t first_row;
+    size_t group_rows;
+    size_t group_columns;
+    size_t scales_per_row;
+    int product;
+} weights_gemm_scales;
+
+/// C = A · Bᵀ as weights_sgemm_nt, for B in WEIGHTS_GEMM_PACKED4, WEIGHTS_GEMM_PACKED8 or
+/// WEIGHTS_GEMM_F8E4M3 with `scales` (or any weights_sgemm_nt format, `scales` then ignored).
+/// B's entries are widened to binary32 exactly as weights_gemm_widen widens them, while they
+/// are packed: no widened copy of B is made.
+void weights_sgemm_nt_scaled(size_t m, size_t n, size_t k, const float *a, size_t lda,
+                             const void *b, size_t ldb, int b_format, const weights_gemm_scales *scales,
+                             float *c, size_t ldc, int kernel);
+
+/// Writes `rows` rows of `k` entries of a quantized B (formats and scales as for
+/// weights_sgemm_nt_scaled) as binary32 into `out`, row stride `k`: the values the product
+/// multiplies by.
+void weights_gemm_widen(const void *b, size_t ldb, int b_format, const weights_gemm_scales *scales,
+                        size_t rows, size_t k, float *out);
+
 
 /// GGUF block formats, by their ggml type ids: the decoder's quantized kernels take Q5_0,
 /// Q8_0, Q4_K and Q6_K; weights_ggml_dequantize takes all of these.

@@ -8,7 +8,9 @@ enum ConversionTable {
         let header = ["name", "from", "to", "max abs error", "rms error", "sqnr dB", "cosine", "overflows"]
         let rows = report.tensors.map { tensor -> [String] in
             let accuracy = tensor.accuracy
-            return [tensor.name, tensor.sourceDType.rawValue, tensor.dtype.rawValue,
+            // A compressed-tensors weight is named by its scheme: its stored dtype (I32 for
+            // packed INT4) says nothing of what it holds.
+            return [tensor.name, tensor.sourceDType.rawValue, tensor.scheme ?? tensor.dtype.rawValue,
                     accuracy.map { scientific($0.maxAbsoluteError) } ?? "-",
                     accuracy.map { scientific($0.rmsError) } ?? "-",
                     accuracy.map { fixed($0.sqnrDecibels, digits: 1) } ?? "-",

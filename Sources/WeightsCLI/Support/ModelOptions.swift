@@ -7,10 +7,10 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "The model directory (sentence-transformers layout).")
     var model: String?
 
-    @Option(help: "Convert the weights as they load: f32, f16 or int8, as `weights convert --dtype` writes them. A file already in F16 or INT8 runs as it is.",
+    @Option(help: "Convert the weights as they load: f32, f16, int8, int4 or f8_e4m3, as `weights convert --dtype` writes them (int4 and f8_e4m3: the linear layers; int4 is meant for large models). A file already in F16, INT8 or a compressed-tensors layout runs as it is.",
             transform: { text in
                 guard let precision = WeightPrecision(rawValue: text.lowercased()) else {
-                    throw ValidationError("unknown dtype '\(text)': expected f32, f16 or int8")
+                    throw ValidationError("unknown dtype '\(text)': expected f32, f16, int8, int4 or f8_e4m3")
                 }
                 return precision
             })

@@ -111,6 +111,10 @@ public struct TensorConversion: Sendable, Hashable {
     public var scaleTensor: String?
     /// The error of the written values against the source, when it was measured.
     public var accuracy: ConversionAccuracy?
+    /// For a weight written in one of compressed-tensors' layouts, its scheme
+    /// ("int4 (group 128)", "f8_e4m3 (per channel)"): ``dtype`` is then the stored values'
+    /// (I32 for INT4, eight entries to a word). `nil` for the other conversions.
+    public var scheme: String?
 }
 
 /// Every tensor a conversion changed, in the order they were written.
@@ -124,8 +128,8 @@ public struct ConversionReport: Sendable, Hashable {
     public var overflowCount: Int { tensors.reduce(0) { $0 + $1.overflowCount } }
 
     /// The report as one JSON object: `{"tensors": [{"name", "source_dtype", "dtype", "shape",
-    /// "overflow_count", "scale_tensor"?, "count", "max_abs_error", "rms_error", "sqnr_db",
-    /// "cosine"}]}`. JSON has no infinity, so an infinite or NaN figure is written as `null`
+    /// "overflow_count", "scheme"?, "scale_tensor"?, "count", "max_abs_error", "rms_error",
+    /// "sqnr_db", "cosine"}]}`. JSON has no infinity, so an infinite or NaN figure is written as `null`
     /// (an exact conversion has `"sqnr_db": null` and `"max_abs_error": 0`).
     public func json() -> String {
         let entries = tensors.map { tensor -> JSONValue in
@@ -136,6 +140,7 @@ public struct ConversionReport: Sendable, Hashable {
                 ("shape", .array(tensor.shape.map(JSONValue.int))),
                 ("overflow_count", .int(tensor.overflowCount)),
             ]
+            if let scheme = tensor.scheme { fields.append(("scheme", .string(scheme))) }
             if let scale = tensor.scaleTensor { fields.append(("scale_tensor", .string(scale))) }
             if let accuracy = tensor.accuracy {
                 fields += [

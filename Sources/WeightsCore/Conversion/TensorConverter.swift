@@ -293,6 +293,7 @@ extension TensorConverter {
             guard index == 0 else { return nil }  // reported with the values
             record.name = plan.source.name
             record.shape = plan.source.shape
+            record.scheme = scheme.description
             record.scaleTensor = quantized.parts[1].name
             if accuracy != nil {
                 let reference = try tensor.floats()

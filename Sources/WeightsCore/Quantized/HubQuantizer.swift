@@ -21,11 +21,19 @@
 /// produce, since they divide in `Float`.
 package enum HubQuantizer {
     /// A compressed-tensors weight scheme this writer produces.
-    package enum Scheme: Sendable, Hashable {
+    package enum Scheme: Sendable, Hashable, CustomStringConvertible {
         /// Symmetric INT4 with one scale per `groupSize` entries of a row.
         case int4(groupSize: Int)
         /// F8_E4M3 with one scale per row.
         case fp8PerChannel
+
+        /// "int4 (group 128)", "f8_e4m3 (per channel)": the label of `--report`.
+        package var description: String {
+            switch self {
+            case .int4(let groupSize): "int4 (group \(groupSize))"
+            case .fp8PerChannel: "f8_e4m3 (per channel)"
+            }
+        }
     }
 
     /// The quantized form of one weight, and its values as compressed-tensors' `decompress`

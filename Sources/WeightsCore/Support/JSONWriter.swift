@@ -42,6 +42,48 @@ extension JSONValue {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// The value as JSON text indented by `width` spaces a level, as Python's
+    /// `json.dumps(value, indent: width)` lays it out (transformers writes `config.json` so):
+    /// one member or element a line, `": "` after keys, empty containers as `{}` and `[]`.
+    ///
+    /// - Complexity: O(*n*) in the size of the output.
+    package func indented(by width: Int = 2) -> String {
+        var out: [UInt8] = []
+        appendIndented(to: &out, width: width, level: 0)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private func appendIndented(to out: inout [UInt8], width: Int, level: Int) {
+        func newline(_ level: Int) {
+            out.append(UInt8(ascii: "\n"))
+            out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: width * level))
+        }
+        switch self {
+        case .object(let members) where !members.isEmpty:
+            out.append(UInt8(ascii: "{"))
+            for (index, (key, value)) in members.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                newline(level + 1)
+                CanonicalJSON.appendString(key, to: &out)
+                out.append(contentsOf: ": ".utf8)
+                value.appendIndented(to: &out, width: width, level: level + 1)
+            }
+            newline(level)
+            out.append(UInt8(ascii: "}"))
+        case .array(let elements) where !elements.isEmpty:
+            out.append(UInt8(ascii: "["))
+            for (index, element) in elements.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                newline(level + 1)
+                element.appendIndented(to: &out, width: width, level: level + 1)
+            }
+            newline(level)
+            out.append(UInt8(ascii: "]"))
+        default:
+            append(to: &out)
+        }
+    }
+
     /// Appends the value as compact JSON text to `out`.
     package func append(to out: inout [UInt8]) {
         switch self {

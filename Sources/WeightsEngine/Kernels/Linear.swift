@@ -4,7 +4,8 @@ import WeightsCore
 ///
 /// In float arithmetic the product runs in `Float` on ``MatrixProduct``'s AVX-512 kernel, which
 /// reads the weights in their stored precision. On CPUs without AVX-512 it runs through BLAS,
-/// which reads F32 weights in place and F16 and INT8 ones widened into the workspace's scratch.
+/// which reads F32 weights in place and the others (F16, INT8, the hub's INT4 and FP8) widened
+/// into the workspace's scratch.
 ///
 /// In INT8 arithmetic (``integer`` set, Spec/int8-compute.md) the input is quantized per token
 /// into the workspace and multiplied by the packed INT8 weights in `Int32`

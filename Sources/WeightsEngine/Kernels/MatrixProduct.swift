@@ -6,8 +6,9 @@ import CWeightsSIMD
 /// Why not BLAS here: OpenBLAS fixes its kernels when it loads, and an environment with
 /// `OPENBLAS_CORETYPE=Haswell` keeps it on AVX2 even on an AVX-512 CPU, at about half the
 /// speed (see ``BLASRuntime``). This kernel checks the CPU itself, so the encoder's speed does
-/// not depend on that setting. It also reads F16 and INT8 weights as stored and converts them
-/// while packing, where BLAS needed a widened copy of the whole matrix first.
+/// not depend on that setting. It also reads F16, INT8 and the hub's INT4 and FP8 weights as
+/// stored and converts them while packing, where BLAS needed a widened copy of the whole matrix
+/// first.
 ///
 /// Where ``isAccelerated`` is false (no AVX-512F/BW/VL), the encoder keeps using BLAS; the
 /// attention products (Q·Kᵀ and P·V, per head) use BLAS everywhere.
@@ -25,6 +26,10 @@ package enum MatrixProduct {
         case f16(UnsafePointer<Float16>)
         /// Row j's values are `Float(q) * scales[j]`, rounded to `Float` as dequantizing does.
         case int8(UnsafePointer<Int8>, scales: UnsafePointer<Float>)
+        /// A layout of the hub's quantized checkpoints (`WEIGHTS_GEMM_PACKED4`, `_PACKED8` or
+        /// `_F8E4M3`) with its scales, rows `stride` entries apart (which the call's `ldb`
+        /// then does not give): widened as `weights_gemm_widen` widens it.
+        case scaled(UnsafeRawPointer, format: Int32, stride: Int, scales: weights_gemm_scales)
     }
 
     /// Which implementation runs the product.
@@ -57,6 +62,11 @@ package enum MatrixProduct {
             unsafe weights_sgemm_nt(m, n, k, a, lda, values, ldb, WEIGHTS_GEMM_F16, nil, c, ldc, code)
         case .int8(let values, let scales):
             unsafe weights_sgemm_nt(m, n, k, a, lda, values, ldb, WEIGHTS_GEMM_INT8, scales, c, ldc, code)
+        case .scaled(let values, let format, let stride, let scales):
+            precondition(stride >= k, "multiplyTransposed: bad sizes")
+            unsafe withUnsafePointer(to: scales) { scales in
+                unsafe weights_sgemm_nt_scaled(m, n, k, a, lda, values, stride, format, scales, c, ldc, code)
+            }
         }
     }
 }

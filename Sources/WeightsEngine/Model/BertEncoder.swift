@@ -27,7 +27,8 @@ package final class BertEncoder: Sendable {
     let source: any TensorSource
 
     /// Loads the encoder from `source`, keeping its matrices in `precision` (`nil`: as
-    /// stored; INT8 matrices in the file stay INT8 whatever is asked).
+    /// stored; INT8 matrices in the file, and layers in the hub's quantized layouts, INT4 and
+    /// FP8, stay as stored whatever is asked).
     ///
     /// - Complexity: O(1) in the weights' size for F32 (they stay mapped); a conversion pass
     ///   for F16 and INT8.
@@ -57,7 +58,7 @@ package final class BertEncoder: Sendable {
         self.compute = compute
         let loader = try WeightLoader(source: source, precision: precision, compute: compute)
         do {
-            try ConfigurationCheck.check(configuration, against: source, prefix: loader.prefix)
+            try ConfigurationCheck.check(configuration, against: loader.listing, prefix: loader.prefix)
         } catch let error as WeightsError {
             throw configurationPath.map { error.in(file: $0) } ?? error.in(file: source.path)
         }

@@ -6,6 +6,12 @@ struct WeightLoader {
     let infos: [String: TensorInfo]
     /// INT8 values tensors to their scales, when the file's metadata marks it quantized.
     let quantizedPairs: [UTF8Key: TensorInfo]
+    /// The layers stored in one of the hub's quantized layouts (compressed-tensors INT4, INT8,
+    /// FP8; DeepSeek-V3's FP8), by prefix.
+    let hubLayers: [String: HubQuantizedLayout.Layer]
+    /// The source's tensors as the model sees them: a quantized layer's stored tensors listed
+    /// as its one `P.weight` (``DequantizedSource``'s listing; nothing is read through it).
+    let listing: any TensorSource
     /// `"bert."` for checkpoints saved from `BertForMaskedLM` and the like, else empty.
     let prefix: String
     let precision: WeightPrecision?
@@ -17,8 +23,11 @@ struct WeightLoader {
         self.source = source
         self.precision = precision
         self.compute = compute
-        var infos = [String: TensorInfo](minimumCapacity: source.tensors.count)
-        for info in source.tensors { infos[info.name] = info }
+        let dequantized = try DequantizedSource(source)
+        hubLayers = dequantized.layers
+        listing = dequantized.isQuantized ? dequantized : source
+        var infos = [String: TensorInfo](minimumCapacity: listing.tensors.count)
+        for info in listing.tensors { infos[info.name] = info }
         self.infos = infos
         quantizedPairs = try WeightsError.tagging(file: source.path) { try Int8Quantization.pairs(in: source) }
         let probe = "embeddings.word_embeddings.weight"
@@ -33,12 +42,25 @@ struct WeightLoader {
         }
     }
 
-    /// The `[rows, columns]` matrix `name`, as INT8 when the file stores it so.
+    /// The `[rows, columns]` matrix `name` (an embedding table), as INT8 when the file stores
+    /// it so. INT4 and FP8, which `weights convert` gives the linear layers only, leave it as
+    /// stored.
     func matrix(_ name: String, rows: Int, columns: Int) throws -> WeightMatrix {
-        try matrix(name, rows: rows, columns: columns, precision: precision)
+        try matrix(name, rows: rows, columns: columns, precision: precision == .int4 || precision == .f8E4M3 ? nil : precision)
     }
 
     private func matrix(_ name: String, rows: Int, columns: Int, precision: WeightPrecision?) throws -> WeightMatrix {
+        if let prefix = name.hasSuffix(".weight") ? String(name.dropLast(".weight".count)) : nil,
+           let layer = hubLayers[self.prefix + prefix] {
+            return try tagged(name) {
+                guard layer.weight.shape == [rows, columns] else {
+                    throw WeightsError(.invalidArgument,
+                        "layer '\(layer.prefix)' has shape \(layer.weight.shape), expected \([rows, columns])",
+                        tensor: layer.parts[0])
+                }
+                return try WeightMatrix(layer: layer, reading: source.tensor(named:))
+            }
+        }
         let tensor = try self.tensor(name)
         return try tagged(name) {
             guard tensor.shape == [rows, columns] else {
