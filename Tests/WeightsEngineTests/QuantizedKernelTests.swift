@@ -100,18 +100,25 @@ import WeightsEngine
         let w = Self.weights(type: type, scales: scales, rows: rows, k: k, random: &random)
         let x = (0..<tokens * k).map { _ in random.unit() * 4 }
         let a = Self.quantized(x, type: type, tokens: tokens, k: k)
-        let portable = Self.matmul(w, type: type, rows: rows, k: k, a, tokens: tokens, kernel: Int32(WEIGHTS_KERNEL_PORTABLE))
+        Self.expectEveryPathMatchesThePortableOne(w, type: type, rows: rows, k: k, a, tokens: tokens,
+                                                  label: "\(name), \(rows) × \(tokens)")
+    }
+
+    /// Checks the best and the AVX2 kernels against the portable one on `w` × `a`: within
+    /// 1e-5 of the largest result (the integer sums are equal; only the order of the binary32
+    /// additions differs), and, token by token, bit for bit the matrix-vector product (every
+    /// tile shape sums as one row and one token do).
+    static func expectEveryPathMatchesThePortableOne(_ w: [UInt8], type: Int32, rows: Int, k: Int,
+                                                     _ a: (bytes: [UInt8], stride: Int), tokens: Int, label: String) {
+        let portable = matmul(w, type: type, rows: rows, k: k, a, tokens: tokens, kernel: Int32(WEIGHTS_KERNEL_PORTABLE))
         for kernel in [Int32(WEIGHTS_KERNEL_BEST), Int32(WEIGHTS_QUANTIZED_KERNEL_AVX2)] {
-            let fast = Self.matmul(w, type: type, rows: rows, k: k, a, tokens: tokens, kernel: kernel)
-            // The integer sums are equal; only the order of the binary32 additions differs.
+            let fast = matmul(w, type: type, rows: rows, k: k, a, tokens: tokens, kernel: kernel)
             let scale = portable.map(abs).max()!
             let worst = zip(fast, portable).map { abs($0 - $1) }.max()!
-            #expect(worst <= 1e-5 * scale, "\(name), \(rows) × \(tokens), kernel \(kernel): worst difference \(worst) of \(scale)")
-            // The matrix-matrix product is the matrix-vector one for each token, bit for bit
-            // (every tile shape sums as one row and one token do).
+            #expect(worst <= 1e-5 * scale, "\(label), kernel \(kernel): worst difference \(worst) of \(scale)")
             for t in 0..<tokens {
-                let single = Self.matvec(w, type: type, rows: rows, k: k, a.bytes[t * a.stride..<(t + 1) * a.stride], kernel: kernel)
-                #expect(single == Array(fast[t * rows..<(t + 1) * rows]), "\(name), \(rows) × \(tokens), token \(t)")
+                let single = matvec(w, type: type, rows: rows, k: k, a.bytes[t * a.stride..<(t + 1) * a.stride], kernel: kernel)
+                #expect(single == Array(fast[t * rows..<(t + 1) * rows]), "\(label), kernel \(kernel), token \(t)")
             }
         }
     }
@@ -134,16 +141,7 @@ import WeightsEngine
         let w = Self.weights(type: type, scales: scales, rows: rows, k: k, random: &random)
         let x = (0..<tokens * k).map { _ in random.unit() * 4 }
         let a = Self.quantized(x, type: type, tokens: tokens, k: k)
-        let portable = Self.matmul(w, type: type, rows: rows, k: k, a, tokens: tokens, kernel: Int32(WEIGHTS_KERNEL_PORTABLE))
-        for kernel in [Int32(WEIGHTS_KERNEL_BEST), Int32(WEIGHTS_QUANTIZED_KERNEL_AVX2)] {
-            let fast = Self.matmul(w, type: type, rows: rows, k: k, a, tokens: tokens, kernel: kernel)
-            let scale = portable.map(abs).max()!
-            #expect(zip(fast, portable).allSatisfy { abs($0 - $1) <= 1e-5 * scale }, "type \(type), k \(k), kernel \(kernel)")
-            for t in 0..<tokens {
-                let single = Self.matvec(w, type: type, rows: rows, k: k, a.bytes[t * a.stride..<(t + 1) * a.stride], kernel: kernel)
-                #expect(single == Array(fast[t * rows..<(t + 1) * rows]), "type \(type), k \(k), kernel \(kernel), token \(t)")
-            }
-        }
+        Self.expectEveryPathMatchesThePortableOne(w, type: type, rows: rows, k: k, a, tokens: tokens, label: "type \(type), k \(k)")
     }
 
     /// Activations quantized with AVX2 are the portable loop's bytes: scales, levels rounded
