@@ -28,6 +28,37 @@ import Weights
         #expect(verify.standardOutput.contains("checks passed"))
     }
 
+    /// File names with a line feed, a carriage return or a backslash: `weights manifest` escapes
+    /// them as `sha256sum` does, so both `sha256sum -c` and `verify --manifest` check every file
+    /// (unescaped, the line feed split an entry in two).
+    @Test func manifestEscapesNamesAsSha256sumDoes() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let names = ["line\nfeed.bin", "carriage\rreturn.bin", "back\\slash.bin", "plain.bin"]
+        try FileManager.default.createDirectory(atPath: directory + "/m", withIntermediateDirectories: true)
+        for (index, name) in names.enumerated() {
+            try Data([UInt8(index)]).write(to: URL(fileURLWithPath: directory + "/m/" + name))
+        }
+        let manifest = try runWeights(["manifest", directory + "/m"])
+        #expect(manifest.status == 0, "\(manifest.standardError)")
+        let lines = manifest.standardOutput.split(separator: "\n")
+        #expect(lines.count == names.count)
+        #expect(lines.filter { $0.hasPrefix("\\") }.count == 3, "the three odd names are escaped")
+        try manifest.standardOutput.write(toFile: directory + "/SHA256SUMS", atomically: true, encoding: .utf8)
+
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        check.arguments = ["--check", "--strict", directory + "/SHA256SUMS"]
+        check.standardOutput = FileHandle.nullDevice
+        try check.run()
+        check.waitUntilExit()
+        #expect(check.terminationStatus == 0, "sha256sum -c accepts the escaped manifest")
+
+        let verify = try runWeights(["verify", directory + "/m/plain.bin", "--manifest", directory + "/SHA256SUMS"])
+        #expect(verify.status == 0, "\(verify.standardOutput)")
+        #expect(verify.standardOutput.components(separatedBy: ": OK").count - 1 >= names.count, "\(verify.standardOutput)")
+    }
+
     /// The index path itself, not its directory: the index is parsed while its mapping lives
     /// (it used to be unmapped first, and the command died with SIGSEGV).
     @Test func manifestOfAnIndexListsTheIndexAndItsShards() throws {

@@ -30,4 +30,32 @@ import Weights
             }
         }
     }
+
+    /// GNU coreutils 9.1's `sha256sum` output for files named "a\rb", "c\nd" and "e\\f" (bytes
+    /// as it printed them): a leading backslash, then the path with `\\`, `\n`, `\r` escaped.
+    static let gnuEscaped = "\\2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881  a\\rb\n"
+        + "\\a1fce4363854ff888cff4b8e7875d600c2682390412a8cf79b37d0b11148b0fa  c\\nd\n"
+        + "\\594e519ae499312b29433b7dd8a97ff068defcba9755b6d5d00e84c524d67b06  e\\\\f\n"
+
+    @Test func escapedPathsReadAsSha256sumWritesThem() throws {
+        let manifest = try Manifest.parse(Self.gnuEscaped, file: "SHA256SUMS")
+        #expect(manifest.entries.map(\.path) == ["a\rb", "c\nd", "e\\f"])
+        #expect(manifest.entries[0].sha256 == "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881")
+        #expect(manifest.text == Self.gnuEscaped)
+    }
+
+    @Test func everyPathRoundTrips() throws {
+        let paths = ["plain.bin", "ends in cr\r", "new\nline", "back\\slash", "\\n literally", "crlf\r\nin the middle", "é\u{301}"]
+        let manifest = Manifest(entries: paths.map { Manifest.Entry(sha256: Self.a, path: $0) })
+        #expect(try Manifest.parse(manifest.text, file: "SHA256SUMS") == manifest)
+        #expect(manifest.text.hasPrefix("\(Self.a)  plain.bin\n\\\(Self.a)  ends in cr\\r\n"))
+    }
+
+    @Test func anUnknownEscapeIsRefused() throws {
+        for path in ["a\\tb", "trailing\\"] {
+            #expect(throws: WeightsError.self) { try Manifest.parse("\\\(Self.a)  \(path)\n", file: "SHA256SUMS") }
+        }
+        // Unescaped lines keep their backslashes as they are.
+        #expect(try Manifest.parse("\(Self.a)  a\\tb\n", file: "SHA256SUMS").entries.map(\.path) == ["a\\tb"])
+    }
 }
