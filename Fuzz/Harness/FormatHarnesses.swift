@@ -4,8 +4,8 @@ extension FuzzHarness {
     // MARK: safetensors
 
     /// A safetensors file from memory: the header and its validation, then every tensor read
-    /// every way its dtype allows, a canonical rewrite read back, and conversion of every
-    /// tensor to each target the library converts to.
+    /// every way its dtype allows, a canonical rewrite read back and diffed against the file
+    /// (`weights diff`), and conversion of every tensor to each target the library converts to.
     static func safetensors(_ input: UnsafeRawBufferPointer) throws {
         let file = try rejecting("open") { unsafe try SafetensorsFile(bytes: input, name: "fuzz.safetensors") }
         var end = 0
@@ -35,6 +35,11 @@ extension FuzzHarness {
                 let copy = reread.tensor(info)
                 try expect(copy.dtype == original.dtype && copy.shape == original.shape
                            && copy.copyBytes() == original.copyBytes(), "the rewrite changes tensor '\(info.name)'")
+            }
+            // `weights diff` of the file and its rewrite: the same tensors, so no difference.
+            if let diff = try attempt("diff", { try TensorDiff.compare(file, reread) }) {
+                try expect(diff.isIdentical, "diff finds the rewrite different: \(diff.changes.map(\.name)), "
+                           + "\(diff.onlyInA.map(\.name)), \(diff.onlyInB.map(\.name))")
             }
         }
 

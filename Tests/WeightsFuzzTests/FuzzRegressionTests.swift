@@ -52,6 +52,16 @@ import WeightsFuzzHarness
             let input = [selector] + (try [UInt8](Data(contentsOf: URL(fileURLWithPath: fixtures + "/tiny-bert/" + name))))
             unsafe try input.withUnsafeBytes { unsafe try FuzzHarness.run("model-directory", $0) }
         }
+        // A vocab.txt directory (the harness removes tokenizer.json for these selectors).
+        let vocabularyInputs: [(String, String)] = [
+            ("vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nworld\n##lo\n"),
+            ("tokenizer_config.json", #"{"do_lower_case": false}"#),
+            ("special_tokens_map.json", #"{"unk_token": {"content": "[UNK]"}, "cls_token": "[CLS]"}"#),
+        ]
+        for (name, text) in vocabularyInputs {
+            let selector = UInt8(try #require(FuzzHarness.modelFiles.firstIndex(of: name)))
+            unsafe try ([selector] + Array(text.utf8)).withUnsafeBytes { unsafe try FuzzHarness.run("model-directory", $0) }
+        }
         let seeds = FileManager.default.temporaryDirectory.appendingPathComponent("fuzz-seeds-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: seeds, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: seeds) }
