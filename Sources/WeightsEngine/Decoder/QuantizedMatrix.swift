@@ -93,9 +93,9 @@ package struct QuantizedMatrix: @unchecked Sendable {
     /// Rows `rowRange` for every token: out[t × rows + r].
     private func multiplyRows(_ rowRange: Range<Int>, tokens: Int, _ x: [Float], _ quantized: (bytes: [UInt8], stride: Int)?,
                               into out: UnsafeMutableBufferPointer<Float>) {
-        // Sound: the tensor, held by `self`, lends its mapped bytes for the call: GGUFFile checked
-        // that they hold its blocks and that `columns` is a whole number of blocks, so rows ×
-        // rowBytes bytes; rowRange lies in 0..<rows. `out` holds tokens × rows floats, written
+        // Sound: the tensor, held by `self`, lends its mapped bytes for the call, which init
+        // checked hold rows × rowBytes bytes (`columns` a whole number of blocks); rowRange
+        // lies in 0..<rows. `out` holds tokens × rows floats, written
         // at t × rows + r; `x` holds tokens × columns floats and `quantized` tokens × stride
         // bytes (`multiply` checked both). The kernels read unaligned and write only `out`.
         unsafe tensor.withUnsafeBytes { bytes in

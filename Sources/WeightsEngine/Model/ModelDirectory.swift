@@ -156,7 +156,7 @@ public struct ModelDirectory: Sendable {
     }
 
     private static func environment(_ name: String) -> String? {
-        // Sound: getenv's string is NUL-terminated and copied at once, before any setenv could free it.
+        // Sound: getenv gives NULL or a NUL-terminated string, copied at once; the package never calls setenv.
         guard let value = unsafe getenv(name), unsafe value.pointee != 0 else { return nil }
         return unsafe String(cString: value)
     }
