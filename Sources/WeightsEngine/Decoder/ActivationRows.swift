@@ -35,6 +35,8 @@ package struct ActivationRows: Sendable {
     /// The rows quantized to the blocks `weightType` (a C kernel type id) is multiplied
     /// with, and the bytes from one row's blocks to the next.
     package mutating func blocks(for weightType: Int32) -> (bytes: [UInt8], stride: Int) {
+        // `values` is settable: a caller may have shortened it since `resize`.
+        precondition(values.count >= count * columns, "ActivationRows: fewer values than count × columns")
         let stride = weights_quantized_activation_size(weightType, columns)
         // The K formats (256-value weight blocks) take Q8_32 activation blocks.
         let wide = weights_quantized_block_elements(weightType) == 256
@@ -43,10 +45,12 @@ package struct ActivationRows: Sendable {
         if wide { blocks256 = [] } else { blocks32 = [] }  // keep `bytes` unique: no copy on write
         if bytes.count < count * stride { bytes += [UInt8](repeating: 0, count: count * stride - bytes.count) }
         let (rows, columns) = (count, self.columns)
+        // Sound: `values` holds rows × columns floats (checked above) and `bytes` rows × stride,
+        // stride being the bytes the kernel writes for `columns` floats of this type (none when
+        // it does not take the type or `columns` is not a whole number of blocks).
         unsafe values.withUnsafeBufferPointer { x in
             unsafe bytes.withUnsafeMutableBytes { out in
                 for row in 0..<rows {
-                    // In bounds: `values` holds rows × columns floats, `bytes` rows × stride.
                     _ = unsafe weights_quantize_activations(weightType, x.baseAddress! + row * columns, columns,
                                                             out.baseAddress! + row * stride, Int32(WEIGHTS_KERNEL_BEST))
                 }

@@ -3,6 +3,14 @@
 struct DecoderScratch: Sendable {
     /// Tokens the buffers are sized for.
     private(set) var tokens = 0
+    /// The per-token widths the buffers are sized for: a cache may meet another decoder's
+    /// configuration, whose buffers must not be taken for this one's.
+    private var widths = Widths()
+
+    /// The floats per token of each buffer that grows with the block.
+    private struct Widths: Sendable, Equatable {
+        var hidden = 0, query = 0, keyValue = 0, feedForward = 0, rotaryPairs = 0, ropeBases = 0
+    }
     /// The residual stream, tokens × d.
     var x: [Float] = []
     /// The normalized input of the attention or feed-forward products, tokens × d.
@@ -32,15 +40,18 @@ struct DecoderScratch: Sendable {
         attended.resize(count: tokens, columns: q)
         gate.resize(count: tokens, columns: c.feedForwardSize)
         last.resize(count: 1, columns: c.hiddenSize)
-        if tokens > self.tokens {
+        let half = c.headSize / 2
+        let widths = Widths(hidden: c.hiddenSize, query: q, keyValue: kv, feedForward: c.feedForwardSize,
+                            rotaryPairs: half, ropeBases: ropeBases)
+        if tokens > self.tokens || widths != self.widths {
             self.tokens = tokens
+            self.widths = widths
             x = [Float](repeating: 0, count: tokens * c.hiddenSize)
             query = [Float](repeating: 0, count: tokens * q)
             key = [Float](repeating: 0, count: tokens * kv)
             value = key
             projected = x
             up = [Float](repeating: 0, count: tokens * c.feedForwardSize)
-            let half = c.headSize / 2
             cosines = Array(repeating: [Float](repeating: 0, count: tokens * half), count: ropeBases)
             sines = cosines
         }

@@ -57,6 +57,7 @@ package struct KVCache: Sendable {
     /// Calls `body` with the keys and values of `layer`: the capacity's positions, each `width`
     /// floats, those stored so far (the ones being computed included) first.
     func withLayer<R>(_ layer: Int, _ body: (UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>) -> R) -> R {
+        // Sound: the buffers are the arrays' own, lent for `body` only; `layer` is index-checked.
         unsafe keys[layer].withUnsafeBufferPointer { k in unsafe values[layer].withUnsafeBufferPointer { v in unsafe body(k, v) } }
     }
 

@@ -25,7 +25,7 @@ public final class LanguageModel: Sendable {
     /// The instruction sets the matrix products use on this CPU, chosen at run time:
     /// "avx512-vnni (prompt blocks), avx2", "avx2" or "portable".
     public static var kernels: String {
-        // A static C string, never freed.
+        // Sound: a static C string, never freed.
         unsafe String(cString: weights_quantized_kernel_name())
     }
 

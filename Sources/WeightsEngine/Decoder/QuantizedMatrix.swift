@@ -30,8 +30,8 @@ package struct QuantizedMatrix: @unchecked Sendable {
         case quantizedActivations
     }
 
-    /// - Throws: `invalidData` naming the tensor when it is not a matrix, or its type can be
-    ///   neither multiplied nor decoded.
+    /// - Throws: `invalidData` naming the tensor when it is not a matrix or its bytes do not
+    ///   hold its rows; `unsupportedFormat` when its type can be neither multiplied nor decoded.
     package init(_ tensor: GGUFTensor) throws {
         guard tensor.dimensions.count == 2 else {
             throw WeightsError(.invalidData, "tensor '\(tensor.name)' has \(tensor.dimensions.count) dimensions, not 2",
@@ -41,6 +41,14 @@ package struct QuantizedMatrix: @unchecked Sendable {
         columns = tensor.dimensions[0]
         rows = tensor.dimensions[1]
         rowBytes = columns / tensor.type.blockSize * tensor.type.typeSize
+        // A file's own entries agree with their bytes (GGUFFile checks), but `GGUFTensorInfo`
+        // is public and settable: the kernels read rows × rowBytes bytes, so check they are there.
+        let (needed, overflow) = rows.multipliedReportingOverflow(by: rowBytes)
+        guard columns >= 0, rows >= 0, columns % tensor.type.blockSize == 0, !overflow, needed <= tensor.byteCount else {
+            throw WeightsError(.invalidData,
+                "tensor '\(tensor.name)' of \(tensor.byteCount) bytes cannot hold \(rows) rows of \(columns) \(tensor.type) values",
+                tensor: tensor.name)
+        }
         let code = Int32(tensor.type.rawValue)
         kernelType = weights_quantized_block_elements(code) > 0 ? code : nil
         guard kernelType != nil || tensor.type.canDequantize else {
@@ -53,10 +61,12 @@ package struct QuantizedMatrix: @unchecked Sendable {
     /// The weight rows are split over the pool's threads; each reads its rows once per tile
     /// of 64 tokens.
     ///
-    /// - Precondition: `x.columns == columns`, `y.count >= x.count × rows`.
+    /// - Precondition: `x.columns == columns`, `x.values.count >= x.count × columns`,
+    ///   `y.count >= x.count × rows`.
     package func multiply(_ x: inout ActivationRows, into y: inout [Float], precision: Precision = .exact,
                           pool: WorkerPool? = nil) {
-        precondition(x.columns == columns && y.count >= x.count * rows, "matrix and vectors disagree")
+        precondition(x.columns == columns && x.values.count >= x.count * columns && y.count >= x.count * rows,
+                     "matrix and vectors disagree")
         let tokens = x.count
         let quantized: (bytes: [UInt8], stride: Int)? =
             kernelType.map { precision == .quantizedActivations ? x.blocks(for: $0) : nil } ?? nil
@@ -67,6 +77,8 @@ package struct QuantizedMatrix: @unchecked Sendable {
         let threads = pool?.threads ?? 1
         let parts = threads == 1 ? 1 : max(1, min(4 * threads, rows / 32))
         let chunk = (rows / parts + 15) / 16 * 16
+        // Sound: the parts write disjoint rows of `y`, which holds tokens × rows floats (checked
+        // above) and outlives `run`.
         unsafe y.withUnsafeMutableBufferPointer { output in
             let output = unsafe UncheckedSendable(output)
             let run = { (part: Int) in
@@ -81,8 +93,12 @@ package struct QuantizedMatrix: @unchecked Sendable {
     /// Rows `rowRange` for every token: out[t × rows + r].
     private func multiplyRows(_ rowRange: Range<Int>, tokens: Int, _ x: [Float], _ quantized: (bytes: [UInt8], stride: Int)?,
                               into out: UnsafeMutableBufferPointer<Float>) {
+        // Sound: the tensor, held by `self`, lends its mapped bytes for the call, which init
+        // checked hold rows × rowBytes bytes (`columns` a whole number of blocks); rowRange
+        // lies in 0..<rows. `out` holds tokens × rows floats, written
+        // at t × rows + r; `x` holds tokens × columns floats and `quantized` tokens × stride
+        // bytes (`multiply` checked both). The kernels read unaligned and write only `out`.
         unsafe tensor.withUnsafeBytes { bytes in
-            // In bounds: the tensor holds rows × rowBytes bytes, `out` tokens × rows floats.
             let base = unsafe bytes.baseAddress! + rowRange.lowerBound * rowBytes
             let target = unsafe out.baseAddress! + rowRange.lowerBound
             if let kernelType {

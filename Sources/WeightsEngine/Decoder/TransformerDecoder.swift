@@ -79,8 +79,12 @@ package final class TransformerDecoder: Sendable {
     ///
     /// - Throws: `invalidArgument` for a token outside the vocabulary or a context too short;
     ///   nothing is run then.
+    /// - Precondition: `cache` has this decoder's layer count and key/value width (one from
+    ///   ``makeCache(capacity:)``): attention reads it with this decoder's sizes.
     package func forward(_ tokens: [Int], cache: inout KVCache, logits: inout [Float]) throws {
         let c = configuration
+        precondition(cache.layerCount == c.layerCount && cache.width == c.keyValueHeadCount * c.headSize,
+                     "forward: the cache was made for another decoder")
         guard !tokens.isEmpty else { throw WeightsError(.invalidArgument, "no tokens to run") }
         for token in tokens where !(0..<c.vocabularySize).contains(token) {
             throw WeightsError(.invalidArgument, "token \(token) is outside the \(c.vocabularySize)-token vocabulary")
@@ -99,6 +103,8 @@ package final class TransformerDecoder: Sendable {
         cache.scratch = DecoderScratch()  // keep the buffers unique while they are written
         let d = c.hiddenSize
         let lastRow = (tokens.count - 1) % blockSize * d  // the last token's row in the last block
+        // Sound: the last block had (tokens.count - 1) % blockSize + 1 tokens, for which
+        // `prepare` sized `x` (so row `lastRow` lies in it), and `last` holds one row of d.
         unsafe scratch.x.withUnsafeBufferPointer { x in
             unsafe scratch.last.values.withUnsafeMutableBufferPointer { out in
                 unsafe Self.rmsNorm(UnsafeBufferPointer(rebasing: x[lastRow..<lastRow + d]), weights.outputNorm,
@@ -148,6 +154,7 @@ package final class TransformerDecoder: Sendable {
             let width = n * c.feedForwardSize
             switch c.architecture {
             case .gemma3:
+                // Sound: `prepare` sized `gate` and `up` for n × feedForwardSize = `width` floats.
                 unsafe s.gate.values.withUnsafeMutableBufferPointer { gate in
                     unsafe s.up.withUnsafeBufferPointer { up in
                         unsafe weights_gelu_tanh_product(gate.baseAddress, up.baseAddress, width, Int32(WEIGHTS_KERNEL_BEST))
@@ -169,6 +176,8 @@ package final class TransformerDecoder: Sendable {
     /// out = x / √(mean(x²) + ε) · weight, the mean taken in Double.
     static func rmsNorm(_ x: UnsafeBufferPointer<Float>, _ weight: [Float], epsilon: Float,
                         into out: UnsafeMutableBufferPointer<Float>) {
+        precondition(out.count >= x.count && weight.count >= x.count, "rmsNorm: buffers shorter than the row")
+        // Sound: every index is below x.count, and `out` is at least as long (checked above).
         var sum = 0.0
         for i in 0..<x.count { let value = Double(unsafe x[i]); sum += value * value }
         let scale = Float(1 / (sum / Double(x.count) + Double(epsilon)).squareRoot())
@@ -178,6 +187,8 @@ package final class TransformerDecoder: Sendable {
     /// RMSNorm of each of the `rows` rows of `x` into `out`.
     static func rmsNormRows(_ x: [Float], _ weight: [Float], epsilon: Float, rows: Int, into out: inout ActivationRows) {
         let width = weight.count
+        precondition(x.count >= rows * width && out.values.count >= rows * width, "rmsNormRows: too few values")
+        // Sound: row `row` < rows spans row × width ..< (row + 1) × width, inside both (checked above).
         unsafe x.withUnsafeBufferPointer { x in
             unsafe out.values.withUnsafeMutableBufferPointer { out in
                 for row in 0..<rows {
@@ -191,6 +202,8 @@ package final class TransformerDecoder: Sendable {
 
     /// RMSNorm of each of the first `count` `size`-float pieces of `x` in place.
     static func normalizeHeads(_ x: inout [Float], _ weight: [Float], size: Int, count: Int, epsilon: Float) {
+        precondition(x.count >= count * size, "normalizeHeads: too few values")
+        // Sound: piece `head` < count spans head × size ..< (head + 1) × size, inside `x` (checked above).
         unsafe x.withUnsafeMutableBufferPointer { x in
             for head in 0..<count {
                 let piece = unsafe UnsafeMutableBufferPointer(rebasing: x[head * size..<(head + 1) * size])
@@ -244,6 +257,12 @@ package final class TransformerDecoder: Sendable {
         let context = cache.capacityLimit
         let kernel = Int32(WEIGHTS_KERNEL_BEST)
         let query = s.query
+        // Sound: `forward` checked that the cache has this decoder's width, and reserved the
+        // positions: current = position + t < capacity, so keys and values (capacity × width
+        // floats) hold rows first...current, and kvOffset + size ≤ width (head / group <
+        // keyValueHeadCount). Part `part` < parts ≤ threads has its own `context` scores
+        // (`prepare` sized them threads × context, and current - first + 1 ≤ context); `query`
+        // and `attended` hold tokens × headCount × size floats. The parts write disjoint heads.
         unsafe cache.withLayer(layer) { keys, values in
             unsafe s.scores.withUnsafeMutableBufferPointer { scoreBuffer in
                 unsafe s.attended.values.withUnsafeMutableBufferPointer { outBuffer in
@@ -251,8 +270,6 @@ package final class TransformerDecoder: Sendable {
                         let shared = unsafe UncheckedSendable((keys, values, scoreBuffer, outBuffer, queryBuffer))
                         let work = { (part: Int) in
                             let (keys, values, scoreBuffer, outBuffer, queryBuffer) = unsafe shared.value
-                            // In bounds: positions ≤ position + tokens - 1 < capacity; each part
-                            // has its own row of `context` scores.
                             let scores = unsafe scoreBuffer.baseAddress! + part * context
                             for pair in Parallel.slice(pairs, into: parts, part: part) {
                                 let (t, head) = pair.quotientAndRemainder(dividingBy: c.headCount)

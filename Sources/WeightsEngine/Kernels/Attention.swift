@@ -16,6 +16,9 @@ struct Attention {
                length: Int, context: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>,
                threads: Int = 1) {
         let workers = min(max(threads, 1), headCount)
+        // Sound: worker w < threads uses its own `length`² floats of `scores`, which holds
+        // `threads` × `length`² (the workspace sizes it for the longest sequence); heads write
+        // disjoint columns of `context`.
         Parallel.forEach(workers) { worker in
             var head = worker
             while head < headCount {
@@ -31,6 +34,9 @@ struct Attention {
         let width = headCount * headSize
         let offset = head * headSize
         let scale = 1 / Float(headSize).squareRoot()
+        // Sound: the caller lends `length` rows of `headCount × headSize` floats in `query`,
+        // `key`, `value` and `context`; the head reads and writes its `headSize` columns at
+        // `offset` (head < headCount), and `length` × `length` floats of `scores`.
         unsafe BLAS.multiplyTransposed(query + offset, lda: width, key + offset, ldb: width,
                                 into: scores, ldc: length, m: length, n: length, k: headSize, alpha: scale)
         for row in 0..<length {

@@ -10,6 +10,9 @@ enum BLAS {
         into c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, n: Int, k: Int,
         alpha: Float = 1, beta: Float = 0
     ) {
+        // Sound: the caller lends A (m rows of k, `lda` apart), B (n rows of k, `ldb` apart) and
+        // C (m rows of n, `ldc` apart), valid for the call (the function is `unsafe` by its
+        // pointers); `blasint(_:)` traps on a size past Int32 rather than wrapping.
         unsafe cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(m), blasint(n), blasint(k),
                     alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
@@ -21,6 +24,7 @@ enum BLAS {
         _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
         into c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, n: Int, k: Int
     ) {
+        // Sound: as above, with B k rows of n.
         unsafe cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(m), blasint(n), blasint(k),
                     1, a, blasint(lda), b, blasint(ldb), 0, c, blasint(ldc))
     }

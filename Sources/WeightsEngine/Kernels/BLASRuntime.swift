@@ -14,6 +14,7 @@ import COpenBLAS
 package enum BLASRuntime {
     /// The kernel family OpenBLAS runs, e.g. `Haswell`, `SkylakeX`, `Cooperlake`, `Zen`.
     package static var coreName: String {
+        // Sound: OpenBLAS returns a pointer to a static, NUL-terminated name (or NULL), never freed.
         guard let name = unsafe openblas_get_corename() else { return "unknown" }
         return unsafe String(cString: name)
     }

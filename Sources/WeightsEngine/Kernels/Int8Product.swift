@@ -47,6 +47,9 @@ package enum Int8Product {
     /// - Complexity: O(rows × columns).
     package static func quantize(_ x: UnsafePointer<Float>, rows: Int, columns: Int, into levels: UnsafeMutableRawPointer,
                                  scales: UnsafeMutablePointer<Float>, level: Level) {
+        // Sound: the caller lends `rows` × `columns` floats in `x`, `rows` scales, and
+        // `activationByteCount(rows:columns:level:)` bytes in `levels` (the function is `unsafe`
+        // by its pointer arguments); the kernel reads and writes exactly those, unaligned.
         unsafe weights_i8gemm_quantize(x, columns, rows, columns, levels, scales, level.rawValue)
     }
 
@@ -61,6 +64,11 @@ package enum Int8Product {
                                  into c: UnsafeMutablePointer<Float>, ldc: Int) {
         precondition(columns.lowerBound % PackedInt8Matrix.panelWidth == 0 && columns.upperBound <= b.rows,
                      "Int8Product.multiply: bad columns")
+        // Sound: `b` lends its packed panels (sized by `weights_i8gemm_packed_bytes` for its own
+        // rows, columns and level) and its `rows` scales for the call; the caller lends `rows`
+        // rows of activations quantized for `b.level` over `b.columns` (≤ 65,536, checked when
+        // packed), their scales, `b.rows` biases, and C with `rows` rows of `ldc` ≥ the columns
+        // written; the precondition keeps the columns inside `b` and on a panel boundary.
         unsafe b.withPacked { packed, bScales in
             unsafe weights_i8gemm(rows, columns.lowerBound, columns.count, b.rows, b.columns, levels, scales,
                                   packed, bScales, bias, c, ldc, b.level.rawValue)
@@ -72,6 +80,7 @@ package enum Int8Product {
                              into c: UnsafeMutablePointer<Int32>, ldc: Int) {
         precondition(columns.lowerBound % PackedInt8Matrix.panelWidth == 0 && columns.upperBound <= b.rows,
                      "Int8Product.sums: bad columns")
+        // Sound: as in ``multiply(_:scales:rows:_:columns:bias:into:ldc:)``, without scales.
         unsafe b.withPacked { packed, _ in
             unsafe weights_i8gemm_sums(rows, columns.lowerBound, columns.count, b.rows, b.columns, levels, packed,
                                        c, ldc, b.level.rawValue)

@@ -29,6 +29,10 @@ struct Linear: Sendable {
         self.weight = weight
         self.bias = bias
         if integer {
+            guard weight.columns <= PackedInt8Matrix.maximumColumns else {
+                throw WeightsError(.limitExceeded,
+                    "INT8 arithmetic takes layers of at most \(PackedInt8Matrix.maximumColumns) inputs, not \(weight.columns)")
+            }
             guard let packed = weight.packedInt8() else {
                 throw WeightsError(.invalidArgument, "INT8 arithmetic needs INT8 weights, not \(weight.precision)")
             }
@@ -50,6 +54,7 @@ struct Linear: Sendable {
     /// - Complexity: O(rows × in × out).
     func multiply(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>,
                   _ workspace: Workspace, threads: Int = 1, inputQuantized: Bool = false) {
+        // Sound: passes the caller's buffers on, under `product`'s contract.
         unsafe product(input, rows: rows, into: output, workspace, threads: threads, bias: false,
                        inputQuantized: inputQuantized)
     }
@@ -57,12 +62,23 @@ struct Linear: Sendable {
     /// y = x · Wᵀ + b; arguments as for ``multiply(_:rows:into:_:threads:inputQuantized:)``.
     func apply(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>,
                _ workspace: Workspace, threads: Int = 1, inputQuantized: Bool = false) {
+        // Sound: passes the caller's buffers on, under `product`'s contract.
         unsafe product(input, rows: rows, into: output, workspace, threads: threads, bias: true,
                        inputQuantized: inputQuantized)
     }
 
+    /// The caller lends `rows` × `inputSize` floats of input and `rows` × `outputSize` of
+    /// output, and a workspace its encoder made for at least `rows` tokens.
     private func product(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>,
                          _ workspace: Workspace, threads: Int, bias addsBias: Bool, inputQuantized: Bool) {
+        // Sound: the integer path quantizes into `activationLevels`, sized for the most bytes any
+        // level takes for `tokens` ≥ rows rows of the widest layer (≥ inputSize), and one scale
+        // per token; each share of columns starts on a panel and ends by `outputSize`, and `bias`
+        // has `outputSize` values (init checks it). The float path hands the kernel k = inputSize,
+        // n = the share's columns of W (`withOperand` lends exactly those rows) and C at column
+        // `columns.lowerBound` with ldc = outputSize; the BLAS path reads the whole W, in place
+        // (F32) or widened into `weightScratch`, which the encoder sized for its largest non-F32
+        // float layer. The threads write disjoint columns of `output`.
         let inputSize = self.inputSize, outputSize = self.outputSize
         if let integer {
             if !inputQuantized {

@@ -55,6 +55,12 @@ package enum MatrixProduct {
     ) {
         precondition(m >= 0 && n >= 0 && k >= 0 && lda >= k && ldb >= k && ldc >= n, "multiplyTransposed: bad sizes")
         let code = kernel == .best ? WEIGHTS_KERNEL_BEST : WEIGHTS_KERNEL_PORTABLE
+        // Sound: the caller lends A (m rows, `lda` apart), B (n rows, `ldb` or `stride` apart,
+        // with n scales for INT8 and the scale blocks the description covers for `.scaled`) and
+        // C (m rows, `ldc` apart), valid for the call: the function is `unsafe` by its pointer
+        // arguments. The C kernel reads k entries of each row of A and B and writes n entries of
+        // each row of C, which the preconditions keep within those strides; it needs no
+        // alignment (unaligned loads; its aligned ones are on its own packing buffers).
         switch unsafe b {
         case .f32(let values):
             unsafe weights_sgemm_nt(m, n, k, a, lda, values, ldb, WEIGHTS_GEMM_F32, nil, c, ldc, code)

@@ -24,6 +24,8 @@ package enum Operations {
         precondition(gamma.count == row.count && beta.count == row.count, "layerNorm: parameter sizes differ")
         let count = row.count
         guard count > 0 else { return }
+        // Sound: every index is below `count`, the length of `row`, `gamma` and `beta` (checked
+        // above); the vector loads read 8 floats at `index + 8 <= count`.
         let mean = unsafe sum(UnsafeBufferPointer(row)) / Float(count)
         var squares = SIMD8<Float>()
         let base = row.baseAddress!
@@ -80,11 +82,14 @@ package enum Operations {
     /// - Complexity: O(*n*).
     package static func gelu(_ values: UnsafeMutableBufferPointer<Float>, kernel: Kernel = .best) {
         guard let base = values.baseAddress else { return }
+        // Sound: one row of `values.count` floats, all inside `values`; no bias is read.
         unsafe weights_gelu_rows(base, nil, 1, values.count, kernel.code)
     }
 
     /// GELU(matrix + bias), in place, for every `bias.count`-long row.
     static func addBiasAndGELU(_ matrix: UnsafeMutablePointer<Float>, rows: Int, bias: UnsafeBufferPointer<Float>) {
+        // Sound: the caller lends `rows` × `bias.count` floats (the function is `unsafe` by its
+        // pointer); the kernel reads `bias.count` biases and that many floats per row.
         unsafe weights_gelu_rows(matrix, bias.baseAddress, rows, bias.count, WEIGHTS_KERNEL_BEST)
     }
 
@@ -94,7 +99,7 @@ package enum Operations {
     /// - Complexity: O(*n*), three passes.
     package static func softmax(_ row: UnsafeMutableBufferPointer<Float>, kernel: Kernel = .best) {
         guard let base = row.baseAddress else { return }
-        unsafe weights_softmax(base, row.count, kernel.code)
+        unsafe weights_softmax(base, row.count, kernel.code)  // Sound: `row.count` floats, all inside `row`.
     }
 
     /// Divides `vector` by its Euclidean norm (the norm floored at 1e-12, as PyTorch's
@@ -102,6 +107,7 @@ package enum Operations {
     ///
     /// - Complexity: O(*n*).
     package static func l2Normalize(_ vector: UnsafeMutableBufferPointer<Float>) {
+        // Sound: reads and writes `vector` at its own indices.
         let norm = unsafe dot(UnsafeBufferPointer(vector), UnsafeBufferPointer(vector)).squareRoot()
         let scale = 1 / Swift.max(norm, 1e-12)
         for i in vector.indices { unsafe vector[i] *= scale }
@@ -112,6 +118,8 @@ package enum Operations {
         let width = bias.count
         precondition(width > 0 && matrix.count % width == 0, "addBias: matrix is not a whole number of rows")
         var start = 0
+        // Sound: `matrix.count` is a multiple of `width` (checked above), so `start + j` stays
+        // below it; `j < width == bias.count`.
         while start < matrix.count {
             for j in 0..<width { unsafe matrix[start + j] += bias[j] }
             start += width
@@ -120,6 +128,7 @@ package enum Operations {
 
     /// The sum of `values`, with eight partial sums.
     package static func sum(_ values: UnsafeBufferPointer<Float>) -> Float {
+        // Sound: the vector loads read 8 floats at `index + 8 <= count`, the rest one at `index < count`.
         guard let base = values.baseAddress else { return 0 }
         var partial = SIMD8<Float>()
         var index = 0
@@ -138,6 +147,7 @@ package enum Operations {
     /// The dot product of two equally long vectors, with eight partial sums.
     package static func dot(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> Float {
         precondition(a.count == b.count, "dot: lengths differ")
+        // Sound: as in `sum`, for both vectors, which have the same length (checked above).
         guard let x = a.baseAddress, let y = b.baseAddress else { return 0 }
         var partial = SIMD8<Float>()
         var index = 0
@@ -156,6 +166,7 @@ package enum Operations {
 
     /// The largest of `values` (−∞ when empty).
     package static func maximum(_ values: UnsafeBufferPointer<Float>) -> Float {
+        // Sound: as in `sum`.
         guard let base = values.baseAddress else { return -.infinity }
         var partial = SIMD8<Float>(repeating: -.infinity)
         var index = 0

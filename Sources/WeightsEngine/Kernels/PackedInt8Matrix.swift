@@ -14,6 +14,9 @@ package final class PackedInt8Matrix: @unchecked Sendable {  // immutable after 
     /// Output columns are produced in panels of this many; a share of the columns given to
     /// one thread must start on a multiple of it.
     package static let panelWidth = 16
+    /// The most columns (the depth of a product) the kernels take: 127² × 65,536 < 2³¹, so
+    /// their `Int32` sums cannot overflow.
+    package static let maximumColumns = 65_536
 
     package let rows: Int
     package let columns: Int
@@ -24,17 +27,20 @@ package final class PackedInt8Matrix: @unchecked Sendable {  // immutable after 
     /// Packs `values` (`rows × columns`, row-major) with one scale per row, for `level`.
     package init(values: UnsafePointer<Int8>, scales: UnsafePointer<Float>, rows: Int, columns: Int,
                  level: Int8Product.Level = .best) {
-        precondition(rows > 0 && columns > 0 && columns <= 65_536, "PackedInt8Matrix: bad sizes")
+        precondition(rows > 0 && columns > 0 && columns <= Self.maximumColumns, "PackedInt8Matrix: bad sizes")
         self.rows = rows
         self.columns = columns
         self.level = level
         let count = weights_i8gemm_packed_bytes(rows, columns, level.rawValue)
+        // Sound: the caller lends `rows` × `columns` values and `rows` scales (the init is
+        // `unsafe` by its pointer arguments); `packed` gets the bytes the kernel writes for
+        // this size and level (64-byte aligned for whole cache lines; its loads are unaligned).
         unsafe packed = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 64)
         unsafe weights_i8gemm_pack(values, columns, rows, columns, packed, level.rawValue)
         self.scales = unsafe Array(UnsafeBufferPointer(start: scales, count: rows))
     }
 
-    deinit { unsafe packed.deallocate() }
+    deinit { unsafe packed.deallocate() }  // Sound: allocated in init, lent only inside `withPacked`.
 
     /// Bytes the packed values and scales take.
     package var byteCount: Int { weights_i8gemm_packed_bytes(rows, columns, level.rawValue) + 4 * rows }

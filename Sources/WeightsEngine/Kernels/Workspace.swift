@@ -23,6 +23,12 @@ final class Workspace {
         let sizes = [width, width, width, width, width, width, tokens * configuration.intermediateSize,
                      threads * longest * longest, scratchCount, (levelBytes + 3) / 4,
                      integerActivations ? tokens : 0].map(rounded)
+        // Sound: `memory` holds Σ sizes floats, 64-byte aligned; each `take` hands out the next
+        // `sizes[i]` of them, so the buffers are disjoint, inside `memory`, and each starts on a
+        // multiple of 16 floats. The sizes are what the layers use: `tokens` rows of hidden or
+        // intermediate width, `threads` × longest² scores (``Attention``), the widened-weight
+        // scratch ``BertEncoder`` sizes, `largestActivationByteCount` bytes of levels and one
+        // scale per token. Floats and bytes are trivial types, so binding the memory once is enough.
         unsafe memory = UnsafeMutableRawPointer.allocate(byteCount: sizes.reduce(0, +) * 4, alignment: 64)
         var next = unsafe memory.bindMemory(to: Float.self, capacity: sizes.reduce(0, +))
         func take(_ size: Int) -> UnsafeMutablePointer<Float> {
@@ -42,7 +48,7 @@ final class Workspace {
         unsafe activationScales = unsafe take(sizes[10])
     }
 
-    deinit { unsafe memory.deallocate() }
+    deinit { unsafe memory.deallocate() }  // Sound: allocated in init; no pointer into it outlives self.
 }
 
 /// Token sequences laid end to end, so that no work is spent on padding: every matrix

@@ -102,6 +102,8 @@ package final class BertEncoder: Sendable {
     package func hiddenStates(_ sequences: [[Int32]], threads: Int = 1) throws -> [[Float]] {
         let width = configuration.hiddenSize
         let result = ResultSlots<[Float]>(count: sequences.count, initial: [])
+        // Sound: `hidden` holds the group's tokenCount × width floats while `body` runs, and
+        // sequence `position` is `lengths[position]` rows from `starts[position]`, inside them.
         unsafe try run(sequences, threads: threads) { indices, packed, hidden in
             for (position, index) in indices.enumerated() {
                 let start = unsafe hidden + packed.starts[position] * width
@@ -133,7 +135,7 @@ package final class BertEncoder: Sendable {
                                       weightScratch: weightScratchCount, threads: inner,
                                       integerActivations: compute == .int8)
             forward(packed, workspace, threads: inner)
-            unsafe body(indices, packed, workspace.hidden)
+            unsafe body(indices, packed, workspace.hidden)  // Sound: the workspace outlives the call.
         }
         // F32 matrices are read straight from the mapping: a weights file cut or rewritten
         // during the pass gives zeros or other numbers (with the SIGBUS guard on), so the
@@ -185,6 +187,7 @@ package final class BertEncoder: Sendable {
 
     /// The forward pass over a packed group; leaves the result in `workspace.hidden`.
     private func forward(_ packed: PackedSequences, _ workspace: Workspace, threads: Int) {
+        // Sound: the workspace was made for this packed group and this encoder's configuration.
         unsafe embeddings.apply(packed, into: workspace.hidden)
         for layer in layers {
             layer.apply(packed, workspace, attention: attention, threads: threads)
@@ -213,6 +216,12 @@ struct Embeddings: Sendable {
 
     /// Writes each token's embedding (token type 0) into `output`, one row per token.
     func apply(_ packed: PackedSequences, into output: UnsafeMutablePointer<Float>) {
+        // Sound: `output` holds tokenCount rows of `width` = hidden floats (the caller's
+        // contract); `row` and `position` are the two halves of the 2 × width floats allocated
+        // here, written by `copyRow` before they are read. The rows copied are in their tables:
+        // token type 0 (type_vocab_size ≥ 1), the token id (`validate` checked it against
+        // vocab_size, the table's rows) and the offset (< length ≤ max_position_embeddings,
+        // the table's rows); `copyRow` checks each too.
         let width = words.columns
         let row = UnsafeMutablePointer<Float>.allocate(capacity: 2 * width)
         defer { unsafe row.deallocate() }
@@ -272,6 +281,11 @@ struct BertLayer: Sendable {
 
     /// One layer over a packed group, `threads` sharing out each product and the heads.
     func apply(_ packed: PackedSequences, _ w: Workspace, attention: Attention, threads: Int) {
+        // Sound: `w` was made for this group (tokenCount rows of hidden width in hidden, query,
+        // key, value, context and temporary, of intermediate width in intermediate, `threads`
+        // × longest² scores); sequence `sequence` is `lengths[sequence]` rows from `starts`,
+        // inside them. Every product's sizes are its layer's, which the loader checked against
+        // the configuration the workspace is sized from.
         let tokens = packed.tokenCount
         let width = query.outputSize
         // Q, K and V share their input: quantized once, by the first that computes in INT8.
@@ -289,6 +303,7 @@ struct BertLayer: Sendable {
         unsafe attentionOutput.multiply(w.context, rows: tokens, into: w.temporary, w, threads: threads)
         unsafe Self.addResidualAndNormalize(w.temporary, bias: attentionOutput.bias, residual: w.hidden, rows: tokens, attentionNorm)
 
+        // Sound: as above, for the feed-forward block.
         unsafe intermediate.multiply(w.hidden, rows: tokens, into: w.intermediate, w, threads: threads)
         unsafe Self.addBiasAndGELU(w.intermediate, bias: intermediate.bias, rows: tokens)
         unsafe output.multiply(w.intermediate, rows: tokens, into: w.temporary, w, threads: threads)
@@ -298,6 +313,8 @@ struct BertLayer: Sendable {
     /// residual = LayerNorm(product + bias + residual), row by row.
     static func addResidualAndNormalize(_ product: UnsafeMutablePointer<Float>, bias: [Float],
                                         residual: UnsafeMutablePointer<Float>, rows: Int, _ norm: LayerNorm) {
+        // Sound: the caller lends `rows` × width floats in `product` and `residual`, width =
+        // bias.count = gamma.count = beta.count (the loader read all three with the hidden size).
         let width = bias.count
         unsafe bias.withUnsafeBufferPointer { bias in
             unsafe norm.gamma.withUnsafeBufferPointer { gamma in
@@ -316,6 +333,7 @@ struct BertLayer: Sendable {
 
     /// matrix = GELU(matrix + bias), row by row.
     static func addBiasAndGELU(_ matrix: UnsafeMutablePointer<Float>, bias: [Float], rows: Int) {
+        // Sound: the caller lends `rows` × bias.count floats.
         unsafe bias.withUnsafeBufferPointer { unsafe Operations.addBiasAndGELU(matrix, rows: rows, bias: $0) }
     }
 }

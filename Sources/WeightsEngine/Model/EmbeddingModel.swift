@@ -90,6 +90,9 @@ public final class EmbeddingModel: Sendable {
         let result = ResultSlots<[Float]>(count: sequences.count, initial: [])
         for batchStart in stride(from: 0, to: sequences.count, by: max(1, batchSize)) {
             let batch = Array(sequences[batchStart..<min(batchStart + max(1, batchSize), sequences.count)])
+            // Sound: `hidden` holds the group's tokenCount × width floats while the closure runs;
+            // sequence `position` is `lengths[position]` ≥ 1 rows from `starts[position]`,
+            // inside them, and `vector` holds the `width` floats pooling writes.
             unsafe try encoder.run(batch, threads: threads) { [pooling, normalizes] indices, packed, hidden in
                 for (position, index) in indices.enumerated() {
                     var vector = [Float](repeating: 0, count: width)

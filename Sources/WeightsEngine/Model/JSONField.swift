@@ -40,6 +40,7 @@ struct JSONField {
     init(contentsOf path: String) throws {
         let storage = try ByteStorage.map(path: path)
         do {
+            // Sound: the storage lives until the parse returns, and the parsed values are copies.
             let root = try withExtendedLifetime(storage) { unsafe try JSONValue.parse(storage.bytes, unit: "byte") }
             self.init(root, file: path)
         } catch let error as WeightsError {

@@ -145,16 +145,18 @@ public struct ModelDirectory: Sendable {
     /// Whether a file or directory exists at `path`.
     static func fileExists(_ path: String) -> Bool {
         var status = stat()
-        return unsafe stat(path, &status) == 0
+        return unsafe stat(path, &status) == 0  // Sound: `path` is a C string and `status` a whole stat for the call.
     }
 
     /// Whether a directory exists at `path`.
     static func directoryExists(_ path: String) -> Bool {
         var status = stat()
+        // Sound: as in `fileExists`.
         return unsafe stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
     }
 
     private static func environment(_ name: String) -> String? {
+        // Sound: getenv gives NULL or a NUL-terminated string, copied at once; the package never calls setenv.
         guard let value = unsafe getenv(name), unsafe value.pointee != 0 else { return nil }
         return unsafe String(cString: value)
     }

@@ -45,6 +45,9 @@ public enum Pooling: String, Sendable, Hashable, CaseIterable {
     ///
     /// - Complexity: O(length × width).
     func apply(_ states: UnsafePointer<Float>, length: Int, width: Int, into output: UnsafeMutablePointer<Float>) {
+        // Sound: the caller lends `length` ≥ 1 rows of `width` floats (the encoder refuses
+        // empty sequences) and `width` floats of output; every index is row × width + j with
+        // row < max(length, 1) and j < width.
         switch self {
         case .cls:
             unsafe output.update(from: states, count: width)

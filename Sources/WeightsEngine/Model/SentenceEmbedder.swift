@@ -75,6 +75,7 @@ public final class SentenceEmbedder: Sendable {
     /// The cosine similarity of two vectors of equal length (0 when either is zero).
     public static func cosine(_ a: [Float], _ b: [Float]) -> Float {
         precondition(a.count == b.count, "cosine: vectors differ in length")
+        // Sound: the arrays' own buffers, lent for the closures; `dot` checks their lengths.
         return unsafe a.withUnsafeBufferPointer { a in
             unsafe b.withUnsafeBufferPointer { b in
                 let norms = unsafe (Operations.dot(a, a) * Operations.dot(b, b)).squareRoot()

@@ -86,6 +86,7 @@ struct WeightLoader {
             // `--dtype f16` rounds every float tensor, vectors included; INT8 leaves vectors alone.
             guard precision == .f16, tensor.dtype != .f16 else { return values }
             var halves = [Float16](repeating: 0, count: values.count)
+            // Sound: both buffers have values.count elements and live for the closures.
             unsafe values.withUnsafeBufferPointer { source in
                 unsafe halves.withUnsafeMutableBufferPointer { _ = unsafe FloatFormat.convert(source, into: $0) }
             }
@@ -135,6 +136,8 @@ struct LayerNorm: Sendable {
 
     /// Normalizes each `gamma.count`-wide row of `rows` rows in place.
     func apply(_ matrix: UnsafeMutablePointer<Float>, rows: Int) {
+        // Sound: the caller lends `rows` × gamma.count floats; gamma and beta have the same
+        // count (the loader read both with it), which `Operations.layerNorm` checks too.
         let width = gamma.count
         unsafe gamma.withUnsafeBufferPointer { gamma in
             unsafe beta.withUnsafeBufferPointer { beta in

@@ -42,8 +42,25 @@ package struct WeightMatrix: Sendable {
             format == WEIGHTS_GEMM_PACKED4 ? row * stride / 2 : row * stride
         }
 
+        /// Throws `invalidData` unless `values` and ``scales`` hold every byte and scale the C
+        /// kernels read for `rows` × `columns` entries: `offset(ofRow: rows)` bytes of values,
+        /// rows `stride` ≥ `columns` entries apart, and a scale for each block of each row
+        /// (`scales[(row / groupRows) × scalesPerRow + column / groupColumns]`).
+        func check(values: Tensor, rows: Int, columns: Int) throws {
+            let blockRows = groupRows > 0 && rows > 0 ? (rows - 1) / groupRows + 1 : 0
+            guard groupRows > 0, groupColumns > 0, stride >= columns,
+                  format != WEIGHTS_GEMM_PACKED4 || stride % 2 == 0,
+                  values.byteCount >= offset(ofRow: rows),
+                  scalesPerRow * groupColumns >= columns, scales.count >= blockRows * scalesPerRow else {
+                throw WeightsError(.invalidData,
+                    "tensor '\(values.name)' (\(values.byteCount) bytes) and its \(scales.count) scales do not hold "
+                    + "\(rows) × \(columns) entries in blocks of \(groupRows) × \(groupColumns)", tensor: values.name)
+            }
+        }
+
         /// The C description, for rows from `firstRow` on, over `scales`' storage.
         @unsafe func description(_ scales: UnsafePointer<Float>, firstRow: Int) -> weights_gemm_scales {
+            // Sound: only copies the pointer; whoever uses the description keeps `scales` alive.
             unsafe weights_gemm_scales(scales: scales, first_row: firstRow, group_rows: groupRows,
                                        group_columns: groupColumns, scales_per_row: scalesPerRow, product: product)
         }
@@ -146,6 +163,12 @@ package struct WeightMatrix: Sendable {
     /// - Throws: `unsupportedFormat` for asymmetric integers (zero points) and integer widths
     ///   other than 4 and 8: `weights convert --dtype f32` reads those; the reader's errors.
     package init(layer: HubQuantizedLayout.Layer, reading tensor: (String) throws -> Tensor) throws {
+        // A `Layer`'s fields are public and settable, and `tensor` is the caller's: nothing here
+        // is trusted to fit until ``Scaling/check(values:rows:columns:)`` has checked it.
+        guard layer.weight.shape.count == 2, layer.parts.count >= 2 else {
+            throw WeightsError(.invalidArgument, "layer '\(layer.prefix)' has shape \(layer.weight.shape), expected a matrix",
+                               tensor: layer.weight.name)
+        }
         rows = layer.weight.shape[0]
         columns = layer.weight.shape[1]
         if case .packedIntegers(let bits, _, let symmetric) = layer.layout, !symmetric || (bits != 4 && bits != 8) {
@@ -171,26 +194,37 @@ package struct WeightMatrix: Sendable {
         default: WEIGHTS_GEMM_F32
         }
         func blocks(_ size: Int) -> Int { (columns + size - 1) / size }
+        let scaling: Scaling
         switch layout {
         case .packedIntegers(let bits, let groupSize, _):
-            return Scaling(format: bits == 4 ? WEIGHTS_GEMM_PACKED4 : WEIGHTS_GEMM_PACKED8,
+            guard values.shape.count == 2, bits == 4 || bits == 8, groupSize > 0 else {
+                throw WeightsError(.invalidData,
+                    "tensor '\(values.name)' has shape \(values.shape) for \(bits)-bit groups of \(groupSize)",
+                    tensor: values.name)
+            }
+            scaling = Scaling(format: bits == 4 ? WEIGHTS_GEMM_PACKED4 : WEIGHTS_GEMM_PACKED8,
                            stride: values.shape[1] * (32 / bits), scales: widened, groupRows: 1,
                            groupColumns: groupSize, scalesPerRow: columns / groupSize, product: product,
                            precision: bits == 4 ? .int4 : .int8)
         case .scaledFP8(.tensor):
-            return Scaling(format: WEIGHTS_GEMM_F8E4M3, stride: columns, scales: widened, groupRows: rows,
+            scaling = Scaling(format: WEIGHTS_GEMM_F8E4M3, stride: columns, scales: widened, groupRows: rows,
                            groupColumns: columns, scalesPerRow: 1, product: product, precision: .f8E4M3)
         case .scaledFP8(.row):
-            return Scaling(format: WEIGHTS_GEMM_F8E4M3, stride: columns, scales: widened, groupRows: 1,
+            scaling = Scaling(format: WEIGHTS_GEMM_F8E4M3, stride: columns, scales: widened, groupRows: 1,
                            groupColumns: columns, scalesPerRow: 1, product: product, precision: .f8E4M3)
         case .scaledFP8(.block(let size)):
-            return Scaling(format: WEIGHTS_GEMM_F8E4M3, stride: columns, scales: widened, groupRows: size,
+            guard size > 0 else {
+                throw WeightsError(.invalidData, "tensor '\(values.name)' has blocks of \(size)", tensor: values.name)
+            }
+            scaling = Scaling(format: WEIGHTS_GEMM_F8E4M3, stride: columns, scales: widened, groupRows: size,
                            groupColumns: size, scalesPerRow: blocks(size), product: product, precision: .f8E4M3)
         case .blockScaledFP8:
             let size = HubQuantizedLayout.blockSize
-            return Scaling(format: WEIGHTS_GEMM_F8E4M3, stride: columns, scales: widened, groupRows: size,
-                           groupColumns: size, scalesPerRow: blocks(size), product: WEIGHTS_GEMM_F32, precision: .f8E4M3)
+            scaling = Scaling(format: WEIGHTS_GEMM_F8E4M3, stride: columns, scales: widened, groupRows: size,
+                              groupColumns: size, scalesPerRow: blocks(size), product: WEIGHTS_GEMM_F32, precision: .f8E4M3)
         }
+        try scaling.check(values: values, rows: rows, columns: columns)
+        return scaling
     }
 
     /// Calls `body` with rows `rows` of the matrix as a ``MatrixProduct`` operand, in their
@@ -198,6 +232,12 @@ package struct WeightMatrix: Sendable {
     ///
     /// - Complexity: O(1).
     package func withOperand<R>(rows: Range<Int>, _ body: (MatrixProduct.Operand) -> R) -> R {
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= self.rows, "withOperand: rows out of range")
+        // Sound: the tensors, held by `storage` for the call, keep their bytes valid. Each holds
+        // the matrix's rows × columns entries of its dtype (shapes checked at init; `aligned`
+        // made F32, F16, I8 and their F32 scales aligned) and one scale per row, or for the
+        // scaled layouts what `Scaling.check` found; `rows` lies in the matrix (checked above).
+        // The operand's pointers are used only inside `body`.
         switch storage {
         case .f32(let tensor):
             return unsafe tensor.withUnsafeBytes {
@@ -230,6 +270,8 @@ package struct WeightMatrix: Sendable {
     ///
     /// - Complexity: O(1) for F32; O(rows × columns) otherwise.
     func withFloats<R>(scratch: UnsafeMutablePointer<Float>, _ body: (UnsafePointer<Float>) -> R) -> R {
+        // Sound: as in `withOperand`, for all the rows; `scratch` holds rows × columns floats
+        // (the caller's contract: the function is `unsafe` by its pointer).
         switch storage {
         case .f32(let tensor):
             return unsafe tensor.withUnsafeBytes { unsafe body($0.baseAddress!.assumingMemoryBound(to: Float.self)) }
@@ -253,6 +295,8 @@ package struct WeightMatrix: Sendable {
     /// - Complexity: O(rows × columns).
     func packedInt8(level: Int8Product.Level = .best) -> PackedInt8Matrix? {
         guard case .int8(let values, let scales) = storage else { return nil }
+        // Sound: rows × columns aligned I8 values and `rows` F32 scales (checked at init), lent
+        // for the packing, which copies them.
         return unsafe values.withUnsafeBytes { q in
             unsafe scales.withUnsafeBytes { s in
                 unsafe PackedInt8Matrix(values: q.baseAddress!.assumingMemoryBound(to: Int8.self),
@@ -266,6 +310,9 @@ package struct WeightMatrix: Sendable {
     ///
     /// - Complexity: O(columns).
     func copyRow(_ row: Int, into destination: UnsafeMutablePointer<Float>) {
+        precondition(row >= 0 && row < rows, "copyRow: row \(row) out of range")
+        // Sound: as in `withOperand`, for row `row` (checked above); `destination` holds
+        // `columns` floats (the caller's contract).
         switch storage {
         case .f32(let tensor):
             unsafe tensor.withUnsafeBytes { bytes in
@@ -291,6 +338,7 @@ package struct WeightMatrix: Sendable {
         precondition(rows.lowerBound >= 0 && rows.upperBound <= self.rows, "floats(rows:): rows out of range")
         var values = [Float](repeating: 0, count: rows.count * columns)
         guard !values.isEmpty else { return values }
+        // Sound: `values` holds rows.count × columns floats, row `index` at `index × columns`.
         unsafe values.withUnsafeMutableBufferPointer { buffer in
             for (index, row) in rows.enumerated() { unsafe copyRow(row, into: buffer.baseAddress! + index * columns) }
         }
@@ -299,6 +347,8 @@ package struct WeightMatrix: Sendable {
 
     /// Widens rows `rows` of a scaled matrix into `destination`, which holds their floats.
     private func widen(_ values: Tensor, _ scaling: Scaling, rows: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
+        // Sound: `rows` lie in the matrix (`copyRow` checks, `withFloats` passes them all), whose
+        // values and scales `Scaling.check` found to cover; `destination` holds their floats.
         unsafe values.withUnsafeBytes { q in
             unsafe scaling.scales.withUnsafeBufferPointer { s in
                 var description = unsafe scaling.description(s.baseAddress!, firstRow: rows.lowerBound)
@@ -309,6 +359,8 @@ package struct WeightMatrix: Sendable {
     }
 
     private func dequantize(_ values: Tensor, _ scales: Tensor, row: Int, into destination: UnsafeMutablePointer<Float>) {
+        // Sound: `row` < rows (callers check), `values` holds rows × columns I8, `scales` rows
+        // F32, and `destination` `columns` floats.
         unsafe values.withUnsafeBytes { q in
             unsafe scales.withUnsafeBytes { s in
                 let scale = unsafe s.load(fromByteOffset: row * 4, as: Float.self)
@@ -321,6 +373,7 @@ package struct WeightMatrix: Sendable {
     /// `tensor`, or an aligned owned copy when its bytes are misaligned for its elements.
     private static func aligned(_ tensor: Tensor) -> Tensor {
         if tensor.isAligned { return tensor }
+        // Sound: copies the bytes inside the closure; the new tensor views all of its own storage.
         let storage = unsafe tensor.withUnsafeBytes { unsafe ByteStorage.copy(of: $0) }
         let info = TensorInfo(name: tensor.name, dtype: tensor.dtype, shape: tensor.shape, dataOffsets: 0..<tensor.byteCount)
         return unsafe Tensor(info: info, storage: storage, bytes: storage.bytes)
@@ -333,6 +386,8 @@ package struct WeightMatrix: Sendable {
                 "tensor '\(tensor.name)' is \(tensor.dtype), not a floating dtype", tensor: tensor.name)
         }
         let count = tensor.elementCount * format.byteWidth
+        // Sound: the conversion writes elementCount × byteWidth = `count` bytes, the storage's
+        // size, from the tensor's bytes, lent for the call; the tensor views its own storage.
         let storage = unsafe ByteStorage.allocate(count: count) { destination in
             _ = unsafe tensor.withUnsafeBytes { unsafe FloatFormat.convert($0, from: source, to: format, into: destination) }
         }
@@ -346,6 +401,7 @@ enum Conversion {
     /// Widens `count` halves to floats (exact).
     @inline(__always)
     static func widen(_ source: UnsafePointer<Float16>, into destination: UnsafeMutablePointer<Float>, count: Int) {
+        // Sound: the caller lends `count` halves and `count` floats (the function is `unsafe`).
         unsafe FloatFormat.convert(UnsafeBufferPointer(start: source, count: count),
                             into: UnsafeMutableBufferPointer(start: destination, count: count))
     }

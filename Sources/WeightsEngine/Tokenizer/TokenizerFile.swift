@@ -72,6 +72,8 @@ struct TokenizerFile {
     ///   negative, too large or repeated vocabulary entry.
     /// - Complexity: O(file size).
     init(_ bytes: UnsafeRawBufferPointer, path: String) throws {
+        // Sound: the caller lends `bytes` for the call (the init is `unsafe` by its buffer); the
+        // scanner reads only inside it, with checked reads, and does not outlive the call.
         let root = JSONField(nil, file: path)
         var model: Model?
         var sections: [String: JSONValue] = [:]
@@ -114,6 +116,7 @@ struct TokenizerFile {
 
     /// Reads the `model` object; its `vocab` without building a ``JSONValue`` per entry.
     private static func readModel(_ scanner: inout JSONScanner, _ field: JSONField) throws -> Model {
+        // Sound: the scanner's own checked reads over the bytes `init` lends (`unsafe` marks its type).
         var model = Model(vocab: [:])
         var sawVocabulary = false
         var seen = Set<String>()
@@ -144,6 +147,7 @@ struct TokenizerFile {
 
     /// Reads `{"token": id, ...}` straight into a dictionary.
     private static func readVocabulary(_ scanner: inout JSONScanner, file: String) throws -> [String: Int32] {
+        // Sound: as in `readModel`.
         var vocabulary: [String: Int32] = [:]
         guard unsafe try scanner.beginObject() else { return vocabulary }
         var largest: (token: String, id: Int32)?

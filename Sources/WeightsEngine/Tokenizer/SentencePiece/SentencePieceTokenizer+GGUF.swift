@@ -19,6 +19,8 @@ extension SentencePieceVocabulary {
         var bytes: [UInt8] = []
         var starts: [Int32] = [0]
         starts.reserveCapacity(count + 1)
+        // Sound: the array lends its mapped bytes for the closure; each read is at an offset
+        // checked against `raw.count` just before it (8 bytes of length, then `length` bytes).
         unsafe try tokens.withUnsafeElementBytes { (raw) throws(WeightsError) in
             bytes.reserveCapacity(raw.count - 8 * count)
             var offset = 0

@@ -68,6 +68,8 @@ package struct SentencePieceVocabulary: Sendable {
         while capacity < count * 2 { capacity <<= 1 }
         var slots = [Int32](repeating: 0, count: capacity)
         let mask = capacity - 1
+        // Sound: `starts` ascends from 0 to bytes.count (checked above), so every
+        // starts[i]..<starts[i + 1] lies in `buffer`, the array's own, lent for the closure.
         unsafe bytes.withUnsafeBufferPointer { buffer in
             // Each token's home slot, in one pass over the texts.
             var homes = [Int32](repeating: 0, count: count)
