@@ -34,4 +34,26 @@ struct CompressSafeAPITests {
             _ = try file.tensor(entry).floats()
         }
     }
+
+    /// A GGUF file with no tensors whose header is not padded to its alignment: its data
+    /// section's offset lies past its end. The writer took everything up to that offset as
+    /// the file's prefix, reading past the mapping (1 MiB past, at this alignment), and the
+    /// container it wrote could not be read back.
+    @Test func aGGUFFileWithoutTensorsOrPaddingRoundTrips() throws {
+        var builder = GGUFBuilder()
+        builder.add("general.alignment", uint32: 1 << 20)
+        builder.add("general.name", string: "no tensors")
+        let original = builder.headerBytes()
+        #expect(try GGUFFile(bytes: original).dataOffset > original.count)
+        let directory = try CompressFixtures.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try CompressFixtures.write(original, to: directory + "/in.gguf")
+        try CompressedWriter.compress(file: directory + "/in.gguf", to: directory + "/c.wzst")
+        let file = try CompressedFile(path: directory + "/c.wzst")
+        #expect(file.sourceFormat == .gguf)
+        #expect(file.originalSize == original.count && file.headerLength == original.count)
+        #expect(file.tensors.isEmpty)
+        try file.decompress(to: directory + "/out.gguf")
+        #expect(try CompressFixtures.read(directory + "/out.gguf") == original)
+    }
 }
