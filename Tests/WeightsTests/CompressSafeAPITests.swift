@@ -56,4 +56,49 @@ struct CompressSafeAPITests {
         try file.decompress(to: directory + "/out.gguf")
         #expect(try CompressFixtures.read(directory + "/out.gguf") == original)
     }
+
+    /// `TensorConverter.convertedTensor` copied whatever the source's tensor held into a
+    /// buffer sized by its header entry: a source whose tensor is larger wrote past the buffer.
+    @Test(arguments: [1024, 1])
+    func aSourceWhoseTensorIsNotItsEntrysSizeIsAnError(elements: Int) throws {
+        let converter = try TensorConverter(source: MismatchedSource(elements: elements), target: .float(.f32))
+        let error = #expect(throws: WeightsError.self) { _ = try converter.tensor(named: "w") }
+        #expect(error?.code == .byteCountMismatch && error?.tensor == "w")
+    }
+
+    /// Dequantizing an INT8 pair indexed the scales by the values' rows, as the source's header
+    /// entries promised, not as its tensors were: fewer scales read past them.
+    @Test func aQuantizedPairWhoseScalesAreShortIsAnError() throws {
+        let converter = try TensorConverter(source: ShortScalesSource(), target: .float(.f32))
+        let error = #expect(throws: WeightsError.self) { _ = try converter.tensor(named: "w") }
+        #expect(error?.code == .invalidData && error?.tensor == "w_scale")
+    }
+}
+
+/// A source whose one tensor, declared F32 `[2]`, holds `elements` floats.
+private final class MismatchedSource: TensorSource, @unchecked Sendable {
+    let path = "<mismatched>"
+    let metadata: [String: String]? = nil
+    let tensors = [TensorInfo(name: "w", dtype: .f32, shape: [2], dataOffsets: 0..<8)]
+    let elements: Int
+
+    init(elements: Int) { self.elements = elements }
+
+    func tensor(named name: String) throws -> Tensor {
+        try Tensor(name: "w", shape: [elements], elements: [Float](repeating: 1, count: elements))
+    }
+}
+
+/// An INT8-quantized source whose header entries form a pair of 4 rows, but whose scale
+/// tensor holds one scale.
+private final class ShortScalesSource: TensorSource, @unchecked Sendable {
+    let path = "<short scales>"
+    let metadata: [String: String]? = [Int8Quantization.metadataKey: Int8Quantization.scheme]
+    let tensors = [TensorInfo(name: "w", dtype: .i8, shape: [4, 2], dataOffsets: 0..<8),
+                   TensorInfo(name: "w_scale", dtype: .f32, shape: [4, 1], dataOffsets: 8..<24)]
+
+    func tensor(named name: String) throws -> Tensor {
+        name == "w" ? try Tensor(name: "w", shape: [4, 2], elements: [Int8](repeating: 1, count: 8))
+            : try Tensor(name: "w_scale", shape: [1, 1], elements: [Float(0.5)])
+    }
 }
