@@ -109,7 +109,7 @@ struct GenerateCommand: ParsableCommand {
         let file = try AtomicFile(path: path)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(logits.count * 4)
-        for value in logits { unsafe withUnsafeBytes(of: value.bitPattern.littleEndian) { unsafe bytes.append(contentsOf: $0) } }
+        for value in logits { unsafe withUnsafeBytes(of: value.bitPattern.littleEndian) { unsafe bytes.append(contentsOf: $0) } }  // Sound: copied inside the closure.
         try file.write(bytes)
         try file.commit()
     }

@@ -12,7 +12,7 @@ enum Terminal {
     struct StandardError: TextOutputStream {
         mutating func write(_ string: String) {
             var text = string
-            text.withUTF8 { _ = unsafe systemWrite(STDERR_FILENO, $0.baseAddress, $0.count) }
+            text.withUTF8 { _ = unsafe systemWrite(STDERR_FILENO, $0.baseAddress, $0.count) }  // Sound: the bytes, lent inside `withUTF8`, with their count.
         }
     }
 
@@ -29,5 +29,5 @@ extension Terminal {
 
 /// `write(2)` and `exit(3)`, under names that `Terminal`'s own members don't shadow, so the
 /// calls resolve in whichever C library the platform has.
-private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int { unsafe write(fd, buffer, count) }
+private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int { unsafe write(fd, buffer, count) }  // Sound: the caller passes `count` readable bytes.
 private func systemExit(_ code: Int32) -> Never { exit(code) }

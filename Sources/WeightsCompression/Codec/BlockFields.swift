@@ -39,6 +39,10 @@ enum BlockFields {
         return fields.map { $0 * blocks } + [count - blocks * block]
     }
 
+    // Sound: here and in `join`, both buffers hold `source.count` bytes (checked). The fields
+    // are `fields(for:)`'s, all positive, so `transpose` hands out field `f` of block `i` at
+    // `i·block + start(f)` and its plane copy at `plane(f) + i·f`, both ending at or before
+    // `blocks·block <= count`, and the tail `blocks·block ..< count`.
     /// Writes the planes of `source` into `destination`, which has the same size.
     static func split(_ source: UnsafeRawBufferPointer, fields: [Int], into destination: UnsafeMutableRawBufferPointer) {
         precondition(source.count == destination.count)
@@ -51,6 +55,7 @@ enum BlockFields {
         }
     }
 
+    // Sound: see `split`.
     /// Reverses ``split(_:fields:into:)``.
     static func join(_ source: UnsafeRawBufferPointer, fields: [Int], into destination: UnsafeMutableRawBufferPointer) {
         precondition(source.count == destination.count)

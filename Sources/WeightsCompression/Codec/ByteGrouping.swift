@@ -50,6 +50,8 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
     ///
     /// - Complexity: O(*n*).
     public func split(_ source: UnsafeRawBufferPointer, width: Int, into destination: UnsafeMutableRawBufferPointer) {
+        // Sound: both buffers are the caller's for the call and hold `source.count` bytes
+        // (checked), a whole number of `width`-byte elements for the widths that reach a loop.
         precondition(source.count == destination.count && (self == .none || self == .blockFields || source.count % width == 0))
         guard let from = source.baseAddress, let to = destination.baseAddress else { return }
         let swap = self == .exponentPlanes
@@ -66,6 +68,7 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
     ///
     /// - Complexity: O(*n*).
     public func join(_ source: UnsafeRawBufferPointer, width: Int, into destination: UnsafeMutableRawBufferPointer) {
+        // Sound: as in `split`.
         precondition(source.count == destination.count && (self == .none || self == .blockFields || source.count % width == 0))
         guard let from = source.baseAddress, let to = destination.baseAddress else { return }
         let swap = self == .exponentPlanes
@@ -79,6 +82,10 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
     }
 
     // Two loops per direction rather than a test per element: the swap is decided once.
+    // Sound: here and in `scatter`, `join` and `gather`, `from` and `to` each address
+    // `count × width` bytes (the public callers' precondition); element `e`'s load or store
+    // is bytes `e·width ..< (e+1)·width`, and plane byte `b·count + e` < `width·count`, as
+    // `b < width` and `e < count`. Raw bytes may be read or written as `UInt8`.
     @inline(__always)
     private static func split<Word: FixedWidthInteger & UnsignedInteger>(
         _ from: UnsafeRawPointer, _ to: UnsafeMutableRawPointer, count: Int, swap: Bool, as: Word.Type
@@ -98,6 +105,7 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
         }
     }
 
+    // Sound: see `split`.
     @inline(__always)
     private static func scatter<Word: FixedWidthInteger>(_ word: Word, _ planes: UnsafeMutablePointer<UInt8>, _ element: Int, _ count: Int) {
         // Masking shifts (`&>>`): Swift's `>>` checks for over-wide shifts, which keeps these
@@ -107,6 +115,7 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
         }
     }
 
+    // Sound: see `split`.
     @inline(__always)
     private static func join<Word: FixedWidthInteger & UnsignedInteger>(
         _ from: UnsafeRawPointer, _ to: UnsafeMutableRawPointer, count: Int, swap: Bool, as: Word.Type
@@ -126,6 +135,7 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
         }
     }
 
+    // Sound: see `split`.
     @inline(__always)
     private static func gather<Word: FixedWidthInteger>(_ planes: UnsafePointer<UInt8>, _ element: Int, _ count: Int, as: Word.Type) -> Word {
         var word: Word = 0

@@ -29,12 +29,12 @@ enum Zstd {
     static func bound(_ count: Int) -> Int { ZSTD_compressBound(count) }
 
     /// libzstd's version, as "1.5.4".
-    static var version: String { unsafe String(cString: ZSTD_versionString()) }
+    static var version: String { unsafe String(cString: ZSTD_versionString()) }  // Sound: a static NUL-terminated string.
 
     /// A failure reported by libzstd, as text.
     struct Failure: Error, CustomStringConvertible {
         var description: String
-        init(code: Int) { description = unsafe String(cString: ZSTD_getErrorName(code)) }
+        init(code: Int) { description = unsafe String(cString: ZSTD_getErrorName(code)) }  // Sound: a static NUL-terminated string, for any code.
         init(_ description: String) { self.description = description }
     }
 
@@ -60,6 +60,7 @@ enum Zstd {
         private let context: OpaquePointer
 
         init(_ tuning: Tuning) throws(Failure) {
+            // Sound: the context is this object's alone, freed once at deinit.
             guard let context = unsafe ZSTD_createCCtx() else { throw Failure("cannot allocate a compression context") }
             unsafe self.context = unsafe context
             switch tuning {
@@ -79,14 +80,16 @@ enum Zstd {
         }
 
         private func set(_ parameter: ZSTD_cParameter, _ value: Int) throws(Failure) {
-            _ = unsafe try check(ZSTD_CCtx_setParameter(context, parameter, Int32(value)))
+            _ = unsafe try check(ZSTD_CCtx_setParameter(context, parameter, Int32(value)))  // Sound: `context` lives as long as `self`.
         }
 
-        deinit { unsafe ZSTD_freeCCtx(context) }
+        deinit { unsafe ZSTD_freeCCtx(context) }  // Sound: the last use of the context.
 
         /// Compresses `source` as one frame into `destination`, which must hold
         /// `Zstd.bound(source.count)` bytes. Returns the frame's size.
         func compress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) throws(Failure) -> Int {
+            // Sound: each buffer goes with its own count, and zstd writes at most
+            // `destination.count` bytes (a smaller destination is an error, not an overflow).
             unsafe try check(ZSTD_compress2(context, destination.baseAddress, destination.count,
                                      source.baseAddress, source.count))
         }
@@ -94,7 +97,7 @@ enum Zstd {
         /// `source` compressed as one frame.
         func compress(_ source: UnsafeRawBufferPointer) throws -> [UInt8] {
             var frame = [UInt8](repeating: 0, count: Zstd.bound(source.count))
-            let size = unsafe try frame.withUnsafeMutableBytes { unsafe try compress(source, into: $0) }
+            let size = unsafe try frame.withUnsafeMutableBytes { unsafe try compress(source, into: $0) }  // Sound: inside the closure.
             frame.removeLast(frame.count - size)
             return frame
         }
@@ -106,17 +109,20 @@ enum Zstd {
         private let context: OpaquePointer
 
         init() throws(Failure) {
+            // Sound: the context is this object's alone, freed once at deinit.
             guard let context = unsafe ZSTD_createDCtx() else { throw Failure("cannot allocate a decompression context") }
             unsafe self.context = unsafe context
         }
 
-        deinit { unsafe ZSTD_freeDCtx(context) }
+        deinit { unsafe ZSTD_freeDCtx(context) }  // Sound: the last use of the context.
 
         /// Decompresses `frame`, which must be exactly one checksummed frame whose content is
         /// exactly `destination.count` bytes, into `destination`.
         ///
         /// - Complexity: O(`destination.count`). Nothing is allocated.
         func decompress(_ frame: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) throws(Failure) {
+            // Sound: each buffer goes with its own count; zstd reads at most `frame.count` bytes
+            // and writes at most `destination.count`, whatever the frame holds.
             unsafe try Zstd.checkFrameHeader(frame, contentSize: destination.count)
             let written = unsafe try check(ZSTD_decompressDCtx(context, destination.baseAddress, destination.count,
                                                         frame.baseAddress, frame.count))
@@ -129,6 +135,8 @@ enum Zstd {
     /// Checks, without decompressing, that `frame` is one zstd frame of exactly its length that
     /// declares `contentSize` bytes and carries a content checksum.
     static func checkFrameHeader(_ frame: UnsafeRawBufferPointer, contentSize: Int) throws(Failure) {
+        // Sound: the 4-byte load and `frame[4]` follow the check `frame.count >= 6`; libzstd
+        // gets the frame with its count (and a non-nil address: it is not empty).
         guard frame.count >= 6, unsafe UInt32(littleEndian: frame.loadUnaligned(as: UInt32.self)) == frameMagic else {
             throw Failure("not a zstd frame")
         }

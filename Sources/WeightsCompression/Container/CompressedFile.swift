@@ -56,6 +56,7 @@ public final class CompressedFile: @unchecked Sendable {
         self.storage = storage
         self.threads = max(1, threads)
         do {
+            // Sound: `storage`, a parameter, lives through the call; decode keeps no pointer.
             index = try WeightsError.tagging(file: path) { unsafe try CompressedIndex.decode(storage.bytes) }
         } catch {
             // An index that reads as damaged because the file was cut under us is a changed file.
@@ -75,7 +76,7 @@ public final class CompressedFile: @unchecked Sendable {
     /// Every tensor's header entry, in data order.
     public var tensors: [TensorInfo] { header.tensors }
     /// The container's size in bytes.
-    public var fileSize: Int { unsafe storage.bytes.count }
+    public var fileSize: Int { unsafe storage.bytes.count }  // Sound: reads the count only.
     /// The length of the original header: the JSON, padding included (safetensors), or every
     /// byte before the first tensor (GGUF).
     public var headerLength: Int { index.headerBytes.count }
@@ -99,10 +100,17 @@ public final class CompressedFile: @unchecked Sendable {
     }
 
     /// The tensor stored as `entry`, one of ``compressedTensors``.
+    ///
+    /// - Precondition: `entry` is one of ``compressedTensors``, unchanged: its fields are what
+    ///   the reads are sized by (an entry with a larger shape would read past the tensor).
     public func tensor(_ entry: CompressedTensorInfo, verifyDigest: Bool = false) throws -> Tensor {
-        try WeightsError.tagging(file: path) {
+        precondition(positions[UTF8Key(entry.name)].map { compressedTensors[$0] == entry } == true,
+                     "tensor(_:): '\(entry.name)' is not an entry of this file's compressedTensors")
+        return try WeightsError.tagging(file: path) {
             try Self.checkAllocatable(entry)
-            // The decoder writes every byte or throws: frame sizes are checked against the chunk.
+            // Sound: `entry` is the index's own (checked above), whose checks make its chunks
+            // tile `storedByteCount` bytes and its byte count at most that. The decoder writes
+            // every byte or throws: frame sizes are checked against the chunk.
             let owned = unsafe try ByteStorage.allocate(count: entry.storedByteCount, zeroed: false) { buffer in
                 unsafe Self.adviseHugePages(buffer)
                 unsafe try decode(entry, into: buffer)
@@ -111,6 +119,7 @@ public final class CompressedFile: @unchecked Sendable {
             var info = entry.info
             info.dataOffsets = 0..<info.byteCount
             // A GGUF tensor's stored bytes end with the padding to the next tensor: not its own.
+            // Sound: `info.byteCount <= storedByteCount`, the allocation's size (see above).
             return unsafe Tensor(info: info, storage: owned, bytes: UnsafeRawBufferPointer(rebasing: owned.bytes[0..<info.byteCount]))
         }
     }
@@ -128,6 +137,9 @@ public final class CompressedFile: @unchecked Sendable {
 
     /// Decompresses `entry`'s chunks into `destination`, in parallel.
     func decode(_ entry: CompressedTensorInfo, into destination: UnsafeMutableRawBufferPointer) throws {
+        precondition(destination.count == entry.storedByteCount, "decode(_:into:): destination is not the tensor's size")
+        // Sound: the chunk ranges of an index entry tile `0..<storedByteCount`, which is
+        // `destination` (checked above); each thread writes its own chunk.
         try ParallelChunks.run(jobs: entry.chunkCount, threads: threads,
                                state: { try lendDecompressor() }) { lease, chunk in
             let decompressor = lease.decompressor
@@ -154,6 +166,8 @@ public final class CompressedFile: @unchecked Sendable {
         let firstFrame = entry.firstFrame + chunk * entry.planeCount
         let frames = index.frames[firstFrame..<firstFrame + entry.planeCount]
         do {
+            // Sound: `placeFrames` put every frame inside the container's bytes, which `storage`
+            // (held by `self`, which the caller keeps alive through the call) owns.
             unsafe try decompressor.decompress(frames.map { unsafe UnsafeRawBufferPointer(rebasing: storage.bytes[$0]) },
                                         of: entry, into: unsafe destination)
         } catch let failure as ChunkDecompressor.PlaneFailure {
@@ -168,7 +182,7 @@ public final class CompressedFile: @unchecked Sendable {
     }
 
     func checkDigest(_ entry: CompressedTensorInfo, _ bytes: UnsafeRawBufferPointer) throws {
-        let digest = unsafe SHA256Digest.hex(of: bytes)
+        let digest = unsafe SHA256Digest.hex(of: bytes)  // Sound: reads the caller's buffer, within the call.
         guard digest == entry.sha256 else {
             throw WeightsError(.corruptData, "tensor '\(entry.name)' fails its SHA-256 check: \(digest), expected \(entry.sha256)",
                                tensor: entry.name)
@@ -185,7 +199,7 @@ public final class CompressedFile: @unchecked Sendable {
         let end = (Int(bitPattern: base) + buffer.count) & ~(huge - 1)
         // Safety: the range lies inside `buffer`; the advice changes no byte of it.
         guard end > start, let pointer = unsafe UnsafeMutableRawPointer(bitPattern: start) else { return }
-        _ = unsafe madvise(pointer, end - start, MADV_HUGEPAGE)
+        _ = unsafe madvise(pointer, end - start, MADV_HUGEPAGE)  // Sound: as above.
     }
 
     /// Refuses a tensor larger than the machine's memory before anything is allocated: its
@@ -245,14 +259,20 @@ final class ChunkDecompressor: @unchecked Sendable {
 
     init(chunkSize: Int) throws {
         decompressor = try Zstd.Decompressor()
-        unsafe planes = .allocate(byteCount: chunkSize, alignment: 64)
+        unsafe planes = .allocate(byteCount: chunkSize, alignment: 64)  // Sound: freed once, at deinit.
     }
 
-    deinit { unsafe planes.deallocate() }
+    deinit { unsafe planes.deallocate() }  // Sound: the only owner; no pointer into it leaves a method.
 
     /// Decompresses a chunk of `entry` from its plane frames into `chunk`, then interleaves them.
     func decompress(_ frames: [UnsafeRawBufferPointer], of entry: CompressedTensorInfo, into chunk: UnsafeMutableRawBufferPointer) throws {
         let grouping = entry.grouping
+        // Sound: a chunk is at most the file's chunk size, which `planes` holds (checked here,
+        // since the slices below are not); the plane sizes sum to at most `chunk.count`
+        // (`planeSizes`), so every plane slice lies in `target`; each frame is the caller's,
+        // valid for the call; zstd writes no more than each destination's count; the joins
+        // check their sizes are equal.
+        unsafe precondition(chunk.count <= planes.count, "a chunk larger than the chunk size")
         // Without grouping the single plane is the chunk: decompress it in place.
         let target = unsafe grouping == .none ? chunk : UnsafeMutableRawBufferPointer(rebasing: planes[0..<chunk.count])
         let sizes = entry.planeSizes(chunk.count)
@@ -349,8 +369,8 @@ extension CompressedFile {
         case .positionedWrites: mapping = nil
         case .reserving(let reserve): mapping = try out.mapForWriting(count: originalSize, reserve: reserve)
         }
+        // Sound: the prefix is the file's first bytes, inside the mapping (checked above).
         if let mapping {
-            // Safety: the prefix is the file's first bytes, inside the mapping (checked above).
             unsafe mapping.bytes.copyBytes(from: prefix)
         } else {
             unsafe try prefix.withUnsafeBytes { unsafe try out.write($0, at: 0) }
@@ -376,7 +396,7 @@ extension CompressedFile {
 
 extension CompressedFile: CheckpointFormat {
     public static func recognizes(_ prefix: UnsafeRawBufferPointer) -> Bool {
-        unsafe CompressedFormat.hasMagic(prefix)
+        unsafe CompressedFormat.hasMagic(prefix)  // Sound: reads at most the buffer's count.
     }
 
     public static func open(storage: ByteStorage, path: String) throws -> any TensorSource {

@@ -45,6 +45,7 @@ public enum CompressedFormat {
 
     /// Whether `bytes` begin with the container's magic.
     public static func hasMagic(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        // Sound: `prefix` clamps to the buffer, which the caller lends for the call.
         unsafe bytes.count >= magic.count && bytes.prefix(magic.count).elementsEqual(magic)
     }
 }
@@ -133,6 +134,7 @@ extension CompressedIndex {
             out.append(UInt64(headerBytes.count))
             out.bytes += headerBytes
         case .gguf:
+            // Sound: the buffer is the array's, used only inside the closure.
             out.append(source.rawValue)
             out.bytes += [UInt8](repeating: 0, count: 7)
             let frame = unsafe try headerBytes.withUnsafeBytes { unsafe try Zstd.Compressor(.level(9)).compress($0) }
@@ -169,7 +171,7 @@ extension CompressedIndex {
         var out = ByteWriter()
         out.append(UInt64(indexOffset))
         out.append(UInt64(index.count))
-        unsafe out.bytes += index.withUnsafeBytes { unsafe SHA256Digest.bytes(of: $0) }
+        unsafe out.bytes += index.withUnsafeBytes { unsafe SHA256Digest.bytes(of: $0) }  // Sound: hashed inside the closure.
         out.bytes += CompressedFormat.magic
         return out.bytes
     }
@@ -183,13 +185,17 @@ extension CompressedIndex {
 struct ByteWriter {
     var bytes: [UInt8] = []
     mutating func append<T: FixedWidthInteger>(_ value: T) {
-        unsafe withUnsafeBytes(of: value.littleEndian) { unsafe bytes += $0 }
+        unsafe withUnsafeBytes(of: value.littleEndian) { unsafe bytes += $0 }  // Sound: copied inside the closure.
     }
 }
 
 // MARK: - Decoding
 
 extension CompressedIndex {
+    // Sound: `file` is the caller's for the call, and nothing keeps a pointer into it. Every
+    // read goes through a `ByteReader` whose range lies in `file` (it checks), or follows the
+    // checks above it: `size >= 72` for the magic at `size - 8`, the trailer's placement of
+    // the index between the prologue and the trailer for `indexRange`.
     /// Reads and checks the prologue, trailer and index of the container in `file`.
     ///
     /// Every size is checked against the bytes that hold it before anything is allocated
@@ -237,6 +243,9 @@ extension CompressedIndex {
         return index
     }
 
+    // Sound: every read goes through `reader`, which checks each against its range, inside
+    // the index's bytes; each count it is given was compared with `reader.remaining` first or
+    // is a constant; `headerBytes` is an array, lent only inside its closure.
     private static func parse(_ reader: ByteReader, version: UInt16) throws -> CompressedIndex {
         var reader = unsafe reader
         var source = CompressedSourceFormat.safetensors
@@ -298,6 +307,7 @@ extension CompressedIndex {
                                chunkSize: chunkSize, tensors: tensors, frames: frameSizes.map { 0..<$0 })
     }
 
+    // Sound: reads only through `reader` (checked reads).
     private static func parseRecord(_ reader: inout ByteReader, info: TensorInfo, placement: (fileOffset: Int, stored: Int),
                                     fields blockFields: [Int]?, chunkSize: Int, firstFrame: Int) throws -> CompressedTensorInfo {
         let recordOffset = unsafe reader.offset
@@ -357,6 +367,9 @@ extension CompressedIndex {
         }
     }
 
+    // Sound: reads only through `reader` (checked reads, `frameLength` compared with what
+    // remains first); the decompression reads and writes two arrays inside their closures,
+    // and zstd writes at most `prefix.count` bytes.
     /// A GGUF source's prefix (a zstd frame in the index) and original size; its tensors and
     /// their placements, from the GGUF header the prefix holds.
     private static func parseGGUFPrefix(_ reader: inout ByteReader) throws
@@ -410,13 +423,18 @@ struct ByteReader {
     private let end: Int
 
     init(_ file: UnsafeRawBufferPointer, range: Range<Int>) {
+        // Checked once, so that every read below, checked against `end`, lies in `file`.
+        precondition(range.lowerBound >= 0 && range.upperBound <= file.count, "ByteReader range outside its bytes")
+        // Sound: copies the caller's pointer and bounds; the type is `@unsafe` for the pointer's lifetime.
         unsafe self.file = unsafe file
         unsafe offset = range.lowerBound
         unsafe end = range.upperBound
     }
 
-    var remaining: Int { unsafe end - offset }
+    var remaining: Int { unsafe end - offset }  // Sound: reads two integers.
 
+    // Sound: `offset..<offset + size` lies in `offset..<end`, inside `file` (init); every bit
+    // pattern is a valid integer.
     mutating func read<T: FixedWidthInteger>(_ type: T.Type = T.self) throws -> T {
         let size = MemoryLayout<T>.size
         guard unsafe size <= remaining else { throw unsafe truncated(size) }
@@ -424,13 +442,15 @@ struct ByteReader {
         return unsafe T(littleEndian: file.loadUnaligned(fromByteOffset: offset, as: T.self))
     }
 
+    // Sound: as `read`; a negative count would slice backwards, so it traps.
     mutating func bytes(_ count: Int) throws -> [UInt8] {
+        precondition(count >= 0, "a negative byte count")
         guard unsafe count <= remaining else { throw unsafe truncated(count) }
         defer { unsafe offset += count }
         return unsafe Array(file[offset..<offset + count])
     }
 
     private func truncated(_ count: Int) -> WeightsError {
-        WeightsError(.corruptData, "index ends before the \(count) bytes it needs", offset: unsafe offset)
+        WeightsError(.corruptData, "index ends before the \(count) bytes it needs", offset: unsafe offset)  // Sound: reads an integer.
     }
 }

@@ -79,6 +79,8 @@ public enum CompressedWriter {
         _ source: SafetensorsFile, to path: String, options: CompressionOptions = CompressionOptions(),
         progress: Progress? = nil
     ) throws -> CompressionSummary {
+        // Sound: `SafetensorsFile` checked `8 <= dataOffset <= fileSize`; the bytes are copied
+        // while `source` holds the storage.
         let input = Input(kind: .safetensors, storage: source.storage, headerBytes: unsafe Array(source.storage.bytes[8..<source.dataOffset]),
                           tensors: source.tensors.map { ($0, source.dataOffset + $0.dataOffsets.lowerBound, $0.byteCount, nil) },
                           checkUnchanged: source.checkUnchanged)
@@ -101,6 +103,8 @@ public enum CompressedWriter {
         progress: Progress? = nil
     ) throws -> CompressionSummary {
         let layout = try GGUFContainerLayout(source, fileSize: source.fileSize)
+        // Sound: the layout's prefix ends within `fileSize`, the storage's size; the bytes are
+        // copied while `source` holds the storage.
         let input = Input(kind: .gguf, storage: source.storage, headerBytes: unsafe Array(source.storage.bytes[0..<layout.prefixLength]),
                           tensors: zip(zip(layout.tensors, layout.placements), layout.types).map {
                               ($0.0, $0.1.fileOffset, $0.1.stored, BlockFields.fields(for: $1))
@@ -117,6 +121,7 @@ public enum CompressedWriter {
         progress: Progress? = nil
     ) throws -> CompressionSummary {
         let storage = try ByteStorage.map(path: inputPath)
+        // Sound: `prefix` clamps to the bytes, which `storage` keeps alive for the call.
         if unsafe GGUFFile.recognizes(UnsafeRawBufferPointer(rebasing: storage.bytes.prefix(8))) {
             return try compress(try GGUFFile(storage: storage, path: inputPath), to: path, options: options, progress: progress)
         }
@@ -131,7 +136,7 @@ public enum CompressedWriter {
         var headerBytes: [UInt8]
         var tensors: [(info: TensorInfo, fileOffset: Int, stored: Int, fields: [Int]?)]
         var checkUnchanged: () throws -> Void
-        var fileSize: Int { unsafe storage.bytes.count }
+        var fileSize: Int { unsafe storage.bytes.count }  // Sound: reads the count only.
     }
 
     private static func compress(_ source: Input, to path: String, options: CompressionOptions, progress: Progress?) throws -> CompressionSummary {
@@ -175,6 +180,10 @@ public enum CompressedWriter {
         }
     }
 
+    // Sound: `digests` has a slot per tensor, initialized before the run and deinitialized
+    // after it; each job writes only its own tensor's slot. Each tensor's stored range lies
+    // in the file (its placement was checked by the file's reader: `SafetensorsFile`, or
+    // `GGUFFile` and `GGUFContainerLayout`), whose bytes `source.storage` keeps alive.
     /// Fills in every tensor's SHA-256, largest tensors first so the threads finish together.
     private static func digest(_ source: Input, into plan: inout [CompressedTensorInfo], threads: Int) throws {
         let order = plan.indices.sorted { plan[$0].storedByteCount > plan[$1].storedByteCount }
@@ -196,6 +205,10 @@ public enum CompressedWriter {
         var bytes: Range<Int>
     }
 
+    // Sound: `results` has `window` slots, initialized before the loop and deinitialized after
+    // it; a batch has at most `window` jobs, and each job writes only its own slot. Each job's
+    // range is a chunk of its tensor's stored range, inside the file (see `digest`), whose
+    // bytes `source.storage` keeps alive; the frames are copied out before the next batch.
     /// Compresses and writes every frame; returns their sizes in index order.
     private static func writeFrames(
         _ source: Input, plan: [CompressedTensorInfo], options: CompressionOptions,
@@ -250,6 +263,7 @@ private final class ChunkCompressor {
     private let planes: UnsafeMutableRawBufferPointer
     private let frame: UnsafeMutableRawBufferPointer
 
+    // Sound: both buffers are this object's alone, freed once at deinit.
     init(_ options: CompressionOptions) throws {
         compressor = try Zstd.Compressor(.level(options.level))
         exponentCompressor = options.tunesExponentPlanes ? try Zstd.Compressor(.exponent) : compressor
@@ -258,6 +272,7 @@ private final class ChunkCompressor {
     }
 
     deinit {
+        // Sound: the only owner; no pointer into them leaves a method.
         unsafe planes.deallocate()
         unsafe frame.deallocate()
     }
@@ -265,6 +280,11 @@ private final class ChunkCompressor {
     /// The chunk's frames, one per plane, end to end, and their sizes.
     func compress(_ chunk: UnsafeRawBufferPointer, of tensor: CompressedTensorInfo) throws -> (bytes: [UInt8], sizes: [Int]) {
         let grouping = tensor.grouping, width = tensor.planeCount
+        // Sound: a chunk is at most the chunk size, which `planes` holds (checked here, as the
+        // slices are not), so `scratch` is `chunk.count` bytes of `planes`; the plane sizes
+        // sum to at most `chunk.count`; `frame` holds `Zstd.bound(chunkSize)` bytes, enough for
+        // any plane, and zstd returns at most its count, so `frame[0..<size]` lies in it.
+        unsafe precondition(chunk.count <= planes.count, "a chunk larger than the chunk size")
         var grouped = unsafe chunk
         if grouping != .none {
             let scratch = unsafe UnsafeMutableRawBufferPointer(rebasing: planes[0..<chunk.count])

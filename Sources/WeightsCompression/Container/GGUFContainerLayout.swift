@@ -7,7 +7,8 @@ import WeightsCore
 /// The writer and the reader derive it the same way from the GGUF header, so the container
 /// stores no tensor table of its own.
 struct GGUFContainerLayout {
-    /// The length of the prefix: the data section's offset plus the first tensor's offset.
+    /// The length of the prefix: the data section's offset plus the first tensor's offset (the
+    /// whole file when it has no tensors).
     var prefixLength: Int
     /// The tensors in data order: a plain type's dtype and shape, or `U8` and the byte count
     /// for a block type; offsets within the data section.
@@ -26,7 +27,9 @@ struct GGUFContainerLayout {
     init(_ file: GGUFFile, fileSize: Int) throws {
         let ordered = file.tensors.sorted { ($0.offset, $0.byteCount) < ($1.offset, $1.byteCount) }
         let dataEnd = fileSize - file.dataOffset
-        prefixLength = file.dataOffset + (ordered.first?.offset ?? max(dataEnd, 0))
+        // Without tensors the prefix is the whole file: the data section's aligned offset may
+        // lie past the file's end (a header not padded), and nothing is stored past the end.
+        prefixLength = ordered.first.map { file.dataOffset + $0.offset } ?? fileSize
         tensors = []
         placements = []
         types = ordered.map(\.type)

@@ -94,6 +94,8 @@ final class RestorePipeline: @unchecked Sendable {
         self.jobs = jobs
         // Enough buffers that a thread rarely waits for one while another hashes a long tensor.
         let slots = max(1, min(jobs.count, threads * 4))
+        // Sound: the pool (a chunk per slot) and the hashers (one per tensor, initialized here)
+        // are this object's alone; deinit deinitializes and frees them once.
         unsafe pool = .allocate(byteCount: mapping == nil ? slots * file.chunkSize : 0, alignment: 64)
         let count = file.compressedTensors.count
         unsafe hashers = .allocate(capacity: max(count, 1))
@@ -129,6 +131,7 @@ final class RestorePipeline: @unchecked Sendable {
     }
 
     deinit {
+        // Sound: the last use; no thread runs once `run` has returned.
         unsafe hashers.deinitialize().deallocate()
         unsafe pool.deallocate()
     }
@@ -158,6 +161,8 @@ final class RestorePipeline: @unchecked Sendable {
                 // Another thread holds the only work left (hashing a tensor, or the last chunks).
                 _ = usleep(50)
             case .decode(let job, let slot):
+                // Sound: `buffer` is this chunk's place, held by this thread alone (handed out
+                // under the lock); `decode` writes exactly its bytes, then `write` reads them.
                 let entry = file.compressedTensors[job.tensor]
                 let range = file.chunkRange(job.chunk, of: entry)
                 let place = entry.fileOffset + range.lowerBound..<entry.fileOffset + range.upperBound
@@ -169,6 +174,7 @@ final class RestorePipeline: @unchecked Sendable {
                     mapping?.startWriteback(blocks)
                 }
             case .hash(let tensor, let chunk, let slot):
+                // Sound: as for `decode`; `tensor` < the hashers' count, one per tensor.
                 let entry = file.compressedTensors[tensor]
                 let range = file.chunkRange(chunk, of: entry)
                 let count = range.count
@@ -188,6 +194,7 @@ final class RestorePipeline: @unchecked Sendable {
             // the chunk (decompressing or hashing it) alone, handed over under the lock.
             return unsafe UnsafeMutableRawBufferPointer(rebasing: mapping.bytes[place])
         }
+        // Sound: `slot` < the pool's slots, and a chunk is at most `chunkSize` bytes.
         return unsafe UnsafeMutableRawBufferPointer(rebasing: pool[slot * chunkSize..<slot * chunkSize + place.count])
     }
 
@@ -241,7 +248,7 @@ final class RestorePipeline: @unchecked Sendable {
 
     private func checkDigest(_ tensor: Int) throws {
         let entry = file.compressedTensors[tensor]
-        let digest = unsafe Hex.string(hashers[tensor].finalize())
+        let digest = unsafe Hex.string(hashers[tensor].finalize())  // Sound: this thread holds the tensor's hasher (see `work`).
         guard digest == entry.sha256 else {
             throw WeightsError(.corruptData, "tensor '\(entry.name)' fails its SHA-256 check: \(digest), expected \(entry.sha256)",
                                file: file.path, tensor: entry.name)

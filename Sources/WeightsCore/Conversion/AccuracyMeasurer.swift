@@ -5,11 +5,13 @@ final class AccuracyMeasurer {
     private let convertedFloats: UnsafeMutableBufferPointer<Float>
 
     init(chunk: Int) {
+        // Sound: both buffers are this object's alone, freed once at deinit.
         unsafe sourceFloats = .allocate(capacity: chunk)
         unsafe convertedFloats = .allocate(capacity: chunk)
     }
 
     deinit {
+        // Sound: the last use; no pointer into them leaves a method.
         unsafe sourceFloats.deallocate()
         unsafe convertedFloats.deallocate()
     }
@@ -19,6 +21,11 @@ final class AccuracyMeasurer {
     func measure(source: UnsafeRawBufferPointer, from: FloatFormat, converted: UnsafeRawBufferPointer, to: FloatFormat,
                  into accuracy: inout AccuracyAccumulator) {
         let count = source.count / from.byteWidth
+        // Sound: `count` whole elements in both inputs, at most a chunk, so they fit the scratch
+        // buffers (checked here once per chunk, since the slices in `widen` are not); `doubles`
+        // holds `count` Doubles, `source.count` bytes, and is freed after its use.
+        unsafe precondition(source.count == count * from.byteWidth && converted.count == count * to.byteWidth
+                                && count <= sourceFloats.count, "measure: buffers of unlike or oversized counts")
         let approximation = unsafe widen(converted, from: to, into: convertedFloats, count: count)
         if from == .f64 {
             let doubles = UnsafeMutableBufferPointer<Double>.allocate(capacity: count)
@@ -32,6 +39,8 @@ final class AccuracyMeasurer {
 
     private func widen(_ bytes: UnsafeRawBufferPointer, from: FloatFormat, into floats: UnsafeMutableBufferPointer<Float>,
                        count: Int) -> UnsafeBufferPointer<Float> {
+        // Sound: `measure` checked `count <= floats.count` and that `bytes` holds `count`
+        // elements; the result points into this object's scratch, used before the next call.
         let target = unsafe UnsafeMutableBufferPointer(rebasing: floats[0..<count])
         unsafe FloatFormat.convert(bytes, from: from, to: .f32, into: UnsafeMutableRawBufferPointer(target))
         return UnsafeBufferPointer(target)

@@ -26,6 +26,7 @@ public struct ConversionAccuracy: Sendable, Hashable {
     public static func measure(reference: [Float], approximation: [Float]) -> ConversionAccuracy {
         precondition(reference.count == approximation.count, "the arrays differ in length")
         var accumulator = AccuracyAccumulator()
+        // Sound: both buffers are the arrays', lent inside the closures.
         unsafe reference.withUnsafeBufferPointer { reference in
             unsafe approximation.withUnsafeBufferPointer { unsafe accumulator.add(reference: reference, approximation: $0) }
         }
@@ -42,13 +43,17 @@ struct AccuracyAccumulator: Sendable {
     var sumSquaredApproximation = 0.0
     var sumProducts = 0.0
 
+    // Sound: the index runs over `reference`, and `approximation` is checked to be as long.
     mutating func add(reference: UnsafeBufferPointer<Float>, approximation: UnsafeBufferPointer<Float>) {
+        precondition(approximation.count == reference.count, "the buffers differ in length")
         for index in reference.indices {
             unsafe add(Double(reference[index]), Double(approximation[index]))
         }
     }
 
+    // Sound: as above.
     mutating func add(reference: UnsafeBufferPointer<Double>, approximation: UnsafeBufferPointer<Float>) {
+        precondition(approximation.count == reference.count, "the buffers differ in length")
         for index in reference.indices {
             unsafe add(reference[index], Double(approximation[index]))
         }

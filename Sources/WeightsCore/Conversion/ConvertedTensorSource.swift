@@ -42,6 +42,7 @@ public final class ConvertedTensorSource: TensorSource, @unchecked Sendable {
 
     /// Converts the tensor named `name` chunk by chunk into `body`, in bounded memory.
     public func streamBytes(ofTensorNamed name: String, into body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        // Sound: each chunk is lent to `body` for its call only.
         let record = unsafe try converter.streamConverted(named: name, measuringAccuracy: measuringAccuracy, into: body)
         if let record { records.withLock { $0[UTF8Key(name)] = record } }
     }

@@ -72,6 +72,8 @@ public enum Int8Quantization {
         kernel: ConversionKernel = .best
     ) throws(WeightsError) {
         let rowLength = try checkedRowLength(count: values.count, rows: rows, other: q.count, scales: scales.count)
+        // Sound: `checkedRowLength` made `values` and `q` `rows × rowLength` long and `scales`
+        // `rows` long, so row `row`'s slices and scale lie in them.
         for row in 0..<rows {
             let start = row * rowLength
             let slice = unsafe UnsafeBufferPointer(rebasing: values[start..<start + rowLength])
@@ -92,6 +94,7 @@ public enum Int8Quantization {
         into values: UnsafeMutableBufferPointer<Float>
     ) throws(WeightsError) {
         let rowLength = try checkedRowLength(count: q.count, rows: rows, other: values.count, scales: scales.count)
+        // Sound: as in `quantizeRows`.
         for row in 0..<rows {
             let scale = unsafe scales[row]
             let start = row * rowLength
@@ -101,6 +104,8 @@ public enum Int8Quantization {
         }
     }
 
+    // Sound: `q` has `row.count` elements (both callers pass slices of one length), which
+    // `quantize` needs.
     /// Quantizes one row; returns its scale, or `nil` when the row is not finite.
     @inline(__always)
     static func quantizeRow(_ row: UnsafeBufferPointer<Float>, into q: UnsafeMutableBufferPointer<Int8>,
@@ -115,6 +120,7 @@ public enum Int8Quantization {
     static func largestMagnitude(_ values: UnsafeBufferPointer<Float>, kernel: ConversionKernel = .best) -> Float? {
         guard let base = values.baseAddress else { return 0 }
         var largest: Float = 0
+        // Sound: the kernel reads `values.count` floats from its base, and writes one `Float`.
         return unsafe weights_largest_magnitude(base, values.count, &largest, kernel.code) ? largest : nil
     }
 
@@ -126,6 +132,8 @@ public enum Int8Quantization {
     /// Quantizes finite `values` with `scale`; a zero scale gives zeros.
     static func quantize(_ values: UnsafeBufferPointer<Float>, scale: Float, into q: UnsafeMutableBufferPointer<Int8>,
                          kernel: ConversionKernel = .best) {
+        // Sound: the kernel reads `values.count` floats and writes as many `Int8`s to `q`,
+        // which the callers size alike (`quantizeRow`'s, and `RowQuantizer`'s row slices).
         guard scale > 0 else {
             unsafe q.update(repeating: 0)
             return
@@ -178,6 +186,7 @@ extension Int8Quantization {
         let floats = try tensor.floats()
         var q = [Int8](repeating: 0, count: floats.count)
         var scales = [Float](repeating: 0, count: rows)
+        // Sound: the three arrays are lent inside their closures; `quantizeRows` checks sizes.
         do {
             unsafe try floats.withUnsafeBufferPointer { values throws(WeightsError) in
                 unsafe try q.withUnsafeMutableBufferPointer { q throws(WeightsError) in
@@ -202,6 +211,8 @@ extension Int8Quantization {
     public static func dequantize(_ values: Tensor, scales: Tensor) throws -> Tensor {
         try checkPair(values: values.info, scales: scales.info)
         let rows = values.shape[0]
+        // Sound: `dequantizeRows` checks that `buffer` (`elementCount` floats) matches `q`, and
+        // writes every one of them before `count` says so; a throw leaves `count` at 0.
         let output = unsafe try [Float](unsafeUninitializedCapacity: values.elementCount) { buffer, count in
             unsafe try values.withElements(of: Int8.self) { q in
                 unsafe try scales.withElements(of: Float.self) { scales in

@@ -100,7 +100,7 @@ public final class TensorConverter: @unchecked Sendable {
                                file: source.path, tensor: name)
         }
         return try WeightsError.tagging(file: source.path) {
-            unsafe try convert(plan, measuringAccuracy: measuringAccuracy, into: sink)
+            unsafe try convert(plan, measuringAccuracy: measuringAccuracy, into: sink)  // Sound: hands `sink` buffers valid for each call.
         }
     }
 
@@ -114,16 +114,29 @@ public final class TensorConverter: @unchecked Sendable {
         let byteCount = try plan.output.byteCount()
         var filled = 0
         var record: TensorConversion?
+        // Sound: each chunk is copied at `filled`, after the check that it fits in the
+        // `byteCount` bytes allocated; a source whose tensor is not the size its header entry
+        // says (any `TensorSource` may be) is refused, not copied past the end. The tensor's
+        // bytes are all of `storage`, which it keeps alive.
         let storage = unsafe try ByteStorage.allocate(count: byteCount) { buffer in
             record = try WeightsError.tagging(file: source.path) {
                 unsafe try convert(plan, measuringAccuracy: measuringAccuracy) { bytes in
+                    guard bytes.count <= byteCount - filled else {
+                        throw Self.sizeMismatch(name, byteCount, given: filled + bytes.count)
+                    }
                     unsafe UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<filled + bytes.count]).copyMemory(from: bytes)
                     filled += bytes.count
                 }
             }
+            guard filled == byteCount else { throw Self.sizeMismatch(name, byteCount, given: filled) }
         }
         let info = TensorInfo(name: name, dtype: plan.output.dtype, shape: plan.output.shape, dataOffsets: 0..<byteCount)
         return unsafe (Tensor(info: info, storage: storage, bytes: storage.bytes), record)
+    }
+
+    private static func sizeMismatch(_ name: String, _ expected: Int, given: Int) -> WeightsError {
+        WeightsError(.byteCountMismatch, "converted tensor '\(name)' takes \(expected) bytes; the source gave \(given)",
+                     tensor: name)
     }
 
     /// The converted tensors as a ``TensorSource``, for writers that take one (a file or
@@ -260,6 +273,9 @@ extension TensorConverter {
 extension TensorConverter {
     /// Streams the output bytes of `plan` to `sink` in chunks; returns its record, or `nil`
     /// for a copy.
+    // Sound: every buffer handed to `sink` is a tensor's bytes (kept alive by the tensor in
+    // scope), an array's, or a pipeline slot, each valid for the call; `cast`, `dequantize`
+    // and `RowQuantizer` size their reads from the tensor they are given.
     func convert(_ plan: Plan, measuringAccuracy: Bool,
                  into sink: (UnsafeRawBufferPointer) throws -> Void) throws -> TensorConversion? {
         let tensor = try source.tensor(named: plan.source.name)
@@ -314,6 +330,10 @@ extension TensorConverter {
         return value
     }
 
+    // Sound: chunk `index` covers elements `range` of the `count` whole elements in `bytes`;
+    // its output is `range.count <= chunk` elements in slot `slot` of `buffers` (two chunks of
+    // `to`), which the pipeline hands to `sink` before that slot is overwritten; `buffers`
+    // outlives the pipeline.
     /// Casts `bytes` from one float format to another, a chunk at a time, overlapping the
     /// conversion of one chunk with the writing of the previous one.
     static func cast(_ bytes: UnsafeRawBufferPointer, from: FloatFormat, to: FloatFormat,
@@ -340,10 +360,15 @@ extension TensorConverter {
         return overflows
     }
 
+    // Sound: the pair is checked on the tensors themselves (the plan checked the source's
+    // header entries, which a source's tensors need not match): `values` is I8, so `q` holds
+    // `count` bytes, and `scales` F32 of `rows` elements; element `e < count` has row
+    // `e / rowLength < rows`. Chunks and slots are as in `cast`, `floats` holding one chunk.
     /// Dequantizes an INT8 pair into `to`, row by row, a chunk at a time.
     static func dequantize(_ values: Tensor, scales: Tensor, to: FloatFormat,
                            accuracy: inout AccuracyAccumulator?,
                            into sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+        try Int8Quantization.checkPair(values: values.info, scales: scales.info)
         let rows = values.shape[0]
         let count = values.elementCount
         let rowLength = rows == 0 ? 0 : count / rows

@@ -56,7 +56,7 @@ struct NameIndex: Sendable {
         var name = name
         return name.withUTF8 { bytes in
             var hasher = Hasher()
-            unsafe hasher.combine(bytes: UnsafeRawBufferPointer(bytes))
+            unsafe hasher.combine(bytes: UnsafeRawBufferPointer(bytes))  // Sound: the string's bytes, lent inside `withUTF8`.
             return UInt64(truncatingIfNeeded: hasher.finalize())
         }
     }
@@ -86,12 +86,14 @@ struct NameIndex: Sendable {
 package func utf8Compare(_ a: String, _ b: String) -> Int {
     var (a, b) = (a, b)
     // Both are native strings nearly always, and `withUTF8` then lends their storage as it is.
+    // Sound: both strings' bytes are lent inside their `withUTF8` closures.
     return a.withUTF8 { x in b.withUTF8 { y in unsafe compareBytes(UnsafeRawBufferPointer(x), UnsafeRawBufferPointer(y)) } }
 }
 
 /// Compares two byte strings: negative, zero or positive as `a` sorts before, with or after `b`.
 package func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
     let common = min(a.count, b.count)
+    // Sound: `common > 0` makes both buffers non-empty (non-nil addresses) and at least `common` long.
     let order = unsafe common == 0 ? 0 : Int(memcmp(a.baseAddress!, b.baseAddress!, common))
     return order != 0 ? order : a.count - b.count
 }

@@ -36,6 +36,8 @@ enum NameLookup: Sendable {
     static func build<Names: RandomAccessCollection<String>>(_ names: Names, bytes: [UnsafeRawBufferPointer])
         -> (lookup: NameLookup, duplicate: Int?) where Names.Index == Int
     {
+        // Sound: the byte strings are valid for the call (the header reader's bytes), and the
+        // comparison, which the array's checked subscripts feed, does not outlive the build.
         unsafe precondition(bytes.count == names.count, "one byte string per name")
         return build(names) { unsafe compareBytes(bytes[$0], bytes[$1]) }
     }

@@ -62,7 +62,7 @@ public final class SafetensorsWriter {
                 "tensor '\(tensor.name)' takes \(tensor.byteCount) bytes; \(writtenOfNext + bytes.count) given",
                 file: path, tensor: tensor.name)
         }
-        unsafe try file.write(bytes)
+        unsafe try file.write(bytes)  // Sound: the caller's buffer, copied or written within the call.
         writtenOfNext += bytes.count
         if writtenOfNext == tensor.byteCount {
             nextIndex += 1
@@ -82,7 +82,7 @@ public final class SafetensorsWriter {
             throw WeightsError(.byteCountMismatch, "tensor '\(tensor.name)' is \(tensor.dtype) \(tensor.shape), declared \(next.dtype) \(next.shape)",
                                file: path, tensor: tensor.name)
         }
-        unsafe try tensor.withUnsafeBytes { unsafe try write($0) }
+        unsafe try tensor.withUnsafeBytes { unsafe try write($0) }  // Sound: the tensor keeps its bytes alive in the closure.
     }
 
     /// Writes every tensor still to come, in order, with the bytes `source` streams for the
@@ -94,7 +94,7 @@ public final class SafetensorsWriter {
     public func write(from source: any TensorSource) throws {
         while let next = nextTensor {
             let before = file.bytesWritten
-            unsafe try source.streamBytes(ofTensorNamed: next.name) { unsafe try write($0) }
+            unsafe try source.streamBytes(ofTensorNamed: next.name) { unsafe try write($0) }  // Sound: each chunk is written within its call.
             guard file.bytesWritten - before == next.byteCount else {
                 throw WeightsError(.byteCountMismatch,
                     "tensor '\(next.name)' takes \(next.byteCount) bytes; the source gave \(file.bytesWritten - before)",
@@ -159,7 +159,7 @@ extension SafetensorsWriter {
         var bytes = layout.headerBytes
         bytes.reserveCapacity(layout.fileSize)
         for info in layout.tensors {
-            unsafe byName[UTF8Key(info.name)]!.withUnsafeBytes { unsafe bytes.append(contentsOf: $0) }
+            unsafe byName[UTF8Key(info.name)]!.withUnsafeBytes { unsafe bytes.append(contentsOf: $0) }  // Sound: copied inside the closure.
         }
         return bytes
     }

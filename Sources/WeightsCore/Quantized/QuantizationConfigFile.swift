@@ -48,10 +48,10 @@ package enum QuantizationConfigFile {
     package static func update(from source: String, to destination: String, quantizationConfig: String?) throws -> Bool {
         let storage = try ByteStorage.read(path: source)
         let config = try WeightsError.tagging(file: source) {
-            try unsafe storage.withUnsafeBytes { unsafe try JSONValue.parse($0, unit: "byte") }
+            try unsafe storage.withUnsafeBytes { unsafe try JSONValue.parse($0, unit: "byte") }  // Sound: parsed inside the closure, which keeps the storage alive.
         }
         let quantization = try quantizationConfig.map { text in
-            unsafe try Array(text.utf8).withUnsafeBytes { unsafe try JSONValue.parse($0, unit: "byte") }
+            unsafe try Array(text.utf8).withUnsafeBytes { unsafe try JSONValue.parse($0, unit: "byte") }  // Sound: parsed inside the closure.
         }
         let updated = try WeightsError.tagging(file: source) { try updating(config, with: quantization) }
         if destination == source, updated == config { return false }

@@ -47,6 +47,7 @@ public struct ShardIndex: Sendable, Hashable {
             throw WeightsError(.limitExceeded, "index of \(bytes.count) bytes is over the limit of \(maximumLength)")
         }
         let json: JSONValue
+        // Sound: the caller's bytes, parsed within the call; the result holds no pointer into them.
         do { json = unsafe try JSONValue.parse(bytes) } catch let error as WeightsError {
             throw WeightsError(.invalidShardIndex, "index is not valid JSON: \(error.reason)", offset: error.offset)
         }

@@ -29,6 +29,7 @@ public final class ShardedCheckpoint: TensorSource, @unchecked Sendable {
     public init(indexPath: String, mapping: SafetensorsFile.Mapping = .map) throws {
         path = indexPath
         let storage = try ByteStorage.map(path: indexPath)
+        // Sound: decoded inside `withUnsafeBytes`, which keeps the storage alive.
         index = try WeightsError.tagging(file: indexPath) { unsafe try storage.withUnsafeBytes { unsafe try ShardIndex.decode($0) } }
         let directory = AtomicFile.directory(of: indexPath)
         var shards: [SafetensorsFile] = []

@@ -79,7 +79,7 @@ public enum ShardedWriter {
 
     static func createDirectory(_ path: String) throws {
         if Checkpoint.isDirectory(path) { return }
-        guard unsafe mkdir(path, 0o755) == 0 || errno == EEXIST else {
+        guard unsafe mkdir(path, 0o755) == 0 || errno == EEXIST else {  // Sound: the path is a NUL-terminated copy for the call.
             throw WeightsError.system("cannot create directory", file: path)
         }
     }

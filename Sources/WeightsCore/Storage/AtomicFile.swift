@@ -50,6 +50,8 @@ public final class AtomicFile {
         let base = path.split(separator: "/").last.map(String.init) ?? path
         var template = Array("\(directory)/.\(base).XXXXXX".utf8CString)
         var slot: Int32 = -1
+        // Sound: the template is a non-empty, NUL-terminated array, which `mkstemp` rewrites in
+        // place within its length; `slot` is one `Int32`.
         let fd = unsafe template.withUnsafeMutableBufferPointer { unsafe weights_cleanup_create($0.baseAddress!, &slot) }
         guard fd >= 0 else { throw WeightsError.system("cannot create a file in \(directory)", file: path) }
         self.fd = fd
@@ -62,7 +64,7 @@ public final class AtomicFile {
     deinit {
         if !committed {
             if fd >= 0 { close(fd) }
-            unsafe unlink(temporaryPath)
+            unsafe unlink(temporaryPath)  // Sound: the path is passed as a NUL-terminated copy for the call.
         }
         weights_cleanup_unregister(cleanupSlot)
     }
@@ -113,6 +115,7 @@ public final class AtomicFile {
 
     /// Appends `bytes`.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        // Sound: `bytes` is the caller's for the call; it is copied into the buffer or written.
         bytesWritten += bytes.count
         if buffer.count + bytes.count <= Self.bufferCapacity {
             unsafe buffer.append(contentsOf: bytes)
@@ -128,7 +131,7 @@ public final class AtomicFile {
 
     /// Appends `bytes`.
     public func write(_ bytes: [UInt8]) throws {
-        unsafe try bytes.withUnsafeBytes { unsafe try write($0) }
+        unsafe try bytes.withUnsafeBytes { unsafe try write($0) }  // Sound: inside the closure.
     }
 
     /// Writes `bytes` at `offset` with `pwrite(2)`, for writers that place the parts of a file
@@ -144,6 +147,8 @@ public final class AtomicFile {
             throw WeightsError(.invalidArgument, "cannot write \(bytes.count) bytes at offset \(offset)", file: path)
         }
         var done = 0
+        // Sound: `done < bytes.count` makes the buffer non-empty (a non-nil address) and
+        // `bytes.count - done` bytes from `done` lie in it.
         while done < bytes.count {
             let count = unsafe pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
             if count < 0 {
@@ -173,6 +178,7 @@ public final class AtomicFile {
         }
         try flush()
         var done = 0
+        // Sound: as in `write(_:at:)`, inside the array's closure.
         while done < bytes.count {
             let count = unsafe bytes.withUnsafeBytes { unsafe pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
             if count < 0 {
@@ -188,8 +194,12 @@ public final class AtomicFile {
     public func commit() throws {
         try flush()
         if syncToDisk, fsync(fd) != 0 { throw WeightsError.system("cannot sync", file: path) }
-        guard close(fd) == 0 else { throw WeightsError.system("cannot close", file: path) }
+        // Linux releases the descriptor even when `close` fails (close(2)): forget it first, so
+        // that deinit or a later write cannot reach the number once it is reused.
+        let closed = close(fd)
         fd = -1
+        guard closed == 0 else { throw WeightsError.system("cannot close", file: path) }
+        // Sound: the paths are passed as NUL-terminated copies for the calls.
         guard unsafe rename(temporaryPath, path) == 0 else { throw WeightsError.system("cannot rename into place", file: path) }
         committed = true
         weights_cleanup_unregister(cleanupSlot)
@@ -204,12 +214,13 @@ public final class AtomicFile {
 
     private func flush() throws {
         guard !buffer.isEmpty else { return }
-        unsafe try buffer.withUnsafeBytes { unsafe try writeAll($0) }
+        unsafe try buffer.withUnsafeBytes { unsafe try writeAll($0) }  // Sound: inside the closure.
         buffer.removeAll(keepingCapacity: true)
     }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0
+        // Sound: as in `write(_:at:)`.
         while offset < bytes.count {
             let written = unsafe systemWrite(fd, bytes.baseAddress! + offset, bytes.count - offset)
             if written < 0 {
@@ -240,5 +251,5 @@ public final class AtomicFile {
 
 /// `write(2)`, under a name that the type's own `write` methods don't shadow.
 private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
-    unsafe write(fd, buffer, count)
+    unsafe write(fd, buffer, count)  // Sound: the callers pass `count` readable bytes at `buffer`.
 }

@@ -32,6 +32,9 @@ package final class OutputMapping: @unchecked Sendable {
     /// refuses the mapping or the guard can't cover it (the caller then writes with `pwrite`).
     init?(fd: Int32, count: Int, path: String, syncToDisk: Bool) {
         guard count > 0, weights_guard_install_for_writes() == 0 else { return nil }
+        // Sound: the mapping is `count` bytes of `fd` (which holds them, reserved), owned by
+        // this object from here: registered with the guard, and unmapped once, at deinit (or
+        // at once when the registration fails).
         let address = unsafe mmap(nil, count, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
         guard let address = unsafe address, unsafe address != MAP_FAILED else { return nil }
         let slot = unsafe weights_guard_register_writable(address, count)
@@ -44,6 +47,7 @@ package final class OutputMapping: @unchecked Sendable {
         // than 4 KiB: restoring MiniLM (90 MB, --no-sync) took 229 ms of CPU this way, against
         // 356 ms with 4 KiB pages and 273 ms with pwrite (medians of 7, side by side). Only a
         // hint; ignored elsewhere.
+        // Sound: advice over the mapping just made; it changes no byte.
         _ = unsafe madvise(address, count, MADV_HUGEPAGE)
         unsafe bytes = UnsafeMutableRawBufferPointer(start: address, count: count)
         self.fd = fd
@@ -54,7 +58,7 @@ package final class OutputMapping: @unchecked Sendable {
 
     deinit {
         weights_guard_unregister(guardSlot)
-        _ = unsafe munmap(bytes.baseAddress, bytes.count)
+        _ = unsafe munmap(bytes.baseAddress, bytes.count)  // Sound: the last use; the mapping is this object's.
     }
 
     /// Faults in the pages of `range` for writing in one system call, before they are written
@@ -101,7 +105,8 @@ package final class OutputMapping: @unchecked Sendable {
     /// `range` widened to whole pages and clipped to the mapping: (offset, length), or `nil`.
     private func pages(_ range: Range<Int>) -> (Int, Int)? {
         let pageSize = Self.pageSize
-        let start = range.lowerBound & ~(pageSize - 1)
+        let start = max(range.lowerBound, 0) & ~(pageSize - 1)
+        // Sound: reads the count only.
         let end = unsafe min((range.upperBound + pageSize - 1) & ~(pageSize - 1), bytes.count)
         return end > start ? (start, end - start) : nil
     }

@@ -7,11 +7,19 @@ import Dispatch
 /// machine busy even when a file holds a single large tensor. Two buffers alternate, so memory
 /// stays at two chunks.
 enum ChunkPipeline {
+    // Sound: `produce(k, k % 2)` and `consume` of chunk `k - 1` (slot `(k - 1) % 2`) touch
+    // different buffers; `withoutActuallyEscaping` is right since `concurrentPerform` returns
+    // only once both lanes have, so neither closure outlives the call; `step.produced` is
+    // written by one lane and read after that join; it is non-nil unless `produce` threw, and
+    // then `step.error` is thrown first.
     /// Calls `produce(k, slot)` for every chunk `k` in order, and `consume` with each result,
     /// in order; `produce(k + 1)` runs alongside `consume(k)`. `slot` (0 or 1) names the buffer
     /// that `produce` may overwrite: the other one is being consumed.
     ///
     /// Errors stop the pipeline after the step in flight; the first is rethrown.
+    ///
+    /// The buffer `produce` returns must stay valid until `consume` has taken it: the caller's
+    /// two slot buffers, alive for the whole call.
     static func run(
         chunkCount: Int,
         produce: (_ chunk: Int, _ slot: Int) throws -> UnsafeRawBufferPointer,
@@ -51,7 +59,7 @@ enum ChunkPipeline {
 
     /// The outcome of one overlapped step. The two lanes write disjoint fields except the
     /// first error, which a mutex guards.
-    @safe  // Safety: owns the memory its pointers address (allocated at init, freed at deinit), and no pointer leaves its methods.
+    @safe  // Safety: holds the pointer one lane produced, to the caller's buffer, for the step; the two lanes touch disjoint fields.
     private final class Step: @unchecked Sendable {
         var produced: UnsafeRawBufferPointer?
         private let firstError = LockedValue<(any Error)?>(nil)

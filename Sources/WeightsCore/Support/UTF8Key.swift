@@ -20,6 +20,7 @@ package struct UTF8Key: Hashable, Sendable {
 
     package func hash(into hasher: inout Hasher) {
         let utf8 = string.utf8
+        // Sound: the string's storage, lent inside the closure.
         let hashed: Void? = unsafe utf8.withContiguousStorageIfAvailable { unsafe hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
         if hashed == nil { for byte in utf8 { hasher.combine(byte) } }
     }

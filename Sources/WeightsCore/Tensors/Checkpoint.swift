@@ -52,13 +52,15 @@ public enum Checkpoint {
         }
         if path.hasSuffix(".index.json") { return try ShardedCheckpoint(indexPath: path, mapping: mapping) }
         let storage = try mapping.storage(path)
-        for format in formats where unsafe format.recognizes(storage.bytes) {
+        // Sound: each test reads the bytes inside `withUnsafeBytes`, which keeps the storage
+        // alive (rather than relying on a later use of `storage` to extend its lifetime).
+        for format in formats where unsafe storage.withUnsafeBytes({ unsafe format.recognizes($0) }) {
             return try format.open(storage: storage, path: path)
         }
-        if unsafe GGUFFile.recognizes(storage.bytes) {
+        if unsafe storage.withUnsafeBytes({ unsafe GGUFFile.recognizes($0) }) {
             return try GGUFTensorSource.open(storage: storage, path: path)
         }
-        if unsafe storage.bytes.starts(with: containerMagic) {
+        if unsafe storage.withUnsafeBytes({ unsafe $0.starts(with: containerMagic) }) {
             throw WeightsError(.unsupportedFormat,
                 "a compressed container: open it with WeightsCompression's CompressedFile, or pass formats: Checkpoint.allFormats",
                 file: path)
@@ -74,11 +76,11 @@ public enum Checkpoint {
 
     package static func isDirectory(_ path: String) -> Bool {
         var status = stat()
-        return unsafe stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
+        return unsafe stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR  // Sound: stat writes one `stat`, which `status` is.
     }
 
     package static func fileExists(_ path: String) -> Bool {
         var status = stat()
-        return unsafe stat(path, &status) == 0
+        return unsafe stat(path, &status) == 0  // Sound: stat writes one `stat`, which `status` is.
     }
 }

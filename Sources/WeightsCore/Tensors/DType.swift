@@ -91,6 +91,7 @@ extension DType {
     /// - Complexity: O(1): the code is packed into two words and compared with each of the
     ///   22 known codes.
     init?(code bytes: UnsafeRawBufferPointer) {
+        // Sound: `PackedCode` reads at most the caller's `bytes.count` bytes, within the call.
         guard let key = unsafe PackedCode(bytes), let match = Self.packedCodes.first(where: { $0.code == key }) else {
             return nil
         }
@@ -98,7 +99,7 @@ extension DType {
     }
 
     private static let packedCodes: [(code: PackedCode, dtype: DType)] = allCases.map { dtype in
-        let code = unsafe Array(dtype.rawValue.utf8).withUnsafeBytes { unsafe PackedCode($0)! }
+        let code = unsafe Array(dtype.rawValue.utf8).withUnsafeBytes { unsafe PackedCode($0)! }  // Sound: inside the closure; every name is under 16 bytes.
         return (code, dtype)
     }
 
@@ -110,7 +111,7 @@ extension DType {
 
         init?(_ bytes: UnsafeRawBufferPointer) {
             guard bytes.count <= 16 else { return nil }
-            for unsafe (index, byte) in unsafe bytes.enumerated() {
+            for unsafe (index, byte) in unsafe bytes.enumerated() {  // Sound: iterates the buffer's own count, at most 16.
                 if index < 8 { low |= UInt64(byte) << (8 * index) } else { high |= UInt64(byte) << (8 * (index - 8)) }
             }
         }

@@ -38,7 +38,7 @@ extension TensorSource {
     public func checkUnchanged() throws {}
 
     public func streamBytes(ofTensorNamed name: String, into body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        unsafe try tensor(named: name).withUnsafeBytes { unsafe try body($0) }
+        unsafe try tensor(named: name).withUnsafeBytes { unsafe try body($0) }  // Sound: the tensor keeps its bytes alive in the closure.
     }
 
     /// Writes every tensor of the source to a safetensors file at `path`, laid out
