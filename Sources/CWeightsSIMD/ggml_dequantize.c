@@ -348,12 +348,17 @@ DQ_INLINE void dq_tq1_0(const uint8_t *src, size_t blocks, float *out, int mode)
             dq_put(out + 160 + 16 * n, _mm256_mul_ps(dq_widen(q, 0), d), mode);
             dq_put(out + 168 + 16 * n, _mm256_mul_ps(dq_widen(q, 1), d), mode);
         }
+        // The last 16 values go out as two vectors too: an ordinary store into a line that
+        // non-temporal stores are filling stalls until the line is written out.
+        float tail[16];
         for (int n = 0; n < 4; n++) {
             for (int l = 0; l < 4; l++) {
                 int digit = (((src[48 + l] * powers[n]) & 0xFF) * 3 >> 8) - 1;
-                out[240 + 4 * n + l] = dv * (float)digit;
+                tail[4 * n + l] = dv * (float)digit;
             }
         }
+        dq_put(out + 240, _mm256_loadu_ps(tail), mode);
+        dq_put(out + 248, _mm256_loadu_ps(tail + 8), mode);
     }
 }
 
