@@ -7,7 +7,8 @@ import WeightsTestSupport
 /// values and the portable loops: single blocks, random bytes of every kind (NaN, infinite and
 /// subnormal scales), and tensors whose jobs split unevenly over the threads.
 @Suite struct GGMLDequantizerKernelTests {
-    static let simdTypes: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
+    static let simdTypes: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K,
+                                        .f16, .bf16, .iq4_NL, .tq1_0, .tq2_0, .iq2_XXS, .iq2_XS, .iq2_S, .iq3_XXS, .iq3_S]
 
     @Test func simdKernelsRunWhereTheCPUHasThem() {
         for type in GGMLType.allCases {
@@ -34,6 +35,26 @@ import WeightsTestSupport
             checked.insert(info.type)
         }
         #expect(checked == Set(Self.simdTypes))
+    }
+
+    /// A NaN scale in a grid format: where a sign is set, gguf-py multiplies by −1, which
+    /// keeps the NaN's sign (and quiets it); the values are gguf-py 0.19.0's for these blocks
+    /// (d = the half 0x7E00, 0xFE00 or the signaling 0x7D00, every sign of the first 8
+    /// elements set).
+    @Test(arguments: [ConversionKernel.best, .portable])
+    func nanScalesKeepTheirSignAsGGUFPyGives(kernel: ConversionKernel) throws {
+        for (half, expected) in [(UInt16(0x7E00), UInt32(0x7FC0_0000)), (0xFE00, 0xFFC0_0000), (0x7D00, 0x7FE0_0000)] {
+            for (type, signByte) in [(GGMLType.iq2_XXS, 6), (.iq2_S, 34), (.iq3_S, 74)] {
+                var bytes = [UInt8](repeating: 0, count: type.typeSize)
+                bytes[0] = UInt8(half & 0xFF)
+                bytes[1] = UInt8(half >> 8)
+                bytes[signByte] = type == .iq2_XXS ? 0x7F : 0xFF   // IQ2_XXS: sign index 127, pattern 0xFF
+                let file = try GGUFFile(bytes: GGUFFile.single(name: "t", type: type, count: type.blockSize, bytes: bytes))
+                let values = try file.tensor(named: "t").dequantized(kernel: kernel)
+                #expect(values.prefix(9).map(\.bitPattern) == [UInt32](repeating: expected, count: 9),
+                        "\(type), d 0x\(String(half, radix: 16))")
+            }
+        }
     }
 
     /// The first element where two decodings differ in bits, or `nil`. Where both terms of

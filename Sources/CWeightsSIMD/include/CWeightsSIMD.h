@@ -117,7 +117,8 @@ void weights_gemm_widen(const void *b, size_t ldb, int b_format, const weights_g
 
 
 /// GGUF block formats, by their ggml type ids: the decoder's quantized kernels take Q5_0,
-/// Q8_0, Q4_K and Q6_K; weights_ggml_dequantize takes all of these.
+/// Q8_0, Q4_K and Q6_K; weights_ggml_dequantize takes these and F16, BF16, IQ4_NL, TQ1_0 and
+/// TQ2_0, weights_ggml_dequantize_grid the IQ2 and IQ3 formats.
 #define WEIGHTS_GGML_Q4_0 2
 #define WEIGHTS_GGML_Q4_1 3
 #define WEIGHTS_GGML_Q5_0 6
@@ -128,6 +129,16 @@ void weights_gemm_widen(const void *b, size_t ldb, int b_format, const weights_g
 #define WEIGHTS_GGML_Q4_K 12
 #define WEIGHTS_GGML_Q5_K 13
 #define WEIGHTS_GGML_Q6_K 14
+#define WEIGHTS_GGML_F16 1
+#define WEIGHTS_GGML_IQ2_XXS 16
+#define WEIGHTS_GGML_IQ2_XS 17
+#define WEIGHTS_GGML_IQ3_XXS 18
+#define WEIGHTS_GGML_IQ4_NL 20
+#define WEIGHTS_GGML_IQ3_S 21
+#define WEIGHTS_GGML_IQ2_S 22
+#define WEIGHTS_GGML_BF16 30
+#define WEIGHTS_GGML_TQ1_0 34
+#define WEIGHTS_GGML_TQ2_0 35
 
 /// True when weights_ggml_dequantize decodes `type` (a ggml type id) with AVX2 + F16C on
 /// this CPU.
@@ -141,6 +152,12 @@ bool weights_ggml_dequantize_accelerated(int type);
 /// lacks AVX2 or F16C, or when the type has no SIMD form: the caller decodes it then.
 /// Safe to call from several threads at once on disjoint outputs.
 bool weights_ggml_dequantize(int type, const void *src, size_t blocks, float *out, bool streaming, int kernel);
+/// weights_ggml_dequantize for IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS and IQ3_S, which look their
+/// values up in `grid` (the format's grid expanded to binary32, entry i at i × its width, as
+/// WeightsCore's GGMLGrid holds it) and, but for IQ2_S and IQ3_S, `signs` (the 128 sign
+/// patterns). False, writing nothing, as weights_ggml_dequantize, and for any other type.
+bool weights_ggml_dequantize_grid(int type, const void *src, size_t blocks, float *out, bool streaming, int kernel,
+                                  const float *grid, const uint8_t *signs);
 
 /// Values per block of `weight_type` (32 or 256), or 0 for a type these kernels don't take.
 size_t weights_quantized_block_elements(int weight_type);

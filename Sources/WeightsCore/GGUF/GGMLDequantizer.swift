@@ -8,10 +8,10 @@ import CWeightsSIMD
 /// × quant, then − minimum), so that the results are the same bits. Spec/gguf.md gives each
 /// format's layout and formula.
 ///
-/// The legacy 32-element formats and Q2_K to Q6_K also have AVX2 + F16C kernels
-/// (CWeightsSIMD's ggml_dequantize.c), chosen at run time, with the same operations in the
-/// same order and no fused multiply-add: the loops here are their portable fallback and give
-/// the same bits.
+/// The legacy 32-element formats, Q2_K to Q6_K, F16, BF16, IQ4_NL, TQ1_0, TQ2_0 and the IQ2
+/// and IQ3 formats also have AVX2 + F16C kernels (CWeightsSIMD's ggml_dequantize.c), chosen
+/// at run time, with the same operations in the same order and no fused multiply-add: the
+/// loops here are their portable fallback and give the same bits.
 enum GGMLDequantizer {
     /// Decodes `source`, whole blocks of `type`, into `output`, which holds exactly the
     /// blocks' elements, on up to `threads` threads (all cores by default; tensors under
@@ -42,14 +42,26 @@ enum GGMLDequantizer {
         // An output of 32 MiB or more (a last-level cache's size) goes around the caches: with
         // ordinary stores each line is read in before it is written, and evicts what it meets.
         let streaming = output.count >= 1 << 23
-        ParallelChunks.run(jobs: jobs, threads: threads, state: { () }) { _, job in
-            let first = job * jobBlocks, count = min(jobBlocks, blocks - first)
-            // Sound: every job reads its own `count` blocks, inside `source` (whole blocks, checked
-            // above), and writes only their elements of `out`, inside `output`; both buffers
-            // outlive the call, which returns after every job.
-            let blockSource = unsafe src + first * type.typeSize, blockOutput = unsafe out + first * type.blockSize
-            if unsafe weights_ggml_dequantize(code, blockSource, count, blockOutput, streaming, kernelCode) { return }
-            unsafe decode(type, blockSource, count, blockOutput)
+        // Sound: the grid and sign tables are borrowed for the whole run, and the grid kernels
+        // index them only as the portable loops do (entries below each grid's count, checked
+        // by GGMLGrid.expand; sign indices below 128).
+        unsafe GGMLGrid.withTable(for: type) { grid in
+            unsafe GGMLGrid.signs.withUnsafeBufferPointer { signs in
+                ParallelChunks.run(jobs: jobs, threads: threads, state: { () }) { _, job in
+                    let first = job * jobBlocks, count = min(jobBlocks, blocks - first)
+                    // Sound: every job reads its own `count` blocks, inside `source` (whole blocks,
+                    // checked above), and writes only their elements of `out`, inside `output`;
+                    // both buffers outlive the call, which returns after every job.
+                    let blockSource = unsafe src + first * type.typeSize, blockOutput = unsafe out + first * type.blockSize
+                    if let grid = unsafe grid {
+                        if unsafe weights_ggml_dequantize_grid(code, blockSource, count, blockOutput, streaming, kernelCode,
+                                                               grid, signs.baseAddress) { return }
+                    } else if unsafe weights_ggml_dequantize(code, blockSource, count, blockOutput, streaming, kernelCode) {
+                        return
+                    }
+                    unsafe decode(type, blockSource, count, blockOutput)
+                }
+            }
         }
     }
 
@@ -491,14 +503,15 @@ enum GGMLDequantizer {
     // MARK: IQ formats (lookup grids, GGMLGrid)
 
     /// Writes `count` grid values from entry `entry` (of `width`), times `scale`, negated
-    /// where bit j of `signs` is set.
+    /// where bit j of `signs` is set, except a NaN, which keeps its sign: gguf-py multiplies
+    /// by −1, and the multiplication returns its NaN operand as it is.
     @inline(__always) static func signedRow(_ grid: UnsafeBufferPointer<Float>, entry: Int, width: Int, count: Int,
                                             scale: Float, signs: UInt8, into o: UnsafeMutablePointer<Float>) {
         // Sound: the callers pass an entry below the grid's entry count (see each kernel) and
         // `count` ≤ `width`, and `o` with `count` floats of its block left.
         for j in 0..<count {
             let value = unsafe scale * grid[entry * width + j]
-            unsafe o[j] = (signs >> UInt8(j)) & 1 == 0 ? value : -value
+            unsafe o[j] = (signs >> UInt8(j)) & 1 == 0 || value.isNaN ? value : -value
         }
     }
 

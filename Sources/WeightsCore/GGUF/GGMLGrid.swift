@@ -16,6 +16,24 @@ enum GGMLGrid {
     /// 128 sign patterns: 7 stored bits, and an eighth that makes the number of set bits even.
     static let signs: [UInt8] = (0..<128).map { UInt8($0) | ($0.nonzeroBitCount % 2 == 1 ? 0x80 : 0) }
 
+    /// Calls `body` with the expanded grid of `type` (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS and
+    /// IQ3_S, the grid formats with SIMD kernels), or with `nil` for any other type.
+    ///
+    /// - Complexity: O(1), but for expanding the grid on first use.
+    static func withTable<R>(for type: GGMLType, _ body: (UnsafePointer<Float>?) -> R) -> R {
+        let grid: [Float]? = switch type {
+        case .iq2_XXS: iq2xxs
+        case .iq2_XS: iq2xs
+        case .iq2_S: iq2s
+        case .iq3_XXS: iq3xxs
+        case .iq3_S: iq3s
+        default: nil
+        }
+        guard let grid else { return body(nil) }
+        // Sound: the pointer is the array's storage, valid for the call, which `body` does not outlive.
+        return unsafe grid.withUnsafeBufferPointer { unsafe body($0.baseAddress) }
+    }
+
     /// The values `digits` (one ASCII digit per value, other characters ignored) index in
     /// `levels`: `entries` vectors of `width` values.
     static func expand(_ digits: String, _ levels: [Float], entries: Int, width: Int) -> [Float] {

@@ -31,11 +31,13 @@ extension GGUFValue {
         case .array(let array):
             GGUFValue.append(array.elementType.rawValue, to: &bytes)
             GGUFValue.append(UInt64(array.count), to: &bytes)
+            // Sound: the buffer is the array's items, valid during the closure, which copies them.
             unsafe array.withUnsafeElementBytes { unsafe bytes.append(contentsOf: $0) }
         }
     }
 
     static func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
+        // Sound: the buffer is the local copy's bytes, valid during the closure, which copies them.
         unsafe withUnsafeBytes(of: value.littleEndian) { unsafe bytes.append(contentsOf: $0) }
     }
 
