@@ -61,4 +61,14 @@ import WeightsPlatform
             _ = file.tensor(made).copyBytes()
         }
     }
+
+    /// Bytes inside the file, but 1 Mi elements claimed: dequantizing would read 4 MiB.
+    @Test func aGGUFEntryClaimingMoreElementsThanItsBytesTraps() async {
+        await #expect(processExitsWith: Self.trap) {
+            let file = try Self.gguf()
+            var made = file.tensors[0]
+            made.elementCount = 1 << 20
+            _ = try file.tensor(made).dequantized()
+        }
+    }
 }

@@ -279,12 +279,20 @@ public final class GGUFFile: Sendable {
 
     /// A zero-copy view of the tensor `info` describes, which must be one of ``tensors``.
     ///
-    /// - Precondition: `info`'s bytes lie in the file (true of every element of ``tensors``,
-    ///   which opening checked); an entry made up by the caller that points outside it traps.
+    /// - Precondition: `info`'s bytes lie in the file and hold its elements' blocks
+    ///   (true of every element of ``tensors``, which opening checked); an entry made up by the
+    ///   caller that points outside the file, or claims more elements than its bytes hold, traps.
     public func tensor(_ info: GGUFTensorInfo) -> GGUFTensor {
         let (start, overflow) = dataOffset.addingReportingOverflow(info.offset)
         precondition(!overflow && info.offset >= 0 && info.byteCount >= 0 && info.byteCount <= storage.byteCount - start,
                      "tensor '\(info.name)' does not lie in '\(path)'")
+        // The dequantizer reads `elementCount / blockSize` blocks from the view: they must be
+        // the view's bytes (a settable `elementCount` larger than the bytes read past them).
+        let blockSize = info.type.blockSize
+        let blockBytes = (max(info.elementCount, 0) / max(blockSize, 1)).multipliedReportingOverflow(by: info.type.typeSize)
+        precondition(info.elementCount >= 0 && blockSize > 0 && info.elementCount % blockSize == 0
+                     && !blockBytes.overflow && blockBytes.partialValue <= info.byteCount,
+                     "tensor '\(info.name)' claims \(info.elementCount) elements, which its \(info.byteCount) bytes do not hold")
         // Safety: the range was just checked to lie in `storage`, which the view holds.
         return unsafe GGUFTensor(info: info, storage: storage,
                           bytes: UnsafeRawBufferPointer(rebasing: storage.bytes[start..<start + info.byteCount]), path: path)
