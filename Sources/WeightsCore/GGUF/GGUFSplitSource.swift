@@ -130,3 +130,16 @@ public final class GGUFSplitSource: TensorSource {
         for shard in shards { try WeightsError.tagging(file: shard.path) { try shard.file.storage.checkUnchanged() } }
     }
 }
+
+extension GGUFSplitSource: StoredTensorSource {
+    /// The ggml type of each tensor (`F32`, `Q4_K`, …), in ``tensors`` order.
+    public var storedTypeNames: [String] { shards.flatMap(\.storedTypeNames) }
+
+    /// The tensor's bytes as its shard stores them.
+    public func withStoredBytes<R>(ofTensorNamed name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        guard let (shard, _) = location[name] else {
+            throw WeightsError(.tensorNotFound, "no tensor named '\(name)' in the \(shards.count) shards", file: path, tensor: name)
+        }
+        return try shards[shard].withStoredBytes(ofTensorNamed: name, body)
+    }
+}

@@ -99,3 +99,17 @@ extension GGUFTensorSource: CheckpointFormat {
         return GGUFTensorSource(file)
     }
 }
+
+extension GGUFTensorSource: StoredTensorSource {
+    /// The ggml type of each tensor (`F32`, `Q4_K`, …), in ``tensors`` order.
+    public var storedTypeNames: [String] { file.tensors.map(\.type.name) }
+
+    /// The tensor's bytes as the file stores them: its blocks, for a block format.
+    public func withStoredBytes<R>(ofTensorNamed name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        guard let position = index[name] else {
+            throw WeightsError(.tensorNotFound, "no tensor named '\(name)'", file: path, tensor: name)
+        }
+        // Sound: the view holds the mapping, and the buffer is used only inside the call.
+        return unsafe try file.tensor(file.tensors[position]).withUnsafeBytes { unsafe try body($0) }
+    }
+}

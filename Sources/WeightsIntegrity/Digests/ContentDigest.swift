@@ -16,18 +16,34 @@ public enum ContentDigest {
 
     /// The canonical listing of `tensors` with their raw-byte digests.
     public static func listing(_ tensors: [(info: TensorInfo, sha256: String)]) -> [UInt8] {
+        listing(tensors.map { (name: $0.info.name, type: $0.info.dtype.rawValue, shape: $0.info.shape, sha256: $0.sha256) })
+    }
+
+    /// The listing of tensors given by name, stored type name, shape and digest.
+    static func listing(_ lines: [(name: String, type: String, shape: [Int], sha256: String)]) -> [UInt8] {
         var out = Array(listingHeader.utf8)
-        for (info, sha256) in tensors.sorted(by: { utf8Precedes($0.info.name, $1.info.name) }) {
-            CanonicalJSON.appendString(info.name, to: &out)
-            out.append(contentsOf: "\t\(info.dtype.rawValue)\t[\(info.shape.map(String.init).joined(separator: ","))]\t\(sha256)\n".utf8)
+        for line in lines.sorted(by: { utf8Precedes($0.name, $1.name) }) {
+            CanonicalJSON.appendString(line.name, to: &out)
+            out.append(contentsOf: "\t\(line.type)\t[\(line.shape.map(String.init).joined(separator: ","))]\t\(line.sha256)\n".utf8)
         }
         return out
     }
 
-    /// The content digest of `source`, hashing its tensors on all cores.
+    /// The content digest of `source`, hashing its tensors on all cores. A source that stores
+    /// its tensors in another form (``StoredTensorSource``, a GGUF file) is digested as stored:
+    /// its stored bytes, under its stored type names.
     public static func compute(for source: any TensorSource) throws -> String {
         let digests = try TensorDigests.compute(for: source)
-        return compute(source.tensors, digests: digests.map(\.sha256))
+        return compute(source, digests: digests.map(\.sha256))
+    }
+
+    /// The content digest of `source` from its tensors' digests (``TensorDigests``), in
+    /// `source.tensors` order; a ``StoredTensorSource``'s lines name the stored types.
+    public static func compute(_ source: any TensorSource, digests: [String]) -> String {
+        let tensors = source.tensors
+        let types = (source as? any StoredTensorSource)?.storedTypeNames ?? tensors.map(\.dtype.rawValue)
+        let lines = tensors.indices.map { (name: tensors[$0].name, type: types[$0], shape: tensors[$0].shape, sha256: digests[$0]) }
+        return SHA256Digest.hex(of: listing(lines))
     }
 
     /// The content digest from tensors and their raw-byte digests, in the same order.

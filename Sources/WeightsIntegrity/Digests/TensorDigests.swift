@@ -9,7 +9,8 @@ import WeightsCore
 /// digests[0]   // (name: "embeddings.position_ids", sha256: "9f0c…")
 /// ```
 public enum TensorDigests {
-    /// The SHA-256 of each tensor's raw bytes, in `source.tensors` order.
+    /// The SHA-256 of each tensor's raw bytes, in `source.tensors` order: the stored bytes of
+    /// a ``StoredTensorSource`` (a GGUF file's blocks, not the floats they decode to).
     ///
     /// - Parameters:
     ///   - source: The tensors to hash.
@@ -18,6 +19,10 @@ public enum TensorDigests {
     public static func compute(for source: any TensorSource, threads: Int? = nil) throws -> [(name: String, sha256: String)] {
         let infos = source.tensors
         let digests = try ParallelMap.run(count: infos.count, threads: threads, cost: { infos[$0].byteCount }) { index in
+            if let stored = source as? any StoredTensorSource {
+                // Sound: SHA-256 reads the buffer only during the call that lends it.
+                return unsafe try stored.withStoredBytes(ofTensorNamed: infos[index].name) { unsafe SHA256Digest.hex(of: $0) }
+            }
             let tensor = try source.tensor(named: infos[index].name)
             let digest = SHA256Digest.hex(of: tensor)
             try tensor.checkUnchanged()

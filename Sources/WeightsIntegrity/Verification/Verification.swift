@@ -114,7 +114,7 @@ public enum Verification {
         }
         findings += checkEmbedded(source, digests: digests, recorded: embedded)
         if let expected = expectations.contentDigest {
-            let actual = ContentDigest.compute(source.tensors, digests: digests)
+            let actual = ContentDigest.compute(source, digests: digests)
             findings.append(actual == expected.lowercased()
                 ? VerificationFinding(subject: "\(path) content digest")
                 : VerificationFinding(subject: "\(path) content digest", file: path, .digestMismatch,
@@ -166,7 +166,7 @@ public enum Verification {
                 error: WeightsError(.invalidData, "has an embedded digest but is not in the file", tensor: name)))
         }
         if let content = source.metadata?[EmbeddedDigests.contentKey] {
-            let actual = ContentDigest.compute(source.tensors, digests: digests)
+            let actual = ContentDigest.compute(source, digests: digests)
             findings.append(VerificationFinding(subject: "\(source.path) embedded content digest", error: actual == content ? nil
                 : WeightsError(.digestMismatch, "content digest is \(actual), embedded \(content)", file: source.path)))
         }
