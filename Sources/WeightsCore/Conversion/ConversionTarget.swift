@@ -12,7 +12,7 @@ public enum ConversionTarget: Sendable, Hashable {
     /// Floating tensors of rank 2 or more are quantized per row (see ``Int8Quantization``).
     case int8
     /// Linear weights become compressed-tensors `pack-quantized` symmetric INT4 with one
-    /// scale per `groupSize` entries of a row (see ``HubQuantizer``); other tensors are copied.
+    /// scale per `groupSize` entries of a row (Spec/quantized-layouts.md); other tensors are copied.
     case int4(groupSize: Int)
     /// Linear weights become compressed-tensors `float-quantized` F8_E4M3 with one scale per
     /// row; other tensors are copied.

@@ -9,7 +9,7 @@ import WeightsPlatform
 /// - `.int8`: floating tensors of rank 2 or more become I8 values plus F32 scales, and the
 ///   metadata records the scheme; rank 0 and 1 tensors keep their dtype.
 /// - `.int4(groupSize:)`, `.fp8E4M3`: Linear weights are written in compressed-tensors'
-///   `pack-quantized` or `float-quantized` layout (``HubQuantizer``), and the metadata entry
+///   `pack-quantized` or `float-quantized` layout (Spec/quantized-layouts.md), and the metadata entry
 ///   `quantization_config` holds the configuration compressed-tensors puts in `config.json`;
 ///   every other tensor is copied. These hold one weight in memory at a time.
 ///
