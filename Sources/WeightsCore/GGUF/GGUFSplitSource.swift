@@ -113,13 +113,21 @@ public final class GGUFSplitSource: TensorSource {
         self.metadata = shards[0].metadata
     }
 
+    /// The shard that holds the tensor named `name`, and its place in ``tensors``.
+    ///
+    /// - Throws: `tensorNotFound`.
+    private func location(of name: String) throws -> (shard: Int, index: Int) {
+        guard let place = location[name] else {
+            throw WeightsError(.tensorNotFound, "no tensor named '\(name)' in the \(shards.count) shards", file: path, tensor: name)
+        }
+        return place
+    }
+
     /// The tensor named `name`, from the shard that holds it.
     ///
     /// - Complexity: O(1) for plain types; O(*n*) and an allocation for block formats.
     public func tensor(named name: String) throws -> Tensor {
-        guard let (shard, index) = location[name] else {
-            throw WeightsError(.tensorNotFound, "no tensor named '\(name)' in the \(shards.count) shards", file: path, tensor: name)
-        }
+        let (shard, index) = try location(of: name)
         let tensor = try shards[shard].tensor(named: name)
         let info = tensors[index]
         // Sound: the new tensor holds the storage the bytes lie in, so they outlive the closure.
@@ -137,9 +145,7 @@ extension GGUFSplitSource: StoredTensorSource {
 
     /// The tensor's bytes as its shard stores them.
     public func withStoredBytes<R>(ofTensorNamed name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
-        guard let (shard, _) = location[name] else {
-            throw WeightsError(.tensorNotFound, "no tensor named '\(name)' in the \(shards.count) shards", file: path, tensor: name)
-        }
+        let (shard, _) = try location(of: name)
         // Sound: the shard lends its mapping's bytes to `body` only for the call.
         return unsafe try shards[shard].withStoredBytes(ofTensorNamed: name, body)
     }

@@ -66,13 +66,21 @@ public final class GGUFTensorSource: TensorSource {
         self.metadata = metadata
     }
 
+    /// Where the tensor named `name` is in ``tensors`` and the file's list.
+    ///
+    /// - Throws: `tensorNotFound`.
+    private func position(of name: String) throws -> Int {
+        guard let position = index[name] else {
+            throw WeightsError(.tensorNotFound, "no tensor named '\(name)'", file: path, tensor: name)
+        }
+        return position
+    }
+
     /// The tensor named `name`: the file's bytes for plain types, decoded F32 for block formats.
     ///
     /// - Complexity: O(1) for plain types; O(*n*) and an allocation for block formats.
     public func tensor(named name: String) throws -> Tensor {
-        guard let position = index[name] else {
-            throw WeightsError(.tensorNotFound, "no tensor named '\(name)'", file: path, tensor: name)
-        }
+        let position = try position(of: name)
         let raw = file.tensor(file.tensors[position])
         let info = tensors[position]
         if raw.type.dtype != nil {
@@ -106,9 +114,7 @@ extension GGUFTensorSource: StoredTensorSource {
 
     /// The tensor's bytes as the file stores them: its blocks, for a block format.
     public func withStoredBytes<R>(ofTensorNamed name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
-        guard let position = index[name] else {
-            throw WeightsError(.tensorNotFound, "no tensor named '\(name)'", file: path, tensor: name)
-        }
+        let position = try position(of: name)
         // Sound: the view holds the mapping, and the buffer is used only inside the call.
         return unsafe try file.tensor(file.tensors[position]).withUnsafeBytes { unsafe try body($0) }
     }

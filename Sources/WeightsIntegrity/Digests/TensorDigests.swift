@@ -18,8 +18,9 @@ public enum TensorDigests {
     /// - Complexity: O(total bytes / threads) when no tensor dominates.
     public static func compute(for source: any TensorSource, threads: Int? = nil) throws -> [(name: String, sha256: String)] {
         let infos = source.tensors
+        let stored = source as? any StoredTensorSource
         let digests = try ParallelMap.run(count: infos.count, threads: threads, cost: { infos[$0].byteCount }) { index in
-            if let stored = source as? any StoredTensorSource {
+            if let stored {
                 // Sound: SHA-256 reads the buffer only during the call that lends it.
                 return unsafe try stored.withStoredBytes(ofTensorNamed: infos[index].name) { unsafe SHA256Digest.hex(of: $0) }
             }
