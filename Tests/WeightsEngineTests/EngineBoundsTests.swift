@@ -2,18 +2,15 @@ import Foundation
 import Testing
 import Weights
 import WeightsEngine
+import WeightsTestSupport
 
 /// Inputs to the engine's safe package APIs that do not fit what the C kernels will read: each
 /// is refused (a typed error for data, a trap for a misused API) instead of being read out of
 /// bounds, and the fitting input next to it still works. The traps run in child processes
 /// (exit tests) and must end by the trap's signal.
 @Suite struct EngineBoundsTests {
-    /// How a Swift trap ends a process: `ud2` raises SIGILL on x86-64, `brk` SIGTRAP on ARM.
-    #if arch(x86_64)
-    static let trap = ExitTest.Condition.signal(SIGILL)
-    #else
-    static let trap = ExitTest.Condition.signal(SIGTRAP)
-    #endif
+    /// How a Swift trap ends a process (``trapSignal``).
+    static let trap = ExitTest.Condition.signal(trapSignal)
 
     static let tinyDecoders = repositoryRoot + "/Fixtures/tiny-decoder"
 

@@ -87,3 +87,11 @@ package struct SeededGenerator: RandomNumberGenerator {
         return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
     }
 }
+
+/// The signal a Swift trap (a failed precondition) ends a process with: `ud2` raises SIGILL on
+/// x86-64, `brk` SIGTRAP on ARM. Exit tests expect it: `.signal(trapSignal)`.
+#if arch(x86_64)
+package let trapSignal = SIGILL
+#else
+package let trapSignal = SIGTRAP
+#endif

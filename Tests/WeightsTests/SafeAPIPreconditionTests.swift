@@ -1,6 +1,7 @@
 import Testing
 import Weights
 import WeightsPlatform
+import WeightsTestSupport
 
 /// Safe APIs that take a caller's description of a tensor must not read outside the file: an
 /// entry that does not fit traps (a checked stop) instead of reading past the mapping. Each
@@ -8,12 +9,8 @@ import WeightsPlatform
 /// x86-64: a thrown error or a read past the mapping would end otherwise); the valid entry
 /// next to it reads normally.
 @Suite struct SafeAPIPreconditionTests {
-    /// How a Swift trap ends a process: `ud2` raises SIGILL on x86-64, `brk` SIGTRAP on ARM.
-    #if arch(x86_64)
-    static let trap = ExitTest.Condition.signal(SIGILL)
-    #else
-    static let trap = ExitTest.Condition.signal(SIGTRAP)
-    #endif
+    /// How a Swift trap ends a process (``trapSignal``).
+    static let trap = ExitTest.Condition.signal(trapSignal)
 
     static func file() throws -> SafetensorsFile {
         let tensor = try Tensor(name: "w", shape: [4], elements: [Float](repeating: 1, count: 4))
