@@ -161,6 +161,9 @@ def malformed():
         ("offset-past-the-end.gguf", 20, "invalidOffset", "b", layout(p, replace_tensor(t, b"b", offset=1 << 40, raw=b""))),
         ("overlapping-tensors.gguf", 21, "invalidOffset", "a",
          layout(p, replace_tensor(t, b"b", offset=0, raw=B.tobytes()) + [(b"c", [4], 0, 96, A.tobytes())])),
+        ("gap-between-tensors.gguf", 21, "invalidOffset", "b", layout(p, replace_tensor(t, b"b", offset=64))),
+        ("tensors-out-of-order.gguf", 21, "invalidOffset", "a",
+         layout(p, replace_tensor(replace_tensor(t, b"a", offset=96), b"b", offset=0))),
     ]
 
 

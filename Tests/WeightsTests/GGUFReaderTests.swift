@@ -292,9 +292,39 @@ import Weights
         #expect(error?.code == .invalidOffset)
         #expect(error?.tensor == "c")
         #expect(error?.reason.contains("'b'") == true)
+        #expect(error?.reason.contains("not 128") == true)
         var same = valid()
         same.tensors[1].offset = 0
         #expect(ggufError(same.bytes())?.code == .invalidOffset)
+    }
+
+    /// llama.cpp's rule: each tensor begins where the one before it ends, padded to the
+    /// alignment. A gap, or data stored in another order than the entries, is refused.
+    @Test func tensorsMustBePackedInFileOrder() throws {
+        var gap = valid()
+        gap.tensors[1].offset = 64
+        gap.dataLength = 256
+        let gapError = ggufError(gap.bytes())
+        #expect(gapError?.code == .invalidOffset)
+        #expect(gapError?.tensor == "b")
+        #expect(gapError?.reason.contains("not 32") == true)
+
+        var swapped = valid()
+        swapped.tensors[0].offset = 96
+        swapped.tensors[1].offset = 0
+        swapped.dataLength = 256
+        let swappedError = ggufError(swapped.bytes())
+        #expect(swappedError?.code == .invalidOffset)
+        #expect(swappedError?.tensor == "a")
+        #expect(swappedError?.reason.contains("first tensor") == true)
+
+        // A tensor of no elements takes no room: the next begins at the same offset.
+        var empty = GGUFBuilder()
+        empty.tensor("a", dimensions: [0])
+        empty.tensor("b", dimensions: [4], offset: 0)
+        empty.dataLength = 32
+        let file = try GGUFFile(bytes: empty.bytes(), path: "empty.gguf")
+        #expect(file.tensors.map(\.offset) == [0, 0])
     }
 
     @Test func arraysAreDecodedOnAccess() throws {

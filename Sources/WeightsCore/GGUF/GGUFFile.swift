@@ -3,7 +3,8 @@
 /// Opening parses the header, the metadata and the tensor infos and checks every rule of
 /// Spec/gguf.md: the magic and version, every count and length against the bytes left
 /// before anything is allocated, value and ggml types, dimensions, sizes, and that each
-/// tensor lies inside the file at an aligned offset without overlapping another. Metadata
+/// tensor lies inside the file where the format puts it: in file order, each at the aligned
+/// end of the one before (the rule llama.cpp applies), so none overlaps another. Metadata
 /// arrays are checked but not decoded (see ``GGUFArray``). Tensor bytes are not read until
 /// asked for, and then not copied (see ``GGUFTensor``).
 ///
@@ -73,7 +74,7 @@ public final class GGUFFile: Sendable {
     ///   ggml type), `invalidHeader` (truncation, lengths and counts beyond the file, UTF-8,
     ///   value types, nesting, duplicate keys), `invalidData` (alignment, dimension count,
     ///   rows that are not whole blocks), `validationOverflow`, `duplicateTensorName`,
-    ///   `invalidOffset` (tensor data misaligned, outside the file, or overlapping).
+    ///   `invalidOffset` (tensor data misaligned, out of order, not packed, or outside the file).
     public convenience init(storage: ByteStorage, path: String) throws(WeightsError) {
         try self.init(storage: storage, path: path, fileSize: storage.byteCount)
     }
@@ -234,30 +235,40 @@ public final class GGUFFile: Sendable {
         }
     }
 
-    /// Checks that every tensor starts at an aligned offset, ends inside the file, and
-    /// overlaps no other.
+    /// Checks that the tensors lie in file order, packed: each starts at an aligned offset,
+    /// where the one before it ends padded to the alignment (the first at 0), and ends
+    /// inside the file. This is llama.cpp's rule; it also rules out gaps and overlaps.
     private static func checkPlacement(_ infos: [GGUFTensorInfo], dataOffset: Int, alignment: Int, fileSize: Int,
                                        path: String) throws(WeightsError) {
         let available = fileSize - dataOffset
+        var expected = 0
+        var previous: GGUFTensorInfo?
         for info in infos {
             guard info.offset % alignment == 0 else {
                 throw WeightsError(.invalidOffset, "tensor '\(info.name)' begins at data offset \(info.offset), not a multiple of the alignment \(alignment)",
                                    file: path, tensor: info.name)
+            }
+            guard info.offset == expected else {
+                let after = previous.map { "the tensor before it, '\($0.name)', ends at data offset \($0.offset + $0.byteCount)" }
+                    ?? "it is the first tensor"
+                throw WeightsError(.invalidOffset,
+                    "tensor '\(info.name)' begins at data offset \(info.offset), not \(expected): \(after), and tensors are stored in order, each padded to the alignment \(alignment)",
+                    file: path, tensor: info.name)
             }
             guard available >= 0, info.offset <= available, info.byteCount <= available - info.offset else {
                 throw WeightsError(.invalidOffset,
                     "tensor '\(info.name)' spans data offsets \(info.offset) + \(info.byteCount) bytes, past the end of the file (data section of \(max(available, 0)) bytes at byte offset \(dataOffset))",
                     file: path, tensor: info.name)
             }
-        }
-        let ordered = infos.indices.sorted { (infos[$0].offset, $0) < (infos[$1].offset, $1) }
-        for (previous, next) in zip(ordered, ordered.dropFirst()) {
-            let a = infos[previous], b = infos[next]
-            guard a.byteCount == 0 || b.byteCount == 0 || a.offset + a.byteCount <= b.offset else {
-                throw WeightsError(.invalidOffset,
-                    "tensor '\(b.name)' at data offset \(b.offset) overlaps tensor '\(a.name)' (data offsets \(a.offset)..<\(a.offset + a.byteCount))",
-                    file: path, tensor: b.name)
+            // In the file, so `offset + byteCount` is below `Int.max`; padding adds under `alignment`.
+            let end = info.offset + info.byteCount
+            let (padded, overflow) = end.addingReportingOverflow((alignment - end % alignment) % alignment)
+            guard !overflow else {
+                throw WeightsError(.validationOverflow, "tensor '\(info.name)' ends at a data offset whose padding overflows",
+                                   file: path, tensor: info.name)
             }
+            expected = padded
+            previous = info
         }
     }
 
