@@ -13,7 +13,7 @@ Outputs, next to this script:
                     index (the Swift test recomputes them), at the default alignment 32
   writer-a64.gguf   the same with general.alignment = 64
   quants.gguf       float32 inputs `input.<set>` (rows of 256) and, for each type gguf-py
-                    quantizes (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, MXFP4), `<type>.<set>`: the
+                    quantizes (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, MXFP4, TQ1_0, TQ2_0), `<type>.<set>`: the
                     blocks gguf.quants.quantize makes of them
 
 Deterministic: numpy's default_rng with fixed seeds.
@@ -30,7 +30,7 @@ if importlib.metadata.version("gguf") != GGUF_VERSION:
     raise SystemExit(f"needs gguf=={GGUF_VERSION}, found {importlib.metadata.version('gguf')}")
 
 HERE = Path(__file__).resolve().parent
-QUANTIZED = [T.Q8_0, T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.MXFP4]
+QUANTIZED = [T.Q8_0, T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.MXFP4, T.TQ1_0, T.TQ2_0]
 
 
 def finish(writer):

@@ -8,7 +8,7 @@ import Weights
     static let quants: GGUFFile? = try? GGUFFile(path: packagePath("Fixtures/gguf/quants.gguf"))
     static let sets = ["normal", "uniform", "positive", "scaled", "zeros", "constant", "ties", "sparse", "pow2", "extreme", "from_f16"]
 
-    @Test(arguments: [GGMLType.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .mxfp4])
+    @Test(arguments: [GGMLType.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .mxfp4, .tq1_0, .tq2_0])
     func sameBytesAsGGUFPy(type: GGMLType) throws {
         let file = try #require(Self.quants)
         for set in Self.sets {
@@ -72,7 +72,7 @@ import Weights
 
     /// A large input is split over the cores; the bytes are those of quantizing it in small
     /// pieces, one thread each.
-    @Test(arguments: [GGMLType.q8_0, .q4_1, .mxfp4, .q4_K, .q6_K, .bf16])
+    @Test(arguments: [GGMLType.q8_0, .q4_1, .mxfp4, .tq1_0, .q4_K, .q6_K, .bf16])
     func parallelQuantizingGivesTheSameBytes(type: GGMLType) throws {
         var generator = SeededGenerator(seed: 3)
         let values = (0..<(1 << 18)).map { _ in Float(generator.nextNormal()) }

@@ -1,6 +1,6 @@
 /// Encoding float32 values into ggml blocks, the inverse of ``GGUFTensor/dequantized(blocks:kernel:)``.
 ///
-/// Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and MXFP4 give the same bytes as gguf-py 0.19's
+/// Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, MXFP4, TQ1_0 and TQ2_0 give the same bytes as gguf-py 0.19's
 /// `gguf.quants.quantize`: each step is one float32 operation in the order its NumPy code
 /// applies them, with NumPy's rounding and casts. Q4_K and Q6_K follow llama.cpp's reference
 /// quantizers (`quantize_row_q4_K_ref`, `quantize_row_q6_K_ref`, no importance matrix).
@@ -20,7 +20,8 @@
 ///   and 19 passes over it).
 public enum GGMLQuantizer {
     /// The types ``quantize(_:as:into:file:tensor:)`` encodes.
-    public static let quantizableTypes: [GGMLType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .mxfp4, .q4_K, .q6_K]
+    public static let quantizableTypes: [GGMLType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .mxfp4,
+                                                      .tq1_0, .tq2_0, .q4_K, .q6_K]
 
     /// Whether ``quantize(_:as:into:file:tensor:)`` encodes `type`.
     public static func canQuantize(_ type: GGMLType) -> Bool { quantizableTypes.contains(type) }
@@ -90,6 +91,8 @@ public enum GGMLQuantizer {
         case .q5_0: for b in blocks { unsafe q5_0(x + count * b, out + size * b) }
         case .q5_1: for b in blocks { unsafe q5_1(x + count * b, out + size * b) }
         case .mxfp4: for b in blocks { unsafe mxfp4(x + count * b, out + size * b) }
+        case .tq1_0: for b in blocks { unsafe tq1_0(x + count * b, out + size * b) }
+        case .tq2_0: for b in blocks { unsafe tq2_0(x + count * b, out + size * b) }
         case .q4_K: for b in blocks { unsafe q4_K(x + count * b, out + size * b, &scratch) }
         case .q6_K: for b in blocks { unsafe q6_K(x + count * b, out + size * b, &scratch) }
         default: break   // quantize(_:as:into:) refused it
