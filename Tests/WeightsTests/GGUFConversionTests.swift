@@ -102,6 +102,62 @@ import Weights
 
     static func bytes<T>(_ values: [T]) -> [UInt8] { unsafe values.withUnsafeBytes { unsafe Array($0) } }
 
+    /// safetensors → GGUF → safetensors, the round trip the other way: with the types kept,
+    /// every tensor comes back with its name, shape and values (F32 and I32 with their bytes);
+    /// through F16 or BF16, as the cast to that format gives them; through Q8_0, the matrices come back as gguf-py's dequantized blocks and the
+    /// norms, which stay F32, exactly.
+    @Test(arguments: [nil, GGMLType.f16, .bf16, .q8_0])
+    func safetensorsToGGUFAndBack(type: GGMLType?) throws {
+        var generator = SeededGenerator(seed: 29)
+        let matrix = (0..<(6 * 64)).map { _ in Float(generator.nextNormal()) }
+        let norm = (0..<64).map { _ in Float(generator.nextNormal()) }
+        let halves = (0..<(2 * 32)).map { _ in Float16(Float(generator.nextNormal())) }
+        let original = try Self.safetensorsSource([
+            ("blk.0.attn_q.weight", .f32, [6, 64], Self.bytes(matrix)),
+            ("blk.0.attn_norm.weight", .f32, [64], Self.bytes(norm)),
+            ("blk.0.half.weight", .f16, [2, 32], Self.bytes(halves)),
+            ("positions", .i32, [3], Self.bytes([Int32(1), -2, 3])),
+        ])
+        let directory = try temporaryDirectory()
+        let gguf = directory + "/model.gguf"
+        try GGUFConverter(source: Checkpoint.open(original), type: type, architecture: "llama").write(to: gguf)
+        let file = try GGUFFile(path: gguf)
+        let back = directory + "/back.safetensors"
+        let format: FloatFormat = type == .f16 ? .f16 : type == .bf16 ? .bf16 : .f32
+        _ = try TensorConverter(source: GGUFTensorSource(file, keepingTypedMetadata: true), target: .float(format)).write(to: back)
+        let result = try SafetensorsFile(path: back)
+        let source = try SafetensorsFile(path: original)
+        #expect(Set(result.tensors.map(\.name)) == Set(source.tensors.map(\.name)))
+        #expect(try GGUFFile(path: gguf).metadata.keys == GGUFMetadata.entries(
+            fromJSON: #require(result.metadata?[GGUFMetadata.safetensorsKey])).map(\.key))
+        for info in source.tensors {
+            let before = try source.tensor(named: info.name), after = try result.tensor(named: info.name)
+            #expect(after.shape == before.shape, "\(info.name)")
+            switch (type, info.name) {
+            case (nil, _) where before.dtype == .f16:
+                // Kept F16 in the GGUF, widened (exactly) by the F32 target on the way back.
+                #expect(after.dtype == .f32, "\(info.name)")
+                #expect(try after.floats().map(\.bitPattern) == before.floats().map(\.bitPattern), "\(info.name)")
+            case _ where type == nil || info.name == "positions" || (info.name == "blk.0.attn_norm.weight" && format == .f32):
+                #expect(after.dtype == before.dtype, "\(info.name)")
+                #expect(after.copyBytes() == before.copyBytes(), "\(info.name)")
+            case (.q8_0, _):
+                let blocks = try file.tensor(named: info.name)
+                let quantized = try GGMLQuantizer.quantize(before.floats(), as: .q8_0)
+                #expect(blocks.type == .q8_0, "\(info.name)")
+                #expect(blocks.copyBytes() == quantized, "\(info.name)")
+                #expect(try after.floats().map(\.bitPattern) == blocks.dequantized().map(\.bitPattern), "\(info.name)")
+            default:
+                // F16 / BF16 written and read back as such: the values the cast gives.
+                #expect(after.dtype == (format == .f16 ? .f16 : .bf16), "\(info.name)")
+                let cast = try TensorConverter(source: Checkpoint.open(original), target: .float(format))
+                let castPath = directory + "/cast-\(info.name).safetensors"
+                _ = try cast.write(to: castPath)
+                #expect(try SafetensorsFile(path: castPath).tensor(named: info.name).copyBytes() == after.copyBytes(), "\(info.name)")
+            }
+        }
+    }
+
     /// safetensors → GGUF with a block type: which tensors get it, the exact blocks, the metadata.
     @Test(arguments: [GGMLType.q8_0, .q4_0, .q5_1, .mxfp4, .q4_K, .q6_K])
     func safetensorsToQuantizedGGUF(type: GGMLType) throws {
