@@ -265,20 +265,37 @@ DQ_INLINE void dq_q6_K(const uint8_t *src, size_t blocks, float *out, int mode) 
 
 // F16: each half widened. F16C's conversion is exact but quiets a signaling NaN; NumPy (and
 // the portable loop) keep a NaN's payload as it is, so NaN lanes are rebuilt from their bits:
-// the sign, an all-ones exponent and the 10 payload bits at the top of the mantissa.
-DQ_INLINE void dq_f16(const uint8_t *src, size_t count, float *out, int mode) {
+// the sign, an all-ones exponent and the 10 payload bits at the top of the mantissa. Weights
+// rarely hold a NaN, so 16 halves are widened at a time and the rebuild runs only for a group
+// that has one (a NaN stays NaN through the conversion: one unordered compare finds it).
+DQ_INLINE __m256 dq_f16_nan_fix(__m128i h, __m256 f) {
     const __m256i magnitude = _mm256_set1_epi32(0x7FFF), infinity = _mm256_set1_epi32(0x7C00);
     const __m256i sign = _mm256_set1_epi32(0x8000), payload = _mm256_set1_epi32(0x03FF);
     const __m256i exponent = _mm256_set1_epi32(0x7F800000);
+    __m256i w = _mm256_cvtepu16_epi32(h);
+    __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(w, magnitude), infinity);
+    __m256i bits = _mm256_or_si256(_mm256_or_si256(_mm256_slli_epi32(_mm256_and_si256(w, sign), 16), exponent),
+                                   _mm256_slli_epi32(_mm256_and_si256(w, payload), 13));
+    return _mm256_blendv_ps(f, _mm256_castsi256_ps(bits), _mm256_castsi256_ps(nan));
+}
+
+DQ_INLINE void dq_f16(const uint8_t *src, size_t count, float *out, int mode) {
     size_t i = 0;
+    for (; i + 16 <= count; i += 16) {
+        __m128i h0 = _mm_loadu_si128((const __m128i *)(src + 2 * i));
+        __m128i h1 = _mm_loadu_si128((const __m128i *)(src + 2 * i + 16));
+        __m256 f0 = _mm256_cvtph_ps(h0), f1 = _mm256_cvtph_ps(h1);
+        __m256 unordered = _mm256_or_ps(_mm256_cmp_ps(f0, f0, _CMP_UNORD_Q), _mm256_cmp_ps(f1, f1, _CMP_UNORD_Q));
+        if (__builtin_expect(!_mm256_testz_ps(unordered, unordered), 0)) {
+            f0 = dq_f16_nan_fix(h0, f0);
+            f1 = dq_f16_nan_fix(h1, f1);
+        }
+        dq_put(out + i, f0, mode);
+        dq_put(out + i + 8, f1, mode);
+    }
     for (; i + 8 <= count; i += 8) {
         __m128i h = _mm_loadu_si128((const __m128i *)(src + 2 * i));
-        __m256i w = _mm256_cvtepu16_epi32(h);
-        __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(w, magnitude), infinity);
-        __m256i bits = _mm256_or_si256(_mm256_or_si256(_mm256_slli_epi32(_mm256_and_si256(w, sign), 16), exponent),
-                                       _mm256_slli_epi32(_mm256_and_si256(w, payload), 13));
-        __m256 f = _mm256_blendv_ps(_mm256_cvtph_ps(h), _mm256_castsi256_ps(bits), _mm256_castsi256_ps(nan));
-        dq_put(out + i, f, mode);
+        dq_put(out + i, dq_f16_nan_fix(h, _mm256_cvtph_ps(h)), mode);
     }
     for (; i < count; i++) out[i] = dq_half(dq_u16(src + 2 * i));
 }
