@@ -175,31 +175,47 @@ extension Int8Quantization {
     ///
     /// - Throws: `dtypeMismatch` for a tensor that ``isQuantizable(dtype:shape:)`` rejects;
     ///   `invalidArgument`, naming the tensor, for a row holding NaN or infinity.
-    /// - Complexity: O(*n*) time; O(*n*) memory for the result.
+    /// - Complexity: O(*n*) time; O(*n*) memory for the result (and for a widened copy of a
+    ///   tensor that is not F32).
     public static func quantize(_ tensor: Tensor) throws -> (values: Tensor, scales: Tensor) {
         guard isQuantizable(dtype: tensor.dtype, shape: tensor.shape) else {
             throw WeightsError(.dtypeMismatch,
                 "tensor '\(tensor.name)' is \(tensor.dtype) of rank \(tensor.shape.count); INT8 takes floating tensors of rank 2 or more",
                 tensor: tensor.name)
         }
-        let rows = tensor.shape[0]
-        let floats = try tensor.floats()
-        var q = [Int8](repeating: 0, count: floats.count)
-        var scales = [Float](repeating: 0, count: rows)
-        // Sound: the three arrays are lent inside their closures; `quantizeRows` checks sizes.
-        do {
-            unsafe try floats.withUnsafeBufferPointer { values throws(WeightsError) in
-                unsafe try q.withUnsafeMutableBufferPointer { q throws(WeightsError) in
-                    unsafe try scales.withUnsafeMutableBufferPointer { scales throws(WeightsError) in
-                        unsafe try quantizeRows(values, rows: rows, into: q, scales: scales)
-                    }
+        let rows = tensor.shape[0], count = tensor.elementCount
+        // The values and scales are written straight into the two tensors' storage (every byte:
+        // each row gets its scale and all its levels), and an F32 tensor is read where it lies.
+        func quantized(_ values: UnsafeBufferPointer<Float>) throws -> (ByteStorage, ByteStorage) {
+            var scaleStorage: ByteStorage?
+            // Sound: both allocations are exactly `count` bytes and `rows` floats, the sizes
+            // `quantizeRows` checks against `values` and fills completely.
+            let valueStorage = unsafe try ByteStorage.allocate(count: count, zeroed: false) { q in
+                scaleStorage = unsafe try ByteStorage.allocate(count: rows * MemoryLayout<Float>.size, zeroed: false) { scales in
+                    unsafe try quantizeRows(values, rows: rows, into: q.bindMemory(to: Int8.self), scales: scales.bindMemory(to: Float.self))
                 }
             }
-        } catch {
+            return (valueStorage, scaleStorage!)
+        }
+        let storages: (values: ByteStorage, scales: ByteStorage)
+        do {
+            if tensor.dtype == .f32 {
+                // Sound: `withElements` lends the tensor's floats (or an aligned copy) for the call.
+                storages = unsafe try tensor.withElements(of: Float.self) { unsafe try quantized($0) }
+            } else {
+                let floats = try tensor.floats()
+                // Sound: the array is lent for the call.
+                storages = unsafe try floats.withUnsafeBufferPointer { unsafe try quantized($0) }
+            }
+        } catch let error as WeightsError {
             throw WeightsError(error.code, "tensor '\(tensor.name)': \(error.reason)", tensor: tensor.name)
         }
-        return (try Tensor(name: tensor.name, shape: tensor.shape, elements: q),
-                try Tensor(name: scaleName(for: tensor.name), shape: scaleShape(for: tensor.shape), elements: scales))
+        let valuesInfo = TensorInfo(name: tensor.name, dtype: .i8, shape: tensor.shape, dataOffsets: 0..<count)
+        let scalesInfo = TensorInfo(name: scaleName(for: tensor.name), dtype: .f32, shape: scaleShape(for: tensor.shape),
+                                    dataOffsets: 0..<rows * MemoryLayout<Float>.size)
+        // Sound: each tensor holds the storage its bytes are, of the size its entry gives.
+        return (unsafe Tensor(info: valuesInfo, storage: storages.values, bytes: storages.values.bytes),
+                unsafe Tensor(info: scalesInfo, storage: storages.scales, bytes: storages.scales.bytes))
     }
 
     /// Reconstructs an F32 tensor, named and shaped as `values`, from INT8 `values` and their

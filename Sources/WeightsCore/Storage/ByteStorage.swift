@@ -244,7 +244,8 @@ public final class ByteStorage: @unchecked Sendable {
 
     /// A copy of `bytes` in owned, aligned storage.
     public static func copy(of bytes: some Collection<UInt8>) -> ByteStorage {
-        unsafe allocate(count: bytes.count) { buffer in unsafe buffer.copyBytes(from: bytes) }  // Safety: the buffer is `bytes.count` long.
+        // Safety: the buffer is `bytes.count` long, and the copy writes every byte of it.
+        unsafe allocate(count: bytes.count, zeroed: false) { buffer in unsafe buffer.copyBytes(from: bytes) }
     }
 
     /// Tells the kernel how the mapped range will be read. Has no effect on owned storage.
