@@ -1,4 +1,5 @@
 import WeightsCore
+import WeightsPlatform
 
 /// A BERT-family transformer encoder: token ids in, one hidden state per token out.
 ///
@@ -64,9 +65,16 @@ package final class BertEncoder: Sendable {
         }
         let hidden = configuration.hiddenSize
         embeddings = try Embeddings(loader, configuration)
-        layers = try (0..<configuration.layerCount).map { index in
-            try BertLayer(loader, prefix: "encoder.layer.\(index).", configuration)
+        // The layers load on all cores: converting and packing them (INT8, F16, the hub's
+        // layouts) is most of a converting load's time. The first layer's error in layer
+        // order is thrown, as a load one layer after another would throw it.
+        let count = configuration.layerCount
+        let loaded = LockedValue<[Int: Result<BertLayer, any Error>]>([:])
+        ParallelChunks.run(jobs: count, threads: ParallelChunks.availableCores, state: { () }) { _, index in
+            let layer = Result { try BertLayer(loader, prefix: "encoder.layer.\(index).", configuration) }
+            loaded.withLock { $0[index] = layer }
         }
+        layers = try loaded.withLock { results in try (0..<count).map { try results[$0]!.get() } }
         attention = Attention(headCount: configuration.headCount, headSize: hidden / configuration.headCount)
     }
 
@@ -196,15 +204,26 @@ package final class BertEncoder: Sendable {
 }
 
 /// Word, position and token-type embeddings, summed and normalized.
+///
+/// Loaded for INT8 from a float file, the word table stays as stored (mapped) and each row is
+/// quantized when a token looks it up (``quantizesWordRows``): per-row INT8 depends on the row
+/// alone, so a row gets the levels and scale quantizing the whole table at load gives it, and
+/// opening skips a pass over the model's largest tensor (30,522 × 384 values for MiniLM).
 struct Embeddings: Sendable {
     let words: WeightMatrix
     let positions: WeightMatrix
     let tokenTypes: WeightMatrix
     let norm: LayerNorm
+    /// Whether a word row is rounded through per-row INT8 as it is read.
+    let quantizesWordRows: Bool
 
     init(_ loader: WeightLoader, _ configuration: BertConfiguration) throws {
         let hidden = configuration.hiddenSize
-        words = try loader.matrix("embeddings.word_embeddings.weight", rows: configuration.vocabularySize, columns: hidden)
+        let wordsName = "embeddings.word_embeddings.weight"
+        quantizesWordRows = loader.quantizesRowsOnRead(wordsName)
+        words = quantizesWordRows
+            ? try loader.matrix(wordsName, rows: configuration.vocabularySize, columns: hidden, keepingStored: true)
+            : try loader.matrix(wordsName, rows: configuration.vocabularySize, columns: hidden)
         positions = try loader.matrix("embeddings.position_embeddings.weight",
                                       rows: configuration.maximumPositions, columns: hidden)
         tokenTypes = try loader.matrix("embeddings.token_type_embeddings.weight",
@@ -214,24 +233,51 @@ struct Embeddings: Sendable {
 
     var byteCount: Int { words.byteCount + positions.byteCount + tokenTypes.byteCount + 8 * norm.gamma.count }
 
+    /// Writes word `id`'s row into `target` (`words.columns` floats), through per-row INT8 when
+    /// ``quantizesWordRows``; `levels` holds as many bytes. A row holding NaN or infinity,
+    /// which INT8 cannot scale (quantizing the table at load refuses the file), is kept as stored.
+    func copyWordRow(_ id: Int, into target: UnsafeMutablePointer<Float>, levels: UnsafeMutablePointer<Int8>) {
+        let width = words.columns
+        // Sound: `target` and `levels` hold `width` elements (the caller's contract); `scale`
+        // is one Float, lent for the call.
+        unsafe words.copyRow(id, into: target)
+        guard quantizesWordRows else { return }
+        var scale: Float = 0
+        let quantized: Bool = unsafe withUnsafeMutablePointer(to: &scale) { scale in
+            do {
+                unsafe try Int8Quantization.quantizeRows(UnsafeBufferPointer(start: target, count: width), rows: 1,
+                                                         into: UnsafeMutableBufferPointer(start: levels, count: width),
+                                                         scales: UnsafeMutableBufferPointer(start: scale, count: 1))
+                return true
+            } catch {
+                return false
+            }
+        }
+        guard quantized else { return }
+        // As WeightMatrix widens an INT8 row: Float(q) × scale.
+        for j in 0..<width { unsafe target[j] = unsafe Float(levels[j]) * scale }
+    }
+
     /// Writes each token's embedding (token type 0) into `output`, one row per token.
     func apply(_ packed: PackedSequences, into output: UnsafeMutablePointer<Float>) {
         // Sound: `output` holds tokenCount rows of `width` = hidden floats (the caller's
         // contract); `row` and `position` are the two halves of the 2 × width floats allocated
-        // here, written by `copyRow` before they are read. The rows copied are in their tables:
-        // token type 0 (type_vocab_size ≥ 1), the token id (`validate` checked it against
-        // vocab_size, the table's rows) and the offset (< length ≤ max_position_embeddings,
-        // the table's rows); `copyRow` checks each too.
+        // here, written by `copyRow` before they are read, and `levels` `width` bytes. The rows
+        // copied are in their tables: token type 0 (type_vocab_size ≥ 1), the token id
+        // (`validate` checked it against vocab_size, the table's rows) and the offset
+        // (< length ≤ max_position_embeddings, the table's rows); `copyRow` checks each too.
         let width = words.columns
         let row = UnsafeMutablePointer<Float>.allocate(capacity: 2 * width)
         defer { unsafe row.deallocate() }
+        let levels = UnsafeMutablePointer<Int8>.allocate(capacity: width)
+        defer { unsafe levels.deallocate() }
         let position = unsafe row + width
         unsafe tokenTypes.copyRow(0, into: row)
         for sequence in 0..<packed.count {
             for offset in 0..<packed.lengths[sequence] {
                 let token = packed.starts[sequence] + offset
                 let target = unsafe output + token * width
-                unsafe words.copyRow(Int(packed.ids[token]), into: target)
+                unsafe copyWordRow(Int(packed.ids[token]), into: target, levels: levels)
                 unsafe positions.copyRow(offset, into: position)
                 // Added in PyTorch's order: (word + token type) + position.
                 for j in 0..<width { unsafe target[j] = unsafe (target[j] + row[j]) + position[j] }

@@ -49,6 +49,21 @@ struct WeightLoader {
         try matrix(name, rows: rows, columns: columns, precision: precision == .int4 || precision == .f8E4M3 ? nil : precision)
     }
 
+    /// The matrix `name` as stored (mapped, when F32 or F16), whatever the precision asked for.
+    func matrix(_ name: String, rows: Int, columns: Int, keepingStored: Bool) throws -> WeightMatrix {
+        try matrix(name, rows: rows, columns: columns, precision: keepingStored ? nil : precision)
+    }
+
+    /// Whether the table `name` may be kept as stored and quantized a row at a time as it is
+    /// read, giving what loading it as INT8 gives: an INT8 load of a float tensor, F32 or F16
+    /// (which widen exactly), that is not already quantized in the file.
+    func quantizesRowsOnRead(_ name: String) -> Bool {
+        guard precision == .int8, let info = infos[prefix + name], info.dtype == .f32 || info.dtype == .f16,
+              quantizedPairs[UTF8Key(info.name)] == nil else { return false }
+        let stem = name.hasSuffix(".weight") ? String(name.dropLast(".weight".count)) : name
+        return hubLayers[prefix + stem] == nil
+    }
+
     private func matrix(_ name: String, rows: Int, columns: Int, precision: WeightPrecision?) throws -> WeightMatrix {
         if let prefix = name.hasSuffix(".weight") ? String(name.dropLast(".weight".count)) : nil,
            let layer = hubLayers[self.prefix + prefix] {
