@@ -94,6 +94,37 @@ import WeightsEngine
         }
     }
 
+    /// Pack-quantized layers with zero points, which the integer kernels do not read, run
+    /// dequantized at load: a tiny BERT whose every linear layer compressed-tensors quantized to
+    /// asymmetric INT4 (Fixtures/quantized/make_tiny_bert_asym.py) gives the hidden states of
+    /// the same file converted as `weights convert --dtype f32` converts it, bit for bit, and
+    /// stays near PyTorch's F32 states.
+    @Test func asymmetricLayersRunDequantized() throws {
+        let tiny = packagePath("Fixtures/tiny-bert")
+        let quantized = try TemporaryDirectory(), plain = try TemporaryDirectory()
+        for directory in [quantized, plain] {
+            try FileManager.default.copyItem(atPath: tiny + "/config.json", toPath: directory.path + "/config.json")
+        }
+        try FileManager.default.copyItem(atPath: Self.fixtures + "/tiny-bert-w4-asym.safetensors",
+                                         toPath: quantized.path + "/model.safetensors")
+        let file = try SafetensorsFile(path: quantized.path + "/model.safetensors")
+        let layers = try HubQuantizedLayout.layers(in: file)
+        #expect(layers.count == 12)
+        #expect(layers.values.allSatisfy { if case .packedIntegers(4, 16, false) = $0.layout { true } else { false } })
+        _ = try TensorConverter(source: file, target: .float(.f32)).write(to: plain.path + "/model.safetensors")
+
+        let ids: [[Int32]] = [[2, 17, 40, 3], [2, 5, 90, 61, 12, 3]]
+        let engine = try BertEncoder(modelDirectory: quantized.path)
+        let converted = try BertEncoder(modelDirectory: plain.path)
+        let states = try engine.hiddenStates(ids)
+        #expect(states == (try converted.hiddenStates(ids)))
+        let original = try BertEncoder(modelDirectory: tiny).hiddenStates(ids)
+        for (got, want) in zip(states, original) {
+            let error = zip(got, want).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(error > 0 && error < 0.5, "4-bit weights move the states a little: max |Δ| = \(error)")
+        }
+    }
+
     /// The product on a quantized operand equals the product on its widened values, on every
     /// kernel that runs here, for a slice of rows that starts inside a block of scales.
     @Test(arguments: ["fp8_block", "int4_group", "int4_channel", "int8_channel", "fp8_tensor"])

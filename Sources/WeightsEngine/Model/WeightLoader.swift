@@ -73,6 +73,13 @@ struct WeightLoader {
                         "layer '\(layer.prefix)' has shape \(layer.weight.shape), expected \([rows, columns])",
                         tensor: layer.parts[0])
                 }
+                if case .packedIntegers(let bits, _, let symmetric) = layer.layout, !symmetric || (bits != 4 && bits != 8) {
+                    // The kernels read symmetric 4- and 8-bit integers only: a layer with zero
+                    // points (or another width) is dequantized once here, as `weights convert
+                    // --dtype f32|f16|bf16` dequantizes it (in its scales' dtype), and runs as
+                    // a plain float matrix.
+                    return try WeightMatrix(listing.tensor(named: layer.weight.name), precision: nil)
+                }
                 return try WeightMatrix(layer: layer, reading: source.tensor(named:))
             }
         }
