@@ -41,7 +41,9 @@ public final class GGUFFile: Sendable {
     public let metadata: GGUFMetadata
     /// Every tensor, in the order of the file's tensor infos.
     public let tensors: [GGUFTensorInfo]
-    /// Where the data section begins, from the start of the file.
+    /// Where the data section begins, from the start of the file: the end of the tensor infos,
+    /// rounded up to the alignment. A file with no tensors may end before it (gguf-py writes no
+    /// padding after a header with no tensor infos); one with tensors holds them all past it.
     public let dataOffset: Int
     private let tensorIndex: [String: Int]
 
