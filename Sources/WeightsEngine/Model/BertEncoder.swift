@@ -221,9 +221,8 @@ struct Embeddings: Sendable {
         let hidden = configuration.hiddenSize
         let wordsName = "embeddings.word_embeddings.weight"
         quantizesWordRows = loader.quantizesRowsOnRead(wordsName)
-        words = quantizesWordRows
-            ? try loader.matrix(wordsName, rows: configuration.vocabularySize, columns: hidden, keepingStored: true)
-            : try loader.matrix(wordsName, rows: configuration.vocabularySize, columns: hidden)
+        words = try loader.matrix(wordsName, rows: configuration.vocabularySize, columns: hidden,
+                                  keepingStored: quantizesWordRows)
         positions = try loader.matrix("embeddings.position_embeddings.weight",
                                       rows: configuration.maximumPositions, columns: hidden)
         tokenTypes = try loader.matrix("embeddings.token_type_embeddings.weight",

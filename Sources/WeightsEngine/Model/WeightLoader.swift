@@ -44,14 +44,16 @@ struct WeightLoader {
 
     /// The `[rows, columns]` matrix `name` (an embedding table), as INT8 when the file stores
     /// it so. INT4 and FP8, which `weights convert` gives the linear layers only, leave it as
-    /// stored.
-    func matrix(_ name: String, rows: Int, columns: Int) throws -> WeightMatrix {
-        try matrix(name, rows: rows, columns: columns, precision: precision == .int4 || precision == .f8E4M3 ? nil : precision)
+    /// stored, and so does `keepingStored` (mapped, when F32 or F16) whatever the precision.
+    func matrix(_ name: String, rows: Int, columns: Int, keepingStored: Bool = false) throws -> WeightMatrix {
+        let stored = keepingStored || precision == .int4 || precision == .f8E4M3
+        return try matrix(name, rows: rows, columns: columns, precision: stored ? nil : precision)
     }
 
-    /// The matrix `name` as stored (mapped, when F32 or F16), whatever the precision asked for.
-    func matrix(_ name: String, rows: Int, columns: Int, keepingStored: Bool) throws -> WeightMatrix {
-        try matrix(name, rows: rows, columns: columns, precision: keepingStored ? nil : precision)
+    /// The quantized layer of the hub's layouts whose weight is `name`, if any.
+    private func hubLayer(weight name: String) -> HubQuantizedLayout.Layer? {
+        guard name.hasSuffix(".weight") else { return nil }
+        return hubLayers[prefix + String(name.dropLast(".weight".count))]
     }
 
     /// Whether the table `name` may be kept as stored and quantized a row at a time as it is
@@ -60,20 +62,18 @@ struct WeightLoader {
     func quantizesRowsOnRead(_ name: String) -> Bool {
         guard precision == .int8, let info = infos[prefix + name], info.dtype == .f32 || info.dtype == .f16,
               quantizedPairs[UTF8Key(info.name)] == nil else { return false }
-        let stem = name.hasSuffix(".weight") ? String(name.dropLast(".weight".count)) : name
-        return hubLayers[prefix + stem] == nil
+        return hubLayer(weight: name) == nil
     }
 
     private func matrix(_ name: String, rows: Int, columns: Int, precision: WeightPrecision?) throws -> WeightMatrix {
-        if let prefix = name.hasSuffix(".weight") ? String(name.dropLast(".weight".count)) : nil,
-           let layer = hubLayers[self.prefix + prefix] {
+        if let layer = hubLayer(weight: name) {
             return try tagged(name) {
                 guard layer.weight.shape == [rows, columns] else {
                     throw WeightsError(.invalidArgument,
                         "layer '\(layer.prefix)' has shape \(layer.weight.shape), expected \([rows, columns])",
                         tensor: layer.parts[0])
                 }
-                if case .packedIntegers(let bits, _, let symmetric) = layer.layout, !symmetric || (bits != 4 && bits != 8) {
+                if !WeightMatrix.runsAsStored(layer.layout) {
                     // The kernels read symmetric 4- and 8-bit integers only: a layer with zero
                     // points (or another width) is dequantized once here, as `weights convert
                     // --dtype f32|f16|bf16` dequantizes it (in its scales' dtype), and runs as

@@ -171,7 +171,7 @@ package struct WeightMatrix: Sendable {
         }
         rows = layer.weight.shape[0]
         columns = layer.weight.shape[1]
-        if case .packedIntegers(let bits, _, let symmetric) = layer.layout, !symmetric || (bits != 4 && bits != 8) {
+        if !Self.runsAsStored(layer.layout), case .packedIntegers(let bits, _, let symmetric) = layer.layout {
             throw WeightsError(.unsupportedFormat,
                 "layer '\(layer.prefix)' is \(symmetric ? "" : "asymmetric ")\(bits)-bit pack-quantized, which the "
                 + "engine does not run (symmetric 4 and 8 bits only): convert it with `weights convert --dtype f32` first",
@@ -181,6 +181,13 @@ package struct WeightMatrix: Sendable {
         let scales = try tensor(layer.parts[1])
         storage = .scaled(values: values, try Self.scaling(layer.layout, values: values, scales: scales,
                                                            rows: rows, columns: columns, dtype: layer.weight.dtype))
+    }
+
+    /// Whether the kernels read values stored in `layout` as they are: every layout but
+    /// `pack-quantized` with zero points or of a width other than 4 and 8 bits.
+    static func runsAsStored(_ layout: HubQuantizedLayout) -> Bool {
+        guard case .packedIntegers(let bits, _, let symmetric) = layout else { return true }
+        return symmetric && (bits == 4 || bits == 8)
     }
 
     /// The ``Scaling`` of values stored in `layout` with `scales`, for a `[rows, columns]`
