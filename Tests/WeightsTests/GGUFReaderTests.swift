@@ -301,22 +301,21 @@ import Weights
     /// llama.cpp's rule: each tensor begins where the one before it ends, padded to the
     /// alignment. A gap, or data stored in another order than the entries, is refused.
     @Test func tensorsMustBePackedInFileOrder() throws {
-        var gap = valid()
-        gap.tensors[1].offset = 64
-        gap.dataLength = 256
-        let gapError = ggufError(gap.bytes())
-        #expect(gapError?.code == .invalidOffset)
-        #expect(gapError?.tensor == "b")
-        #expect(gapError?.reason.contains("not 32") == true)
-
-        var swapped = valid()
-        swapped.tensors[0].offset = 96
-        swapped.tensors[1].offset = 0
-        swapped.dataLength = 256
-        let swappedError = ggufError(swapped.bytes())
-        #expect(swappedError?.code == .invalidOffset)
-        #expect(swappedError?.tensor == "a")
-        #expect(swappedError?.reason.contains("first tensor") == true)
+        // (a's offset, b's offset): the tensor refused and what its message says.
+        let cases: [(offsets: (UInt64, UInt64), tensor: String, says: String)] = [
+            ((0, 64), "b", "not 32"),         // a gap after a's 16 bytes, padded to 32
+            ((96, 0), "a", "first tensor"),   // b's data before a's
+        ]
+        for (offsets, tensor, says) in cases {
+            var builder = valid()
+            builder.tensors[0].offset = offsets.0
+            builder.tensors[1].offset = offsets.1
+            builder.dataLength = 256
+            let error = ggufError(builder.bytes())
+            #expect(error?.code == .invalidOffset, "\(offsets)")
+            #expect(error?.tensor == tensor, "\(offsets)")
+            #expect(error?.reason.contains(says) == true, "\(offsets)")
+        }
 
         // A tensor of no elements takes no room: the next begins at the same offset.
         var empty = GGUFBuilder()
