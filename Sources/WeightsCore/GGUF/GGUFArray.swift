@@ -111,6 +111,15 @@ public struct GGUFArray: Sendable, Equatable {
     ///
     /// - Throws: `dtypeMismatch` for other element types, or a `UINT64` above `Int.max`.
     public func integers() throws -> [Int] {
+        let reader = reader, start = byteRange.lowerBound
+        // The fixed-width types read straight from their bytes, as `floats()` does.
+        switch elementType {
+        case .int32: return (0..<count).map { Int(reader.integer(at: start + 4 * $0, as: Int32.self)) }
+        case .uint32: return (0..<count).map { Int(reader.integer(at: start + 4 * $0, as: UInt32.self)) }
+        case .int8: return (0..<count).map { Int(reader.integer(at: start + $0, as: Int8.self)) }
+        case .uint8: return (0..<count).map { Int(reader.integer(at: start + $0, as: UInt8.self)) }
+        default: break
+        }
         var result: [Int] = []
         result.reserveCapacity(count)
         try forEach { value in
