@@ -103,4 +103,22 @@ private func tokenizer(addSpacePrefix: Bool = false) throws -> SentencePieceToke
         #expect(vocabulary.id(of: Array("x".utf8)) == 2)
         #expect(vocabulary.id(of: Array("z".utf8)) == nil)
     }
+
+    @Test("Every text is found, whatever its length, from any collection of bytes")
+    func lookups() throws {
+        // Texts of 0 to 40 bytes (the table hashes whole words of 8 and a short tail; a lookup
+        // hashes any collection byte by byte: the two must agree), and enough of them that
+        // buckets hold several.
+        var texts: [String] = []
+        for length in 0...40 { texts.append(String(repeating: "ab▁", count: 14).utf8.prefix(length).map { String(UnicodeScalar($0)) }.joined()) }
+        for number in 0..<5_000 { texts.append("▁token\(number)") }
+        let vocabulary = try SentencePieceVocabulary(texts: texts, scores: texts.map { _ in 0 },
+                                                     types: texts.map { _ in .normal })
+        for (id, text) in texts.enumerated() {
+            let bytes = Array(text.utf8)
+            #expect(vocabulary.id(of: bytes) == id)
+            #expect(vocabulary.id(of: ([0] + bytes + [0]).dropFirst().dropLast()) == id)
+            #expect(vocabulary.id(of: bytes + [0x7A]) == nil)
+        }
+    }
 }

@@ -16,32 +16,69 @@ extension SentencePieceVocabulary {
         }
         let tokens = try array("tokenizer.ggml.tokens", .string)
         let count = tokens.count
-        var bytes: [UInt8] = []
         var starts: [Int32] = [0]
         starts.reserveCapacity(count + 1)
+        var bytes: [UInt8] = []
         // Sound: the array lends its mapped bytes for the closure; each read is at an offset
-        // checked against `raw.count` just before it (8 bytes of length, then `length` bytes).
+        // checked against `raw.count` just before it (8 bytes of length, then `length` bytes),
+        // and each copy into `buffer` at an offset checked against its capacity: the texts of
+        // a well-formed array fill exactly what the lengths leave of it.
         unsafe try tokens.withUnsafeElementBytes { (raw) throws(WeightsError) in
-            bytes.reserveCapacity(raw.count - 8 * count)
-            var offset = 0
-            for index in 0..<count {
-                guard offset + 8 <= raw.count else { throw Self.truncated(file.path, index) }
-                let length = unsafe UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-                offset += 8
-                guard length <= UInt64(raw.count - offset) else { throw Self.truncated(file.path, index) }
-                unsafe bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[offset..<offset + Int(length)]))
-                offset += Int(length)
-                guard bytes.count < Int(Int32.max) else { throw Self.truncated(file.path, index) }
-                starts.append(Int32(bytes.count))
+            let capacity = max(0, raw.count - 8 * count)
+            bytes = unsafe try [UInt8](unsafeUninitializedCapacity: capacity) { (buffer, initialized) throws(WeightsError) in
+                let destination = UnsafeMutableRawBufferPointer(buffer)
+                var offset = 0
+                for index in 0..<count {
+                    guard offset + 8 <= raw.count else { throw Self.truncated(file.path, index) }
+                    let length = unsafe UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+                    offset += 8
+                    guard length <= UInt64(raw.count - offset), Int(length) <= capacity - initialized else {
+                        throw Self.truncated(file.path, index)
+                    }
+                    unsafe UnsafeMutableRawBufferPointer(rebasing: destination[initialized..<initialized + Int(length)])
+                        .copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[offset..<offset + Int(length)]))
+                    offset += Int(length)
+                    initialized += Int(length)
+                    starts.append(Int32(initialized))
+                }
             }
+            guard bytes.count < Int(Int32.max) else { throw Self.truncated(file.path, count - 1) }
         }
         let scores = try file.metadata["tokenizer.ggml.scores"]?.array?.floats() ?? [Float](repeating: 0, count: count)
-        let types = try file.metadata["tokenizer.ggml.token_type"]?.array?.integers().map { Int32(truncatingIfNeeded: $0) }
-            ?? [Int32](repeating: TokenType.normal.rawValue, count: count)
+        let types = try Self.tokenTypes(file, count: count)
         do {
             try self.init(bytes: bytes, starts: starts, scores: scores, types: types)
         } catch {
             throw error.in(file: file.path)
+        }
+    }
+
+    /// The `tokenizer.ggml.token_type` array's types (all `normal` when the file has none),
+    /// read from its bytes when they are `INT32`, as GGUF writers store them.
+    private static func tokenTypes(_ file: GGUFFile, count: Int) throws -> [TokenType] {
+        guard let array = file.metadata["tokenizer.ggml.token_type"]?.array else {
+            return [TokenType](repeating: .normal, count: count)
+        }
+        func type(_ raw: Int, _ index: Int) throws(WeightsError) -> TokenType {
+            guard let type = Int32(exactly: raw).flatMap(TokenType.init(rawValue:)) else {
+                throw WeightsError(.invalidData, "token \(index) has type \(raw) in 'tokenizer.ggml.token_type', not one of 0 to 6",
+                                   file: file.path)
+            }
+            return type
+        }
+        guard array.elementType == .int32 else {
+            return try array.integers().enumerated().map { (index, raw) throws(WeightsError) in try type(raw, index) }
+        }
+        // Sound: the array lends its mapped bytes, 4 an element, for the closure; each load is
+        // inside them.
+        return unsafe try array.withUnsafeElementBytes { (raw) throws(WeightsError) in
+            var types: [TokenType] = []
+            types.reserveCapacity(raw.count / 4)
+            for index in 0..<raw.count / 4 {
+                let value = unsafe Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * index, as: Int32.self))
+                types.append(try type(Int(value), index))
+            }
+            return types
         }
     }
 
