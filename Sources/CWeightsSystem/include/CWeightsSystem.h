@@ -25,6 +25,13 @@ int weights_reserve_blocks(int fd, int64_t length);
 /// they are written), EFAULT or ENOMEM when a page can't be provided.
 int weights_populate_write(void *address, size_t length);
 
+/// Stops OpenBLAS's worker threads, which the pthreads build starts when it loads and which
+/// spin while idle, where the loaded OpenBLAS exports the function that does so
+/// (blas_thread_shutdown_). Call it only after setting OpenBLAS to one thread, and while no
+/// OpenBLAS call runs. Returns 1 when the workers were stopped, 0 where the library has no
+/// such function (or is not loaded).
+int weights_openblas_stop_workers(void);
+
 // MARK: Mappings of files that shrink, and writable mappings of outputs (mapping_guard.c)
 
 /// Installs the SIGBUS handler that turns a read past the end of a registered mapping (its

@@ -48,6 +48,7 @@ package final class BertEncoder: Sendable {
 
     init(configuration: BertConfiguration, weights source: any TensorSource, precision: WeightPrecision?,
          compute: ComputePrecision = .f32, configurationPath: String?) throws {
+        BLAS.singleThreaded  // first, so that OpenBLAS's idle workers stop spinning while the model loads
         try configuration.validate()
         if compute == .int8, let precision, precision != .int8 {
             throw WeightsError(.invalidArgument,
