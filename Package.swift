@@ -64,7 +64,7 @@ let package = Package(
         // The compressed container (libzstd); its chunks carry SHA-256 digests.
         .target(
             name: "WeightsCompression",
-            dependencies: ["WeightsCore", "WeightsIntegrity", "WeightsPlatform", "CZstd"],
+            dependencies: ["WeightsCore", "WeightsIntegrity", "WeightsPlatform", "CZstd", "CWeightsSIMD"],
             swiftSettings: swiftSettings
         ),
         // The inference engine (OpenBLAS).

@@ -188,6 +188,22 @@ struct CompressByteGroupingTests {
         #expect(grouping == .none || grouping == .blockFields ? planes == bytes : planes != bytes)
     }
 
+    @Test("the SIMD and portable joins agree, at every length around a 32-element step",
+          arguments: [ByteGrouping.planes, .exponentPlanes], [2, 4])
+    func joinKernelsAgree(grouping: ByteGrouping, width: Int) {
+        for count in [0, 1, 31, 32, 33, 63, 64, 65, 1001] {
+            let bytes = CompressFixtures.bytes(width * count, seed: UInt64(count))
+            let planes = Self.split(bytes, grouping, width: width)
+            var best = [UInt8](repeating: 0, count: bytes.count), portable = best
+            unsafe planes.withUnsafeBytes { source in
+                unsafe best.withUnsafeMutableBytes { unsafe grouping.join(source, width: width, into: $0, portable: false) }
+                unsafe portable.withUnsafeMutableBytes { unsafe grouping.join(source, width: width, into: $0, portable: true) }
+            }
+            #expect(best == bytes, "count \(count)")
+            #expect(portable == bytes, "count \(count)")
+        }
+    }
+
     @Test("the writer groups floating dtypes only")
     func preferred() {
         #expect(ByteGrouping.preferred(for: .bf16) == (.exponentPlanes, 2))

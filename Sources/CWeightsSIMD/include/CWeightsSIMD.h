@@ -257,4 +257,11 @@ void weights_i8gemm(size_t m, size_t column_from, size_t column_count, size_t n,
                     const float *a_scales, const void *packed, const float *b_scales, const float *bias, float *c,
                     size_t ldc, int level);
 
+/// Interleaves `width` byte planes of `count` elements each (`planes`: plane b, byte b of
+/// every element, little-endian, `count` bytes a plane) into `count` elements at `out`; with
+/// `swap`, exchanges each element's top bit and the bit 8 below it afterwards (byte_planes.c).
+/// Width 2 or 4; returns false, writing nothing, for another width. AVX2 where the CPU has it
+/// (`kernel` WEIGHTS_KERNEL_BEST), else a portable loop: the same bytes. Buffers must not overlap.
+bool weights_join_byte_planes(const void *planes, size_t count, size_t width, void *out, bool swap, int kernel);
+
 #endif

@@ -1,3 +1,4 @@
+import CWeightsSIMD
 import WeightsCore
 import WeightsIntegrity
 /// How a chunk of tensor bytes is rearranged before it is compressed.
@@ -68,14 +69,24 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
     ///
     /// - Complexity: O(*n*).
     public func join(_ source: UnsafeRawBufferPointer, width: Int, into destination: UnsafeMutableRawBufferPointer) {
-        // Sound: as in `split`.
+        // Sound: passes the caller's buffers on, within the call.
+        unsafe join(source, width: width, into: destination, portable: false)
+    }
+
+    /// ``join(_:width:into:)`` with the kernel chosen: 2- and 4-byte elements are interleaved
+    /// by the C kernels (AVX2 where the CPU has it, 32 elements a step, or their portable loop
+    /// when `portable`; the same bytes), 8-byte ones here.
+    package func join(_ source: UnsafeRawBufferPointer, width: Int, into destination: UnsafeMutableRawBufferPointer,
+                      portable: Bool) {
+        let kernel = portable ? WEIGHTS_KERNEL_PORTABLE : WEIGHTS_KERNEL_BEST
+        // Sound: as in `split`; the C kernels read `count × width` bytes of planes and write as
+        // many, which `source` and `destination` hold (the precondition), and they do not overlap.
         precondition(source.count == destination.count && (self == .none || self == .blockFields || source.count % width == 0))
         guard let from = source.baseAddress, let to = destination.baseAddress else { return }
         let swap = self == .exponentPlanes
         switch (self, width) {
         case (.none, _), (.blockFields, _): unsafe to.copyMemory(from: from, byteCount: source.count)
-        case (_, 2): unsafe Self.join(from, to, count: source.count / 2, swap: swap, as: UInt16.self)
-        case (_, 4): unsafe Self.join(from, to, count: source.count / 4, swap: swap, as: UInt32.self)
+        case (_, 2), (_, 4): _ = unsafe weights_join_byte_planes(from, source.count / width, width, to, swap, kernel)
         case (_, 8): unsafe Self.join(from, to, count: source.count / 8, swap: swap, as: UInt64.self)
         default: preconditionFailure("byte grouping of \(width)-byte elements")
         }
