@@ -39,10 +39,11 @@ extension SentencePieceVocabulary {
                         .copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[offset..<offset + Int(length)]))
                     offset += Int(length)
                     initialized += Int(length)
+                    // Offsets are Int32: texts past 2 GiB are refused here, before one is made.
+                    guard initialized < Int(Int32.max) else { throw Self.truncated(file.path, index) }
                     starts.append(Int32(initialized))
                 }
             }
-            guard bytes.count < Int(Int32.max) else { throw Self.truncated(file.path, count - 1) }
         }
         let scores = try file.metadata["tokenizer.ggml.scores"]?.array?.floats() ?? [Float](repeating: 0, count: count)
         let types = try Self.tokenTypes(file, count: count)
@@ -60,11 +61,7 @@ extension SentencePieceVocabulary {
             return [TokenType](repeating: .normal, count: count)
         }
         func type(_ raw: Int, _ index: Int) throws(WeightsError) -> TokenType {
-            guard let type = Int32(exactly: raw).flatMap(TokenType.init(rawValue:)) else {
-                throw WeightsError(.invalidData, "token \(index) has type \(raw) in 'tokenizer.ggml.token_type', not one of 0 to 6",
-                                   file: file.path)
-            }
-            return type
+            do { return try TokenType(gguf: raw, token: index) } catch { throw error.in(file: file.path) }
         }
         guard array.elementType == .int32 else {
             return try array.integers().enumerated().map { (index, raw) throws(WeightsError) in try type(raw, index) }
