@@ -100,18 +100,9 @@ public final class LanguageModel: Sendable {
         // The tokenizer's tables are built on a second thread while the decoder's are made,
         // unless one thread is asked for; the decoder's error, if any, is the one thrown.
         let precision: QuantizedMatrix.Precision = arithmetic == .exact ? .exact : .quantizedActivations
-        let decoderResult = ResultSlots<Swift.Result<TransformerDecoder, any Error>?>(count: 1, initial: nil)
-        let tokenizerResult = ResultSlots<Swift.Result<SentencePieceTokenizer, any Error>?>(count: 1, initial: nil)
-        Parallel.forEach(threads == 1 ? 1 : 2) { part in
-            if part == 0 || threads == 1 {
-                decoderResult[0] = Swift.Result { try TransformerDecoder(gguf: file, precision: precision, threads: threads) }
-            }
-            if part == 1 || threads == 1 {
-                tokenizerResult[0] = Swift.Result { try SentencePieceTokenizer(gguf: file) }
-            }
-        }
-        decoder = try decoderResult[0]!.get()
-        tokenizer = try tokenizerResult[0]!.get()
+        (decoder, tokenizer) = try Parallel.both(concurrently: threads != 1,
+            { try TransformerDecoder(gguf: file, precision: precision, threads: threads) },
+            { try SentencePieceTokenizer(gguf: file) })
         var stops = Set<Int>()
         if let eos = tokenizer.configuration.eos { stops.insert(eos) }
         if let endOfTurn = tokenizer.vocabulary.id(of: Array("<end_of_turn>".utf8)) { stops.insert(endOfTurn) }

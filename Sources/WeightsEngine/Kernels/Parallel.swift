@@ -13,6 +13,23 @@ enum Parallel {
         ParallelChunks.run(jobs: count, threads: count, state: {}) { _, job in body(job) }
     }
 
+    /// `first()` and `second()`, side by side on two threads when `concurrently`, else one
+    /// after the other; when either throws, `first`'s error is the one thrown (both run).
+    ///
+    /// ```swift
+    /// let (model, tokenizer) = try Parallel.both(concurrently: threads != 1, { try load() }, { try readTokenizer() })
+    /// ```
+    static func both<First, Second>(concurrently: Bool, _ first: () throws -> First,
+                                    _ second: () throws -> Second) throws -> (First, Second) {
+        let firstResult = ResultSlots<Swift.Result<First, any Error>?>(count: 1, initial: nil)
+        let secondResult = ResultSlots<Swift.Result<Second, any Error>?>(count: 1, initial: nil)
+        forEach(concurrently ? 2 : 1) { part in
+            if part == 0 { firstResult[0] = Swift.Result { try first() } }
+            if part == 1 || !concurrently { secondResult[0] = Swift.Result { try second() } }
+        }
+        return (try firstResult[0]!.get(), try secondResult[0]!.get())
+    }
+
     /// `0..<total` cut into `parts` nearly equal consecutive ranges, the first ones longer by
     /// one when it does not divide.
     static func slice(_ total: Int, into parts: Int, part: Int) -> Range<Int> {

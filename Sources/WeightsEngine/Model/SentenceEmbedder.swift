@@ -39,18 +39,9 @@ public final class SentenceEmbedder: Sendable {
         let files = try ModelDirectory(path: directory)
         // The tokenizer is read on a second thread while the model loads, unless one thread is
         // asked for; the model's error, if any, is the one thrown.
-        let modelResult = ResultSlots<Swift.Result<EmbeddingModel, any Error>?>(count: 1, initial: nil)
-        let tokenizerResult = ResultSlots<Swift.Result<WordPieceTokenizer, any Error>?>(count: 1, initial: nil)
-        Parallel.forEach(threads == 1 ? 1 : 2) { part in
-            if part == 0 || threads == 1 {
-                modelResult[0] = Swift.Result {
-                    try EmbeddingModel(files, precision: precision, compute: compute, threads: threads, formats: formats)
-                }
-            }
-            if part == 1 || threads == 1 { tokenizerResult[0] = Swift.Result { try WordPieceTokenizer(files) } }
-        }
-        model = try modelResult[0]!.get()
-        tokenizer = try tokenizerResult[0]!.get()
+        (model, tokenizer) = try Parallel.both(concurrently: threads != 1,
+            { try EmbeddingModel(files, precision: precision, compute: compute, threads: threads, formats: formats) },
+            { try WordPieceTokenizer(files) })
         guard model.maximumLength >= tokenizer.specialTokenCount else {
             throw WeightsError(.invalidArgument,
                 "the model takes at most \(model.maximumLength) tokens, fewer than the tokenizer's \(tokenizer.specialTokenCount) special tokens",
