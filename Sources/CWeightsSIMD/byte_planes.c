@@ -103,17 +103,6 @@ PLANES_TARGET static size_t join2_avx2(const uint8_t *planes, size_t count, uint
     }
     return e;
 }
-
-static bool cpu_has_avx2(void) {
-    static int cached = -1;  // -1: not yet checked; threads that race only store the same value
-    int state = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (state < 0) {
-        __builtin_cpu_init();
-        state = __builtin_cpu_supports("avx2");
-        __atomic_store_n(&cached, state, __ATOMIC_RELAXED);
-    }
-    return state;
-}
 #endif
 
 bool weights_join_byte_planes(const void *planes, size_t count, size_t width, void *out, bool swap, int kernel) {
@@ -123,13 +112,13 @@ bool weights_join_byte_planes(const void *planes, size_t count, size_t width, vo
     switch (width) {
     case 4:
 #ifdef WEIGHTS_X86
-        if (kernel == WEIGHTS_KERNEL_BEST && cpu_has_avx2()) done = join4_avx2(from, count, to, swap);
+        if (kernel == WEIGHTS_KERNEL_BEST && weights_cpu_has_avx2()) done = join4_avx2(from, count, to, swap);
 #endif
         join4_portable(from, count, to, swap, done);
         return true;
     case 2:
 #ifdef WEIGHTS_X86
-        if (kernel == WEIGHTS_KERNEL_BEST && cpu_has_avx2()) done = join2_avx2(from, count, to, swap);
+        if (kernel == WEIGHTS_KERNEL_BEST && weights_cpu_has_avx2()) done = join2_avx2(from, count, to, swap);
 #endif
         join2_portable(from, count, to, swap, done);
         return true;

@@ -81,24 +81,9 @@ SIMD_TARGET static void quantize_avx2(const float *values, size_t count, float s
 }
 #endif
 
-static bool use_avx2(void) {
-#ifdef WEIGHTS_X86
-    static int cached = -1;  // races only ever store the same value
-    int state = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (state < 0) {
-        __builtin_cpu_init();
-        state = __builtin_cpu_supports("avx2") ? 1 : 0;
-        __atomic_store_n(&cached, state, __ATOMIC_RELAXED);
-    }
-    return state == 1;
-#else
-    return false;
-#endif
-}
-
 bool weights_largest_magnitude(const float *values, size_t count, float *largest, int kernel) {
 #ifdef WEIGHTS_X86
-    if (kernel != WEIGHTS_KERNEL_PORTABLE && use_avx2()) return largest_magnitude_avx2(values, count, largest);
+    if (kernel != WEIGHTS_KERNEL_PORTABLE && weights_cpu_has_avx2()) return largest_magnitude_avx2(values, count, largest);
 #endif
     (void)kernel;
     return largest_magnitude_portable(values, count, largest);
@@ -106,7 +91,7 @@ bool weights_largest_magnitude(const float *values, size_t count, float *largest
 
 void weights_quantize_int8(const float *values, size_t count, float scale, int8_t *levels, int kernel) {
 #ifdef WEIGHTS_X86
-    if (kernel != WEIGHTS_KERNEL_PORTABLE && use_avx2()) { quantize_avx2(values, count, scale, levels); return; }
+    if (kernel != WEIGHTS_KERNEL_PORTABLE && weights_cpu_has_avx2()) { quantize_avx2(values, count, scale, levels); return; }
 #endif
     (void)kernel;
     quantize_portable(values, count, scale, levels);

@@ -8,6 +8,9 @@
 /// True when the running CPU has F16C and AVX2 (checked once, at run time).
 bool weights_cpu_has_f16c(void);
 
+/// True when the running CPU has AVX2 (checked once, at run time, and remembered).
+bool weights_cpu_has_avx2(void);
+
 /// Kernel choice for the conversions below: the fastest the CPU runs, or the portable C
 /// loop (same bits, for testing and comparison).
 #define WEIGHTS_KERNEL_BEST 0
