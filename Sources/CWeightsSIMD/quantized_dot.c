@@ -34,6 +34,9 @@ typedef struct { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_K 
 // A Q4_K block with its sub-blocks' scales and minimums widened to binary32 (d · scale,
 // dmin · min), for a prompt block's tiles.
 typedef struct { float scales[8]; float mins[8]; uint8_t qs[QK_K / 2]; } block_q4_Kw;  // 192 bytes
+// A Q5_0 block widened for a prompt block's tiles: its levels plus 16 (0…31) as bytes, and
+// its scale in binary32.
+typedef struct { float d; uint8_t qs[QK8_0]; } block_q5_0w;  // 36 bytes
 // Activations for the 32-value formats: Q8_0 levels and scale, the scale rounded to binary16
 // as Q8_0's is and kept as that value in binary32, so that no product converts it.
 typedef struct { float d; int8_t qs[QK8_0]; } block_q8_0a;  // 36 bytes
@@ -48,6 +51,7 @@ _Static_assert(sizeof(block_q5_0) == 22, "Q5_0 block");
 _Static_assert(sizeof(block_q4_K) == 144, "Q4_K block");
 _Static_assert(sizeof(block_q6_K) == 210, "Q6_K block");
 _Static_assert(sizeof(block_q8_0a) == 36, "Q8_0 activation block");
+_Static_assert(sizeof(block_q5_0w) == 36, "widened Q5_0 block");
 _Static_assert(sizeof(block_q8_32) == 40, "Q8_32 block");
 
 // MARK: - binary16
@@ -345,8 +349,8 @@ AVX2_TARGET static void quantize_q8_32_avx2(const float *x, size_t k, block_q8_3
     }
 }
 
-// Q5_0 levels as 32 signed bytes: the nibbles, with bit j of qh as bit 4 of element j, less 16.
-AVX2_TARGET static inline __m256i levels_q5_0(const block_q5_0 *block) {
+// Q5_0 levels plus 16 as 32 bytes (0…31): the nibbles, with bit j of qh as bit 4 of element j.
+AVX2_TARGET static inline __m256i offset_levels_q5_0(const block_q5_0 *block) {
     __m128i packed = _mm_loadu_si128((const __m128i *)block->qs);
     __m128i low = _mm_and_si128(packed, _mm_set1_epi8(0x0F));
     __m128i high = _mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F));
@@ -360,7 +364,12 @@ AVX2_TARGET static inline __m256i levels_q5_0(const block_q5_0 *block) {
     __m256i mask = _mm256_set1_epi64x((long long)0x7FBFDFEFF7FBFDFE);
     __m256i set = _mm256_cmpeq_epi8(_mm256_or_si256(spread, mask), _mm256_set1_epi8(-1));
     __m256i fifth = _mm256_and_si256(set, _mm256_set1_epi8(0x10));
-    return _mm256_sub_epi8(_mm256_or_si256(nibbles, fifth), _mm256_set1_epi8(16));
+    return _mm256_or_si256(nibbles, fifth);
+}
+
+// Q5_0 levels as 32 signed bytes (−16…15).
+AVX2_TARGET static inline __m256i levels_q5_0(const block_q5_0 *block) {
+    return _mm256_sub_epi8(offset_levels_q5_0(block), _mm256_set1_epi8(16));
 }
 
 // The scales and minimums of a Q4_K block's eight sub-blocks, in binary32.
@@ -407,12 +416,18 @@ enum { TILE_ROWS = 2, TILE_TOKENS = 4 };
 // (v − 32) · q = v · q − 32 · q as int16 pairs (2 · 63 · 127 fits), times the scales.
 #define TILE_Q6_BIAS(q) _mm256_maddubs_epi16(_mm256_set1_epi8(32), (q))
 #define TILE_Q6(v, q, bias, s) _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16((v), (q)), (bias)), (s))
+// u · q − 16 · q as int16 pairs (2 · 31 · 127 fits), summed in pairs to int32.
+#define TILE_OFFSET_BIAS(q) _mm256_maddubs_epi16(_mm256_set1_epi8(16), (q))
+#define TILE_OFFSET_SUM4(bias, u, q) \
+    _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16((u), (q)), (bias)), _mm256_set1_epi16(1))
 #include "quantized_tiles.h"
 #undef TILE_TARGET
 #undef TILE_NAME
 #undef TILE_SUM4
 #undef TILE_Q6_BIAS
 #undef TILE_Q6
+#undef TILE_OFFSET_BIAS
+#undef TILE_OFFSET_SUM4
 
 #define VNNI_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
 #define TILE_TARGET VNNI_TARGET
@@ -421,12 +436,174 @@ enum { TILE_ROWS = 2, TILE_TOKENS = 4 };
 // The bias is −Σ 32 · q per lane, the dot product's starting value: v · q − 32 · q per lane.
 #define TILE_Q6_BIAS(q) _mm256_sub_epi32(_mm256_setzero_si256(), TILE_SUM4(_mm256_set1_epi8(32), (q)))
 #define TILE_Q6(v, q, bias, s) _mm256_mullo_epi32(_mm256_dpbusd_epi32((bias), (v), (q)), _mm256_srai_epi32((s), 16))
+// The dot product starts from −Σ 16 · q per lane.
+#define TILE_OFFSET_BIAS(q) _mm256_sub_epi32(_mm256_setzero_si256(), TILE_SUM4(_mm256_set1_epi8(16), (q)))
+#define TILE_OFFSET_SUM4(bias, u, q) _mm256_dpbusd_epi32((bias), (u), (q))
 #include "quantized_tiles.h"
 #undef TILE_TARGET
 #undef TILE_NAME
 #undef TILE_SUM4
 #undef TILE_Q6_BIAS
 #undef TILE_Q6
+#undef TILE_OFFSET_BIAS
+#undef TILE_OFFSET_SUM4
+
+// MARK: - Tiles with two tokens per register (AVX-512 VNNI)
+//
+// The VNNI tiles again, on 512-bit registers: the low half of each register holds one token's
+// lanes, the high half the next token's, so one instruction does what the 256-bit tile does
+// for two (row, token) pairs. Each half sums, scales and accumulates exactly as the 256-bit
+// lanes do, in the same order, and is summed horizontally on its own: the same bits as every
+// other shape (the invariant in quantized_tiles.h).
+
+#define AVX512_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
+#define PAIR_BODY AVX512_TARGET static inline __attribute__((always_inline))
+
+// Tokens t and t + 1's 32 activation bytes, one per half.
+PAIR_BODY __m512i pair_bytes(const int8_t *first, const int8_t *second) {
+    __m512i low = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)first));
+    return _mm512_inserti64x4(low, _mm256_loadu_si256((const __m256i *)second), 1);
+}
+
+// Tokens t and t + 1's scales, each across its half.
+PAIR_BODY __m512 pair_scales(float first, float second) {
+    return _mm512_mask_broadcastss_ps(_mm512_set1_ps(first), 0xFF00, _mm_set_ss(second));
+}
+
+PAIR_BODY void pair_store(const __m512 acc[4][2], float *out, size_t out_stride, const int R, const int P) {
+    _Pragma("unroll") for (int p = 0; p < P; p++) _Pragma("unroll") for (int r = 0; r < R; r++) {
+        out[2 * p * out_stride + r] = horizontal_sum(_mm512_castps512_ps256(acc[r][p]));
+        out[(2 * p + 1) * out_stride + r] = horizontal_sum(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[r][p]), 1)));
+    }
+}
+
+// Widened Q5_0 rows (block_q5_0w) × 2P tokens: tile_q5_0w's arithmetic.
+PAIR_BODY void pair_q5_0w(size_t blocks, const uint8_t *row, size_t row_bytes, token_rows a,
+                          float *out, size_t out_stride, const int R, const int P) {
+    const __m512i offset = _mm512_set1_epi8(16);
+    __m512 acc[4][2];
+    _Pragma("unroll") for (int r = 0; r < R; r++) _Pragma("unroll") for (int p = 0; p < P; p++) acc[r][p] = _mm512_setzero_ps();
+    for (size_t b = 0; b < blocks; b++) {
+        __m512i y[2], bias[2];
+        __m512 da[2];
+        _Pragma("unroll") for (int p = 0; p < P; p++) {
+            const block_q8_0a *first = (const block_q8_0a *)(a.base + 2 * p * a.stride) + b;
+            const block_q8_0a *second = (const block_q8_0a *)(a.base + (2 * p + 1) * a.stride) + b;
+            y[p] = pair_bytes(first->qs, second->qs);
+            bias[p] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, y[p]));
+            da[p] = pair_scales(first->d, second->d);
+        }
+        _Pragma("unroll") for (int r = 0; r < R; r++) {
+            const block_q5_0w *w = (const block_q5_0w *)(row + r * row_bytes) + b;
+            __m512i u = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)w->qs));
+            __m512 dw = _mm512_set1_ps(w->d);
+            _Pragma("unroll") for (int p = 0; p < P; p++) {
+                __m512i sums = _mm512_dpbusd_epi32(bias[p], u, y[p]);
+                acc[r][p] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da[p]), _mm512_cvtepi32_ps(sums), acc[r][p]);
+            }
+        }
+    }
+    pair_store(acc, out, out_stride, R, P);
+}
+
+// Q4_K rows with binary32 scales (block_q4_Kw) × 2P tokens: tile_q4_K_rows' arithmetic.
+PAIR_BODY void pair_q4_Kw(size_t blocks, const uint8_t *row, size_t row_bytes, token_rows a,
+                          float *out, size_t out_stride, const int R, const int P) {
+    const __m512i nibble = _mm512_set1_epi8(0x0F);
+    __m512 acc[4][2];
+    float minimums[4][4];
+    _Pragma("unroll") for (int r = 0; r < R; r++) {
+        _Pragma("unroll") for (int p = 0; p < P; p++) acc[r][p] = _mm512_setzero_ps();
+        _Pragma("unroll") for (int t = 0; t < 2 * P; t++) minimums[r][t] = 0;
+    }
+    for (size_t b = 0; b < blocks; b++) {
+        for (int j = 0; j < QK_K / 64; j++) {  // sub-blocks 2j (low nibbles) and 2j + 1 (high)
+            __m512i low[4], high[4];
+            _Pragma("unroll") for (int r = 0; r < R; r++) {
+                const block_q4_Kw *w = (const block_q4_Kw *)(row + r * row_bytes) + b;
+                __m512i packed = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(w->qs + 32 * j)));
+                low[r] = _mm512_and_si512(packed, nibble);
+                high[r] = _mm512_and_si512(_mm512_srli_epi32(packed, 4), nibble);
+            }
+            _Pragma("unroll") for (int p = 0; p < P; p++) {
+                const block_q8_32 *first = (const block_q8_32 *)(a.base + 2 * p * a.stride) + 8 * b + 2 * j;
+                const block_q8_32 *second = (const block_q8_32 *)(a.base + (2 * p + 1) * a.stride) + 8 * b + 2 * j;
+                __m512i y0 = pair_bytes(first[0].qs, second[0].qs), y1 = pair_bytes(first[1].qs, second[1].qs);
+                __m512 d0 = pair_scales(first[0].d, second[0].d), d1 = pair_scales(first[1].d, second[1].d);
+                _Pragma("unroll") for (int r = 0; r < R; r++) {
+                    const block_q4_Kw *w = (const block_q4_Kw *)(row + r * row_bytes) + b;
+                    __m512 scale0 = _mm512_mul_ps(d0, _mm512_set1_ps(w->scales[2 * j]));
+                    __m512 scale1 = _mm512_mul_ps(d1, _mm512_set1_ps(w->scales[2 * j + 1]));
+                    __m512i sums0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), low[r], y0);
+                    __m512i sums1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), high[r], y1);
+                    acc[r][p] = _mm512_fmadd_ps(scale0, _mm512_cvtepi32_ps(sums0), acc[r][p]);
+                    acc[r][p] = _mm512_fmadd_ps(scale1, _mm512_cvtepi32_ps(sums1), acc[r][p]);
+                }
+            }
+        }
+        _Pragma("unroll") for (int r = 0; r < R; r++) _Pragma("unroll") for (int t = 0; t < 2 * P; t++) {
+            const block_q4_Kw *w = (const block_q4_Kw *)(row + r * row_bytes) + b;
+            const block_q8_32 *y = (const block_q8_32 *)(a.base + t * a.stride) + 8 * b;
+            for (int j = 0; j < 8; j++) minimums[r][t] = fmaf(w->mins[j], y[j].sum, minimums[r][t]);
+        }
+    }
+    _Pragma("unroll") for (int p = 0; p < P; p++) _Pragma("unroll") for (int r = 0; r < R; r++) {
+        out[2 * p * out_stride + r] = horizontal_sum(_mm512_castps512_ps256(acc[r][p])) - minimums[r][2 * p];
+        out[(2 * p + 1) * out_stride + r] =
+            horizontal_sum(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[r][p]), 1))) - minimums[r][2 * p + 1];
+    }
+}
+
+// Q6_K rows × 2P tokens: tile_q6_K's arithmetic (the VNNI form of TILE_Q6).
+PAIR_BODY void pair_q6_K(size_t blocks, const uint8_t *row, size_t row_bytes, token_rows a,
+                         float *out, size_t out_stride, const int R, const int P) {
+    const __m512i offset = _mm512_set1_epi8(32);
+    __m512 acc[4][2];
+    _Pragma("unroll") for (int r = 0; r < R; r++) _Pragma("unroll") for (int p = 0; p < P; p++) acc[r][p] = _mm512_setzero_ps();
+    for (size_t b = 0; b < blocks; b++) {
+        __m256i v[4][8], scale16[4][8];
+        __m512 d[4];
+        _Pragma("unroll") for (int r = 0; r < R; r++) {
+            const block_q6_K *w = (const block_q6_K *)(row + r * row_bytes) + b;
+            q6_K_unpack(w, v[r], scale16[r]);
+            d[r] = _mm512_set1_ps(_cvtsh_ss(w->d));
+        }
+        for (int c = 0; c < 8; c++) {
+            __m512i levels[4], scales[4];
+            _Pragma("unroll") for (int r = 0; r < R; r++) {
+                levels[r] = _mm512_broadcast_i64x4(v[r][c]);
+                scales[r] = _mm512_broadcast_i64x4(_mm256_srai_epi32(scale16[r][c], 16));
+            }
+            _Pragma("unroll") for (int p = 0; p < P; p++) {
+                const block_q8_32 *first = (const block_q8_32 *)(a.base + 2 * p * a.stride) + 8 * b + c;
+                const block_q8_32 *second = (const block_q8_32 *)(a.base + (2 * p + 1) * a.stride) + 8 * b + c;
+                __m512i q = pair_bytes(first->qs, second->qs);
+                __m512i bias = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, q));
+                __m512 dy = pair_scales(first->d, second->d);
+                _Pragma("unroll") for (int r = 0; r < R; r++) {
+                    __m512i sums = _mm512_mullo_epi32(_mm512_dpbusd_epi32(bias, levels[r], q), scales[r]);
+                    acc[r][p] = _mm512_fmadd_ps(_mm512_mul_ps(dy, d[r]), _mm512_cvtepi32_ps(sums), acc[r][p]);
+                }
+            }
+        }
+    }
+    pair_store(acc, out, out_stride, R, P);
+}
+
+#define PAIR_SHAPES(format)                                                                                  \
+    AVX512_TARGET static void format##_tile_avx512(size_t blocks, const uint8_t *row, size_t row_bytes,      \
+                                                   token_rows a, float *out, size_t out_stride) {            \
+        pair_##format(blocks, row, row_bytes, a, out, out_stride, TILE_ROWS, TILE_TOKENS / 2);               \
+    }                                                                                                        \
+    AVX512_TARGET static void format##_row_avx512(size_t blocks, const uint8_t *row, size_t row_bytes,       \
+                                                  token_rows a, float *out, size_t out_stride) {             \
+        pair_##format(blocks, row, row_bytes, a, out, out_stride, 1, TILE_TOKENS / 2);                       \
+    }
+PAIR_SHAPES(q5_0w)
+PAIR_SHAPES(q4_Kw)
+PAIR_SHAPES(q6_K)
+#undef PAIR_SHAPES
+#undef PAIR_BODY
 
 // The matrix × vector kernels (generation) are the same bodies with one token: one row, or
 // four rows sharing each activation block (the 32-value formats).
@@ -453,16 +630,16 @@ AVX2_TARGET static void dot4_q5_0_avx2(size_t blocks, const uint8_t *row, size_t
     tile_q5_0_avx2(blocks, row, row_bytes, token, out, 0, 4, 1);
 }
 
-// Q5_0 rows widened to Q8_0 blocks (the same binary16 scale; the levels −16…15 as bytes), for
-// a prompt block: its tiles then meet each weight block as Q8_0's do, and each block is
-// unpacked once per token tile instead of once per four tokens. The integer sums and the
-// scales are the Q5_0 kernels', so are the results.
-AVX2_TARGET static void widen_q5_0(size_t blocks, const uint8_t *rows, size_t row_bytes, size_t count, block_q8_0 *out) {
+// Q5_0 rows widened (block_q5_0w: the levels plus 16 as bytes, the scale in binary32) for a
+// prompt block, once per row group and token tile: each block is then unpacked once per 64
+// tokens instead of once per four, and its tile takes the levels with no sign fix. The integer
+// sums and the scales are the Q5_0 kernels', so are the results.
+AVX2_TARGET static void widen_q5_0(size_t blocks, const uint8_t *rows, size_t row_bytes, size_t count, block_q5_0w *out) {
     for (size_t r = 0; r < count; r++) {
         const block_q5_0 *w = (const block_q5_0 *)(rows + r * row_bytes);
         for (size_t b = 0; b < blocks; b++, out++) {
-            out->d = w[b].d;
-            _mm256_storeu_si256((__m256i *)out->qs, levels_q5_0(w + b));
+            out->d = _cvtsh_ss(w[b].d);
+            _mm256_storeu_si256((__m256i *)out->qs, offset_levels_q5_0(w + b));
         }
     }
 }
@@ -769,18 +946,18 @@ static tile_dots select_tiles(int weight_type, bool exact, int kernel) {
     case WEIGHTS_GGML_Q5_0:
         tiles = FOR_ISA(q5_0);
         tiles.widen = (widen_rows)widen_q5_0;
-        tiles.wide_tile = vnni ? q8_0_tile_vnni : q8_0_tile_avx2;
-        tiles.wide_row = vnni ? q8_0_row_vnni : q8_0_row_avx2;
-        tiles.wide_block = sizeof(block_q8_0);
+        tiles.wide_tile = vnni ? q5_0w_tile_avx512 : q5_0w_tile_avx2;
+        tiles.wide_row = vnni ? q5_0w_row_avx512 : q5_0w_row_avx2;
+        tiles.wide_block = sizeof(block_q5_0w);
         return tiles;
     case WEIGHTS_GGML_Q4_K:
         tiles = FOR_ISA(q4_K);
         tiles.widen = (widen_rows)widen_q4_K;
-        tiles.wide_tile = vnni ? q4_Kw_tile_vnni : q4_Kw_tile_avx2;
-        tiles.wide_row = vnni ? q4_Kw_row_vnni : q4_Kw_row_avx2;
+        tiles.wide_tile = vnni ? q4_Kw_tile_avx512 : q4_Kw_tile_avx2;
+        tiles.wide_row = vnni ? q4_Kw_row_avx512 : q4_Kw_row_avx2;
         tiles.wide_block = sizeof(block_q4_Kw);
         return tiles;
-    case WEIGHTS_GGML_Q6_K: return FOR_ISA(q6_K);
+    case WEIGHTS_GGML_Q6_K: return vnni ? TILES(q6_K, avx512) : TILES(q6_K, avx2);
     default: return none;
     }
 #undef TILES

@@ -4,8 +4,7 @@
 // latency. One body per weight format, instantiated for the tile shapes the products use
 // (R ≤ 4, T ≤ 4, both compile-time constants, so the loops unroll and the accumulators are
 // registers, a few of them spilled on AVX2's sixteen). Q5_0 and Q4_K rows for a prompt block
-// come rewritten (quantized_dot.c: Q8_0 blocks, block_q4_Kw) and meet the Q8_0 and widened
-// Q4_K bodies.
+// come rewritten (quantized_dot.c: block_q5_0w, block_q4_Kw) and meet the widened bodies.
 //
 // Included by quantized_dot.c once per instruction set, with
 //   TILE_TARGET       the functions' target attribute,
@@ -17,6 +16,10 @@
 //   TILE_Q6(v, q, b, s)  Q6_K's levels v (0…63) less 32, times q, each int32 lane times its
 //                     16-value group's scale (s holds it twice per lane, as int16); b from
 //                     TILE_Q6_BIAS(q).
+//   TILE_OFFSET_BIAS(q)  what levels stored plus 16 add to each lane of TILE_SUM4 with the
+//                     activations q, in the form TILE_OFFSET_SUM4 takes it,
+//   TILE_OFFSET_SUM4(b, u, q)  TILE_SUM4 of levels u stored plus 16 (0…31) and q, less that
+//                     part: the sums of the levels themselves; b from TILE_OFFSET_BIAS(q).
 //
 // The invariant every shape keeps: each (row, token) result sums the same integers, lane by
 // lane (exact: no product here reaches the AVX2 form's int16 saturation, at most
@@ -92,6 +95,37 @@ TILE_BODY void TILE_NAME(tile_q5_0)(size_t blocks, const uint8_t *row, size_t ro
             } else {
                 __m256i magnitude = _mm256_sign_epi8(x, x);
                 EACH_TOKEN acc[r][t] = TILE_NAME(signed_products)(magnitude, y[t], x, _mm256_mul_ps(dw, da[t]), acc[r][t]);
+            }
+        }
+    }
+    TILE_NAME(store)(acc, out, out_stride, R, T);
+}
+
+// Q5_0 rows widened for a prompt block (block_q5_0w): the levels plus 16 as unsigned bytes,
+// which the multiply-add takes as they are (no sign fix per product), and the scale in
+// binary32. What the offset adds to a lane, 16 · (its four activations' sum), is taken off in
+// the integers (TILE_OFFSET_BIAS, once per token block), so each lane sums the integers the
+// Q5_0 body sums, and the scale is the same product: the same bits.
+TILE_BODY void TILE_NAME(tile_q5_0w)(size_t blocks, const uint8_t *row, size_t row_bytes, token_rows a,
+                                     float *out, size_t out_stride, const int R, const int T) {
+    __m256 acc[4][4];
+    EACH_ROW EACH_TOKEN acc[r][t] = _mm256_setzero_ps();
+    for (size_t b = 0; b < blocks; b++) {
+        __m256i y[4], bias[4];
+        __m256 da[4];
+        EACH_TOKEN {
+            const block_q8_0a *block = TOKEN(t, block_q8_0a) + b;
+            y[t] = _mm256_loadu_si256((const __m256i *)block->qs);
+            bias[t] = TILE_OFFSET_BIAS(y[t]);
+            da[t] = _mm256_set1_ps(block->d);
+        }
+        EACH_ROW {
+            const block_q5_0w *w = ROW(r, block_q5_0w) + b;
+            __m256i u = _mm256_loadu_si256((const __m256i *)w->qs);
+            __m256 dw = _mm256_set1_ps(w->d);
+            EACH_TOKEN {
+                __m256i sums = TILE_OFFSET_SUM4(bias[t], u, y[t]);
+                acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, da[t]), _mm256_cvtepi32_ps(sums), acc[r][t]);
             }
         }
     }
@@ -210,6 +244,7 @@ TILE_SHAPES(q5_0, block_q5_0)
 TILE_SHAPES(q4_K, block_q4_K)
 TILE_SHAPES(q6_K, block_q6_K)
 TILE_SHAPES(q4_Kw, block_q4_Kw)
+TILE_SHAPES(q5_0w, block_q5_0w)
 #undef TILE_SHAPES
 
 #undef TILE_BODY
