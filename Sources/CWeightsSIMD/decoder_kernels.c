@@ -127,49 +127,147 @@ void weights_gelu_tanh_product(float *gate, const float *up, size_t n, int kerne
     gelu_tanh_product_portable(gate, up, n);
 }
 
-// MARK: - One attention head over the cache
+// MARK: - Attention heads over the cache
+//
+// The query heads that share a key/value head (grouped-query attention) attend together: each
+// cached key and value row is loaded once for all of them instead of once per head. Each
+// head's arithmetic is what it is alone (its dot products, its softmax, and for each output
+// value one chain of fused multiply-adds over the positions in order), so the bits do not
+// depend on how many heads share the pass, on the chunk width, or on the instruction set.
 
-static void attend_portable(const float *q, const float *keys, const float *values, size_t stride, size_t count,
-                            size_t size, float scale, float *scores, float *out) {
-    for (size_t p = 0; p < count; p++) scores[p] = dot_portable(q, keys + p * stride, size) * scale;
-    weights_softmax(scores, count, WEIGHTS_KERNEL_PORTABLE);
-    for (size_t i = 0; i < size; i++) out[i] = 0;
-    for (size_t p = 0; p < count; p++) axpy_portable(scores[p], values + p * stride, out, size);
+static void attend_portable(const float *q, size_t heads, const float *keys, const float *values, size_t stride,
+                            size_t count, size_t size, float scale, float *scores, float *out) {
+    for (size_t h = 0; h < heads; h++) {
+        float *row = scores + h * count;
+        for (size_t p = 0; p < count; p++) row[p] = dot_portable(q + h * size, keys + p * stride, size) * scale;
+        weights_softmax(row, count, WEIGHTS_KERNEL_PORTABLE);
+        float *o = out + h * size;
+        for (size_t i = 0; i < size; i++) o[i] = 0;
+        for (size_t p = 0; p < count; p++) axpy_portable(row[p], values + p * stride, o, size);
+    }
 }
 
 #ifdef WEIGHTS_X86
-// The weighted sum 64 outputs at a time, so that the eight accumulators stay in registers
-// while every position's values pass.
-AVX2_TARGET static void attend_avx2(const float *q, const float *keys, const float *values, size_t stride, size_t count,
-                                    size_t size, float scale, float *scores, float *out) {
-    for (size_t p = 0; p < count; p++) scores[p] = dot_avx2(q, keys + p * stride, size) * scale;
-    weights_softmax(scores, count, WEIGHTS_KERNEL_BEST);
-    size_t i = 0;
-    for (; i + 64 <= size; i += 64) {
-        __m256 acc[8];
-        for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
+#define AVX512_TARGET __attribute__((target("avx2,fma,avx512f")))
+
+static bool has_avx512f(void) {
+    static int cached = -1;  // -1: not yet checked; threads that race only store the same value
+    int state = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (state < 0) {
+        __builtin_cpu_init();
+        state = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        __atomic_store_n(&cached, state, __ATOMIC_RELAXED);
+    }
+    return state;
+}
+
+// out[h] = Σ_p scores[h][p] · values[p] for outputs from `i` on, H ≤ 4 heads, 16 outputs at a
+// time (the 4 · 2 accumulators and the two value registers within AVX2's sixteen), the rest
+// through axpy_avx2.
+AVX2_TARGET static inline __attribute__((always_inline)) void
+weighted_values_avx2(const float *scores, size_t count, const float *values, size_t stride, size_t size, size_t i,
+                     float *out, const int H) {
+    for (; i + 16 <= size; i += 16) {
+        __m256 acc[4][2];
+        for (int h = 0; h < H; h++) acc[h][0] = acc[h][1] = _mm256_setzero_ps();
         for (size_t p = 0; p < count; p++) {
-            __m256 w = _mm256_set1_ps(scores[p]);
             const float *v = values + p * stride + i;
-            for (int j = 0; j < 8; j++) acc[j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + 8 * j), acc[j]);
+            __m256 v0 = _mm256_loadu_ps(v), v1 = _mm256_loadu_ps(v + 8);
+            for (int h = 0; h < H; h++) {
+                __m256 w = _mm256_set1_ps(scores[h * count + p]);
+                acc[h][0] = _mm256_fmadd_ps(w, v0, acc[h][0]);
+                acc[h][1] = _mm256_fmadd_ps(w, v1, acc[h][1]);
+            }
         }
-        for (int j = 0; j < 8; j++) _mm256_storeu_ps(out + i + 8 * j, acc[j]);
+        for (int h = 0; h < H; h++) {
+            _mm256_storeu_ps(out + h * size + i, acc[h][0]);
+            _mm256_storeu_ps(out + h * size + i + 8, acc[h][1]);
+        }
     }
     if (i < size) {
-        for (size_t j = i; j < size; j++) out[j] = 0;
-        for (size_t p = 0; p < count; p++) axpy_avx2(scores[p], values + p * stride + i, out + i, size - i);
+        for (int h = 0; h < H; h++) {
+            for (size_t j = i; j < size; j++) out[h * size + j] = 0;
+            for (size_t p = 0; p < count; p++) axpy_avx2(scores[h * count + p], values + p * stride + i, out + h * size + i, size - i);
+        }
+    }
+}
+
+// The same sums 64 outputs at a time in 512-bit registers (4 · 4 accumulators), the rest
+// through the AVX2 form.
+AVX512_TARGET static inline __attribute__((always_inline)) void
+weighted_values_avx512(const float *scores, size_t count, const float *values, size_t stride, size_t size,
+                       float *out, const int H) {
+    size_t i = 0;
+    for (; i + 64 <= size; i += 64) {
+        __m512 acc[4][4];
+        for (int h = 0; h < H; h++) for (int j = 0; j < 4; j++) acc[h][j] = _mm512_setzero_ps();
+        for (size_t p = 0; p < count; p++) {
+            const float *v = values + p * stride + i;
+            __m512 v0 = _mm512_loadu_ps(v), v1 = _mm512_loadu_ps(v + 16), v2 = _mm512_loadu_ps(v + 32), v3 = _mm512_loadu_ps(v + 48);
+            for (int h = 0; h < H; h++) {
+                __m512 w = _mm512_set1_ps(scores[h * count + p]);
+                acc[h][0] = _mm512_fmadd_ps(w, v0, acc[h][0]);
+                acc[h][1] = _mm512_fmadd_ps(w, v1, acc[h][1]);
+                acc[h][2] = _mm512_fmadd_ps(w, v2, acc[h][2]);
+                acc[h][3] = _mm512_fmadd_ps(w, v3, acc[h][3]);
+            }
+        }
+        for (int h = 0; h < H; h++) for (int j = 0; j < 4; j++) _mm512_storeu_ps(out + h * size + i + 16 * j, acc[h][j]);
+    }
+    weighted_values_avx2(scores, count, values, stride, size, i, out, H);
+}
+
+#define WEIGHTED_TARGET_avx2 AVX2_TARGET
+#define WEIGHTED_TARGET_avx512 AVX512_TARGET
+#define WEIGHTED_VALUES(isa, H) \
+    WEIGHTED_TARGET_##isa static void weighted_values_##isa##_##H(const float *scores, size_t count, const float *values, \
+                                                          size_t stride, size_t size, float *out) {            \
+        weighted_values_##isa(scores, count, values, stride, size, WEIGHTED_START_##isa out, H);              \
+    }
+#define WEIGHTED_START_avx2 0,
+#define WEIGHTED_START_avx512
+WEIGHTED_VALUES(avx2, 1) WEIGHTED_VALUES(avx2, 2) WEIGHTED_VALUES(avx2, 3) WEIGHTED_VALUES(avx2, 4)
+WEIGHTED_VALUES(avx512, 1) WEIGHTED_VALUES(avx512, 2) WEIGHTED_VALUES(avx512, 3) WEIGHTED_VALUES(avx512, 4)
+#undef WEIGHTED_VALUES
+#undef WEIGHTED_START_avx2
+#undef WEIGHTED_START_avx512
+#undef WEIGHTED_TARGET_avx2
+#undef WEIGHTED_TARGET_avx512
+
+typedef void (*weighted_values)(const float *scores, size_t count, const float *values, size_t stride, size_t size, float *out);
+
+AVX2_TARGET static void attend_avx2(const float *q, size_t heads, const float *keys, const float *values, size_t stride,
+                                    size_t count, size_t size, float scale, float *scores, float *out, bool avx512) {
+    static const weighted_values narrow[4] = { weighted_values_avx2_1, weighted_values_avx2_2, weighted_values_avx2_3, weighted_values_avx2_4 };
+    static const weighted_values wide[4] = { weighted_values_avx512_1, weighted_values_avx512_2, weighted_values_avx512_3, weighted_values_avx512_4 };
+    for (size_t h0 = 0; h0 < heads; h0 += 4) {
+        size_t group = heads - h0 < 4 ? heads - h0 : 4;
+        const float *gq = q + h0 * size;
+        float *gs = scores + h0 * count;
+        for (size_t p = 0; p < count; p++) {
+            const float *key = keys + p * stride;
+            for (size_t h = 0; h < group; h++) gs[h * count + p] = dot_avx2(gq + h * size, key, size) * scale;
+        }
+        for (size_t h = 0; h < group; h++) weights_softmax(gs + h * count, count, WEIGHTS_KERNEL_BEST);
+        (avx512 ? wide : narrow)[group - 1](gs, count, values, stride, size, out + h0 * size);
     }
 }
 #endif
 
-void weights_attend_head(const float *q, const float *keys, const float *values, size_t stride, size_t count,
-                         size_t size, float scale, float *scores, float *out, int kernel) {
+void weights_attend_heads(const float *q, size_t heads, const float *keys, const float *values, size_t stride,
+                          size_t count, size_t size, float scale, float *scores, float *out, int kernel) {
 #ifdef WEIGHTS_X86
     if (kernel != WEIGHTS_KERNEL_PORTABLE && has_avx2_fma()) {
-        attend_avx2(q, keys, values, stride, count, size, scale, scores, out);
+        attend_avx2(q, heads, keys, values, stride, count, size, scale, scores, out,
+                    kernel == WEIGHTS_KERNEL_BEST && has_avx512f());
         return;
     }
 #endif
     (void)kernel;
-    attend_portable(q, keys, values, stride, count, size, scale, scores, out);
+    attend_portable(q, heads, keys, values, stride, count, size, scale, scores, out);
+}
+
+void weights_attend_head(const float *q, const float *keys, const float *values, size_t stride, size_t count,
+                         size_t size, float scale, float *scores, float *out, int kernel) {
+    weights_attend_heads(q, 1, keys, values, stride, count, size, scale, scores, out, kernel);
 }

@@ -1008,11 +1008,12 @@ bool weights_quantized_matvec_f32(int weight_type, const void *weights, size_t r
 }
 
 // Matrix times matrix: every weight row meets a tile of activation rows while it is in the L1
-// cache, so the weights come from memory once per tile instead of once per token. A tile of
-// 64 rows of activations (at most 150 KB for 2,048 values) stays in the L2 cache. Within it,
+// cache, so the weights come from memory (and are widened) once per tile instead of once per
+// token. A tile is as many tokens as 256 KB of activations hold, at least 64 (2,048 values:
+// 102 tokens), so that it stays in the L2 cache. Within it,
 // a group of rows meets the tokens TILE_ROWS × TILE_TOKENS at a time (the rows left over one
 // by one, the tokens left over through the matrix × vector kernels: the same bits either way).
-enum { TOKEN_TILE = 64 };
+enum { TOKEN_TILE_BYTES = 256 * 1024, TOKEN_TILE_MIN = 64 };
 
 static bool matmul(int weight_type, bool exact, const void *weights, size_t row_bytes, size_t rows, size_t k,
                    const void *activations, size_t activation_stride, size_t n, float *out, size_t out_stride,
@@ -1036,8 +1037,10 @@ static bool matmul(int weight_type, bool exact, const void *weights, size_t row_
         if (fit >= TILE_ROWS) group_rows = fit < ROW_GROUP ? fit : ROW_GROUP;
         else tiles.widen = NULL;
     }
-    for (size_t t0 = 0; t0 < n; t0 += TOKEN_TILE) {
-        size_t t1 = t0 + TOKEN_TILE < n ? t0 + TOKEN_TILE : n;
+    size_t token_tile = activation_stride ? TOKEN_TILE_BYTES / activation_stride / TILE_TOKENS * TILE_TOKENS : n;
+    if (token_tile < TOKEN_TILE_MIN) token_tile = TOKEN_TILE_MIN;
+    for (size_t t0 = 0; t0 < n; t0 += token_tile) {
+        size_t t1 = n - t0 > token_tile ? t0 + token_tile : n;
         for (size_t r = 0; r < rows; r += group_rows) {
             size_t count = rows - r < group_rows ? rows - r : group_rows;
             const uint8_t *group = (const uint8_t *)weights + r * row_bytes;

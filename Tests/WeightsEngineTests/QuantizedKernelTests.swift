@@ -88,8 +88,9 @@ import WeightsEngine
     /// Shapes of a product (weight rows, tokens) that reach every tile the prompt kernels cut
     /// it into: 2-row × 4-token tiles with a row left over (37, 3 rows), a single row (1),
     /// tokens left over after the fours (6, 9) or fewer than four (3), one matrix × vector
-    /// (1 token), and more than one 64-token tile (67 tokens: 64 + 3).
-    static let shapes: [(rows: Int, tokens: Int)] = [(37, 6), (1, 4), (2, 9), (3, 3), (16, 1), (5, 67)]
+    /// (1 token), and more than one token tile (231 tokens: of 1,024 values, a tile holds the
+    /// 256 KB of 224 tokens' Q8_0 activations, 204 tokens' Q4_K ones).
+    static let shapes: [(rows: Int, tokens: Int)] = [(37, 6), (1, 4), (2, 9), (3, 3), (16, 1), (5, 231)]
 
     @Test(arguments: formats.indices, shapes.indices)
     func everyPathMatchesThePortableOne(format: Int, shape: Int) {
@@ -227,6 +228,29 @@ import WeightsEngine
                 unsafe weights_attend_head(q, keys, values, stride, count, size, 0.0625, &scores, &out, kernel)
                 let worst = zip(out, expected).map { abs(Double($0) - $1) }.max()!
                 #expect(worst <= 1e-5, "\(count) positions, kernel \(kernel): \(worst)")
+            }
+        }
+    }
+
+    /// Query heads that share a key/value head attend together (each cached row read once for
+    /// all of them) with the bits each gets alone, on every kernel: 1 to 6 heads (a group of
+    /// four and the rest), head sizes with and without the 64- and 16-value chunks' tails.
+    @Test(arguments: [256, 40, 8, 3])
+    func groupedHeadsGiveEachHeadsBits(size: Int) {
+        var random = Random(state: UInt64(size))
+        let stride = size + 7, count = 37
+        let keys = (0..<count * stride).map { _ in random.unit() }, values = (0..<count * stride).map { _ in random.unit() }
+        for heads in 1...6 {
+            let q = (0..<heads * size).map { _ in random.unit() }
+            for kernel in [Int32(WEIGHTS_KERNEL_BEST), Int32(WEIGHTS_ENGINE_KERNEL_AVX2), Int32(WEIGHTS_KERNEL_PORTABLE)] {
+                var scores = [Float](repeating: 0, count: heads * count), out = [Float](repeating: .nan, count: heads * size)
+                unsafe weights_attend_heads(q, heads, keys, values, stride, count, size, 0.0625, &scores, &out, kernel)
+                for h in 0..<heads {
+                    var one = [Float](repeating: 0, count: count), alone = [Float](repeating: .nan, count: size)
+                    let head = Array(q[h * size..<(h + 1) * size])
+                    unsafe weights_attend_head(head, keys, values, stride, count, size, 0.0625, &one, &alone, kernel)
+                    #expect(Array(out[h * size..<(h + 1) * size]) == alone, "size \(size), \(heads) heads, head \(h), kernel \(kernel)")
+                }
             }
         }
     }

@@ -225,6 +225,13 @@ void weights_gelu_tanh_product(float *gate, const float *up, size_t n, int kerne
 void weights_attend_head(const float *q, const float *keys, const float *values, size_t stride, size_t count,
                          size_t size, float scale, float *scores, float *out, int kernel);
 
+/// `heads` query heads that share one key/value head, each as weights_attend_head computes it
+/// alone (the same bits): q and out hold `heads` rows of `size` floats, scores `heads` rows of
+/// `count`. Each key and value row is read once for all the heads. `kernel`: WEIGHTS_KERNEL_*
+/// or WEIGHTS_ENGINE_KERNEL_AVX2 (AVX2 even where the CPU has AVX-512).
+void weights_attend_heads(const float *q, size_t heads, const float *keys, const float *values, size_t stride,
+                          size_t count, size_t size, float scale, float *scores, float *out, int kernel);
+
 /// INT8 × INT8 → INT32 products for the encoder's INT8-compute mode (int8_gemm.c,
 /// Spec/int8-compute.md): per-row INT8 weights B (n × k), activations quantized per row.
 /// Levels: the form a product runs, each giving the same int32 sums and the same floats.

@@ -27,7 +27,8 @@ struct DecoderScratch: Sendable {
     var up: [Float] = []
     /// The last token's normalized state: the output head's input.
     var last = ActivationRows()
-    /// Attention scores, one row of `context` floats per worker.
+    /// Attention scores: per worker, one row of `context` floats for each query head of a
+    /// key/value group.
     var scores: [Float] = []
     /// cos and sin of each rotary pair at each token's position, per RoPE base:
     /// [base][token][pair].
@@ -55,6 +56,7 @@ struct DecoderScratch: Sendable {
             cosines = Array(repeating: [Float](repeating: 0, count: tokens * half), count: ropeBases)
             sines = cosines
         }
-        if scores.count < workers * context { scores = [Float](repeating: 0, count: workers * context) }
+        let group = c.headCount / c.keyValueHeadCount
+        if scores.count < workers * group * context { scores = [Float](repeating: 0, count: workers * group * context) }
     }
 }

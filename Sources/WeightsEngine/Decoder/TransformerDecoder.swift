@@ -246,13 +246,17 @@ package final class TransformerDecoder: Sendable {
 
     /// Each query head of each token attends to the cached keys of its key/value head, up to
     /// its own position: softmax of the scaled scores over the positions in reach, then the
-    /// weighted sum of the values. The (token, head) pairs are shared out over the threads.
+    /// weighted sum of the values. The jobs, shared out over the threads, are (token, head)
+    /// pairs for one token, and for a prompt block (token, key/value head) pairs, whose query
+    /// heads then read each cached row once together (the same bits as one head at a time).
     private func attend(layer: Int, position: Int, tokens: Int, cache: KVCache, scratch s: inout DecoderScratch) {
         let c = configuration
         let size = c.headSize, width = c.keyValueHeadCount * size
         let group = c.headCount / c.keyValueHeadCount
         let window = c.isGlobal(layer: layer) ? Int.max : (c.slidingWindow ?? Int.max)
-        let pairs = tokens * c.headCount
+        let headsPerJob = tokens > 1 ? group : 1
+        let jobsPerToken = c.headCount / headsPerJob
+        let pairs = tokens * jobsPerToken
         let parts = min(threads, pairs)
         let context = cache.capacityLimit
         let kernel = Int32(WEIGHTS_KERNEL_BEST)
@@ -260,9 +264,11 @@ package final class TransformerDecoder: Sendable {
         // Sound: `forward` checked that the cache has this decoder's width, and reserved the
         // positions: current = position + t < capacity, so keys and values (capacity × width
         // floats) hold rows first...current, and kvOffset + size ≤ width (head / group <
-        // keyValueHeadCount). Part `part` < parts ≤ threads has its own `context` scores
-        // (`prepare` sized them threads × context, and current - first + 1 ≤ context); `query`
-        // and `attended` hold tokens × headCount × size floats. The parts write disjoint heads.
+        // keyValueHeadCount; a job's heads, head...head + headsPerJob - 1, share one key/value
+        // head since headsPerJob is 1 or group). Part `part` < parts ≤ threads has its own
+        // group × `context` scores (`prepare` sized them threads × group × context, and
+        // current - first + 1 ≤ context); `query` and `attended` hold tokens × headCount × size
+        // floats. The parts write disjoint heads.
         unsafe cache.withLayer(layer) { keys, values in
             unsafe s.scores.withUnsafeMutableBufferPointer { scoreBuffer in
                 unsafe s.attended.values.withUnsafeMutableBufferPointer { outBuffer in
@@ -270,17 +276,18 @@ package final class TransformerDecoder: Sendable {
                         let shared = unsafe UncheckedSendable((keys, values, scoreBuffer, outBuffer, queryBuffer))
                         let work = { (part: Int) in
                             let (keys, values, scoreBuffer, outBuffer, queryBuffer) = unsafe shared.value
-                            let scores = unsafe scoreBuffer.baseAddress! + part * context
+                            let scores = unsafe scoreBuffer.baseAddress! + part * group * context
                             for pair in Parallel.slice(pairs, into: parts, part: part) {
-                                let (t, head) = pair.quotientAndRemainder(dividingBy: c.headCount)
+                                let (t, job) = pair.quotientAndRemainder(dividingBy: jobsPerToken)
+                                let head = job * headsPerJob
                                 let current = position + t
                                 let first = window == Int.max ? 0 : max(0, current - window + 1)
                                 let kvOffset = (head / group) * size
                                 let q = unsafe queryBuffer.baseAddress! + (t * c.headCount + head) * size
                                 let out = unsafe outBuffer.baseAddress! + (t * c.headCount + head) * size
-                                unsafe weights_attend_head(q, keys.baseAddress! + first * width + kvOffset,
-                                                           values.baseAddress! + first * width + kvOffset, width,
-                                                           current - first + 1, size, c.queryScale, scores, out, kernel)
+                                unsafe weights_attend_heads(q, headsPerJob, keys.baseAddress! + first * width + kvOffset,
+                                                            values.baseAddress! + first * width + kvOffset, width,
+                                                            current - first + 1, size, c.queryScale, scores, out, kernel)
                             }
                         }
                         if parts > 1 { pool.run(jobs: parts, work) } else { work(0) }
