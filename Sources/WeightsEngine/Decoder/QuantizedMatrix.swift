@@ -59,7 +59,7 @@ package struct QuantizedMatrix: @unchecked Sendable {
 
     /// y = W x for each of the `x.count` tokens: `y` gets `x.count` rows of `rows` floats.
     /// The weight rows are split over the pool's threads; each reads its rows once per tile
-    /// of 64 tokens.
+    /// of tokens (as many as 256 KB of their quantized activations hold, at least 64).
     ///
     /// - Precondition: `x.columns == columns`, `x.values.count >= x.count × columns`,
     ///   `y.count >= x.count × rows`.

@@ -39,7 +39,7 @@ package final class TransformerDecoder: Sendable {
     private let ropeIndex: [Int]
 
     package init(gguf file: GGUFFile, precision: QuantizedMatrix.Precision = .exact, threads: Int? = nil,
-                 blockSize: Int = 64) throws {
+                 blockSize: Int = 256) throws {
         let configuration = try DecoderConfiguration(gguf: file)
         self.configuration = configuration
         weights = try DecoderWeights(gguf: file, configuration: configuration)
