@@ -148,14 +148,15 @@ static void attend_portable(const float *q, size_t heads, const float *keys, con
 }
 
 #ifdef WEIGHTS_X86
-#define AVX512_TARGET __attribute__((target("avx2,fma,avx512f")))
+#define AVX512_TARGET __attribute__((target("avx2,fma,avx512f,avx512vl")))
 
-static bool has_avx512f(void) {
+static bool has_avx512f_vl(void) {
     static int cached = -1;  // -1: not yet checked; threads that race only store the same value
     int state = __atomic_load_n(&cached, __ATOMIC_RELAXED);
     if (state < 0) {
         __builtin_cpu_init();
-        state = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        state = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2")
+              && __builtin_cpu_supports("fma");
         __atomic_store_n(&cached, state, __ATOMIC_RELAXED);
     }
     return state;
@@ -236,6 +237,63 @@ WEIGHTED_VALUES(avx512, 1) WEIGHTED_VALUES(avx512, 2) WEIGHTED_VALUES(avx512, 3)
 
 typedef void (*weighted_values)(const float *scores, size_t count, const float *values, size_t stride, size_t size, float *out);
 
+// scores[h · count + p] = (q[h] · keys[p]) · scale for H heads and every position, each key
+// row loaded once for the H heads; each head's sum is dot_avx2's, step for step (four chains
+// over 32 values at a time, the rest of the eights into the first, the same reduction and
+// scalar tail), so the same bits.
+AVX2_TARGET static inline __attribute__((always_inline)) void
+head_scores(const float *q, size_t size, const float *keys, size_t stride, size_t count, float scale, float *scores,
+            const int H) {
+    for (size_t p = 0; p < count; p++) {
+        const float *key = keys + p * stride;
+        __m256 s[4][4];
+        for (int h = 0; h < H; h++) for (int j = 0; j < 4; j++) s[h][j] = _mm256_setzero_ps();
+        size_t i = 0;
+        for (; i + 32 <= size; i += 32) {
+            __m256 k0 = _mm256_loadu_ps(key + i), k1 = _mm256_loadu_ps(key + i + 8);
+            __m256 k2 = _mm256_loadu_ps(key + i + 16), k3 = _mm256_loadu_ps(key + i + 24);
+            for (int h = 0; h < H; h++) {
+                const float *a = q + h * size + i;
+                s[h][0] = _mm256_fmadd_ps(_mm256_loadu_ps(a), k0, s[h][0]);
+                s[h][1] = _mm256_fmadd_ps(_mm256_loadu_ps(a + 8), k1, s[h][1]);
+                s[h][2] = _mm256_fmadd_ps(_mm256_loadu_ps(a + 16), k2, s[h][2]);
+                s[h][3] = _mm256_fmadd_ps(_mm256_loadu_ps(a + 24), k3, s[h][3]);
+            }
+        }
+        for (; i + 8 <= size; i += 8) {
+            __m256 k = _mm256_loadu_ps(key + i);
+            for (int h = 0; h < H; h++) s[h][0] = _mm256_fmadd_ps(_mm256_loadu_ps(q + h * size + i), k, s[h][0]);
+        }
+        for (int h = 0; h < H; h++) {
+            __m256 sum8 = _mm256_add_ps(_mm256_add_ps(s[h][0], s[h][1]), _mm256_add_ps(s[h][2], s[h][3]));
+            __m128 x = _mm_add_ps(_mm256_castps256_ps128(sum8), _mm256_extractf128_ps(sum8, 1));
+            x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+            x = _mm_add_ss(x, _mm_movehdup_ps(x));
+            float sum = _mm_cvtss_f32(x);
+            for (size_t j = i; j < size; j++) sum += q[h * size + j] * key[j];
+            scores[h * count + p] = sum * scale;
+        }
+    }
+}
+
+typedef void (*scores_of_heads)(const float *q, size_t size, const float *keys, size_t stride, size_t count, float scale,
+                                float *scores);
+// AVX2's sixteen registers hold two heads' chains; with AVX-512VL's thirty-two, four (the same
+// instructions on 256-bit registers).
+#define HEAD_SCORES(name, target, H)                                                                             \
+    target static void name(const float *q, size_t size, const float *keys, size_t stride, size_t count,         \
+                            float scale, float *scores) {                                                        \
+        head_scores(q, size, keys, stride, count, scale, scores, H);                                             \
+    }
+HEAD_SCORES(head_scores_avx2_1, AVX2_TARGET, 1)
+HEAD_SCORES(head_scores_avx2_2, AVX2_TARGET, 2)
+#define AVX512VL_TARGET __attribute__((target("avx2,fma,avx512f,avx512vl")))
+HEAD_SCORES(head_scores_avx512_1, AVX512VL_TARGET, 1)
+HEAD_SCORES(head_scores_avx512_2, AVX512VL_TARGET, 2)
+HEAD_SCORES(head_scores_avx512_3, AVX512VL_TARGET, 3)
+HEAD_SCORES(head_scores_avx512_4, AVX512VL_TARGET, 4)
+#undef HEAD_SCORES
+
 AVX2_TARGET static void attend_avx2(const float *q, size_t heads, const float *keys, const float *values, size_t stride,
                                     size_t count, size_t size, float scale, float *scores, float *out, bool avx512) {
     static const weighted_values narrow[4] = { weighted_values_avx2_1, weighted_values_avx2_2, weighted_values_avx2_3, weighted_values_avx2_4 };
@@ -244,9 +302,15 @@ AVX2_TARGET static void attend_avx2(const float *q, size_t heads, const float *k
         size_t group = heads - h0 < 4 ? heads - h0 : 4;
         const float *gq = q + h0 * size;
         float *gs = scores + h0 * count;
-        for (size_t p = 0; p < count; p++) {
-            const float *key = keys + p * stride;
-            for (size_t h = 0; h < group; h++) gs[h * count + p] = dot_avx2(gq + h * size, key, size) * scale;
+        if (avx512) {
+            static const scores_of_heads wide_scores[4] = { head_scores_avx512_1, head_scores_avx512_2,
+                                                            head_scores_avx512_3, head_scores_avx512_4 };
+            wide_scores[group - 1](gq, size, keys, stride, count, scale, gs);
+        } else {
+            for (size_t h = 0; h < group; h += 2) {
+                scores_of_heads pair = group - h >= 2 ? head_scores_avx2_2 : head_scores_avx2_1;
+                pair(gq + h * size, size, keys, stride, count, scale, gs + h * count);
+            }
         }
         for (size_t h = 0; h < group; h++) weights_softmax(gs + h * count, count, WEIGHTS_KERNEL_BEST);
         (avx512 ? wide : narrow)[group - 1](gs, count, values, stride, size, out + h0 * size);
@@ -259,7 +323,7 @@ void weights_attend_heads(const float *q, size_t heads, const float *keys, const
 #ifdef WEIGHTS_X86
     if (kernel != WEIGHTS_KERNEL_PORTABLE && has_avx2_fma()) {
         attend_avx2(q, heads, keys, values, stride, count, size, scale, scores, out,
-                    kernel == WEIGHTS_KERNEL_BEST && has_avx512f());
+                    kernel == WEIGHTS_KERNEL_BEST && has_avx512f_vl());
         return;
     }
 #endif
