@@ -36,22 +36,44 @@ static bool has_avx2_fma(void) {
     return state;
 }
 
-AVX2_TARGET static float dot_avx2(const float *a, const float *b, size_t n) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+// sums[h] = q[h] · key for H ≤ 4 vectors q[h] of n floats, `n` apart, each key value loaded
+// once for the H of them: per vector four chains over 32 values at a time, the rest of the
+// eights into the first, one reduction and a scalar tail. Every caller, whatever H (and the
+// AVX-512VL build of it, the same instructions with more registers), gets these bits.
+AVX2_TARGET static inline __attribute__((always_inline)) void
+dots_avx2(const float *q, size_t n, const float *key, float *sums, const int H) {
+    __m256 s[4][4];
+    for (int h = 0; h < H; h++) for (int j = 0; j < 4; j++) s[h][j] = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
-        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+        __m256 k0 = _mm256_loadu_ps(key + i), k1 = _mm256_loadu_ps(key + i + 8);
+        __m256 k2 = _mm256_loadu_ps(key + i + 16), k3 = _mm256_loadu_ps(key + i + 24);
+        for (int h = 0; h < H; h++) {
+            const float *a = q + h * n + i;
+            s[h][0] = _mm256_fmadd_ps(_mm256_loadu_ps(a), k0, s[h][0]);
+            s[h][1] = _mm256_fmadd_ps(_mm256_loadu_ps(a + 8), k1, s[h][1]);
+            s[h][2] = _mm256_fmadd_ps(_mm256_loadu_ps(a + 16), k2, s[h][2]);
+            s[h][3] = _mm256_fmadd_ps(_mm256_loadu_ps(a + 24), k3, s[h][3]);
+        }
     }
-    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    float sum = _mm_cvtss_f32(h);
-    for (; i < n; i++) sum += a[i] * b[i];
+    for (; i + 8 <= n; i += 8) {
+        __m256 k = _mm256_loadu_ps(key + i);
+        for (int h = 0; h < H; h++) s[h][0] = _mm256_fmadd_ps(_mm256_loadu_ps(q + h * n + i), k, s[h][0]);
+    }
+    for (int h = 0; h < H; h++) {
+        __m256 sum8 = _mm256_add_ps(_mm256_add_ps(s[h][0], s[h][1]), _mm256_add_ps(s[h][2], s[h][3]));
+        __m128 x = _mm_add_ps(_mm256_castps256_ps128(sum8), _mm256_extractf128_ps(sum8, 1));
+        x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+        x = _mm_add_ss(x, _mm_movehdup_ps(x));
+        float sum = _mm_cvtss_f32(x);
+        for (size_t j = i; j < n; j++) sum += q[h * n + j] * key[j];
+        sums[h] = sum;
+    }
+}
+
+AVX2_TARGET static float dot_avx2(const float *a, const float *b, size_t n) {
+    float sum;
+    dots_avx2(a, n, b, &sum, 1);
     return sum;
 }
 
@@ -150,18 +172,6 @@ static void attend_portable(const float *q, size_t heads, const float *keys, con
 #ifdef WEIGHTS_X86
 #define AVX512_TARGET __attribute__((target("avx2,fma,avx512f,avx512vl")))
 
-static bool has_avx512f_vl(void) {
-    static int cached = -1;  // -1: not yet checked; threads that race only store the same value
-    int state = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (state < 0) {
-        __builtin_cpu_init();
-        state = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2")
-              && __builtin_cpu_supports("fma");
-        __atomic_store_n(&cached, state, __ATOMIC_RELAXED);
-    }
-    return state;
-}
-
 // out[h] = Σ_p scores[h][p] · values[p] for outputs from `i` on, H ≤ 4 heads, 16 outputs at a
 // time (the 4 · 2 accumulators and the two value registers within AVX2's sixteen), the rest
 // through axpy_avx2.
@@ -196,9 +206,8 @@ weighted_values_avx2(const float *scores, size_t count, const float *values, siz
 // The same sums 64 outputs at a time in 512-bit registers (4 · 4 accumulators), the rest
 // through the AVX2 form.
 AVX512_TARGET static inline __attribute__((always_inline)) void
-weighted_values_avx512(const float *scores, size_t count, const float *values, size_t stride, size_t size,
+weighted_values_avx512(const float *scores, size_t count, const float *values, size_t stride, size_t size, size_t i,
                        float *out, const int H) {
-    size_t i = 0;
     for (; i + 64 <= size; i += 64) {
         __m512 acc[4][4];
         for (int h = 0; h < H; h++) for (int j = 0; j < 4; j++) acc[h][j] = _mm512_setzero_ps();
@@ -223,56 +232,25 @@ weighted_values_avx512(const float *scores, size_t count, const float *values, s
 #define WEIGHTED_VALUES(isa, H) \
     WEIGHTED_TARGET_##isa static void weighted_values_##isa##_##H(const float *scores, size_t count, const float *values, \
                                                           size_t stride, size_t size, float *out) {            \
-        weighted_values_##isa(scores, count, values, stride, size, WEIGHTED_START_##isa out, H);              \
+        weighted_values_##isa(scores, count, values, stride, size, 0, out, H);                                \
     }
-#define WEIGHTED_START_avx2 0,
-#define WEIGHTED_START_avx512
 WEIGHTED_VALUES(avx2, 1) WEIGHTED_VALUES(avx2, 2) WEIGHTED_VALUES(avx2, 3) WEIGHTED_VALUES(avx2, 4)
 WEIGHTED_VALUES(avx512, 1) WEIGHTED_VALUES(avx512, 2) WEIGHTED_VALUES(avx512, 3) WEIGHTED_VALUES(avx512, 4)
 #undef WEIGHTED_VALUES
-#undef WEIGHTED_START_avx2
-#undef WEIGHTED_START_avx512
 #undef WEIGHTED_TARGET_avx2
 #undef WEIGHTED_TARGET_avx512
 
 typedef void (*weighted_values)(const float *scores, size_t count, const float *values, size_t stride, size_t size, float *out);
 
 // scores[h · count + p] = (q[h] · keys[p]) · scale for H heads and every position, each key
-// row loaded once for the H heads; each head's sum is dot_avx2's, step for step (four chains
-// over 32 values at a time, the rest of the eights into the first, the same reduction and
-// scalar tail), so the same bits.
+// row loaded once for the H heads (dots_avx2: each head's sum is dot_avx2's).
 AVX2_TARGET static inline __attribute__((always_inline)) void
 head_scores(const float *q, size_t size, const float *keys, size_t stride, size_t count, float scale, float *scores,
             const int H) {
     for (size_t p = 0; p < count; p++) {
-        const float *key = keys + p * stride;
-        __m256 s[4][4];
-        for (int h = 0; h < H; h++) for (int j = 0; j < 4; j++) s[h][j] = _mm256_setzero_ps();
-        size_t i = 0;
-        for (; i + 32 <= size; i += 32) {
-            __m256 k0 = _mm256_loadu_ps(key + i), k1 = _mm256_loadu_ps(key + i + 8);
-            __m256 k2 = _mm256_loadu_ps(key + i + 16), k3 = _mm256_loadu_ps(key + i + 24);
-            for (int h = 0; h < H; h++) {
-                const float *a = q + h * size + i;
-                s[h][0] = _mm256_fmadd_ps(_mm256_loadu_ps(a), k0, s[h][0]);
-                s[h][1] = _mm256_fmadd_ps(_mm256_loadu_ps(a + 8), k1, s[h][1]);
-                s[h][2] = _mm256_fmadd_ps(_mm256_loadu_ps(a + 16), k2, s[h][2]);
-                s[h][3] = _mm256_fmadd_ps(_mm256_loadu_ps(a + 24), k3, s[h][3]);
-            }
-        }
-        for (; i + 8 <= size; i += 8) {
-            __m256 k = _mm256_loadu_ps(key + i);
-            for (int h = 0; h < H; h++) s[h][0] = _mm256_fmadd_ps(_mm256_loadu_ps(q + h * size + i), k, s[h][0]);
-        }
-        for (int h = 0; h < H; h++) {
-            __m256 sum8 = _mm256_add_ps(_mm256_add_ps(s[h][0], s[h][1]), _mm256_add_ps(s[h][2], s[h][3]));
-            __m128 x = _mm_add_ps(_mm256_castps256_ps128(sum8), _mm256_extractf128_ps(sum8, 1));
-            x = _mm_add_ps(x, _mm_movehl_ps(x, x));
-            x = _mm_add_ss(x, _mm_movehdup_ps(x));
-            float sum = _mm_cvtss_f32(x);
-            for (size_t j = i; j < size; j++) sum += q[h * size + j] * key[j];
-            scores[h * count + p] = sum * scale;
-        }
+        float sums[4];
+        dots_avx2(q, size, keys + p * stride, sums, H);
+        for (int h = 0; h < H; h++) scores[h * count + p] = sums[h] * scale;
     }
 }
 
@@ -287,11 +265,10 @@ typedef void (*scores_of_heads)(const float *q, size_t size, const float *keys, 
     }
 HEAD_SCORES(head_scores_avx2_1, AVX2_TARGET, 1)
 HEAD_SCORES(head_scores_avx2_2, AVX2_TARGET, 2)
-#define AVX512VL_TARGET __attribute__((target("avx2,fma,avx512f,avx512vl")))
-HEAD_SCORES(head_scores_avx512_1, AVX512VL_TARGET, 1)
-HEAD_SCORES(head_scores_avx512_2, AVX512VL_TARGET, 2)
-HEAD_SCORES(head_scores_avx512_3, AVX512VL_TARGET, 3)
-HEAD_SCORES(head_scores_avx512_4, AVX512VL_TARGET, 4)
+HEAD_SCORES(head_scores_avx512_1, AVX512_TARGET, 1)
+HEAD_SCORES(head_scores_avx512_2, AVX512_TARGET, 2)
+HEAD_SCORES(head_scores_avx512_3, AVX512_TARGET, 3)
+HEAD_SCORES(head_scores_avx512_4, AVX512_TARGET, 4)
 #undef HEAD_SCORES
 
 AVX2_TARGET static void attend_avx2(const float *q, size_t heads, const float *keys, const float *values, size_t stride,
@@ -323,7 +300,7 @@ void weights_attend_heads(const float *q, size_t heads, const float *keys, const
 #ifdef WEIGHTS_X86
     if (kernel != WEIGHTS_KERNEL_PORTABLE && has_avx2_fma()) {
         attend_avx2(q, heads, keys, values, stride, count, size, scale, scores, out,
-                    kernel == WEIGHTS_KERNEL_BEST && has_avx512f_vl());
+                    kernel == WEIGHTS_KERNEL_BEST && weights_cpu_has_avx512vl());
         return;
     }
 #endif

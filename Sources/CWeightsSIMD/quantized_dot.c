@@ -439,6 +439,7 @@ enum { TILE_ROWS = 2, TILE_TOKENS = 4 };
 // The dot product starts from −Σ 16 · q per lane.
 #define TILE_OFFSET_BIAS(q) _mm256_sub_epi32(_mm256_setzero_si256(), TILE_SUM4(_mm256_set1_epi8(16), (q)))
 #define TILE_OFFSET_SUM4(bias, u, q) _mm256_dpbusd_epi32((bias), (u), (q))
+#define TILE_PAIRED_ELSEWHERE 1  // widened Q5_0, widened Q4_K and Q6_K: two tokens a register, below
 #include "quantized_tiles.h"
 #undef TILE_TARGET
 #undef TILE_NAME
@@ -447,6 +448,7 @@ enum { TILE_ROWS = 2, TILE_TOKENS = 4 };
 #undef TILE_Q6
 #undef TILE_OFFSET_BIAS
 #undef TILE_OFFSET_SUM4
+#undef TILE_PAIRED_ELSEWHERE
 
 // MARK: - Tiles with two tokens per register (AVX-512 VNNI)
 //
@@ -470,10 +472,20 @@ PAIR_BODY __m512 pair_scales(float first, float second) {
     return _mm512_mask_broadcastss_ps(_mm512_set1_ps(first), 0xFF00, _mm_set_ss(second));
 }
 
-PAIR_BODY void pair_store(const __m512 acc[4][2], float *out, size_t out_stride, const int R, const int P) {
+// out[t · out_stride + r] for tokens t = 2p (the low half of acc[r][p]) and 2p + 1 (the high
+// half), each half summed on its own as a 256-bit accumulator is, less minimums[r][t] where
+// given (Q4_K's).
+PAIR_BODY void pair_store(const __m512 acc[4][2], const float minimums[4][4], float *out, size_t out_stride,
+                          const int R, const int P) {
     _Pragma("unroll") for (int p = 0; p < P; p++) _Pragma("unroll") for (int r = 0; r < R; r++) {
-        out[2 * p * out_stride + r] = horizontal_sum(_mm512_castps512_ps256(acc[r][p]));
-        out[(2 * p + 1) * out_stride + r] = horizontal_sum(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[r][p]), 1)));
+        float low = horizontal_sum(_mm512_castps512_ps256(acc[r][p]));
+        float high = horizontal_sum(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[r][p]), 1)));
+        if (minimums) {
+            low -= minimums[r][2 * p];
+            high -= minimums[r][2 * p + 1];
+        }
+        out[2 * p * out_stride + r] = low;
+        out[(2 * p + 1) * out_stride + r] = high;
     }
 }
 
@@ -503,7 +515,7 @@ PAIR_BODY void pair_q5_0w(size_t blocks, const uint8_t *row, size_t row_bytes, t
             }
         }
     }
-    pair_store(acc, out, out_stride, R, P);
+    pair_store(acc, NULL, out, out_stride, R, P);
 }
 
 // Q4_K rows with binary32 scales (block_q4_Kw) × 2P tokens: tile_q4_K_rows' arithmetic.
@@ -547,11 +559,7 @@ PAIR_BODY void pair_q4_Kw(size_t blocks, const uint8_t *row, size_t row_bytes, t
             for (int j = 0; j < 8; j++) minimums[r][t] = fmaf(w->mins[j], y[j].sum, minimums[r][t]);
         }
     }
-    _Pragma("unroll") for (int p = 0; p < P; p++) _Pragma("unroll") for (int r = 0; r < R; r++) {
-        out[2 * p * out_stride + r] = horizontal_sum(_mm512_castps512_ps256(acc[r][p])) - minimums[r][2 * p];
-        out[(2 * p + 1) * out_stride + r] =
-            horizontal_sum(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[r][p]), 1))) - minimums[r][2 * p + 1];
-    }
+    pair_store(acc, minimums, out, out_stride, R, P);
 }
 
 // Q6_K rows × 2P tokens: tile_q6_K's arithmetic (the VNNI form of TILE_Q6).
@@ -587,7 +595,7 @@ PAIR_BODY void pair_q6_K(size_t blocks, const uint8_t *row, size_t row_bytes, to
             }
         }
     }
-    pair_store(acc, out, out_stride, R, P);
+    pair_store(acc, NULL, out, out_stride, R, P);
 }
 
 #define PAIR_SHAPES(format)                                                                                  \
@@ -620,27 +628,20 @@ VECTOR_SHAPES(q4_K, block_q4_K, block_q8_32)
 VECTOR_SHAPES(q6_K, block_q6_K, block_q8_32)
 #undef VECTOR_SHAPES
 
-AVX2_TARGET static void dot4_q8_0_avx2(size_t blocks, const uint8_t *row, size_t row_bytes, const block_q8_0a *a, float out[4]) {
-    token_rows token = { (const uint8_t *)a, 0 };
-    tile_q8_0_avx2(blocks, row, row_bytes, token, out, 0, 4, 1);
-}
-
-AVX2_TARGET static void dot4_q5_0_avx2(size_t blocks, const uint8_t *row, size_t row_bytes, const block_q8_0a *a, float out[4]) {
-    token_rows token = { (const uint8_t *)a, 0 };
-    tile_q5_0_avx2(blocks, row, row_bytes, token, out, 0, 4, 1);
-}
-
-// The same four-row shapes with vpdpbusd (one instruction per block and row where AVX2 takes
-// two): the same integer sums, so the same bits.
-VNNI_TARGET static void dot4_q8_0_vnni(size_t blocks, const uint8_t *row, size_t row_bytes, const block_q8_0a *a, float out[4]) {
-    token_rows token = { (const uint8_t *)a, 0 };
-    tile_q8_0_vnni(blocks, row, row_bytes, token, out, 0, 4, 1);
-}
-
-VNNI_TARGET static void dot4_q5_0_vnni(size_t blocks, const uint8_t *row, size_t row_bytes, const block_q8_0a *a, float out[4]) {
-    token_rows token = { (const uint8_t *)a, 0 };
-    tile_q5_0_vnni(blocks, row, row_bytes, token, out, 0, 4, 1);
-}
+// Four rows sharing one token's activation blocks (the 32-value formats), for generation; in
+// the VNNI form (vpdpbusd, one instruction per block and row where AVX2 takes two) where the
+// CPU has it: the same integer sums, so the same bits.
+#define FOUR_ROWS(format, isa, target)                                                                          \
+    target static void dot4_##format##_##isa(size_t blocks, const uint8_t *row, size_t row_bytes,               \
+                                             const block_q8_0a *a, float out[4]) {                              \
+        token_rows token = { (const uint8_t *)a, 0 };                                                           \
+        tile_##format##_##isa(blocks, row, row_bytes, token, out, 0, 4, 1);                                     \
+    }
+FOUR_ROWS(q8_0, avx2, AVX2_TARGET)
+FOUR_ROWS(q5_0, avx2, AVX2_TARGET)
+FOUR_ROWS(q8_0, vnni, VNNI_TARGET)
+FOUR_ROWS(q5_0, vnni, VNNI_TARGET)
+#undef FOUR_ROWS
 
 // Q5_0 rows widened (block_q5_0w: the levels plus 16 as bytes, the scale in binary32) for a
 // prompt block, once per row group and token tile: each block is then unpacked once per 64

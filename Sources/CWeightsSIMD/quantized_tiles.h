@@ -19,7 +19,9 @@
 //   TILE_OFFSET_BIAS(q)  what levels stored plus 16 add to each lane of TILE_SUM4 with the
 //                     activations q, in the form TILE_OFFSET_SUM4 takes it,
 //   TILE_OFFSET_SUM4(b, u, q)  TILE_SUM4 of levels u stored plus 16 (0…31) and q, less that
-//                     part: the sums of the levels themselves; b from TILE_OFFSET_BIAS(q).
+//                     part: the sums of the levels themselves; b from TILE_OFFSET_BIAS(q),
+// and, where defined, TILE_PAIRED_ELSEWHERE: no shapes for Q6_K and the widened formats, whose
+// tiles the includer has in another form.
 //
 // The invariant every shape keeps: each (row, token) result sums the same integers, lane by
 // lane (exact: no product here reaches the AVX2 form's int16 saturation, at most
@@ -242,9 +244,11 @@ TILE_BODY void TILE_NAME(tile_q6_K)(size_t blocks, const uint8_t *row, size_t ro
 TILE_SHAPES(q8_0, block_q8_0)
 TILE_SHAPES(q5_0, block_q5_0)
 TILE_SHAPES(q4_K, block_q4_K)
+#ifndef TILE_PAIRED_ELSEWHERE  // an includer whose own tiles for these hold two tokens a register
 TILE_SHAPES(q6_K, block_q6_K)
 TILE_SHAPES(q4_Kw, block_q4_Kw)
 TILE_SHAPES(q5_0w, block_q5_0w)
+#endif
 #undef TILE_SHAPES
 
 #undef TILE_BODY

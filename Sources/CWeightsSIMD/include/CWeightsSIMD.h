@@ -11,6 +11,10 @@ bool weights_cpu_has_f16c(void);
 /// True when the running CPU has AVX2 (checked once, at run time, and remembered).
 bool weights_cpu_has_avx2(void);
 
+/// True when the running CPU has AVX-512F and VL besides AVX2 and FMA (checked once, at run
+/// time, and remembered).
+bool weights_cpu_has_avx512vl(void);
+
 /// Kernel choice for the conversions below: the fastest the CPU runs, or the portable C
 /// loop (same bits, for testing and comparison).
 #define WEIGHTS_KERNEL_BEST 0
