@@ -25,17 +25,6 @@ static void axpy_portable(float alpha, const float *x, float *y, size_t n) {
 #ifdef WEIGHTS_X86
 #define AVX2_TARGET __attribute__((target("avx2,fma")))
 
-static bool has_avx2_fma(void) {
-    static int cached = -1;  // -1: not yet checked; threads that race only store the same value
-    int state = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (state < 0) {
-        __builtin_cpu_init();
-        state = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-        __atomic_store_n(&cached, state, __ATOMIC_RELAXED);
-    }
-    return state;
-}
-
 // sums[h] = q[h] · key for H ≤ 4 vectors q[h] of n floats, `n` apart, each key value loaded
 // once for the H of them: per vector four chains over 32 values at a time, the rest of the
 // eights into the first, one reduction and a scalar tail. Every caller, whatever H (and the
@@ -87,7 +76,7 @@ AVX2_TARGET static void axpy_avx2(float alpha, const float *x, float *y, size_t 
 
 float weights_dot_f32(const float *a, const float *b, size_t n, int kernel) {
 #ifdef WEIGHTS_X86
-    if (kernel != WEIGHTS_KERNEL_PORTABLE && has_avx2_fma()) return dot_avx2(a, b, n);
+    if (kernel != WEIGHTS_KERNEL_PORTABLE && weights_cpu_has_avx2_fma()) return dot_avx2(a, b, n);
 #endif
     (void)kernel;
     return dot_portable(a, b, n);
@@ -95,7 +84,7 @@ float weights_dot_f32(const float *a, const float *b, size_t n, int kernel) {
 
 void weights_axpy_f32(float alpha, const float *x, float *y, size_t n, int kernel) {
 #ifdef WEIGHTS_X86
-    if (kernel != WEIGHTS_KERNEL_PORTABLE && has_avx2_fma()) { axpy_avx2(alpha, x, y, n); return; }
+    if (kernel != WEIGHTS_KERNEL_PORTABLE && weights_cpu_has_avx2_fma()) { axpy_avx2(alpha, x, y, n); return; }
 #endif
     (void)kernel;
     axpy_portable(alpha, x, y, n);
@@ -143,7 +132,7 @@ AVX2_TARGET static void gelu_tanh_product_avx2(float *gate, const float *up, siz
 
 void weights_gelu_tanh_product(float *gate, const float *up, size_t n, int kernel) {
 #ifdef WEIGHTS_X86
-    if (kernel != WEIGHTS_KERNEL_PORTABLE && has_avx2_fma()) { gelu_tanh_product_avx2(gate, up, n); return; }
+    if (kernel != WEIGHTS_KERNEL_PORTABLE && weights_cpu_has_avx2_fma()) { gelu_tanh_product_avx2(gate, up, n); return; }
 #endif
     (void)kernel;
     gelu_tanh_product_portable(gate, up, n);
@@ -298,9 +287,9 @@ AVX2_TARGET static void attend_avx2(const float *q, size_t heads, const float *k
 void weights_attend_heads(const float *q, size_t heads, const float *keys, const float *values, size_t stride,
                           size_t count, size_t size, float scale, float *scores, float *out, int kernel) {
 #ifdef WEIGHTS_X86
-    if (kernel != WEIGHTS_KERNEL_PORTABLE && has_avx2_fma()) {
+    if (kernel != WEIGHTS_KERNEL_PORTABLE && weights_cpu_has_avx2_fma()) {
         attend_avx2(q, heads, keys, values, stride, count, size, scale, scores, out,
-                    kernel == WEIGHTS_KERNEL_BEST && weights_cpu_has_avx512vl());
+                    kernel == WEIGHTS_KERNEL_BEST && weights_cpu_has_avx512());
         return;
     }
 #endif

@@ -232,19 +232,8 @@ typedef void (*softmax_fn)(float *, size_t);
 // 2: AVX-512F, 1: AVX2 + FMA, 0: portable; the best the CPU has, capped by the choice.
 static int engine_kernel_level(int kernel) {
     if (kernel == WEIGHTS_KERNEL_PORTABLE) return 0;
-#ifdef WEIGHTS_X86
-    static int cached = -1;  // -1: not yet checked; threads that race only store the same value
-    int level = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (level < 0) {
-        __builtin_cpu_init();
-        level = __builtin_cpu_supports("avx512f") ? 2
-              : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
-        __atomic_store_n(&cached, level, __ATOMIC_RELAXED);
-    }
+    int level = weights_cpu_has_avx512() ? 2 : weights_cpu_has_avx2_fma() ? 1 : 0;
     return kernel == WEIGHTS_ENGINE_KERNEL_AVX2 && level > 1 ? 1 : level;
-#else
-    return 0;
-#endif
 }
 
 int weights_engine_kernel_level(void) { return engine_kernel_level(WEIGHTS_KERNEL_BEST); }

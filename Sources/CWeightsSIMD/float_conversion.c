@@ -186,21 +186,7 @@ SIMD_TARGET static void bf16_to_f32_avx2(const unsigned char *src, unsigned char
 
 // --- Dispatch -------------------------------------------------------------------------------
 
-static bool use_simd(int kernel) {
-#ifdef WEIGHTS_X86
-    static int cached = -1;  // -1: not yet checked; races only ever store the same value
-    if (kernel == WEIGHTS_KERNEL_PORTABLE) return false;
-    int state = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (state < 0) {
-        state = weights_cpu_has_f16c() ? 1 : 0;
-        __atomic_store_n(&cached, state, __ATOMIC_RELAXED);
-    }
-    return state == 1;
-#else
-    (void)kernel;
-    return false;
-#endif
-}
+static bool use_simd(int kernel) { return kernel != WEIGHTS_KERNEL_PORTABLE && weights_cpu_has_f16c(); }
 
 bool weights_simd_conversion_available(void) { return use_simd(WEIGHTS_KERNEL_BEST); }
 

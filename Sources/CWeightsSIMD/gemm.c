@@ -373,21 +373,7 @@ AVX512_TARGET static void sgemm_avx512(size_t m, size_t n, size_t k, const float
 
 // --- Dispatch ---------------------------------------------------------------------------
 
-bool weights_sgemm_accelerated(void) {
-#ifdef WEIGHTS_X86
-    static int cached = -1;  // -1: not yet checked; threads that race only store the same value
-    int available = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (available < 0) {
-        __builtin_cpu_init();
-        available = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
-                 && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("fma");
-        __atomic_store_n(&cached, available, __ATOMIC_RELAXED);
-    }
-    return available;
-#else
-    return false;
-#endif
-}
+bool weights_sgemm_accelerated(void) { return weights_cpu_has_avx512(); }
 
 static void sgemm_nt(size_t m, size_t n, size_t k, const float *a, size_t lda,
                      const void *b, size_t ldb, int b_format, const float *b_scales,

@@ -548,15 +548,7 @@ static dq_grid_kernel dq_select_grid(int type, int mode) {
     }
 }
 
-static bool dq_cpu_avx2(void) {
-    static int cached = -1;  // -1: not yet checked; races only ever store the same value
-    int state = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (state < 0) {
-        state = weights_cpu_has_f16c() ? 1 : 0;  // AVX2 and F16C
-        __atomic_store_n(&cached, state, __ATOMIC_RELAXED);
-    }
-    return state;
-}
+static bool dq_cpu_avx2(void) { return weights_cpu_has_f16c(); }  // AVX2 and F16C
 
 bool weights_ggml_dequantize_accelerated(int type) {
     return dq_cpu_avx2() && (dq_select(type, DQ_STORE) != NULL || dq_select_grid(type, DQ_STORE) != NULL);

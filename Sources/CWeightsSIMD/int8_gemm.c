@@ -43,26 +43,8 @@ static inline size_t min_size(size_t x, size_t y) { return x < y ? x : y; }
 // --- CPU choice -------------------------------------------------------------------------
 
 static int detected_level(void) {
-#ifdef WEIGHTS_X86
-    static int cached = -1;  // a benign race: every thread computes the same value
-    int level = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (level < 0) {
-        __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
-            && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni")
-            && __builtin_cpu_supports("avx2")) {
-            level = WEIGHTS_I8GEMM_VNNI;
-        } else if (__builtin_cpu_supports("avx2")) {
-            level = WEIGHTS_I8GEMM_AVX2;
-        } else {
-            level = WEIGHTS_I8GEMM_PORTABLE;
-        }
-        __atomic_store_n(&cached, level, __ATOMIC_RELAXED);
-    }
-    return level;
-#else
-    return WEIGHTS_I8GEMM_PORTABLE;
-#endif
+    return weights_cpu_has_avx512_vnni() ? WEIGHTS_I8GEMM_VNNI
+         : weights_cpu_has_avx2() ? WEIGHTS_I8GEMM_AVX2 : WEIGHTS_I8GEMM_PORTABLE;
 }
 
 int weights_i8gemm_level(int kernel) {

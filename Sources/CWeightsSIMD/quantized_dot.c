@@ -669,30 +669,6 @@ static void widen_q4_K(size_t blocks, const uint8_t *rows, size_t row_bytes, siz
     }
 }
 
-// AVX-512 VNNI on 256-bit registers (vpdpbusd with AVX-512VL).
-static bool cpu_has_avx512_vnni(void) {
-    static int cached = -1;  // -1: not yet checked; threads that race only store the same value
-    int state = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (state < 0) {
-        __builtin_cpu_init();
-        state = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
-              && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx2")
-              && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-        __atomic_store_n(&cached, state, __ATOMIC_RELAXED);
-    }
-    return state;
-}
-
-static bool cpu_has_avx2_fma(void) {
-    static int cached = -1;  // -1: not yet checked; threads that race only store the same value
-    int state = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (state < 0) {
-        __builtin_cpu_init();
-        state = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-        __atomic_store_n(&cached, state, __ATOMIC_RELAXED);
-    }
-    return state;
-}
 #endif
 
 // MARK: - Dot products with binary32 activations
@@ -832,7 +808,7 @@ AVX2_TARGET static float dot_q6_K_f32_avx2(size_t blocks, const block_q6_K *w, c
 bool weights_quantize_activations(int weight_type, const float *x, size_t k, void *out, int kernel) {
     bool fast = false;
 #ifdef WEIGHTS_X86
-    fast = kernel != WEIGHTS_KERNEL_PORTABLE && cpu_has_avx2_fma();
+    fast = kernel != WEIGHTS_KERNEL_PORTABLE && weights_cpu_has_avx2_fma();
 #endif
     (void)kernel;
     switch (weight_type) {
@@ -858,7 +834,7 @@ bool weights_quantize_activations(int weight_type, const float *x, size_t k, voi
 
 bool weights_quantized_dot_accelerated(void) {
 #ifdef WEIGHTS_X86
-    return cpu_has_avx2_fma();
+    return weights_cpu_has_avx2_fma();
 #else
     return false;
 #endif
@@ -866,8 +842,8 @@ bool weights_quantized_dot_accelerated(void) {
 
 const char *weights_quantized_kernel_name(void) {
 #ifdef WEIGHTS_X86
-    if (cpu_has_avx512_vnni()) return "avx512-vnni (prompt blocks), avx2";
-    if (cpu_has_avx2_fma()) return "avx2";
+    if (weights_cpu_has_avx512_vnni()) return "avx512-vnni (prompt blocks), avx2";
+    if (weights_cpu_has_avx2_fma()) return "avx2";
 #endif
     return "portable";
 }
@@ -882,7 +858,7 @@ typedef float (*row_dot)(size_t blocks, const void *row, const void *activations
 static row_dot select_dot(int weight_type, bool exact, int kernel) {
     bool fast = false;
 #ifdef WEIGHTS_X86
-    fast = kernel != WEIGHTS_KERNEL_PORTABLE && cpu_has_avx2_fma();
+    fast = kernel != WEIGHTS_KERNEL_PORTABLE && weights_cpu_has_avx2_fma();
 #define PICK(avx2, portable) return (row_dot)(fast ? (avx2) : (portable))
 #else
 #define PICK(avx2, portable) return (row_dot)(portable)
@@ -921,8 +897,8 @@ typedef void (*rows4_dot)(size_t blocks, const uint8_t *row, size_t row_bytes, c
 
 static rows4_dot select_dot4(int weight_type, bool exact, int kernel) {
 #ifdef WEIGHTS_X86
-    if (exact || kernel == WEIGHTS_KERNEL_PORTABLE || !cpu_has_avx2_fma()) return NULL;
-    bool vnni = kernel == WEIGHTS_KERNEL_BEST && cpu_has_avx512_vnni();
+    if (exact || kernel == WEIGHTS_KERNEL_PORTABLE || !weights_cpu_has_avx2_fma()) return NULL;
+    bool vnni = kernel == WEIGHTS_KERNEL_BEST && weights_cpu_has_avx512_vnni();
     switch (weight_type) {
     case WEIGHTS_GGML_Q8_0: return (rows4_dot)(vnni ? dot4_q8_0_vnni : dot4_q8_0_avx2);
     case WEIGHTS_GGML_Q5_0: return (rows4_dot)(vnni ? dot4_q5_0_vnni : dot4_q5_0_avx2);
@@ -950,8 +926,8 @@ typedef struct {
 static tile_dots select_tiles(int weight_type, bool exact, int kernel) {
     tile_dots none = { NULL, NULL, NULL, NULL, NULL, 0 };
 #ifdef WEIGHTS_X86
-    if (exact || kernel == WEIGHTS_KERNEL_PORTABLE || !cpu_has_avx2_fma()) return none;
-    bool vnni = kernel == WEIGHTS_KERNEL_BEST && cpu_has_avx512_vnni();
+    if (exact || kernel == WEIGHTS_KERNEL_PORTABLE || !weights_cpu_has_avx2_fma()) return none;
+    bool vnni = kernel == WEIGHTS_KERNEL_BEST && weights_cpu_has_avx512_vnni();
 #define TILES(format, isa) (tile_dots){ format##_tile_##isa, format##_row_##isa, NULL, NULL, NULL, 0 }
 #define FOR_ISA(format) (vnni ? TILES(format, vnni) : TILES(format, avx2))
     tile_dots tiles = none;

@@ -5,15 +5,23 @@
 #include <stdint.h>
 #include <stdbool.h>
 
-/// True when the running CPU has F16C and AVX2 (checked once, at run time).
+// Run-time CPU checks (cpu.c): each is asked once and remembered. WEIGHTS_MAX_ISA=avx2 in the
+// environment caps them below AVX-512, =portable below AVX2 (every check false).
+
+/// True when the CPU has AVX2 and F16C.
 bool weights_cpu_has_f16c(void);
 
-/// True when the running CPU has AVX2 (checked once, at run time, and remembered).
+/// True when the CPU has AVX2.
 bool weights_cpu_has_avx2(void);
 
-/// True when the running CPU has AVX-512F and VL besides AVX2 and FMA (checked once, at run
-/// time, and remembered).
-bool weights_cpu_has_avx512vl(void);
+/// True when the CPU has AVX2, FMA and F16C.
+bool weights_cpu_has_avx2_fma(void);
+
+/// True when the CPU has AVX-512 F, VL and BW besides AVX2, FMA and F16C.
+bool weights_cpu_has_avx512(void);
+
+/// True when the CPU has AVX-512 VNNI besides everything `weights_cpu_has_avx512` checks.
+bool weights_cpu_has_avx512_vnni(void);
 
 /// Kernel choice for the conversions below: the fastest the CPU runs, or the portable C
 /// loop (same bits, for testing and comparison).
