@@ -82,15 +82,22 @@ private func tokenizer(addSpacePrefix: Bool = false) throws -> SentencePieceToke
 
     @Test("Bad vocabularies and configurations are errors, not traps")
     func badInput() throws {
-        #expect(throws: WeightsError.self) {
-            try SentencePieceVocabulary(bytes: [1, 2], starts: [0, 3], scores: [0], types: [1])
+        // One text of 2 bytes, as a GGUF string array lays it out.
+        let strings: [UInt8] = [2, 0, 0, 0, 0, 0, 0, 0, 0x61, 0x62]
+        #expect(try SentencePieceVocabulary(strings: strings, scores: [0], types: [1]).text(of: 0) == [0x61, 0x62])
+        // The text runs past the array; a length field is cut short; a second text is missing.
+        for (bytes, scores, types) in [(Array(strings.dropLast()), [Float(0)], [Int32(1)]), (Array(strings.prefix(5)), [0], [1]),
+                                       (strings, [0, 0], [1, 1])] {
+            #expect(throws: WeightsError.self) { try SentencePieceVocabulary(strings: bytes, scores: scores, types: types) }
         }
+        // Bytes left after the texts; a length near 2^64; a type outside 0...6; counts that disagree.
+        #expect(throws: WeightsError.self) { try SentencePieceVocabulary(strings: strings + [0], scores: [0], types: [1]) }
         #expect(throws: WeightsError.self) {
-            try SentencePieceVocabulary(bytes: [1, 2], starts: [0, 2], scores: [0], types: [9])
+            try SentencePieceVocabulary(strings: [0xF8] + [UInt8](repeating: 0xFF, count: 7) + [0x61], scores: [0], types: [1])
         }
-        #expect(throws: WeightsError.self) {
-            try SentencePieceVocabulary(bytes: [1, 2], starts: [0, 1], scores: [0, 0], types: [1, 1])
-        }
+        #expect(throws: WeightsError.self) { try SentencePieceVocabulary(strings: strings, scores: [0], types: [9]) }
+        #expect(throws: WeightsError.self) { try SentencePieceVocabulary(strings: strings, scores: [0], types: [1, 1]) }
+        #expect(throws: WeightsError.self) { try SentencePieceVocabulary(texts: ["a", "b"], scores: [0], types: [.normal]) }
         let vocabulary = try SentencePieceVocabulary(texts: ["a"], scores: [0], types: [.normal])
         #expect(throws: WeightsError.self) {
             try SentencePieceTokenizer(vocabulary: vocabulary, configuration: .init(bos: 5))
@@ -119,6 +126,12 @@ private func tokenizer(addSpacePrefix: Bool = false) throws -> SentencePieceToke
             #expect(vocabulary.id(of: bytes) == id)
             #expect(vocabulary.id(of: ([0] + bytes + [0]).dropFirst().dropLast()) == id)
             #expect(vocabulary.id(of: bytes + [0x7A]) == nil)
+        }
+        // Each short text last in its buffer, where the build reads the words near the end
+        // byte by byte instead of loading 8 bytes.
+        for text in texts.prefix(41) {
+            let last = try SentencePieceVocabulary(texts: ["%", text], scores: [0, 0], types: [.normal, .normal])
+            #expect(last.id(of: Array(text.utf8)) == 1 && last.id(of: Array("%".utf8)) == 0, "\(text.utf8.count) bytes")
         }
     }
 }

@@ -2,7 +2,7 @@ import WeightsCore
 
 extension SentencePieceVocabulary {
     /// The vocabulary a GGUF file's `tokenizer.ggml.tokens`, `scores` and `token_type` arrays
-    /// give, read in one pass over the mapped strings.
+    /// give: the tokens' bytes copied from the mapping in one piece, as they lie.
     ///
     /// - Throws: `invalidData` naming the file and key when an array is missing, of the wrong
     ///   type, of another length, or its strings run past the array.
@@ -16,39 +16,16 @@ extension SentencePieceVocabulary {
         }
         let tokens = try array("tokenizer.ggml.tokens", .string)
         let count = tokens.count
-        var starts: [Int32] = [0]
-        starts.reserveCapacity(count + 1)
-        var bytes: [UInt8] = []
-        // Sound: the array lends its mapped bytes for the closure; each read is at an offset
-        // checked against `raw.count` just before it (8 bytes of length, then `length` bytes),
-        // and each copy into `buffer` at an offset checked against its capacity: the texts of
-        // a well-formed array fill exactly what the lengths leave of it.
-        unsafe try tokens.withUnsafeElementBytes { (raw) throws(WeightsError) in
-            let capacity = max(0, raw.count - 8 * count)
-            bytes = unsafe try [UInt8](unsafeUninitializedCapacity: capacity) { (buffer, initialized) throws(WeightsError) in
-                let destination = UnsafeMutableRawBufferPointer(buffer)
-                var offset = 0
-                for index in 0..<count {
-                    guard offset + 8 <= raw.count else { throw Self.truncated(file.path, index) }
-                    let length = unsafe UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-                    offset += 8
-                    guard length <= UInt64(raw.count - offset), Int(length) <= capacity - initialized else {
-                        throw Self.truncated(file.path, index)
-                    }
-                    unsafe UnsafeMutableRawBufferPointer(rebasing: destination[initialized..<initialized + Int(length)])
-                        .copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[offset..<offset + Int(length)]))
-                    offset += Int(length)
-                    initialized += Int(length)
-                    // Offsets are Int32: texts past 2 GiB are refused here, before one is made.
-                    guard initialized < Int(Int32.max) else { throw Self.truncated(file.path, index) }
-                    starts.append(Int32(initialized))
-                }
-            }
-        }
+        // Sound: the array lends its mapped bytes for the closure, copied out whole before it ends.
+        let strings = unsafe tokens.withUnsafeElementBytes { raw in unsafe [UInt8](raw) }
         let scores = try file.metadata["tokenizer.ggml.scores"]?.array?.floats() ?? [Float](repeating: 0, count: count)
         let types = try Self.tokenTypes(file, count: count)
+        guard scores.count == count, types.count == count else {
+            throw WeightsError(.invalidData, "'tokenizer.ggml.tokens' has \(count) tokens, 'tokenizer.ggml.scores' \(scores.count) "
+                + "and 'tokenizer.ggml.token_type' \(types.count)", file: file.path)
+        }
         do {
-            try self.init(bytes: bytes, starts: starts, scores: scores, types: types)
+            try self.init(strings: strings, scores: scores, types: types)
         } catch {
             throw error.in(file: file.path)
         }
@@ -77,10 +54,6 @@ extension SentencePieceVocabulary {
             }
             return types
         }
-    }
-
-    private static func truncated(_ path: String, _ index: Int) -> WeightsError {
-        WeightsError(.invalidData, "token \(index) of 'tokenizer.ggml.tokens' runs past the array", file: path)
     }
 }
 

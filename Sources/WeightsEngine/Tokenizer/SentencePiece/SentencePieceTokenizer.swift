@@ -59,14 +59,11 @@ package struct SentencePieceTokenizer: Sendable {
         self.vocabulary = vocabulary
         self.configuration = configuration
         var specials: [Int] = []
-        for id in 0..<vocabulary.count where !vocabulary.text(of: id).isEmpty {
-            switch vocabulary.types[id] {
-            case .control, .userDefined, .unknown: specials.append(id)
-            default: break
-            }
+        for (id, type) in vocabulary.types.enumerated() where [.control, .userDefined, .unknown].contains(type) {
+            if vocabulary.textLength(of: id) > 0 { specials.append(id) }
         }
         specials.sort { a, b in
-            let (lengthA, lengthB) = (vocabulary.text(of: a).count, vocabulary.text(of: b).count)
+            let (lengthA, lengthB) = (vocabulary.textLength(of: a), vocabulary.textLength(of: b))
             return lengthA != lengthB ? lengthA > lengthB : a < b
         }
         var groups = [[Int]](repeating: [], count: 256)
