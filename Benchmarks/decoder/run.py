@@ -205,10 +205,13 @@ def main():
     verbose = subprocess.run([benchlib.WEIGHTS, "generate", "--model", GEMMA, "--max-tokens", "1", "--verbose", "Hi"],
                              capture_output=True, text=True).stderr
     kernels = verbose.split("kernels: ")[-1].strip() if "kernels: " in verbose else "?"
+    # A kernel cap in the environment (WEIGHTS_MAX_ISA=avx2) changes what is measured: say so.
+    cap = f"WEIGHTS_MAX_ISA={os.environ['WEIGHTS_MAX_ISA']} " if os.environ.get("WEIGHTS_MAX_ISA") else ""
     lines = [f"### Gemma 3 270M Q4_K_M: `weights generate{' --exact' if args.exact else ''}` vs llama.cpp",
              "",
-             f"Command: `python3 Benchmarks/decoder/run.py --runs {args.runs}"
-             + f" --threads {' '.join(map(str, args.threads))}{' --exact' if args.exact else ''}`",
+             f"Command: `{cap}python3 Benchmarks/decoder/run.py --runs {args.runs}"
+             + f" --threads {' '.join(map(str, args.threads))}{' --exact' if args.exact else ''}"
+             + f" --llama-python {args.llama_python}`",
              "",
              "| measurement | threads | Weights | llama.cpp | ratio (≥ 1: Weights as fast or faster / smaller) "
              "| best run: Weights | best run: llama.cpp | ratio of best runs |",
