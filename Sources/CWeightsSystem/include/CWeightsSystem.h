@@ -25,6 +25,16 @@ int weights_reserve_blocks(int fd, int64_t length);
 /// they are written), EFAULT or ENOMEM when a page can't be provided.
 int weights_populate_write(void *address, size_t length);
 
+/// Zeroed anonymous memory of at least `length` bytes, aligned to 2 MiB and advised for
+/// transparent huge pages (madvise MADV_HUGEPAGE), so that a large buffer faults in 2 MiB at a
+/// time where the kernel allows it (Linux's "madvise" setting). Returns the buffer and sets
+/// `*mapped` to the length to release, or returns NULL (nothing mapped) when the mapping fails
+/// or the system has no such memory: the caller then allocates as usual.
+void *weights_allocate_large(size_t length, size_t *mapped);
+
+/// Releases a buffer from weights_allocate_large, with the `mapped` length it gave.
+void weights_release_large(void *base, size_t mapped);
+
 /// Stops OpenBLAS's worker threads, which the pthreads build starts when it loads and which
 /// spin while idle, where the loaded OpenBLAS exports the function that does so
 /// (blas_thread_shutdown_). Call it only after setting OpenBLAS to one thread, and while no

@@ -40,6 +40,8 @@ public final class CompressedFile: @unchecked Sendable {
     /// Decompressors left by earlier reads: a model loads a hundred tensors one by one, and a
     /// fresh context and scratch buffer each time cost more in page faults than the decoding.
     private let spareDecompressors = SpareDecompressors()
+    /// Where tensors are decompressed to: huge-page chunks shared by the mid-sized ones.
+    private let arena = ByteArena()
 
     /// Opens and checks the container at `path`.
     ///
@@ -111,8 +113,7 @@ public final class CompressedFile: @unchecked Sendable {
             // Sound: `entry` is the index's own (checked above), whose checks make its chunks
             // tile `storedByteCount` bytes and its byte count at most that. The decoder writes
             // every byte or throws: frame sizes are checked against the chunk.
-            let owned = unsafe try ByteStorage.allocate(count: entry.storedByteCount, zeroed: false) { buffer in
-                unsafe Self.adviseHugePages(buffer)
+            let owned = unsafe try arena.allocate(count: entry.storedByteCount) { buffer in
                 unsafe try decode(entry, into: buffer)
                 if verifyDigest { unsafe try checkDigest(entry, UnsafeRawBufferPointer(buffer)) }
             }
@@ -187,19 +188,6 @@ public final class CompressedFile: @unchecked Sendable {
             throw WeightsError(.corruptData, "tensor '\(entry.name)' fails its SHA-256 check: \(digest), expected \(entry.sha256)",
                                tensor: entry.name)
         }
-    }
-
-    /// Asks for transparent huge pages over a large buffer about to be written whole: the
-    /// kernel then faults it in 2 MiB at a time instead of 4 KiB (a model loaded from a
-    /// container spent more time in those faults than in decompressing).
-    static func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
-        let huge = 2 << 20
-        guard buffer.count >= 2 * huge, let base = buffer.baseAddress else { return }
-        let start = (Int(bitPattern: base) + huge - 1) & ~(huge - 1)
-        let end = (Int(bitPattern: base) + buffer.count) & ~(huge - 1)
-        // Safety: the range lies inside `buffer`; the advice changes no byte of it.
-        guard end > start, let pointer = unsafe UnsafeMutableRawPointer(bitPattern: start) else { return }
-        _ = unsafe madvise(pointer, end - start, MADV_HUGEPAGE)  // Sound: as above.
     }
 
     /// Refuses a tensor larger than the machine's memory before anything is allocated: its
