@@ -16,8 +16,6 @@ extension SentencePieceVocabulary {
         }
         let tokens = try array("tokenizer.ggml.tokens", .string)
         let count = tokens.count
-        // Sound: the array lends its mapped bytes for the closure, copied out whole before it ends.
-        let strings = unsafe tokens.withUnsafeElementBytes { raw in unsafe [UInt8](raw) }
         let scores = try file.metadata["tokenizer.ggml.scores"]?.array?.floats() ?? [Float](repeating: 0, count: count)
         let types = try Self.tokenTypes(file, count: count)
         guard scores.count == count, types.count == count else {
@@ -25,7 +23,10 @@ extension SentencePieceVocabulary {
                 + "and 'tokenizer.ggml.token_type' \(types.count)", file: file.path)
         }
         do {
-            try self.init(strings: strings, scores: scores, types: types)
+            // Sound: the array lends its mapped bytes for the closure, which copies them.
+            self = try unsafe tokens.withUnsafeElementBytes { (raw) throws(WeightsError) in
+                try unsafe SentencePieceVocabulary(copying: raw, scores: scores, types: types)
+            }
         } catch {
             throw error.in(file: file.path)
         }

@@ -129,9 +129,9 @@ package struct SentencePieceTokenizer: Sendable {
             for id in specialsByFirstByte[Int(bytes[start])] {
                 let type = vocabulary.types[id]
                 if !parseSpecial, type == .control || type == .unknown { continue }
-                let text = vocabulary.text(of: id)
-                guard start + text.count <= bytes.count,
-                      bytes[start..<start + text.count].elementsEqual(text) else { continue }
+                let length = vocabulary.textLength(of: id)
+                guard start + length <= bytes.count,
+                      vocabulary.text(of: id, equals: bytes[start..<start + length]) else { continue }
                 matches.append((specialRank[id]!, start, id))
             }
         }
@@ -140,7 +140,7 @@ package struct SentencePieceTokenizer: Sendable {
         var taken = [Bool](repeating: false, count: bytes.count)
         var accepted: [(start: Int, end: Int, id: Int)] = []
         for match in matches {
-            let end = match.start + vocabulary.text(of: match.id).count
+            let end = match.start + vocabulary.textLength(of: match.id)
             guard !taken[match.start..<end].contains(true) else { continue }
             for index in match.start..<end { taken[index] = true }
             accepted.append((match.start, end, match.id))
@@ -285,7 +285,7 @@ package struct SentencePieceTokenizer: Sendable {
         case .userDefined: return Array(text)
         case .control: return special ? Array(text) : []
         case .unknown: return special ? Self.unknownMark : []
-        case .byte: return Self.byteValue(text).map { [$0] } ?? []
+        case .byte: return Self.byteValue(text[...]).map { [$0] } ?? []
         case .undefined, .unused: return []
         }
     }

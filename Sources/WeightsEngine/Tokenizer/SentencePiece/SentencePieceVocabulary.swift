@@ -10,10 +10,11 @@ import WeightsCore
 /// counting sort), each entry keeping the top 32 bits of its hash beside the id: a lookup
 /// scans one bucket, about four entries, comparing integers, and compares texts only where
 /// those bits agree. One pass over the texts checks their lengths, hashes each and counts the
-/// buckets; a second pass, over the hashes alone, places the ids. Building writes about 3 MB
-/// for such a vocabulary (the ids by bucket, 8 bytes a token, and their hashes in order while
-/// building), which matters as much as the arithmetic: on a virtual machine each page of fresh
-/// memory costs a fault of a few microseconds.
+/// buckets; a second pass, over the hashes alone, places the ids. Everything lives in one
+/// buffer, about 11 MB for such a vocabulary (the texts 3.6 MB, their starts 1 MB, the table
+/// 2.3 MB, and the hashes in id order, 2 MB, used only while building), which comes in huge
+/// pages: on a virtual machine each 4 KiB page of fresh memory costs a fault of a few
+/// microseconds, and in small pages the faults were half the build's time.
 ///
 /// ```swift
 /// let vocabulary = try SentencePieceVocabulary(texts: ["<unk>", "▁a", "b"], scores: [0, -1, -2],
@@ -36,21 +37,40 @@ package struct SentencePieceVocabulary: Sendable {
         }
     }
 
-    /// The texts as a GGUF string array: each one's 8-byte length, then its bytes.
-    private let strings: [UInt8]
-    /// Where each token's bytes begin in `strings`, and one more entry: where a next token's
-    /// would (`strings.count + 8`). Token `i` ends 8 bytes (its successor's length) before
-    /// `starts[i + 1]`.
-    private let starts: [Int32]
+    /// The table, in one buffer (so that a large vocabulary's comes in huge pages, see
+    /// ``ByteStorage/allocate(count:zeroed:initialize:)``: half the build's time was page
+    /// faults): the texts as a GGUF string array (each one's 8-byte length, then its bytes);
+    /// each token's start in them (`Int32`, one more: where a next token's would be); the
+    /// entries, ids by hash bucket (`UInt64`: the top 32 bits of the text's hash above the id);
+    /// and where each bucket's entries begin (`Int32`, one more than there are buckets).
+    /// Token `i` ends 8 bytes (its successor's length) before start `i + 1`.
+    private let table: ByteStorage
+    private let layout: Layout
     package let scores: [Float]
     package let types: [TokenType]
-    /// The ids by hash bucket, ascending within a bucket: each entry is the top 32 bits of
-    /// its text's hash above the id.
-    private let entries: [UInt64]
-    /// Where each bucket's entries begin in `entries`, one more than there are buckets.
-    private let bucketStarts: [Int32]
     /// The right shift that takes a hash to its bucket (its top bits).
     private let bucketShift: UInt64
+
+    /// Where each part of ``table`` begins, in bytes, each on a 64-byte boundary.
+    private struct Layout: Sendable {
+        var stringBytes: Int
+        var starts: Int
+        var entries: Int
+        var buckets: Int
+        /// The entries in id order while the table is built; unused after.
+        var tagged: Int
+        var size: Int
+
+        init(stringBytes: Int, count: Int, buckets: Int) {
+            func aligned(_ offset: Int) -> Int { (offset + 63) & ~63 }
+            self.stringBytes = stringBytes
+            starts = aligned(stringBytes)
+            entries = aligned(starts + 4 * (count + 1))
+            self.buckets = aligned(entries + 8 * count)
+            tagged = aligned(self.buckets + 4 * (buckets + 1))
+            size = tagged + 8 * count
+        }
+    }
 
     /// The bytes of a string array's length field.
     private static let lengthBytes = 8
@@ -71,81 +91,103 @@ package struct SentencePieceVocabulary: Sendable {
     ///   texts, the counts disagree, or the texts pass 2 GiB.
     /// - Complexity: O(total bytes).
     package init(strings: [UInt8], scores: [Float], types: [TokenType]) throws(WeightsError) {
-        let count = scores.count, lengthBytes = Self.lengthBytes
-        guard types.count == count else {
-            throw WeightsError(.invalidData, "the vocabulary has \(count) scores and \(types.count) types")
+        // Sound: the array lends its bytes for the call, which copies them.
+        let built = try unsafe strings.withUnsafeBufferPointer { (buffer) throws(WeightsError) in
+            try unsafe Self.build(copying: UnsafeRawBufferPointer(buffer), count: scores.count)
         }
+        try self.init(built, scores: scores, types: types)
+    }
+
+    /// A vocabulary from token texts laid out as a GGUF string array, copied from `strings`
+    /// (which need only be valid for the call): as ``init(strings:scores:types:)-(_,_,[TokenType])``.
+    package init(copying strings: UnsafeRawBufferPointer, scores: [Float], types: [TokenType]) throws(WeightsError) {
+        // Sound: `strings` is valid for the call (the caller's side of it), and copied.
+        try self.init(unsafe Self.build(copying: strings, count: scores.count), scores: scores, types: types)
+    }
+
+    /// What ``build(copying:count:)`` makes.
+    private struct Built {
+        var table: ByteStorage
+        var layout: Layout
+        var shift: UInt64
+        var longest: Int
+    }
+
+    private init(_ built: Built, scores: [Float], types: [TokenType]) throws(WeightsError) {
+        guard types.count == scores.count else {
+            throw WeightsError(.invalidData, "the vocabulary has \(scores.count) scores and \(types.count) types")
+        }
+        table = built.table
+        layout = built.layout
+        bucketShift = built.shift
+        longestText = built.longest
+        self.scores = scores
+        self.types = types
+    }
+
+    /// The table of `count` texts copied from `strings`, a GGUF string array.
+    private static func build(copying strings: UnsafeRawBufferPointer, count: Int) throws(WeightsError) -> Built {
+        let lengthBytes = Self.lengthBytes
         guard strings.count < Int(Int32.max) - lengthBytes else {
             throw WeightsError(.invalidData, "the token texts take \(strings.count) bytes, more than 2 GiB")
         }
         // About four tokens a bucket; the bucket is the hash's top bits.
         var bucketBits = 4
         while 1 << (bucketBits + 2) < count { bucketBits += 1 }
-        let shift = UInt64(64 - bucketBits)
-        var bucketStarts = [Int32](repeating: 0, count: (1 << bucketBits) + 1)
-        var starts = [Int32](repeating: 0, count: count + 1)
+        let shift = UInt64(64 - bucketBits), buckets = 1 << bucketBits
+        let layout = Layout(stringBytes: strings.count, count: count, buckets: buckets)
         var longest = 0
-        // Each token's tag (the hash's top 32 bits) above its id, in id order.
-        var tagged = [UInt64](repeating: 0, count: count)
-        // Sound: each length is loaded at an offset checked to leave 8 bytes in `raw`, and each
-        // text is read only after its length is checked against what is left of `raw`; the
-        // arrays written are indexed by ids below `count` and buckets (a shift that leaves
-        // `bucketBits` bits) below `counts.count - 1`.
-        try unsafe strings.withUnsafeBufferPointer { (buffer) throws(WeightsError) in
-            let raw = UnsafeRawBufferPointer(buffer)
-            try unsafe starts.withUnsafeMutableBufferPointer { (starts) throws(WeightsError) in
-                try unsafe tagged.withUnsafeMutableBufferPointer { (tagged) throws(WeightsError) in
-                    try unsafe bucketStarts.withUnsafeMutableBufferPointer { (counts) throws(WeightsError) in
-                        var offset = 0
-                        for index in 0..<count {
-                            guard offset + lengthBytes <= raw.count else { throw Self.runsPast(index) }
-                            let length = unsafe UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-                            offset += lengthBytes
-                            guard length <= UInt64(raw.count - offset) else { throw Self.runsPast(index) }
-                            let hash = unsafe Self.hash(raw, offset, Int(length))
-                            unsafe starts[index] = Int32(offset)
-                            unsafe tagged[index] = Self.tag(hash) | UInt64(index)
-                            unsafe counts[Int(hash >> shift) + 1] += 1
-                            offset += Int(length)
-                            longest = max(longest, Int(length))
-                        }
-                        guard offset == raw.count else {
-                            throw WeightsError(.invalidData, "the token array holds \(raw.count - offset) bytes after its \(count) texts")
-                        }
-                        unsafe starts[count] = Int32(offset + lengthBytes)
-                    }
-                }
+        var failure: WeightsError?
+        // Sound: every part written below lies in the buffer, as `layout` places them: texts
+        // at 0..<stringBytes, `count + 1` starts, `count` entries and `buckets + 1` bucket
+        // starts. Each length is loaded at an offset checked to leave 8 bytes in the texts,
+        // and each text is read only after its length is checked against what is left of
+        // them; buckets are a shift that leaves `bucketBits` bits; every entry's bucket and
+        // every cursor stay inside their bucket's range of the `count` entries.
+        let table = unsafe ByteStorage.allocate(count: layout.size, zeroed: true) { buffer in
+            guard let base = buffer.baseAddress else { return }
+            unsafe base.copyMemory(from: strings.baseAddress ?? UnsafeRawPointer(base), byteCount: strings.count)
+            let raw = unsafe UnsafeRawBufferPointer(start: base, count: strings.count)
+            let starts = unsafe (base + layout.starts).assumingMemoryBound(to: Int32.self)
+            let entries = unsafe (base + layout.entries).assumingMemoryBound(to: UInt64.self)
+            let bucketStarts = unsafe (base + layout.buckets).assumingMemoryBound(to: Int32.self)
+            let tagged = unsafe (base + layout.tagged).assumingMemoryBound(to: UInt64.self)
+            // Each text: its length checked, its start kept, its hash's tag and its id written
+            // as an entry in id order, its bucket counted (one above it, for the sums below).
+            var offset = 0
+            for index in 0..<count {
+                guard offset + lengthBytes <= raw.count else { failure = Self.runsPast(index); return }
+                let length = unsafe UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+                offset += lengthBytes
+                guard length <= UInt64(raw.count - offset) else { failure = Self.runsPast(index); return }
+                let hash = unsafe Self.hash(raw, offset, Int(length))
+                unsafe starts[index] = Int32(offset)
+                unsafe tagged[index] = Self.tag(hash) | UInt64(index)
+                unsafe bucketStarts[Int(hash >> shift) + 1] += 1
+                offset += Int(length)
+                longest = max(longest, Int(length))
             }
-        }
-        // A counting sort by bucket: each bucket's start is the counts before it; each id goes
-        // after the ones before it in its bucket, so ids ascend within one.
-        var entries = [UInt64](repeating: 0, count: count)
-        // Sound: the buckets are tags shifted to `bucketBits` bits, below `next.count - 1`;
-        // their starts plus their counts stay below `count`.
-        unsafe bucketStarts.withUnsafeMutableBufferPointer { next in
-            for bucket in 1..<next.count { unsafe next[bucket] += next[bucket - 1] }
-            unsafe entries.withUnsafeMutableBufferPointer { entries in
-                unsafe tagged.withUnsafeBufferPointer { tagged in
-                    for index in 0..<count {
-                        let entry = unsafe tagged[index]
-                        let bucket = Int(entry >> shift)
-                        unsafe entries[Int(next[bucket])] = entry
-                        unsafe next[bucket] += 1
-                    }
-                }
+            guard offset == raw.count else {
+                failure = WeightsError(.invalidData, "the token array holds \(raw.count - offset) bytes after its \(count) texts")
+                return
             }
-            // Each bucket's count was added into its own start: shift the starts back by one.
-            for bucket in stride(from: next.count - 1, to: 0, by: -1) { unsafe next[bucket] = next[bucket - 1] }
-            unsafe next[0] = 0
+            unsafe starts[count] = Int32(offset + lengthBytes)
+            for bucket in 1...buckets { unsafe bucketStarts[bucket] += bucketStarts[bucket - 1] }
+            // A counting sort by bucket: each id goes after the ones before it in its bucket.
+            // (Placing the entries in place instead, by swaps, is a chain of dependent misses:
+            // several times slower.)
+            for index in 0..<count {
+                let entry = unsafe tagged[index]
+                let bucket = Int(entry >> shift)
+                unsafe entries[Int(bucketStarts[bucket])] = entry
+                unsafe bucketStarts[bucket] += 1
+            }
+            // Each bucket's start moved up to the next one's: move them back by one.
+            for bucket in stride(from: buckets, to: 0, by: -1) { unsafe bucketStarts[bucket] = bucketStarts[bucket - 1] }
+            unsafe bucketStarts[0] = 0
         }
-        self.strings = strings
-        self.starts = starts
-        self.scores = scores
-        self.types = types
-        self.entries = entries
-        self.bucketStarts = bucketStarts
-        self.bucketShift = shift
-        self.longestText = longest
+        if let failure { throw failure }
+        return Built(table: table, layout: layout, shift: shift, longest: longest)
     }
 
     private static func runsPast(_ index: Int) -> WeightsError {
@@ -177,14 +219,38 @@ package struct SentencePieceVocabulary: Sendable {
         try self.init(strings: strings, scores: scores, types: types.map(\.rawValue))
     }
 
+    /// Where token `id`'s text begins in ``table``.
+    @inline(__always)
+    private func start(_ id: Int) -> Int {
+        // Sound: `id` is at most `count`: the starts hold `count + 1` values (see `layout`).
+        unsafe Int(table.bytes.load(fromByteOffset: layout.starts + 4 * id, as: Int32.self))
+    }
+
+    /// Token `id`'s text where it lies in ``table``, for `body`; the pointer must not escape.
+    @inline(__always)
+    private func withText<R>(_ id: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        let start = start(id), length = textLength(of: id)
+        // Sound: the starts were checked to lie in the texts, each text before the next
+        // start's length field; `self` holds `table` for the call.
+        return withExtendedLifetime(table) { unsafe body(UnsafeRawBufferPointer(rebasing: table.bytes[start..<start + length])) }
+    }
+
     /// The bytes of token `id`'s text.
-    package func text(of id: Int) -> ArraySlice<UInt8> {
-        strings[Int(starts[id])..<Int(starts[id + 1]) - Self.lengthBytes]
+    package func text(of id: Int) -> [UInt8] {
+        // Sound: the text is copied out before the call ends.
+        unsafe withText(id) { unsafe Array($0) }
     }
 
     /// The length of token `id`'s text, in bytes.
     package func textLength(of id: Int) -> Int {
-        Int(starts[id + 1] - starts[id]) - Self.lengthBytes
+        start(id + 1) - start(id) - Self.lengthBytes
+    }
+
+    /// Whether token `id`'s text is exactly `bytes`.
+    package func text(of id: Int, equals bytes: some Collection<UInt8>) -> Bool {
+        // Sound: the text is only read during the call.
+        guard bytes.count == textLength(of: id) else { return false }
+        return unsafe withText(id) { unsafe $0.elementsEqual(bytes) }
     }
 
     /// The id of the token whose text is exactly `text`, or `nil`; where several tokens have
@@ -196,10 +262,18 @@ package struct SentencePieceVocabulary: Sendable {
         let tag = Self.tag(hash)
         let bucket = Int(hash >> bucketShift)
         var found: Int?
-        for position in Int(bucketStarts[bucket])..<Int(bucketStarts[bucket + 1]) where entries[position] & Self.tagMask == tag {
-            let candidate = Int(entries[position] & ~Self.tagMask)
-            if text.count == textLength(of: candidate), self.text(of: candidate).elementsEqual(text) {
-                found = candidate
+        // Sound: the bucket is below the bucket count (a shift that leaves its bits), its
+        // range of entries inside the `count` entries; `self` holds `table`.
+        withExtendedLifetime(table) {
+            let bytes = unsafe table.bytes
+            let first = unsafe Int(bytes.load(fromByteOffset: layout.buckets + 4 * bucket, as: Int32.self))
+            let end = unsafe Int(bytes.load(fromByteOffset: layout.buckets + 4 * bucket + 4, as: Int32.self))
+            for position in first..<end {
+                let entry = unsafe bytes.load(fromByteOffset: layout.entries + 8 * position, as: UInt64.self)
+                guard entry & Self.tagMask == tag else { continue }
+                // Ids ascend within a bucket: the last match is the largest id.
+                let candidate = Int(entry & ~Self.tagMask)
+                if self.text(of: candidate, equals: text) { found = candidate }
             }
         }
         return found
