@@ -11,9 +11,8 @@ import WeightsCore
 /// scans one bucket, about four entries, comparing integers, and compares texts only where
 /// those bits agree. One pass over the texts checks their lengths, hashes each and counts the
 /// buckets; a second pass, over the hashes alone, places the ids. Everything lives in one
-/// buffer, about 11 MB for such a vocabulary (the texts 3.6 MB, their starts 1 MB, the table
-/// 2.3 MB, and the hashes in id order, 2 MB, used only while building), which comes in huge
-/// pages: on a virtual machine each 4 KiB page of fresh memory costs a fault of a few
+/// buffer, about 9 MB for such a vocabulary (the texts 3.6 MB, their starts 1 MB, the table
+/// 2.3 MB), which comes in huge pages, as do the hashes in id order (2 MB) while building: on a virtual machine each 4 KiB page of fresh memory costs a fault of a few
 /// microseconds, and in small pages the faults were half the build's time.
 ///
 /// ```swift
@@ -57,8 +56,6 @@ package struct SentencePieceVocabulary: Sendable {
         var starts: Int
         var entries: Int
         var buckets: Int
-        /// The entries in id order while the table is built; unused after.
-        var tagged: Int
         var size: Int
 
         init(stringBytes: Int, count: Int, buckets: Int) {
@@ -67,8 +64,7 @@ package struct SentencePieceVocabulary: Sendable {
             starts = aligned(stringBytes)
             entries = aligned(starts + 4 * (count + 1))
             self.buckets = aligned(entries + 8 * count)
-            tagged = aligned(self.buckets + 4 * (buckets + 1))
-            size = tagged + 8 * count
+            size = self.buckets + 4 * (buckets + 1)
         }
     }
 
@@ -142,8 +138,8 @@ package struct SentencePieceVocabulary: Sendable {
         // at 0..<stringBytes, `count + 1` starts, `count` entries and `buckets + 1` bucket
         // starts. Each length is loaded at an offset checked to leave 8 bytes in the texts,
         // and each text is read only after its length is checked against what is left of
-        // them; buckets are a shift that leaves `bucketBits` bits; every entry's bucket and
-        // every cursor stay inside their bucket's range of the `count` entries.
+        // them; buckets are a shift that leaves `bucketBits` bits; the scratch holds `count`
+        // entries; each bucket's running start stays inside its range of the `count` entries.
         let table = unsafe ByteStorage.allocate(count: layout.size, zeroed: true) { buffer in
             guard let base = buffer.baseAddress else { return }
             unsafe base.copyMemory(from: strings.baseAddress ?? UnsafeRawPointer(base), byteCount: strings.count)
@@ -151,40 +147,44 @@ package struct SentencePieceVocabulary: Sendable {
             let starts = unsafe (base + layout.starts).assumingMemoryBound(to: Int32.self)
             let entries = unsafe (base + layout.entries).assumingMemoryBound(to: UInt64.self)
             let bucketStarts = unsafe (base + layout.buckets).assumingMemoryBound(to: Int32.self)
-            let tagged = unsafe (base + layout.tagged).assumingMemoryBound(to: UInt64.self)
-            // Each text: its length checked, its start kept, its hash's tag and its id written
-            // as an entry in id order, its bucket counted (one above it, for the sums below).
-            var offset = 0
-            for index in 0..<count {
-                guard offset + lengthBytes <= raw.count else { failure = Self.runsPast(index); return }
-                let length = unsafe UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-                offset += lengthBytes
-                guard length <= UInt64(raw.count - offset) else { failure = Self.runsPast(index); return }
-                let hash = unsafe Self.hash(raw, offset, Int(length))
-                unsafe starts[index] = Int32(offset)
-                unsafe tagged[index] = Self.tag(hash) | UInt64(index)
-                unsafe bucketStarts[Int(hash >> shift) + 1] += 1
-                offset += Int(length)
-                longest = max(longest, Int(length))
+            // The entries in id order while building, in memory of their own (huge pages too,
+            // from a chunk of an arena) that is released when the table is made.
+            _ = unsafe ByteArena().allocate(count: 8 * max(count, 1)) { scratch in
+                let tagged = unsafe scratch.baseAddress!.assumingMemoryBound(to: UInt64.self)
+                // Each text: its length checked, its start kept, its hash's tag and its id written
+                // as an entry in id order, its bucket counted (one above it, for the sums below).
+                var offset = 0
+                for index in 0..<count {
+                    guard offset + lengthBytes <= raw.count else { failure = Self.runsPast(index); return }
+                    let length = unsafe UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+                    offset += lengthBytes
+                    guard length <= UInt64(raw.count - offset) else { failure = Self.runsPast(index); return }
+                    let hash = unsafe Self.hash(raw, offset, Int(length))
+                    unsafe starts[index] = Int32(offset)
+                    unsafe tagged[index] = Self.tag(hash) | UInt64(index)
+                    unsafe bucketStarts[Int(hash >> shift) + 1] += 1
+                    offset += Int(length)
+                    longest = max(longest, Int(length))
+                }
+                guard offset == raw.count else {
+                    failure = WeightsError(.invalidData, "the token array holds \(raw.count - offset) bytes after its \(count) texts")
+                    return
+                }
+                unsafe starts[count] = Int32(offset + lengthBytes)
+                for bucket in 1...buckets { unsafe bucketStarts[bucket] += bucketStarts[bucket - 1] }
+                // A counting sort by bucket: each id goes after the ones before it in its bucket.
+                // (Placing the entries in place instead, by swaps, is a chain of dependent misses:
+                // several times slower.)
+                for index in 0..<count {
+                    let entry = unsafe tagged[index]
+                    let bucket = Int(entry >> shift)
+                    unsafe entries[Int(bucketStarts[bucket])] = entry
+                    unsafe bucketStarts[bucket] += 1
+                }
+                // Each bucket's start moved up to the next one's: move them back by one.
+                for bucket in stride(from: buckets, to: 0, by: -1) { unsafe bucketStarts[bucket] = bucketStarts[bucket - 1] }
+                unsafe bucketStarts[0] = 0
             }
-            guard offset == raw.count else {
-                failure = WeightsError(.invalidData, "the token array holds \(raw.count - offset) bytes after its \(count) texts")
-                return
-            }
-            unsafe starts[count] = Int32(offset + lengthBytes)
-            for bucket in 1...buckets { unsafe bucketStarts[bucket] += bucketStarts[bucket - 1] }
-            // A counting sort by bucket: each id goes after the ones before it in its bucket.
-            // (Placing the entries in place instead, by swaps, is a chain of dependent misses:
-            // several times slower.)
-            for index in 0..<count {
-                let entry = unsafe tagged[index]
-                let bucket = Int(entry >> shift)
-                unsafe entries[Int(bucketStarts[bucket])] = entry
-                unsafe bucketStarts[bucket] += 1
-            }
-            // Each bucket's start moved up to the next one's: move them back by one.
-            for bucket in stride(from: buckets, to: 0, by: -1) { unsafe bucketStarts[bucket] = bucketStarts[bucket - 1] }
-            unsafe bucketStarts[0] = 0
         }
         if let failure { throw failure }
         return Built(table: table, layout: layout, shift: shift, longest: longest)
