@@ -59,8 +59,11 @@ package struct SentencePieceTokenizer: Sendable {
         self.vocabulary = vocabulary
         self.configuration = configuration
         var specials: [Int] = []
-        for (id, type) in vocabulary.types.enumerated() where [.control, .userDefined, .unknown].contains(type) {
-            if vocabulary.textLength(of: id) > 0 { specials.append(id) }
+        for (id, type) in vocabulary.types.enumerated() {
+            switch type {
+            case .control, .userDefined, .unknown: if vocabulary.textLength(of: id) > 0 { specials.append(id) }
+            default: break
+            }
         }
         specials.sort { a, b in
             let (lengthA, lengthB) = (vocabulary.textLength(of: a), vocabulary.textLength(of: b))
@@ -69,7 +72,7 @@ package struct SentencePieceTokenizer: Sendable {
         var groups = [[Int]](repeating: [], count: 256)
         var ranks: [Int: Int] = [:]
         for (rank, id) in specials.enumerated() {
-            groups[Int(vocabulary.text(of: id).first!)].append(id)
+            groups[Int(vocabulary.firstByte(of: id)!)].append(id)
             ranks[id] = rank
         }
         specialsByFirstByte = groups

@@ -52,7 +52,6 @@ package struct SentencePieceVocabulary: Sendable {
 
     /// Where each part of ``table`` begins, in bytes, each on a 64-byte boundary.
     private struct Layout: Sendable {
-        var stringBytes: Int
         var starts: Int
         var entries: Int
         var buckets: Int
@@ -60,7 +59,6 @@ package struct SentencePieceVocabulary: Sendable {
 
         init(stringBytes: Int, count: Int, buckets: Int) {
             func aligned(_ offset: Int) -> Int { (offset + 63) & ~63 }
-            self.stringBytes = stringBytes
             starts = aligned(stringBytes)
             entries = aligned(starts + 4 * (count + 1))
             self.buckets = aligned(entries + 8 * count)
@@ -244,6 +242,12 @@ package struct SentencePieceVocabulary: Sendable {
     /// The length of token `id`'s text, in bytes.
     package func textLength(of id: Int) -> Int {
         start(id + 1) - start(id) - Self.lengthBytes
+    }
+
+    /// The first byte of token `id`'s text, or `nil` for an empty one.
+    package func firstByte(of id: Int) -> UInt8? {
+        // Sound: the text is only read during the call.
+        unsafe withText(id) { unsafe $0.first }
     }
 
     /// Whether token `id`'s text is exactly `bytes`.
