@@ -58,7 +58,8 @@ import WeightsCore
             results.append(index, storage)
         }
         for (index, storage) in results.all() {
-            #expect(Self.bytes(storage).allSatisfy { $0 == UInt8(index) } && storage.withUnsafeBytes(\.count) == 200_000 + index)
+            let bytes = Self.bytes(storage)
+            #expect(bytes.count == 200_000 + index && bytes.allSatisfy { $0 == UInt8(index) }, "buffer \(index)")
         }
     }
 
