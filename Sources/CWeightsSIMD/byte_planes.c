@@ -1,5 +1,6 @@
 // Interleaving byte planes back into 2- and 4-byte elements: the last step of decompressing a
-// byte-grouped chunk (WeightsCompression's ByteGrouping.join).
+// byte-grouped chunk (WeightsCompression's ByteGrouping.join); and the exponent windows'
+// planes, split and joined (below).
 //
 // Plane b holds byte b of every element, little-endian (plane 0 the lowest byte). With
 // `swap`, each element's top bit and the bit 8 below it are exchanged after the bytes are
@@ -125,4 +126,138 @@ bool weights_join_byte_planes(const void *planes, size_t count, size_t width, vo
     default:
         return false;
     }
+}
+
+// MARK: - Exponent windows
+//
+// A chunk of `count` elements of `width` bytes (2: BF16; 4: F32), whose top 16 bits are
+// `s eeeeeeee mmmmmmm` (sign, 8-bit exponent, the mantissa's top seven bits), is stored as
+// planes, in this order (Spec/compressed-container.md, section 2):
+//   width 4 only: byte 0 of every element, then byte 1 (count bytes each);
+//   fields:   the sign and the five mantissa bits below the window, six bits an element, four
+//             elements to three bytes, little-endian bit order ((6 × count + 7) / 8 bytes);
+//   top bits: the exponent's top two bits, four elements a byte, lowest bits first
+//             ((count + 3) / 4 bytes);
+//   window:   the exponent's low six bits and the mantissa's top two (bits 5..12 of the top
+//             16), a byte an element (count bytes).
+// Unused bits at the end of the packed planes are zero.
+
+static inline size_t window_fields_size(size_t count) { return (6 * count + 7) / 8; }
+static inline size_t window_top_size(size_t count) { return (count + 3) / 4; }
+
+size_t weights_exponent_window_planes_size(size_t count, size_t width) {
+    if (width != 2 && width != 4) return 0;
+    return (width - 2) * count + window_fields_size(count) + window_top_size(count) + count;
+}
+
+static inline uint16_t top16_of(const uint8_t *elements, size_t e, size_t width) {
+    uint16_t top;
+    memcpy(&top, elements + e * width + (width - 2), 2);
+    return top;
+}
+
+bool weights_split_exponent_window(const void *elements, size_t count, size_t width, void *planes) {
+    if (width != 2 && width != 4) return false;
+    const uint8_t *in = elements;
+    uint8_t *low = planes;
+    uint8_t *fields = low + (width - 2) * count;
+    uint8_t *top = fields + window_fields_size(count);
+    uint8_t *window = top + window_top_size(count);
+    memset(fields, 0, window_fields_size(count) + window_top_size(count));
+    for (size_t e = 0; e < count; e++) {
+        if (width == 4) {
+            low[e] = in[4 * e];
+            low[count + e] = in[4 * e + 1];
+        }
+        uint16_t t = top16_of(in, e, width);
+        window[e] = (uint8_t)(t >> 5);
+        top[e / 4] |= (uint8_t)(((t >> 13) & 3) << (2 * (e % 4)));
+        uint32_t field = (uint32_t)((t >> 15) << 5 | (t & 0x1F));
+        size_t bit = 6 * e;
+        fields[bit / 8] |= (uint8_t)(field << (bit % 8));
+        if (bit % 8 > 2) fields[bit / 8 + 1] |= (uint8_t)(field >> (8 - bit % 8));
+    }
+    return true;
+}
+
+static void join_window_portable(const uint8_t *planes, size_t count, size_t width, uint8_t *out, size_t from) {
+    const uint8_t *low = planes;
+    const uint8_t *fields = low + (width - 2) * count;
+    const uint8_t *top = fields + window_fields_size(count);
+    const uint8_t *window = top + window_top_size(count);
+    for (size_t e = from; e < count; e++) {
+        size_t bit = 6 * e;
+        uint32_t pair = fields[bit / 8];
+        if (bit % 8 > 2) pair |= (uint32_t)fields[bit / 8 + 1] << 8;
+        uint32_t field = (pair >> (bit % 8)) & 63;
+        uint32_t exponent_top = (top[e / 4] >> (2 * (e % 4))) & 3;
+        uint16_t t = (uint16_t)((field >> 5) << 15 | exponent_top << 13 | (uint32_t)window[e] << 5 | (field & 0x1F));
+        if (width == 4) {
+            out[4 * e] = low[e];
+            out[4 * e + 1] = low[count + e];
+        }
+        memcpy(out + e * width + (width - 2), &t, 2);
+    }
+}
+
+#ifdef WEIGHTS_X86
+// The top 16 bits of 16 elements from `e` on; the caller has checked that the 16-byte load of
+// the fields plane at byte 3e/4 stays inside it (e + 24 <= count).
+PLANES_TARGET static inline __m256i window_top16_avx2(const uint8_t *fields, const uint8_t *top, const uint8_t *window, size_t e) {
+    // Element j of the 16 takes fields bytes (6j / 8, + 1), shifted up so that its sign lands
+    // on bit 15; the multipliers are 2^(10 - 6j mod 8).
+    const __m256i field_bytes = _mm256_setr_epi8(0, 1, 0, 1, 1, 2, 2, 3, 3, 4, 3, 4, 4, 5, 5, 6,
+                                                 6, 7, 6, 7, 7, 8, 8, 9, 9, 10, 9, 10, 10, 11, 11, 12);
+    const __m256i field_shift = _mm256_setr_epi16(1024, 16, 64, 256, 1024, 16, 64, 256, 1024, 16, 64, 256, 1024, 16, 64, 256);
+    // Element j takes top-bits byte j / 4, shifted so that its two bits land on bits 13-14.
+    const __m256i top_bytes = _mm256_setr_epi8(0, -128, 0, -128, 0, -128, 0, -128, 1, -128, 1, -128, 1, -128, 1, -128,
+                                               2, -128, 2, -128, 2, -128, 2, -128, 3, -128, 3, -128, 3, -128, 3, -128);
+    const __m256i top_shift = _mm256_setr_epi16(8192, 2048, 512, 128, 8192, 2048, 512, 128, 8192, 2048, 512, 128, 8192, 2048, 512, 128);
+    __m256i f = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(fields + 3 * e / 4)));
+    __m256i y = _mm256_mullo_epi16(_mm256_shuffle_epi8(f, field_bytes), field_shift);
+    int32_t top_word;
+    memcpy(&top_word, top + e / 4, 4);
+    __m256i t = _mm256_broadcastsi128_si256(_mm_cvtsi32_si128(top_word));
+    __m256i exponent_top = _mm256_and_si256(_mm256_mullo_epi16(_mm256_shuffle_epi8(t, top_bytes), top_shift), _mm256_set1_epi16(0x6000));
+    __m256i w = _mm256_slli_epi16(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(window + e))), 5);
+    __m256i sign = _mm256_and_si256(y, _mm256_set1_epi16((short)0x8000));
+    __m256i below = _mm256_and_si256(_mm256_srli_epi16(y, 10), _mm256_set1_epi16(0x1F));
+    return _mm256_or_si256(_mm256_or_si256(sign, exponent_top), _mm256_or_si256(w, below));
+}
+
+PLANES_TARGET static size_t join_window_avx2(const uint8_t *planes, size_t count, size_t width, uint8_t *out) {
+    const uint8_t *low = planes;
+    const uint8_t *fields = low + (width - 2) * count;
+    const uint8_t *top = fields + window_fields_size(count);
+    const uint8_t *window = top + window_top_size(count);
+    size_t e = 0;
+    if (width == 2) {
+        for (; e + 24 <= count; e += 16) {
+            _mm256_storeu_si256((__m256i *)(out + 2 * e), window_top16_avx2(fields, top, window, e));
+        }
+        return e;
+    }
+    for (; e + 24 <= count; e += 16) {
+        __m256i high = window_top16_avx2(fields, top, window, e);
+        __m128i b0 = _mm_loadu_si128((const __m128i *)(low + e));
+        __m128i b1 = _mm_loadu_si128((const __m128i *)(low + count + e));
+        __m128i low_a = _mm_unpacklo_epi8(b0, b1), low_b = _mm_unpackhi_epi8(b0, b1);
+        __m128i high_a = _mm256_castsi256_si128(high), high_b = _mm256_extracti128_si256(high, 1);
+        _mm_storeu_si128((__m128i *)(out + 4 * e), _mm_unpacklo_epi16(low_a, high_a));
+        _mm_storeu_si128((__m128i *)(out + 4 * e + 16), _mm_unpackhi_epi16(low_a, high_a));
+        _mm_storeu_si128((__m128i *)(out + 4 * e + 32), _mm_unpacklo_epi16(low_b, high_b));
+        _mm_storeu_si128((__m128i *)(out + 4 * e + 48), _mm_unpackhi_epi16(low_b, high_b));
+    }
+    return e;
+}
+#endif
+
+bool weights_join_exponent_window(const void *planes, size_t count, size_t width, void *out, int kernel) {
+    if (width != 2 && width != 4) return false;
+    size_t done = 0;
+#ifdef WEIGHTS_X86
+    if (kernel == WEIGHTS_KERNEL_BEST && weights_cpu_has_avx2()) done = join_window_avx2(planes, count, width, out);
+#endif
+    join_window_portable(planes, count, width, out, done);
+    return true;
 }

@@ -123,10 +123,12 @@ struct CompressLayout {
         return out
     }
 
-    /// The index, with the byte offsets of its parts.
+    /// The index, with the byte offsets of its parts (a safetensors source's).
     var index: [UInt8] { Array(bytes[indexRange]) }
+    /// Where, in the index, the header length is: after the source format from version 2 on.
+    var headerLengthOffset: Int { bytes[8] >= 2 ? 8 : 0 }
     /// Where, in the index, the chunk size field is.
-    var chunkSizeOffset: Int { 8 + Int(Self.load(index, at: 0, as: UInt64.self)) }
+    var chunkSizeOffset: Int { headerLengthOffset + 8 + Int(Self.load(index, at: headerLengthOffset, as: UInt64.self)) }
     /// Where, in the index, tensor record `position` starts.
     func recordOffset(_ position: Int) -> Int { chunkSizeOffset + 8 + 40 * position }
 }

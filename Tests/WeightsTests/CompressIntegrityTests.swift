@@ -133,14 +133,15 @@ struct CompressIntegrityTests {
         let cases: [(String, [UInt8], String?)] = [
             ("chunk count", rewritten { put(UInt32(4), at: record + 4, in: &$0) }, "weights.f32"),
             ("grouping", rewritten { $0[record] = 9 }, "weights.f32"),
-            ("plane count", rewritten { $0[record + 1] = 3 }, "weights.f32"),
+            ("plane count", rewritten { $0[record + 1] = 4 }, "weights.f32"),
             ("reserved", rewritten { $0[record + 2] = 1 }, "weights.f32"),
             ("zero frame", rewritten { put(UInt32(0), at: firstFrameSize, in: &$0) }, "weights.f32"),
             ("huge frame", rewritten { put(UInt32.max, at: firstFrameSize, in: &$0) }, "weights.f32"),
             ("chunk size", rewritten { put(UInt32(4100), at: layout.chunkSizeOffset, in: &$0) }, nil),
             ("tiny chunk size", rewritten { put(UInt32(8), at: layout.chunkSizeOffset, in: &$0) }, nil),
             ("tensor count", rewritten { put(UInt32(3), at: layout.chunkSizeOffset + 4, in: &$0) }, nil),
-            ("header length", rewritten { put(UInt64.max, at: 0, in: &$0) }, nil),
+            ("header length", rewritten { put(UInt64.max, at: layout.headerLengthOffset, in: &$0) }, nil),
+            ("source format's reserved bytes", rewritten { $0[3] = 1 }, nil),
             ("short index", rewritten { $0.removeLast(4) }, nil),
             ("long index", rewritten { $0 += [0, 0, 0, 0] }, nil),
         ]
@@ -149,6 +150,37 @@ struct CompressIntegrityTests {
             #expect(error?.code == .corruptData, "\(name): \(String(describing: error))")
             if let tensor { #expect(error?.tensor == tensor, "\(name): \(String(describing: error))") }
         }
+    }
+
+    @Test("exponent windows make a version 3 container; a version 1 or 2 container may not use them")
+    func exponentWindowNeedVersion3() throws {
+        let (container, plain) = try Self.fixture()
+        #expect(container[8] == 3 && container[9] == 0)
+        let intact = try CompressFixtures.open(container)
+        let windowed = Set(intact.compressedTensors.filter { $0.grouping == .exponentWindow }.map(\.name))
+        #expect(windowed.contains("weights.f32") && windowed.contains("weights.bf16"))
+        let layout = CompressLayout(container)
+        for older: UInt8 in [1, 2] {
+            // Version 2's index is version 3's; version 1's lacks the source format's 8 bytes.
+            var downgraded = older == 1 ? CompressLayout.replacingIndex(of: container, with: Array(layout.index.dropFirst(8))) : container
+            downgraded[8] = older
+            let error = #expect(throws: WeightsError.self, "version \(older)") { try CompressFixtures.open(downgraded) }
+            #expect(error?.code == .corruptData && windowed.contains(error?.tensor ?? ""), "\(String(describing: error))")
+            #expect(error?.reason.contains("version \(older)") == true, "\(String(describing: error))")
+        }
+        #expect(Self.readAll(container, plain: plain, context: "intact") == nil)
+
+        // Without a BF16 or F32 tensor, a safetensors source is still written as version 1.
+        let directory = try CompressFixtures.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let tensors = try CompressFixtures.everyDType().filter { $0.dtype != .bf16 && $0.dtype != .f32 && $0.dtype != .c64 }
+        try SafetensorsWriter.write(tensors, metadata: [:], to: directory + "/old.safetensors")
+        try CompressedWriter.compress(file: directory + "/old.safetensors", to: directory + "/old.wzst")
+        let old = try CompressFixtures.read(directory + "/old.wzst")
+        #expect(old[8] == 1 && old[9] == 0)
+        let reopened = try CompressFixtures.open(old)
+        #expect(reopened.compressedInfo(named: "weights.f16")?.grouping == .exponentPlanes)
+        try reopened.verify()
     }
 
     @Test("a frame that claims more than zstd can expand is refused before anything is allocated")

@@ -48,7 +48,8 @@ struct CompressRoundTripTests {
             #expect(entry.sha256 == SHA256Digest.hex(of: expected))
         }
         let weights = try #require(container.compressedInfo(named: "weights.f32"))
-        #expect(weights.chunkCount == 5 && weights.planeCount == 4 && weights.grouping == .exponentPlanes)
+        #expect(weights.chunkCount == 5 && weights.planeCount == 5 && weights.grouping == .exponentWindow)
+        #expect(container.compressedInfo(named: "weights.f16")?.grouping == .exponentPlanes)
         #expect(weights.compressedSize < weights.info.byteCount)
         #expect(try container.tensor(named: "weights.bf16").floats() == plain.tensor(named: "weights.bf16").floats())
         #expect(container.compressedInfo(named: "random.I32")?.grouping == ByteGrouping.none)
@@ -176,8 +177,50 @@ struct CompressByteGroupingTests {
         #expect(Self.split([0, 0, 0, 0, 0, 0, 0xF0, 0x3F], .exponentPlanes, width: 8) == [0, 0, 0, 0, 0, 0, 0x70, 0xBF])
     }
 
+    @Test("BF16 1.0 and -1.0, F32 1.0 and -2.0: an exponent window's planes")
+    func exponentWindowKnownAnswers() {
+        // 1.0 = 0x3F80 and -1.0 = 0xBF80: sign 0 and 1, exponent 127 = 0b01111111, mantissa 0.
+        // Fields (sign, then the five mantissa bits below the window; six bits each, packed):
+        // 0 and 0b100000 -> bits 0-5 and 6-11 -> 00 08. Top bits (the exponent's top two, 01
+        // and 01, four to a byte): 05. Window (exponent's low six bits, mantissa's top two): FC FC.
+        #expect(Self.split([0x80, 0x3F, 0x80, 0xBF], .exponentWindow, width: 2) == [0x00, 0x08, 0x05, 0xFC, 0xFC])
+        // 1.75 = 0x3FE0: the mantissa's top two bits 11 enter the window (FF).
+        #expect(Self.split([0xE0, 0x3F], .exponentWindow, width: 2) == [0x00, 0x01, 0xFF])
+        // 0x1234: top bits 00, window 0x91, fields 0x14 (the low five bits).
+        #expect(Self.split([0x34, 0x12], .exponentWindow, width: 2) == [0x14, 0x00, 0x91])
+        // F32 1.0 and -2.0 (0xC0000000: exponent 128 = 0b10000000, top bits 10): the low
+        // bytes as two byte planes, then fields 00 08, top bits 09, window FC 00.
+        #expect(Self.split([0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x00, 0xC0], .exponentWindow, width: 4)
+                == [0x00, 0x00, 0x00, 0x00, 0x00, 0x08, 0x09, 0xFC, 0x00])
+        #expect(ByteGrouping.exponentWindow.planeSizes(byteCount: 2 * 5, width: 2) == [4, 2, 5])
+        #expect(ByteGrouping.exponentWindow.planeSizes(byteCount: 4 * 8, width: 4) == [8, 8, 6, 2, 8])
+        #expect(ByteGrouping.exponentPlanes.planeSizes(byteCount: 12, width: 4) == [3, 3, 3, 3])
+    }
+
+    @Test("an exponent window restores every BF16 value, and every F32 top half with random low bytes")
+    func exponentWindowEveryValue() {
+        var bf16 = [UInt8]()
+        bf16.reserveCapacity(1 << 17)
+        for value in UInt16.min...UInt16.max { bf16 += [UInt8(value & 0xFF), UInt8(value >> 8)] }
+        let f32 = (0..<65536).flatMap { index -> [UInt8] in
+            [UInt8(truncatingIfNeeded: index &* 37), UInt8(truncatingIfNeeded: index &* 101), UInt8(index & 0xFF), UInt8(index >> 8)]
+        }
+        for (bytes, width) in [(bf16, 2), (f32, 4)] {
+            let planes = Self.split(bytes, .exponentWindow, width: width)
+            #expect(planes.count == bytes.count)
+            for portable in [false, true] {
+                var restored = [UInt8](repeating: 0, count: bytes.count)
+                unsafe planes.withUnsafeBytes { source in
+                    unsafe restored.withUnsafeMutableBytes { unsafe ByteGrouping.exponentWindow.join(source, width: width, into: $0, portable: portable) }
+                }
+                #expect(restored == bytes, "width \(width), portable \(portable)")
+            }
+        }
+    }
+
     @Test("join undoes split for every grouping and width", arguments: ByteGrouping.allCases, [2, 4, 8])
     func joinUndoesSplit(grouping: ByteGrouping, width: Int) {
+        guard grouping != .exponentWindow || ByteGrouping.windowWidths.contains(width) else { return }
         let bytes = CompressFixtures.bytes(8 * 1001, seed: UInt64(width))
         let planes = Self.split(bytes, grouping, width: width)
         var restored = [UInt8](repeating: 0, count: bytes.count)
@@ -189,11 +232,13 @@ struct CompressByteGroupingTests {
     }
 
     @Test("the SIMD and portable joins agree, at every length around a 32-element step",
-          arguments: [ByteGrouping.planes, .exponentPlanes], [2, 4])
+          arguments: [ByteGrouping.planes, .exponentPlanes, .exponentWindow], [2, 4])
     func joinKernelsAgree(grouping: ByteGrouping, width: Int) {
-        for count in [0, 1, 31, 32, 33, 63, 64, 65, 1001] {
+        // Exponent windows take 16 elements a step while 24 remain: lengths around those too.
+        for count in [0, 1, 2, 3, 4, 5, 15, 16, 17, 23, 24, 25, 31, 32, 33, 39, 40, 41, 63, 64, 65, 1001] {
             let bytes = CompressFixtures.bytes(width * count, seed: UInt64(count))
             let planes = Self.split(bytes, grouping, width: width)
+            #expect(grouping != .exponentWindow || planes.count == 2 * count + (width - 2) * count + (count % 4 == 0 ? 0 : 1))
             var best = [UInt8](repeating: 0, count: bytes.count), portable = best
             unsafe planes.withUnsafeBytes { source in
                 unsafe best.withUnsafeMutableBytes { unsafe grouping.join(source, width: width, into: $0, portable: false) }
@@ -206,16 +251,17 @@ struct CompressByteGroupingTests {
 
     @Test("the writer groups floating dtypes only")
     func preferred() {
-        #expect(ByteGrouping.preferred(for: .bf16) == (.exponentPlanes, 2))
-        #expect(ByteGrouping.preferred(for: .f32) == (.exponentPlanes, 4))
-        #expect(ByteGrouping.preferred(for: .c64) == (.exponentPlanes, 4))
+        #expect(ByteGrouping.preferred(for: .bf16) == (.exponentWindow, 2))
+        #expect(ByteGrouping.preferred(for: .f32) == (.exponentWindow, 4))
+        #expect(ByteGrouping.preferred(for: .c64) == (.exponentWindow, 4))
+        #expect(ByteGrouping.preferred(for: .f16) == (.exponentPlanes, 2))
         #expect(ByteGrouping.preferred(for: .f64) == (.exponentPlanes, 8))
         #expect(ByteGrouping.preferred(for: .i32) == (.none, 1))
         #expect(ByteGrouping.preferred(for: .f8E4M3) == (.none, 1))
     }
 
     static func split(_ bytes: [UInt8], _ grouping: ByteGrouping, width: Int) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: bytes.count)
+        var out = [UInt8](repeating: 0, count: grouping.planeSizes(byteCount: bytes.count, width: width).reduce(0, +))
         unsafe bytes.withUnsafeBytes { source in unsafe out.withUnsafeMutableBytes { unsafe grouping.split(source, width: width, into: $0) } }
         return out
     }

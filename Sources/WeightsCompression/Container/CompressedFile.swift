@@ -247,7 +247,7 @@ final class ChunkDecompressor: @unchecked Sendable {
 
     init(chunkSize: Int) throws {
         decompressor = try Zstd.Decompressor()
-        unsafe planes = .allocate(byteCount: chunkSize, alignment: 64)  // Sound: freed once, at deinit.
+        unsafe planes = .allocate(byteCount: chunkSize + CompressedTensorInfo.planeSlack, alignment: 64)  // Sound: freed once, at deinit.
     }
 
     deinit { unsafe planes.deallocate() }  // Sound: the only owner; no pointer into it leaves a method.
@@ -255,15 +255,17 @@ final class ChunkDecompressor: @unchecked Sendable {
     /// Decompresses a chunk of `entry` from its plane frames into `chunk`, then interleaves them.
     func decompress(_ frames: [UnsafeRawBufferPointer], of entry: CompressedTensorInfo, into chunk: UnsafeMutableRawBufferPointer) throws {
         let grouping = entry.grouping
-        // Sound: a chunk is at most the file's chunk size, which `planes` holds (checked here,
-        // since the slices below are not); the plane sizes sum to at most `chunk.count`
-        // (`planeSizes`), so every plane slice lies in `target`; each frame is the caller's,
-        // valid for the call; zstd writes no more than each destination's count; the joins
-        // check their sizes are equal.
-        unsafe precondition(chunk.count <= planes.count, "a chunk larger than the chunk size")
-        // Without grouping the single plane is the chunk: decompress it in place.
-        let target = unsafe grouping == .none ? chunk : UnsafeMutableRawBufferPointer(rebasing: planes[0..<chunk.count])
+        // Sound: a chunk is at most the file's chunk size, and its planes at most `planeSlack`
+        // bytes more, which `planes` holds (checked here, since the slices below are not); the
+        // plane sizes sum to `target`'s size, so every plane slice lies in it; each frame is
+        // the caller's, valid for the call; zstd writes no more than each destination's count;
+        // the joins check their sizes agree.
         let sizes = entry.planeSizes(chunk.count)
+        let planeBytes = sizes.reduce(0, +)
+        unsafe precondition(chunk.count <= planes.count - CompressedTensorInfo.planeSlack && planeBytes <= planes.count,
+                            "a chunk larger than the chunk size")
+        // Without grouping the single plane is the chunk: decompress it in place.
+        let target = unsafe grouping == .none ? chunk : UnsafeMutableRawBufferPointer(rebasing: planes[0..<planeBytes])
         var start = 0
         for unsafe (plane, frame) in unsafe frames.enumerated() {
             do {
@@ -276,7 +278,7 @@ final class ChunkDecompressor: @unchecked Sendable {
         switch grouping {
         case .none: break
         case .blockFields: unsafe BlockFields.join(UnsafeRawBufferPointer(target), fields: entry.fields, into: chunk)
-        case .planes, .exponentPlanes: unsafe grouping.join(UnsafeRawBufferPointer(target), width: frames.count, into: chunk)
+        case .planes, .exponentPlanes, .exponentWindow: unsafe grouping.join(UnsafeRawBufferPointer(target), width: entry.elementWidth, into: chunk)
         }
     }
 }

@@ -18,11 +18,29 @@ import WeightsIntegrity
 public enum CompressedFormat {
     /// The first 8 bytes of a container, and its last 8.
     public static let magic: [UInt8] = [0x89, 0x57, 0x5A, 0x53, 0x54, 0x0D, 0x0A, 0x1A]
-    /// The newest format version, which this library writes for GGUF sources. Safetensors
-    /// sources are written as version 1, which every reader of this format reads.
-    public static let version: UInt16 = 2
+    /// The newest format version. The writer gives each container the oldest version that
+    /// holds what it uses (``version(source:groupings:)``), so that older readers read it
+    /// where they can.
+    public static let version: UInt16 = 3
     /// The versions this library reads.
-    public static let versions: ClosedRange<UInt16> = 1...2
+    public static let versions: ClosedRange<UInt16> = 1...3
+
+    /// The version a container of `source` whose tensors use `groupings` is written as: 3 when
+    /// a tensor uses exponent windows (new in version 3), else 1 for a safetensors source (every
+    /// reader of this format reads it) and 2 for a GGUF one (the source format came in 2).
+    public static func version(source: CompressedSourceFormat, groupings: some Sequence<ByteGrouping>) -> UInt16 {
+        if groupings.contains(.exponentWindow) { return 3 }
+        return source == .safetensors ? 1 : 2
+    }
+
+    /// The oldest version that may use `grouping`.
+    static func firstVersion(of grouping: ByteGrouping) -> UInt16 {
+        switch grouping {
+        case .none, .planes, .exponentPlanes: 1
+        case .blockFields: 2
+        case .exponentWindow: 3
+        }
+    }
     /// The largest original prefix (a GGUF file's header and metadata) a container may hold.
     static let maximumPrefixLength = 1 << 30
     /// The file name extension of a container, without the dot.
@@ -78,10 +96,19 @@ public struct CompressedTensorInfo: Sendable, Hashable {
     /// For `blockFields`, the byte widths of the block's fields; else empty.
     var fields: [Int] = []
 
-    /// The size of each plane of a chunk of `count` bytes.
+    /// The width of the elements that `planes`, `exponentPlanes` and `exponentWindow` group:
+    /// the plane count, but for exponent windows, which take one plane more (2 bytes: 3
+    /// planes; 4 bytes: 5).
+    var elementWidth: Int { grouping == .exponentWindow ? planeCount - 1 : planeCount }
+
+    /// The most bytes by which a chunk's planes can exceed the chunk (exponent windows' packing).
+    static let planeSlack = 8
+
+    /// The size of each plane of a chunk of `count` bytes. They sum to `count`, but for
+    /// exponent windows over a number of elements that 4 does not divide: one byte more.
     func planeSizes(_ count: Int) -> [Int] {
         grouping == .blockFields ? BlockFields.planeSizes(fields: fields, count: count)
-            : Array(repeating: count / planeCount, count: planeCount)
+            : grouping.planeSizes(byteCount: count, width: elementWidth)
     }
 
     /// Stored bytes per chunk of a tensor with this grouping and these fields.
@@ -124,19 +151,23 @@ struct CompressedIndex {
 // MARK: - Encoding
 
 extension CompressedIndex {
-    /// The index bytes: the original header, the chunk size, a record per tensor, then every
-    /// frame's size.
-    static func encode(source: CompressedSourceFormat = .safetensors, headerBytes: [UInt8], originalSize: Int = 0,
+    /// The index bytes of format version `version` (at least 2 for a GGUF source): from
+    /// version 2 the source format; the original header; the chunk size; a record per
+    /// tensor; then every frame's size.
+    static func encode(version: UInt16 = 1, source: CompressedSourceFormat = .safetensors, headerBytes: [UInt8], originalSize: Int = 0,
                        chunkSize: Int, tensors: [CompressedTensorInfo], frameSizes: [Int]) throws -> [UInt8] {
+        precondition(version >= 2 || source == .safetensors, "a GGUF source needs format version 2")
         var out = ByteWriter()
+        if version >= 2 {
+            out.append(source.rawValue)
+            out.bytes += [UInt8](repeating: 0, count: 7)
+        }
         switch source {
         case .safetensors:
             out.append(UInt64(headerBytes.count))
             out.bytes += headerBytes
         case .gguf:
             // Sound: the buffer is the array's, used only inside the closure.
-            out.append(source.rawValue)
-            out.bytes += [UInt8](repeating: 0, count: 7)
             let frame = unsafe try headerBytes.withUnsafeBytes { unsafe try Zstd.Compressor(.level(9)).compress($0) }
             out.append(UInt64(headerBytes.count))
             out.append(UInt64(frame.count))
@@ -156,11 +187,11 @@ extension CompressedIndex {
         return out.bytes
     }
 
-    /// The 16-byte prologue: version 1 for a safetensors source, 2 for the others.
-    static func prologue(_ source: CompressedSourceFormat = .safetensors) -> [UInt8] {
+    /// The 16-byte prologue of format version `version`.
+    static func prologue(version: UInt16) -> [UInt8] {
         var out = ByteWriter()
         out.bytes += CompressedFormat.magic
-        out.append(source == .safetensors ? UInt16(1) : CompressedFormat.version)
+        out.append(version)
         out.append(UInt16(0))
         out.append(UInt32(0))
         return out.bytes
@@ -292,7 +323,7 @@ extension CompressedIndex {
         for (position, (info, placement)) in zip(header.tensors, placements).enumerated() {
             let blockFields = position < fields.count ? fields[position] : nil
             let tensor = unsafe try parseRecord(&reader, info: info, placement: placement, fields: blockFields,
-                                                chunkSize: chunkSize, firstFrame: frameCount)
+                                                chunkSize: chunkSize, firstFrame: frameCount, version: version)
             frameCount += tensor.chunkCount * tensor.planeCount
             tensors.append(tensor)
         }
@@ -309,7 +340,8 @@ extension CompressedIndex {
 
     // Sound: reads only through `reader` (checked reads).
     private static func parseRecord(_ reader: inout ByteReader, info: TensorInfo, placement: (fileOffset: Int, stored: Int),
-                                    fields blockFields: [Int]?, chunkSize: Int, firstFrame: Int) throws -> CompressedTensorInfo {
+                                    fields blockFields: [Int]?, chunkSize: Int, firstFrame: Int,
+                                    version: UInt16) throws -> CompressedTensorInfo {
         let recordOffset = unsafe reader.offset
         let groupingCode: UInt8 = unsafe try reader.read(), planeCount = unsafe Int(try reader.read() as UInt8)
         let reserved: UInt16 = unsafe try reader.read(), chunkCount = unsafe Int(try reader.read() as UInt32)
@@ -321,6 +353,9 @@ extension CompressedIndex {
               grouping != .blockFields || blockFields != nil else {
             throw fail("unknown byte grouping \(groupingCode)")
         }
+        guard version >= CompressedFormat.firstVersion(of: grouping) else {
+            throw fail("byte grouping \(groupingCode) (\(grouping)) in a version \(version) container; it came in version \(CompressedFormat.firstVersion(of: grouping))")
+        }
         let fields = grouping == .blockFields ? blockFields ?? [] : []
         let chunkBytes = CompressedTensorInfo.chunkBytes(chunkSize, grouping: grouping, fields: fields)
         let stored = placement.stored
@@ -330,6 +365,7 @@ extension CompressedIndex {
         case .none: planeCount == 1
         case .blockFields: planeCount == fields.count + 1
         case .planes, .exponentPlanes: ByteGrouping.widths.contains(planeCount) && stored % planeCount == 0
+        case .exponentWindow: ByteGrouping.windowWidths.contains(planeCount - 1) && stored % (planeCount - 1) == 0
         }
         guard validWidth else { throw fail("\(grouping) over \(planeCount)-byte elements of \(stored) stored bytes") }
         return CompressedTensorInfo(info: info, grouping: grouping, planeCount: planeCount, chunkCount: chunkCount,

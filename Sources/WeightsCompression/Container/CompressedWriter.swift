@@ -146,7 +146,8 @@ public enum CompressedWriter {
             try digest(source, into: &plan, threads: options.threads)
             try source.checkUnchanged()
             let out = try AtomicFile(path: path)
-            try out.write(CompressedIndex.prologue(source.kind))
+            let version = CompressedFormat.version(source: source.kind, groupings: plan.map(\.grouping))
+            try out.write(CompressedIndex.prologue(version: version))
             let frameSizes = try writeFrames(source, plan: plan, options: options, to: out, progress: progress)
             var offset = CompressedFormat.prologueSize
             for position in plan.indices {
@@ -154,7 +155,7 @@ public enum CompressedWriter {
                 plan[position].compressedSize = frames.reduce(0) { $0 + frameSizes[$1] }
                 offset += plan[position].compressedSize
             }
-            let index = try CompressedIndex.encode(source: source.kind, headerBytes: source.headerBytes, originalSize: source.fileSize,
+            let index = try CompressedIndex.encode(version: version, source: source.kind, headerBytes: source.headerBytes, originalSize: source.fileSize,
                                                    chunkSize: options.chunkSize, tensors: plan, frameSizes: frameSizes)
             try out.write(index)
             try out.write(CompressedIndex.trailer(indexOffset: offset, index: index))
@@ -173,8 +174,9 @@ public enum CompressedWriter {
             let (grouping, width) = preferred.0 == .blockFields || stored % preferred.1 == 0 ? preferred : (.none, 1)
             let chunkBytes = CompressedTensorInfo.chunkBytes(chunkSize, grouping: grouping, fields: fields ?? [])
             let chunks = stored / chunkBytes + (stored % chunkBytes == 0 ? 0 : 1)
-            defer { firstFrame += chunks * width }
-            return CompressedTensorInfo(info: info, grouping: grouping, planeCount: width, chunkCount: chunks, sha256: "",
+            let planeCount = grouping == .exponentWindow ? width + 1 : width
+            defer { firstFrame += chunks * planeCount }
+            return CompressedTensorInfo(info: info, grouping: grouping, planeCount: planeCount, chunkCount: chunks, sha256: "",
                                         storedByteCount: stored, fileOffset: fileOffset, compressedSize: 0, firstFrame: firstFrame,
                                         chunkBytes: chunkBytes, fields: grouping == .blockFields ? fields ?? [] : [])
         }
@@ -267,7 +269,7 @@ private final class ChunkCompressor {
     init(_ options: CompressionOptions) throws {
         compressor = try Zstd.Compressor(.level(options.level))
         exponentCompressor = options.tunesExponentPlanes ? try Zstd.Compressor(.exponent) : compressor
-        unsafe planes = .allocate(byteCount: options.chunkSize, alignment: 64)
+        unsafe planes = .allocate(byteCount: options.chunkSize + CompressedTensorInfo.planeSlack, alignment: 64)
         unsafe frame = .allocate(byteCount: Zstd.bound(options.chunkSize), alignment: 64)
     }
 
@@ -279,30 +281,33 @@ private final class ChunkCompressor {
 
     /// The chunk's frames, one per plane, end to end, and their sizes.
     func compress(_ chunk: UnsafeRawBufferPointer, of tensor: CompressedTensorInfo) throws -> (bytes: [UInt8], sizes: [Int]) {
-        let grouping = tensor.grouping, width = tensor.planeCount
-        // Sound: a chunk is at most the chunk size, which `planes` holds (checked here, as the
-        // slices are not), so `scratch` is `chunk.count` bytes of `planes`; the plane sizes
-        // sum to at most `chunk.count`; `frame` holds `Zstd.bound(chunkSize)` bytes, enough for
-        // any plane, and zstd returns at most its count, so `frame[0..<size]` lies in it.
-        unsafe precondition(chunk.count <= planes.count, "a chunk larger than the chunk size")
+        let grouping = tensor.grouping
+        // Sound: a chunk is at most the chunk size, and its planes at most `planeSlack` bytes
+        // more, which `planes` holds (checked here, as the slices are not), so `scratch` lies in
+        // `planes`; the plane sizes sum to the scratch's size; `frame` holds
+        // `Zstd.bound(chunkSize)` bytes, enough for any plane, and zstd returns at most its
+        // count, so `frame[0..<size]` lies in it.
+        let planeSizes = tensor.planeSizes(chunk.count)
+        let planeBytes = planeSizes.reduce(0, +)
+        unsafe precondition(chunk.count <= planes.count - CompressedTensorInfo.planeSlack && planeBytes <= planes.count,
+                            "a chunk larger than the chunk size")
         var grouped = unsafe chunk
         if grouping != .none {
-            let scratch = unsafe UnsafeMutableRawBufferPointer(rebasing: planes[0..<chunk.count])
+            let scratch = unsafe UnsafeMutableRawBufferPointer(rebasing: planes[0..<planeBytes])
             if grouping == .blockFields {
                 unsafe BlockFields.split(chunk, fields: tensor.fields, into: scratch)
             } else {
-                unsafe grouping.split(chunk, width: width, into: scratch)
+                unsafe grouping.split(chunk, width: tensor.elementWidth, into: scratch)
             }
             unsafe grouped = UnsafeRawBufferPointer(scratch)
         }
-        let planeSizes = tensor.planeSizes(chunk.count)
         var bytes: [UInt8] = []
         var sizes: [Int] = []
         var start = 0
-        for plane in 0..<width {
+        for plane in planeSizes.indices {
             let source = unsafe UnsafeRawBufferPointer(rebasing: grouped[start..<start + planeSizes[plane]])
             start += planeSizes[plane]
-            let isExponent = grouping == .exponentPlanes && plane == width - 1
+            let isExponent = (grouping == .exponentPlanes || grouping == .exponentWindow) && plane == planeSizes.count - 1
             let size = unsafe try (isExponent ? exponentCompressor : compressor).compress(source, into: frame)
             unsafe bytes += UnsafeRawBufferPointer(rebasing: frame[0..<size])
             sizes.append(size)
