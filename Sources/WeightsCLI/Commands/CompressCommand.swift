@@ -6,9 +6,9 @@ struct CompressCommand: ParsableCommand {
         commandName: "compress",
         abstract: "Compress a safetensors or GGUF file losslessly into a .wzst container.",
         discussion: """
-            Tensors are cut into chunks; in floating tensors each byte of the element goes in \
-            its own plane, and every plane is compressed with zstd into its own checksummed \
-            frame, on all cores. `weights decompress` restores the original file byte for byte; \
+            Tensors are cut into chunks; floating tensors are split into planes that keep the \
+            exponent's bits apart from the mantissa's, and every plane is compressed with zstd \
+            into its own checksummed frame, on all cores. `weights decompress` restores the original file byte for byte; \
             `inspect`, `hash --tensors` and `convert` read the container directly, \
             decompressing only the tensors they need. A GGUF file keeps its header and \
             metadata verbatim and each tensor in its own chunks. See Spec/compressed-container.md.

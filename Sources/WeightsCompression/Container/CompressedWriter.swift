@@ -56,8 +56,8 @@ public struct CompressionSummary: Sendable, Hashable {
 
 /// Writes safetensors files as compressed containers (see ``CompressedFormat``).
 ///
-/// Chunks are compressed in parallel, a window at a time, and written in order through an
-/// `AtomicFile`: memory stays bounded by the window, whatever the model's size, and the
+/// Chunks are compressed in parallel and written in order as they are ready, through an
+/// `AtomicFile`: memory stays bounded by a window of chunks, whatever the model's size, and the
 /// container appears under its name only once it is complete.
 ///
 /// ```swift
@@ -207,11 +207,10 @@ public enum CompressedWriter {
         var bytes: Range<Int>
     }
 
-    // Sound: `results` has `window` slots, initialized before the loop and deinitialized after
-    // it; a batch has at most `window` jobs, and each job writes only its own slot. Each job's
-    // range is a chunk of its tensor's stored range, inside the file (see `digest`), whose
-    // bytes `source.storage` keeps alive; the frames are copied out before the next batch.
-    /// Compresses and writes every frame; returns their sizes in index order.
+    // Sound: each job's range is a chunk of its tensor's stored range, inside the file (see
+    // `digest`), whose bytes `source.storage` keeps alive until the run has returned.
+    /// Compresses every chunk on `options.threads` threads and writes the frames in order as
+    /// they are ready (`OrderedFrameWriter`); returns their sizes in index order.
     private static func writeFrames(
         _ source: Input, plan: [CompressedTensorInfo], options: CompressionOptions,
         to out: AtomicFile, progress: Progress?
@@ -225,35 +224,27 @@ public enum CompressedWriter {
             }
         }
         let total = plan.reduce(0) { $0 + $1.storedByteCount }
+        // Chunks that may wait for an earlier one to be written: a few per thread, and no more
+        // than 256 MiB of them.
         let window = max(options.threads, min(options.threads * 4, (256 << 20) / options.chunkSize))
-        var frameSizes: [Int] = []
-        var done = 0
-        let results = UnsafeMutableBufferPointer<(bytes: [UInt8], sizes: [Int])>.allocate(capacity: window)
-        unsafe results.initialize(repeating: ([], []))
-        defer { unsafe results.deinitialize().deallocate() }
+        let writer = OrderedFrameWriter(out, chunks: jobs.count, window: window, total: total,
+                                        checkUnchanged: source.checkUnchanged, progress: progress)
         let file = unsafe source.storage.bytes
-        for windowStart in stride(from: 0, to: jobs.count, by: window) {
-            let batch = jobs[windowStart..<min(windowStart + window, jobs.count)]
-            try ParallelChunks.run(jobs: batch.count, threads: options.threads,
-                                   state: { try ChunkCompressor(options) }) { compressor, slot in
-                let job = batch[batch.startIndex + slot]
-                let tensor = plan[job.tensor]
-                do {
-                    unsafe results[slot] = unsafe try compressor.compress(UnsafeRawBufferPointer(rebasing: file[job.bytes]), of: tensor)
-                } catch {
-                    throw WeightsError(.io, "cannot compress tensor '\(tensor.name)': \(error)", tensor: tensor.name)
-                }
+        try ParallelChunks.run(jobs: jobs.count, threads: options.threads,
+                               state: { try ChunkCompressor(options) }) { compressor, index in
+            let job = jobs[index]
+            let tensor = plan[job.tensor]
+            let frames: (bytes: [UInt8], sizes: [Int])
+            do {
+                frames = unsafe try compressor.compress(UnsafeRawBufferPointer(rebasing: file[job.bytes]), of: tensor)
+            } catch {
+                let failure = WeightsError(.io, "cannot compress tensor '\(tensor.name)': \(error)", tensor: tensor.name)
+                writer.fail(failure)
+                throw failure
             }
-            for slot in 0..<batch.count {
-                unsafe try results[slot].bytes.withUnsafeBytes { unsafe try out.write($0) }
-                unsafe frameSizes += results[slot].sizes
-                done += batch[batch.startIndex + slot].bytes.count
-                unsafe results[slot] = ([], [])
-            }
-            try source.checkUnchanged()
-            progress?(done, total)
+            try writer.deliver(index, frames: frames.bytes, sizes: frames.sizes, bytes: job.bytes.count)
         }
-        return frameSizes
+        return try writer.finish()
     }
 }
 
