@@ -156,29 +156,113 @@ static inline uint16_t top16_of(const uint8_t *elements, size_t e, size_t width)
     return top;
 }
 
-bool weights_split_exponent_window(const void *elements, size_t count, size_t width, void *planes) {
+// Element `e`'s share of the planes, for the elements the vector loop leaves; the packed
+// planes' bytes from that point on must be zero.
+static inline void split_window_element(uint16_t t, size_t e, uint8_t *fields, uint8_t *top, uint8_t *window) {
+    window[e] = (uint8_t)(t >> 5);
+    top[e / 4] |= (uint8_t)(((t >> 13) & 3) << (2 * (e % 4)));
+    uint32_t field = (uint32_t)((t >> 15) << 5 | (t & 0x1F));
+    size_t bit = 6 * e;
+    fields[bit / 8] |= (uint8_t)(field << (bit % 8));
+    if (bit % 8 > 2) fields[bit / 8 + 1] |= (uint8_t)(field >> (8 - bit % 8));
+}
+
+#ifdef WEIGHTS_X86
+static size_t split_window_avx2(const uint8_t *in, size_t count, size_t width, uint8_t *low, uint8_t *fields, uint8_t *top, uint8_t *window);
+#endif
+
+bool weights_split_exponent_window(const void *elements, size_t count, size_t width, void *planes, int kernel) {
     if (width != 2 && width != 4) return false;
     const uint8_t *in = elements;
     uint8_t *low = planes;
     uint8_t *fields = low + (width - 2) * count;
     uint8_t *top = fields + window_fields_size(count);
     uint8_t *window = top + window_top_size(count);
-    memset(fields, 0, window_fields_size(count) + window_top_size(count));
-    for (size_t e = 0; e < count; e++) {
+    size_t done = 0;
+#ifdef WEIGHTS_X86
+    if (kernel == WEIGHTS_KERNEL_BEST && weights_cpu_has_avx2()) done = split_window_avx2(in, count, width, low, fields, top, window);
+#endif
+    // The vector loop stops at a multiple of 32 elements: whole bytes of both packed planes.
+    memset(fields + 6 * done / 8, 0, window_fields_size(count) - 6 * done / 8);
+    memset(top + done / 4, 0, window_top_size(count) - done / 4);
+    for (size_t e = done; e < count; e++) {
         if (width == 4) {
             low[e] = in[4 * e];
             low[count + e] = in[4 * e + 1];
         }
-        uint16_t t = top16_of(in, e, width);
-        window[e] = (uint8_t)(t >> 5);
-        top[e / 4] |= (uint8_t)(((t >> 13) & 3) << (2 * (e % 4)));
-        uint32_t field = (uint32_t)((t >> 15) << 5 | (t & 0x1F));
-        size_t bit = 6 * e;
-        fields[bit / 8] |= (uint8_t)(field << (bit % 8));
-        if (bit % 8 > 2) fields[bit / 8 + 1] |= (uint8_t)(field >> (8 - bit % 8));
+        split_window_element(top16_of(in, e, width), e, fields, top, window);
     }
     return true;
 }
+
+#ifdef WEIGHTS_X86
+// The planes' share of 32 elements' top 16 bits (`t0`: elements 0-15, `t1`: 16-31): 32
+// window bytes, 8 bytes of top bits and 24 bytes of fields. The fields' two 16-byte stores
+// write 4 zero bytes past the 24, which the caller leaves room for.
+PLANES_TARGET static inline void split_window_top16_avx2(__m256i t0, __m256i t1, size_t e, uint8_t *fields, uint8_t *top, uint8_t *window) {
+    const __m256i low8 = _mm256_set1_epi16(0xFF);
+    // packus interleaves the halves of its operands; the permute puts the 32 bytes in order.
+    __m256i w = _mm256_packus_epi16(_mm256_and_si256(_mm256_srli_epi16(t0, 5), low8), _mm256_and_si256(_mm256_srli_epi16(t1, 5), low8));
+    _mm256_storeu_si256((__m256i *)(window + e), _mm256_permute4x64_epi64(w, 0xD8));
+
+    const __m256i two = _mm256_set1_epi16(3);
+    __m256i t = _mm256_packus_epi16(_mm256_and_si256(_mm256_srli_epi16(t0, 13), two), _mm256_and_si256(_mm256_srli_epi16(t1, 13), two));
+    t = _mm256_permute4x64_epi64(t, 0xD8);
+    // Four 2-bit values to a byte: pairs to 4 bits (× 1, × 4), then pairs of those (× 1, × 16).
+    t = _mm256_madd_epi16(_mm256_maddubs_epi16(t, _mm256_set1_epi16(0x0401)), _mm256_set1_epi32(0x00100001));
+    const __m256i first_bytes = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                                 0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    t = _mm256_shuffle_epi8(t, first_bytes);
+    uint32_t top_low = (uint32_t)_mm_cvtsi128_si32(_mm256_castsi256_si128(t));
+    uint32_t top_high = (uint32_t)_mm_cvtsi128_si32(_mm256_extracti128_si256(t, 1));
+    memcpy(top + e / 4, &top_low, 4);
+    memcpy(top + e / 4 + 4, &top_high, 4);
+
+    const __m256i sign = _mm256_set1_epi16(0x20), below = _mm256_set1_epi16(0x1F);
+    __m256i f0 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(t0, 10), sign), _mm256_and_si256(t0, below));
+    __m256i f1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(t1, 10), sign), _mm256_and_si256(t1, below));
+    __m256i f = _mm256_permute4x64_epi64(_mm256_packus_epi16(f0, f1), 0xD8);
+    // Four 6-bit values to three bytes: pairs to 12 bits (× 1, × 64), pairs of those (× 1, × 4096).
+    f = _mm256_madd_epi16(_mm256_maddubs_epi16(f, _mm256_set1_epi16(0x4001)), _mm256_set1_epi32(0x10000001));
+    const __m256i three_bytes = _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1,
+                                                 0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+    f = _mm256_shuffle_epi8(f, three_bytes);
+    _mm_storeu_si128((__m128i *)(fields + 3 * e / 4), _mm256_castsi256_si128(f));
+    _mm_storeu_si128((__m128i *)(fields + 3 * e / 4 + 12), _mm256_extracti128_si256(f, 1));
+}
+
+// 32 elements a step while 40 remain, so that the fields' extra 4 bytes stay inside their
+// plane, where the portable loop's share is zeroed after.
+PLANES_TARGET static size_t split_window_avx2(const uint8_t *in, size_t count, size_t width, uint8_t *low, uint8_t *fields, uint8_t *top, uint8_t *window) {
+    size_t e = 0;
+    if (width == 2) {
+        for (; e + 40 <= count; e += 32) {
+            __m256i t0 = _mm256_loadu_si256((const __m256i *)(in + 2 * e));
+            __m256i t1 = _mm256_loadu_si256((const __m256i *)(in + 2 * e + 32));
+            split_window_top16_avx2(t0, t1, e, fields, top, window);
+        }
+        return e;
+    }
+    const __m256i low16 = _mm256_set1_epi32(0xFFFF), low8 = _mm256_set1_epi16(0xFF);
+    for (; e + 40 <= count; e += 32) {
+        __m256i a0 = _mm256_loadu_si256((const __m256i *)(in + 4 * e));
+        __m256i a1 = _mm256_loadu_si256((const __m256i *)(in + 4 * e + 32));
+        __m256i a2 = _mm256_loadu_si256((const __m256i *)(in + 4 * e + 64));
+        __m256i a3 = _mm256_loadu_si256((const __m256i *)(in + 4 * e + 96));
+        // 16-bit halves of elements 0-15 and 16-31, in order.
+        __m256i l0 = _mm256_permute4x64_epi64(_mm256_packus_epi32(_mm256_and_si256(a0, low16), _mm256_and_si256(a1, low16)), 0xD8);
+        __m256i l1 = _mm256_permute4x64_epi64(_mm256_packus_epi32(_mm256_and_si256(a2, low16), _mm256_and_si256(a3, low16)), 0xD8);
+        __m256i h0 = _mm256_permute4x64_epi64(_mm256_packus_epi32(_mm256_srli_epi32(a0, 16), _mm256_srli_epi32(a1, 16)), 0xD8);
+        __m256i h1 = _mm256_permute4x64_epi64(_mm256_packus_epi32(_mm256_srli_epi32(a2, 16), _mm256_srli_epi32(a3, 16)), 0xD8);
+        __m256i b0 = _mm256_packus_epi16(_mm256_and_si256(l0, low8), _mm256_and_si256(l1, low8));
+        __m256i b1 = _mm256_packus_epi16(_mm256_srli_epi16(l0, 8), _mm256_srli_epi16(l1, 8));
+        _mm256_storeu_si256((__m256i *)(low + e), _mm256_permute4x64_epi64(b0, 0xD8));
+        _mm256_storeu_si256((__m256i *)(low + count + e), _mm256_permute4x64_epi64(b1, 0xD8));
+        split_window_top16_avx2(h0, h1, e, fields, top, window);
+    }
+    return e;
+}
+#endif
 
 static void join_window_portable(const uint8_t *planes, size_t count, size_t width, uint8_t *out, size_t from) {
     const uint8_t *low = planes;

@@ -208,6 +208,7 @@ struct CompressByteGroupingTests {
         for (bytes, width) in [(bf16, 2), (f32, 4)] {
             let planes = Self.split(bytes, .exponentWindow, width: width)
             #expect(planes.count == bytes.count)
+            #expect(Self.split(bytes, .exponentWindow, width: width, portable: true) == planes, "width \(width)")
             for portable in [false, true] {
                 var restored = [UInt8](repeating: 0, count: bytes.count)
                 unsafe planes.withUnsafeBytes { source in
@@ -231,13 +232,14 @@ struct CompressByteGroupingTests {
         #expect(grouping == .none || grouping == .blockFields ? planes == bytes : planes != bytes)
     }
 
-    @Test("the SIMD and portable joins agree, at every length around a 32-element step",
+    @Test("the SIMD and portable splits and joins agree, at every length around a vector step",
           arguments: [ByteGrouping.planes, .exponentPlanes, .exponentWindow], [2, 4])
     func joinKernelsAgree(grouping: ByteGrouping, width: Int) {
         // Exponent windows take 16 elements a step while 24 remain: lengths around those too.
         for count in [0, 1, 2, 3, 4, 5, 15, 16, 17, 23, 24, 25, 31, 32, 33, 39, 40, 41, 63, 64, 65, 1001] {
             let bytes = CompressFixtures.bytes(width * count, seed: UInt64(count))
             let planes = Self.split(bytes, grouping, width: width)
+            #expect(Self.split(bytes, grouping, width: width, portable: true) == planes, "count \(count)")
             #expect(grouping != .exponentWindow || planes.count == 2 * count + (width - 2) * count + (count % 4 == 0 ? 0 : 1))
             var best = [UInt8](repeating: 0, count: bytes.count), portable = best
             unsafe planes.withUnsafeBytes { source in
@@ -260,9 +262,12 @@ struct CompressByteGroupingTests {
         #expect(ByteGrouping.preferred(for: .f8E4M3) == (.none, 1))
     }
 
-    static func split(_ bytes: [UInt8], _ grouping: ByteGrouping, width: Int) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: grouping.planeSizes(byteCount: bytes.count, width: width).reduce(0, +))
-        unsafe bytes.withUnsafeBytes { source in unsafe out.withUnsafeMutableBytes { unsafe grouping.split(source, width: width, into: $0) } }
+    static func split(_ bytes: [UInt8], _ grouping: ByteGrouping, width: Int, portable: Bool = false) -> [UInt8] {
+        // Filled with 0xA5 first, so that a byte the split leaves unwritten shows.
+        var out = [UInt8](repeating: 0xA5, count: grouping.planeSizes(byteCount: bytes.count, width: width).reduce(0, +))
+        unsafe bytes.withUnsafeBytes { source in
+            unsafe out.withUnsafeMutableBytes { unsafe grouping.split(source, width: width, into: $0, portable: portable) }
+        }
         return out
     }
 }

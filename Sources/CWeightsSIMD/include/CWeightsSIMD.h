@@ -295,8 +295,9 @@ size_t weights_exponent_window_planes_size(size_t count, size_t width);
 /// bytes as two byte planes; then the sign and the five mantissa bits below the window, packed
 /// six bits an element; the exponent's top two bits, packed four elements a byte; and the
 /// window, a byte an element: the exponent's low six bits above the mantissa's top two.
-/// Returns false, writing nothing, for another width. Buffers must not overlap.
-bool weights_split_exponent_window(const void *elements, size_t count, size_t width, void *planes);
+/// AVX2 where the CPU has it (`kernel` WEIGHTS_KERNEL_BEST), else a portable loop: the same
+/// bytes. Returns false, writing nothing, for another width. Buffers must not overlap.
+bool weights_split_exponent_window(const void *elements, size_t count, size_t width, void *planes, int kernel);
 /// Reverses weights_split_exponent_window: `count` elements of `width` bytes (2 or 4) at `out`
 /// from the planes. AVX2 where the CPU has it (`kernel` WEIGHTS_KERNEL_BEST), else a portable
 /// loop: the same bytes. Returns false, writing nothing, for another width.

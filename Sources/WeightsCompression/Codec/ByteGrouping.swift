@@ -94,6 +94,15 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
     ///
     /// - Complexity: O(*n*).
     public func split(_ source: UnsafeRawBufferPointer, width: Int, into destination: UnsafeMutableRawBufferPointer) {
+        // Sound: passes the caller's buffers on, within the call.
+        unsafe split(source, width: width, into: destination, portable: false)
+    }
+
+    /// ``split(_:width:into:)`` with the kernel chosen: exponent windows are split by a C
+    /// kernel (AVX2 where the CPU has it, or its portable loop when `portable`; the same
+    /// bytes), the other groupings here.
+    package func split(_ source: UnsafeRawBufferPointer, width: Int, into destination: UnsafeMutableRawBufferPointer,
+                       portable: Bool) {
         // Sound: both buffers are the caller's for the call; `destination` holds the planes'
         // bytes and `source` a whole number of `width`-byte elements for the widths that reach
         // a loop (checked); the C split writes exactly its planes' size.
@@ -103,7 +112,8 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
                      && destination.count == planeSizes(byteCount: source.count, width: width).reduce(0, +)))
         guard let from = source.baseAddress, let to = destination.baseAddress else { return }
         if self == .exponentWindow {
-            _ = unsafe weights_split_exponent_window(from, source.count / width, width, to)
+            _ = unsafe weights_split_exponent_window(from, source.count / width, width, to,
+                                                     portable ? WEIGHTS_KERNEL_PORTABLE : WEIGHTS_KERNEL_BEST)
             return
         }
         let swap = self == .exponentPlanes
