@@ -271,3 +271,24 @@ struct CompressByteGroupingTests {
         return out
     }
 }
+
+@Suite("Sampled byte entropy")
+struct ByteEntropyTests {
+    static func bits(_ bytes: [UInt8]) -> Double {
+        unsafe bytes.withUnsafeBytes { unsafe ByteEntropy.sampledBits(of: $0) }
+    }
+
+    @Test("random bytes count as random; zeros, skewed bytes and short planes do not")
+    func estimates() {
+        let size = ByteEntropy.stride * ByteEntropy.minimumSamples
+        let random = CompressFixtures.bytes(size, seed: 3)
+        #expect(Self.bits(random) >= ByteEntropy.randomThreshold && Self.bits(random) <= 8)
+        #expect(Self.bits([UInt8](repeating: 0, count: size)) == 0)
+        // Every sampled byte is one of 128 values: 7 bits, less the estimate's bias (127 / (2 · 4096 · ln 2)).
+        #expect(abs(Self.bits(random.map { $0 & 0x7F }) - 7) < 0.05)
+        // The sample counts every 16th byte only: random bytes there, zeros elsewhere, look random.
+        let sampledRandom = random.enumerated().map { $0.offset % ByteEntropy.stride == 0 ? $0.element : 0 }
+        #expect(Self.bits(sampledRandom) >= ByteEntropy.randomThreshold)
+        #expect(Self.bits(Array(random.prefix(size - ByteEntropy.stride))) == 0, "below the minimum sample")
+    }
+}
