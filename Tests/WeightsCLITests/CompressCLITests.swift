@@ -63,6 +63,12 @@ struct CompressCLITests {
         let fast = try CompressCLI.run("decompress", "--no-verify", "--threads", "1", directory + "/m.wzst", directory + "/fast.safetensors")
         #expect(fast.status == 0)
         #expect(try SHA256Digest.file(at: directory + "/fast.safetensors") == SHA256Digest.file(at: directory + "/in.safetensors"))
+        // --no-sync skips the fsync only: the same container, still renamed into place whole.
+        let unsynced = try CompressCLI.run("compress", "--no-sync", "--level", "3", "--threads", "2", "--chunk-size", "64KiB",
+                                           directory + "/in.safetensors", directory + "/unsynced.wzst")
+        #expect(unsynced.status == 0, "\(unsynced.standardError)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: directory + "/unsynced.wzst"))
+                == Data(contentsOf: URL(fileURLWithPath: directory + "/m.wzst")))
     }
 
     @Test("inspect shows each tensor's compressed size and ratio; --json adds compressed_size")

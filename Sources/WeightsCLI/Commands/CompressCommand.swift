@@ -31,8 +31,12 @@ struct CompressCommand: ParsableCommand {
             transform: ByteSize.parse)
     var chunkSize: Int = CompressedFormat.defaultChunkSize
 
+    @Flag(name: .customLong("sync", withSingleDash: false), inversion: .prefixedNo,
+          help: "Wait for the container to reach the disk (fsync) before renaming it into place. --no-sync keeps the write atomic but not durable, as zstd writes.")
+    var sync = true
+
     func run() throws {
-        let options = CompressionOptions(level: level, chunkSize: chunkSize, threads: threads)
+        let options = CompressionOptions(level: level, chunkSize: chunkSize, threads: threads, syncToDisk: sync)
         let bar = ProgressBar(label: "compress")
         let start = ContinuousClock.now
         let summary = try CompressedWriter.compress(file: input, to: output, options: options) { done, total in

@@ -22,13 +22,17 @@ public struct CompressionOptions: Sendable, Hashable {
     /// coded — instead of `level`. Tuned, they compress better than at any level, at level 1's
     /// speed (see `Benchmarks/compression/RESULTS.md`).
     public var tunesExponentPlanes: Bool
+    /// Whether the container reaches the disk (fsync) before it is renamed into place. Either
+    /// way the write is atomic: the container appears under its name whole or not at all.
+    public var syncToDisk: Bool
 
     public init(level: Int = 1, chunkSize: Int = CompressedFormat.defaultChunkSize, threads: Int = ParallelChunks.availableCores,
-                tunesExponentPlanes: Bool = true) {
+                tunesExponentPlanes: Bool = true, syncToDisk: Bool = true) {
         self.level = level
         self.chunkSize = chunkSize
         self.threads = threads
         self.tunesExponentPlanes = tunesExponentPlanes
+        self.syncToDisk = syncToDisk
     }
 
     func validate() throws {
@@ -147,7 +151,7 @@ public enum CompressedWriter {
             var plan = layout(source, chunkSize: options.chunkSize)
             try digest(source, into: &plan, threads: options.threads)
             try source.checkUnchanged()
-            let out = try AtomicFile(path: path)
+            let out = try AtomicFile(path: path, syncToDisk: options.syncToDisk)
             let version = CompressedFormat.version(source: source.kind, groupings: plan.map(\.grouping))
             try out.write(CompressedIndex.prologue(version: version))
             let frameSizes = try writeFrames(source, plan: plan, options: options, to: out, progress: progress)
