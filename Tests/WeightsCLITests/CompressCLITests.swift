@@ -86,11 +86,14 @@ struct CompressCLITests {
             let row = try #require(lines.first { $0.hasPrefix(entry.name + " ") })
             #expect(row.contains(" \(entry.compressedSize) "), "\(row)")
         }
-        #expect(table.standardOutput.contains("weights-compressed, "))
+        // The fixture has F32 weights, which take exponent windows: format version 3.
+        #expect(container.formatVersion == 3)
+        #expect(table.standardOutput.contains("weights-compressed v3, "))
 
         let json = try CompressCLI.run("inspect", "--json", directory + "/m.wzst")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any])
         #expect(object["format"] as? String == "weights-compressed")
+        #expect(object["format_version"] as? Int == 3)
         #expect(object["file_size"] as? Int == container.fileSize)
         let tensors = try #require(object["tensors"] as? [[String: Any]])
         #expect(tensors.map { $0["name"] as? String } == container.compressedTensors.map(\.name))

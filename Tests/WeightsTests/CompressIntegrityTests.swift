@@ -157,6 +157,7 @@ struct CompressIntegrityTests {
         let (container, plain) = try Self.fixture()
         #expect(container[8] == 3 && container[9] == 0)
         let intact = try CompressFixtures.open(container)
+        #expect(intact.formatVersion == 3)
         let windowed = Set(intact.compressedTensors.filter { $0.grouping == .exponentWindow }.map(\.name))
         #expect(windowed.contains("weights.f32") && windowed.contains("weights.bf16"))
         let layout = CompressLayout(container)
@@ -179,6 +180,7 @@ struct CompressIntegrityTests {
         let old = try CompressFixtures.read(directory + "/old.wzst")
         #expect(old[8] == 1 && old[9] == 0)
         let reopened = try CompressFixtures.open(old)
+        #expect(reopened.formatVersion == 1)
         #expect(reopened.compressedInfo(named: "weights.f16")?.grouping == .exponentPlanes)
         try reopened.verify()
     }

@@ -10,6 +10,8 @@ struct CheckpointSummary {
     }
 
     var format: String
+    /// The container format's version, for compressed containers.
+    var formatVersion: Int?
     var fileSize: Int
     var headerSize: Int
     var metadata: [String: String]?
@@ -28,6 +30,7 @@ struct CheckpointSummary {
             rows = sharded.tensors.map { Row(info: $0, file: sharded.shard(of: $0.name)) }
         case let file as CompressedFile:
             format = CompressedFormat.name
+            formatVersion = file.formatVersion
             fileSize = file.fileSize
             headerSize = file.headerLength
             rows = file.compressedTensors.map { Row(info: $0.info, compressedSize: $0.compressedSize) }
@@ -59,6 +62,7 @@ struct CheckpointSummary {
             ("format", .string(format)), ("file_size", .int(fileSize)), ("header_size", .int(headerSize)),
             ("metadata", .sortedStrings(metadata)), ("tensors", .array(tensors)),
         ]
+        if let formatVersion { members.insert(("format_version", .int(formatVersion)), at: 1) }
         if !quantization.isEmpty {
             members.append(("quantization", .array(quantization.map { summary in
                 .object([("scheme", .string(summary.scheme)), ("layers", .int(summary.layerCount)),
@@ -86,7 +90,8 @@ struct CheckpointSummary {
         var lines = TextTable.render(header: columns, rows: cells, rightAligned: compressed ? [3, 4, 5, 6] : [3, 4])
         lines.append("")
         let parameters = rows.reduce(0) { $0 + $1.info.elementCount }
-        lines.append("\(format), \(formatBytes(fileSize)) (\(fileSize) bytes), header \(headerSize) bytes")
+        let version = formatVersion.map { " v\($0)" } ?? ""
+        lines.append("\(format)\(version), \(formatBytes(fileSize)) (\(fileSize) bytes), header \(headerSize) bytes")
         lines.append("\(rows.count) tensors, \(parameters) parameters")
         if compressed {
             let raw = rows.reduce(0) { $0 + $1.info.byteCount }, stored = rows.reduce(0) { $0 + ($1.compressedSize ?? 0) }

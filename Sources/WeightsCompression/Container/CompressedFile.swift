@@ -29,6 +29,9 @@ public final class CompressedFile: @unchecked Sendable {
     public let header: SafetensorsHeader
     /// The kind of file the container holds.
     public var sourceFormat: CompressedSourceFormat { index.source }
+    /// The container's format version (`Spec/compressed-container.md`, section 5): 3 when a
+    /// tensor uses exponent windows, else 1 for a safetensors source and 2 for a GGUF one.
+    public var formatVersion: Int { Int(index.version) }
     /// How each tensor is stored, in data order.
     public let compressedTensors: [CompressedTensorInfo]
     /// Tensor bytes per chunk.

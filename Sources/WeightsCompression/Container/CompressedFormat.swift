@@ -126,6 +126,8 @@ public struct CompressedTensorInfo: Sendable, Hashable {
 
 /// The decoded index of a container: everything but the frames themselves.
 struct CompressedIndex {
+    /// The format version the container declares (1, 2 or 3).
+    var version: UInt16 = 1
     /// The kind of file the container holds.
     var source: CompressedSourceFormat
     /// The original file's bytes that no tensor holds, before the first tensor: for a
@@ -334,7 +336,7 @@ extension CompressedIndex {
         frameSizes.reserveCapacity(frameCount)
         for _ in 0..<frameCount { unsafe frameSizes.append(Int(try reader.read() as UInt32)) }
         // Frame ranges are placed once the data section's end is known; sizes ride along until then.
-        return CompressedIndex(source: source, headerBytes: headerBytes, header: header, originalSize: originalSize,
+        return CompressedIndex(version: version, source: source, headerBytes: headerBytes, header: header, originalSize: originalSize,
                                chunkSize: chunkSize, tensors: tensors, frames: frameSizes.map { 0..<$0 })
     }
 
