@@ -44,6 +44,20 @@ TILE_BODY __m256 TILE_NAME(signed_products)(__m256i u, __m256i v, __m256i sign_o
     return _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc);
 }
 
+// The binary16 scales at byte `offset` of four rows `row_bytes` apart, in binary32 (the first
+// two bytes of a Q8_0 or Q5_0 block).
+TILE_BODY __m128 TILE_NAME(four_scales)(const uint8_t *row, size_t row_bytes, size_t offset) {
+    uint16_t d[4];
+    for (int r = 0; r < 4; r++) memcpy(&d[r], row + r * row_bytes + offset, 2);
+    return _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, (short)d[3], (short)d[2], (short)d[1], (short)d[0]));
+}
+
+// Lane `r` of `v` in all eight lanes of a 256-bit register.
+TILE_BODY __m256 TILE_NAME(lane)(__m128 v, const int r) {
+    return _mm256_broadcastss_ps(r == 0 ? v : r == 1 ? _mm_movehdup_ps(v) : r == 2 ? _mm_movehl_ps(v, v)
+                                                  : _mm_shuffle_ps(v, v, _MM_SHUFFLE(3, 3, 3, 3)));
+}
+
 TILE_BODY void TILE_NAME(store)(const __m256 acc[4][4], float *out, size_t out_stride, const int R, const int T) {
     EACH_TOKEN EACH_ROW out[t * out_stride + r] = horizontal_sum(acc[r][t]);
 }
@@ -63,6 +77,18 @@ TILE_BODY void TILE_NAME(tile_q8_0)(size_t blocks, const uint8_t *row, size_t ro
             const block_q8_0a *block = TOKEN(t, block_q8_0a) + b;
             y[t] = _mm256_loadu_si256((const __m256i *)block->qs);
             da[t] = block->d;
+        }
+        if (R == 4 && T == 1) {
+            // One token, four rows (generation): the four rows' scales converted and multiplied
+            // in one register, each the binary32 product dw · da the scalar form rounds.
+            __m128 scales = _mm_mul_ps(TILE_NAME(four_scales)(row, row_bytes, b * sizeof(block_q8_0)), _mm_set1_ps(da[0]));
+            EACH_ROW {
+                const block_q8_0 *w = ROW(r, block_q8_0) + b;
+                __m256i x = _mm256_loadu_si256((const __m256i *)w->qs);
+                __m256i magnitude = _mm256_sign_epi8(x, x);
+                acc[r][0] = TILE_NAME(signed_products)(magnitude, y[0], x, TILE_NAME(lane)(scales, r), acc[r][0]);
+            }
+            continue;
         }
         EACH_ROW {
             const block_q8_0 *w = ROW(r, block_q8_0) + b;
@@ -87,6 +113,15 @@ TILE_BODY void TILE_NAME(tile_q5_0)(size_t blocks, const uint8_t *row, size_t ro
             y[t] = _mm256_loadu_si256((const __m256i *)block->qs);
             if (R > T) y_magnitude[t] = _mm256_sign_epi8(y[t], y[t]);
             da[t] = _mm256_set1_ps(block->d);
+        }
+        if (R == 4 && T == 1) {
+            // One token, four rows (generation): the scales as in tile_q8_0.
+            __m128 scales = _mm_mul_ps(TILE_NAME(four_scales)(row, row_bytes, b * sizeof(block_q5_0)), _mm256_castps256_ps128(da[0]));
+            EACH_ROW {
+                __m256i x = levels_q5_0(ROW(r, block_q5_0) + b);
+                acc[r][0] = TILE_NAME(signed_products)(y_magnitude[0], x, y[0], TILE_NAME(lane)(scales, r), acc[r][0]);
+            }
+            continue;
         }
         EACH_ROW {
             const block_q5_0 *w = ROW(r, block_q5_0) + b;
