@@ -145,9 +145,14 @@ bool weights_join_byte_planes(const void *planes, size_t count, size_t width, vo
 static inline size_t window_fields_size(size_t count) { return (6 * count + 7) / 8; }
 static inline size_t window_top_size(size_t count) { return (count + 3) / 4; }
 
-size_t weights_exponent_window_planes_size(size_t count, size_t width) {
-    if (width != 2 && width != 4) return 0;
-    return (width - 2) * count + window_fields_size(count) + window_top_size(count) + count;
+// Where each plane of `count` elements of `width` bytes starts in `planes`.
+typedef struct { uint8_t *low, *fields, *top, *window; } window_planes;
+
+static inline window_planes window_planes_of(uint8_t *planes, size_t count, size_t width) {
+    window_planes p = { planes, planes + (width - 2) * count, NULL, NULL };
+    p.top = p.fields + window_fields_size(count);
+    p.window = p.top + window_top_size(count);
+    return p;
 }
 
 static inline uint16_t top16_of(const uint8_t *elements, size_t e, size_t width) {
@@ -168,29 +173,26 @@ static inline void split_window_element(uint16_t t, size_t e, uint8_t *fields, u
 }
 
 #ifdef WEIGHTS_X86
-static size_t split_window_avx2(const uint8_t *in, size_t count, size_t width, uint8_t *low, uint8_t *fields, uint8_t *top, uint8_t *window);
+static size_t split_window_avx2(const uint8_t *in, size_t count, size_t width, window_planes p);
 #endif
 
 bool weights_split_exponent_window(const void *elements, size_t count, size_t width, void *planes, int kernel) {
     if (width != 2 && width != 4) return false;
     const uint8_t *in = elements;
-    uint8_t *low = planes;
-    uint8_t *fields = low + (width - 2) * count;
-    uint8_t *top = fields + window_fields_size(count);
-    uint8_t *window = top + window_top_size(count);
+    window_planes p = window_planes_of(planes, count, width);
     size_t done = 0;
 #ifdef WEIGHTS_X86
-    if (kernel == WEIGHTS_KERNEL_BEST && weights_cpu_has_avx2()) done = split_window_avx2(in, count, width, low, fields, top, window);
+    if (kernel == WEIGHTS_KERNEL_BEST && weights_cpu_has_avx2()) done = split_window_avx2(in, count, width, p);
 #endif
     // The vector loop stops at a multiple of 32 elements: whole bytes of both packed planes.
-    memset(fields + 6 * done / 8, 0, window_fields_size(count) - 6 * done / 8);
-    memset(top + done / 4, 0, window_top_size(count) - done / 4);
+    memset(p.fields + 6 * done / 8, 0, window_fields_size(count) - 6 * done / 8);
+    memset(p.top + done / 4, 0, window_top_size(count) - done / 4);
     for (size_t e = done; e < count; e++) {
         if (width == 4) {
-            low[e] = in[4 * e];
-            low[count + e] = in[4 * e + 1];
+            p.low[e] = in[4 * e];
+            p.low[count + e] = in[4 * e + 1];
         }
-        split_window_element(top16_of(in, e, width), e, fields, top, window);
+        split_window_element(top16_of(in, e, width), e, p.fields, p.top, p.window);
     }
     return true;
 }
@@ -233,13 +235,13 @@ PLANES_TARGET static inline void split_window_top16_avx2(__m256i t0, __m256i t1,
 
 // 32 elements a step while 40 remain, so that the fields' extra 4 bytes stay inside their
 // plane, where the portable loop's share is zeroed after.
-PLANES_TARGET static size_t split_window_avx2(const uint8_t *in, size_t count, size_t width, uint8_t *low, uint8_t *fields, uint8_t *top, uint8_t *window) {
+PLANES_TARGET static size_t split_window_avx2(const uint8_t *in, size_t count, size_t width, window_planes p) {
     size_t e = 0;
     if (width == 2) {
         for (; e + 40 <= count; e += 32) {
             __m256i t0 = _mm256_loadu_si256((const __m256i *)(in + 2 * e));
             __m256i t1 = _mm256_loadu_si256((const __m256i *)(in + 2 * e + 32));
-            split_window_top16_avx2(t0, t1, e, fields, top, window);
+            split_window_top16_avx2(t0, t1, e, p.fields, p.top, p.window);
         }
         return e;
     }
@@ -256,19 +258,16 @@ PLANES_TARGET static size_t split_window_avx2(const uint8_t *in, size_t count, s
         __m256i h1 = _mm256_permute4x64_epi64(_mm256_packus_epi32(_mm256_srli_epi32(a2, 16), _mm256_srli_epi32(a3, 16)), 0xD8);
         __m256i b0 = _mm256_packus_epi16(_mm256_and_si256(l0, low8), _mm256_and_si256(l1, low8));
         __m256i b1 = _mm256_packus_epi16(_mm256_srli_epi16(l0, 8), _mm256_srli_epi16(l1, 8));
-        _mm256_storeu_si256((__m256i *)(low + e), _mm256_permute4x64_epi64(b0, 0xD8));
-        _mm256_storeu_si256((__m256i *)(low + count + e), _mm256_permute4x64_epi64(b1, 0xD8));
-        split_window_top16_avx2(h0, h1, e, fields, top, window);
+        _mm256_storeu_si256((__m256i *)(p.low + e), _mm256_permute4x64_epi64(b0, 0xD8));
+        _mm256_storeu_si256((__m256i *)(p.low + count + e), _mm256_permute4x64_epi64(b1, 0xD8));
+        split_window_top16_avx2(h0, h1, e, p.fields, p.top, p.window);
     }
     return e;
 }
 #endif
 
-static void join_window_portable(const uint8_t *planes, size_t count, size_t width, uint8_t *out, size_t from) {
-    const uint8_t *low = planes;
-    const uint8_t *fields = low + (width - 2) * count;
-    const uint8_t *top = fields + window_fields_size(count);
-    const uint8_t *window = top + window_top_size(count);
+static void join_window_portable(window_planes p, size_t count, size_t width, uint8_t *out, size_t from) {
+    const uint8_t *low = p.low, *fields = p.fields, *top = p.top, *window = p.window;
     for (size_t e = from; e < count; e++) {
         size_t bit = 6 * e;
         uint32_t pair = fields[bit / 8];
@@ -309,11 +308,8 @@ PLANES_TARGET static inline __m256i window_top16_avx2(const uint8_t *fields, con
     return _mm256_or_si256(_mm256_or_si256(sign, exponent_top), _mm256_or_si256(w, below));
 }
 
-PLANES_TARGET static size_t join_window_avx2(const uint8_t *planes, size_t count, size_t width, uint8_t *out) {
-    const uint8_t *low = planes;
-    const uint8_t *fields = low + (width - 2) * count;
-    const uint8_t *top = fields + window_fields_size(count);
-    const uint8_t *window = top + window_top_size(count);
+PLANES_TARGET static size_t join_window_avx2(window_planes p, size_t count, size_t width, uint8_t *out) {
+    const uint8_t *low = p.low, *fields = p.fields, *top = p.top, *window = p.window;
     size_t e = 0;
     if (width == 2) {
         for (; e + 24 <= count; e += 16) {
@@ -338,10 +334,12 @@ PLANES_TARGET static size_t join_window_avx2(const uint8_t *planes, size_t count
 
 bool weights_join_exponent_window(const void *planes, size_t count, size_t width, void *out, int kernel) {
     if (width != 2 && width != 4) return false;
+    // The joins only read the planes.
+    window_planes p = window_planes_of((uint8_t *)planes, count, width);
     size_t done = 0;
 #ifdef WEIGHTS_X86
-    if (kernel == WEIGHTS_KERNEL_BEST && weights_cpu_has_avx2()) done = join_window_avx2(planes, count, width, out);
+    if (kernel == WEIGHTS_KERNEL_BEST && weights_cpu_has_avx2()) done = join_window_avx2(p, count, width, out);
 #endif
-    join_window_portable(planes, count, width, out, done);
+    join_window_portable(p, count, width, out, done);
     return true;
 }

@@ -286,12 +286,9 @@ void weights_i8gemm(size_t m, size_t column_from, size_t column_count, size_t n,
 /// (`kernel` WEIGHTS_KERNEL_BEST), else a portable loop: the same bytes. Buffers must not overlap.
 bool weights_join_byte_planes(const void *planes, size_t count, size_t width, void *out, bool swap, int kernel);
 
-/// The bytes that the exponent-window planes of `count` elements of `width` bytes take
-/// (byte_planes.c): for width 2, `count` + (6 × `count` + 7) / 8 + (`count` + 3) / 4; for
-/// width 4, 2 × `count` more. 0 for another width.
-size_t weights_exponent_window_planes_size(size_t count, size_t width);
 /// Splits `count` elements of `width` bytes (2 or 4) into exponent-window planes at `planes`,
-/// which holds weights_exponent_window_planes_size(count, width) bytes: for width 4 the low two
+/// which holds `count` + (6 × `count` + 7) / 8 + (`count` + 3) / 4 bytes, and for width 4
+/// 2 × `count` more (ByteGrouping.planeSizes): for width 4 the low two
 /// bytes as two byte planes; then the sign and the five mantissa bits below the window, packed
 /// six bits an element; the exponent's top two bits, packed four elements a byte; and the
 /// window, a byte an element: the exponent's low six bits above the mantissa's top two.
