@@ -106,10 +106,7 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
         // Sound: both buffers are the caller's for the call; `destination` holds the planes'
         // bytes and `source` a whole number of `width`-byte elements for the widths that reach
         // a loop (checked); the C split writes exactly its planes' size.
-        precondition(self == .exponentWindow || source.count == destination.count)
-        precondition(self == .none || self == .blockFields || source.count % width == 0)
-        precondition(self != .exponentWindow || (Self.windowWidths.contains(width)
-                     && destination.count == planeSizes(byteCount: source.count, width: width).reduce(0, +)))
+        checkSizes(elements: source.count, planes: destination.count, width: width)
         guard let from = source.baseAddress, let to = destination.baseAddress else { return }
         if self == .exponentWindow {
             _ = unsafe weights_split_exponent_window(from, source.count / width, width, to,
@@ -143,10 +140,7 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
         let kernel = portable ? WEIGHTS_KERNEL_PORTABLE : WEIGHTS_KERNEL_BEST
         // Sound: as in `split`; the C kernels read the planes' bytes and write `count × width`,
         // which `source` and `destination` hold (the preconditions), and they do not overlap.
-        precondition(self == .exponentWindow || source.count == destination.count)
-        precondition(self == .none || self == .blockFields || destination.count % width == 0)
-        precondition(self != .exponentWindow || (Self.windowWidths.contains(width)
-                     && source.count == planeSizes(byteCount: destination.count, width: width).reduce(0, +)))
+        checkSizes(elements: destination.count, planes: source.count, width: width)
         guard let from = source.baseAddress, let to = destination.baseAddress else { return }
         if self == .exponentWindow {
             _ = unsafe weights_join_exponent_window(from, destination.count / width, width, to, kernel)
@@ -158,6 +152,18 @@ public enum ByteGrouping: UInt8, Sendable, CaseIterable {
         case (_, 2), (_, 4): _ = unsafe weights_join_byte_planes(from, source.count / width, width, to, swap, kernel)
         case (_, 8): unsafe Self.join(from, to, count: source.count / 8, swap: swap, as: UInt64.self)
         default: preconditionFailure("byte grouping of \(width)-byte elements")
+        }
+    }
+
+    /// Traps unless `elements` bytes of `width`-byte elements and `planes` bytes of planes
+    /// agree: a whole number of elements where they are grouped, and the planes' size
+    /// (``planeSizes(byteCount:width:)``; the elements' size but for exponent windows).
+    private func checkSizes(elements: Int, planes: Int, width: Int) {
+        precondition(self == .none || self == .blockFields || elements % width == 0)
+        if self == .exponentWindow {
+            precondition(Self.windowWidths.contains(width) && planes == planeSizes(byteCount: elements, width: width).reduce(0, +))
+        } else {
+            precondition(planes == elements)
         }
     }
 

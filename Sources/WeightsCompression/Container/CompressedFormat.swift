@@ -23,14 +23,14 @@ public enum CompressedFormat {
     /// where they can.
     public static let version: UInt16 = 3
     /// The versions this library reads.
-    public static let versions: ClosedRange<UInt16> = 1...3
+    public static let versions: ClosedRange<UInt16> = 1...version
 
-    /// The version a container of `source` whose tensors use `groupings` is written as: 3 when
-    /// a tensor uses exponent windows (new in version 3), else 1 for a safetensors source (every
-    /// reader of this format reads it) and 2 for a GGUF one (the source format came in 2).
+    /// The version a container of `source` whose tensors use `groupings` is written as: the
+    /// newest of the versions that brought them (``firstVersion(of:)``) and its source format
+    /// (safetensors: 1, which every reader of this format reads; GGUF: 2). So 3 when a tensor
+    /// uses exponent windows, else 1 or 2.
     public static func version(source: CompressedSourceFormat, groupings: some Sequence<ByteGrouping>) -> UInt16 {
-        if groupings.contains(.exponentWindow) { return 3 }
-        return source == .safetensors ? 1 : 2
+        groupings.reduce(source == .safetensors ? 1 : 2) { max($0, firstVersion(of: $1)) }
     }
 
     /// The oldest version that may use `grouping`.

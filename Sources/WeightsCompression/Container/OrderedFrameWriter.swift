@@ -19,11 +19,21 @@ import WeightsPlatform
 /// let frameSizes = try writer.finish()
 /// ```
 package final class OrderedFrameWriter: @unchecked Sendable {
+    /// A compressed chunk: its frames end to end, their sizes, and its original length.
+    private typealias Chunk = (frames: [UInt8], sizes: [Int], bytes: Int)
+
+    /// What a delivering thread does next.
+    private enum Step {
+        case write(index: Int, Chunk)
+        case wait
+        case leave
+    }
+
     /// What the threads share, under ``state``'s lock.
     private struct State {
         var nextToWrite = 0
-        /// Chunks compressed and not yet written: frames, frame sizes and original bytes.
-        var waiting: [Int: (frames: [UInt8], sizes: [Int], bytes: Int)] = [:]
+        /// Chunks compressed and not yet written.
+        var waiting: [Int: Chunk] = [:]
         var writing = false
         var frameSizes: [Int] = []
         var bytesDone = 0
@@ -61,31 +71,29 @@ package final class OrderedFrameWriter: @unchecked Sendable {
     package func deliver(_ chunk: Int, frames: [UInt8], sizes: [Int], bytes: Int) throws {
         state.withLock { $0.waiting[chunk] = (frames, sizes, bytes) }
         while true {
-            let step: (chunk: Int, frames: [UInt8], sizes: [Int], bytes: Int)?
-            let wait: Bool
-            (step, wait) = try state.withLock { state throws -> ((Int, [UInt8], [Int], Int)?, Bool) in
+            let step = try state.withLock { state throws -> Step in
                 if let failure = state.failure { throw failure }
                 if !state.writing, let ready = state.waiting.removeValue(forKey: state.nextToWrite) {
                     state.writing = true
-                    return ((state.nextToWrite, ready.frames, ready.sizes, ready.bytes), false)
+                    return .write(index: state.nextToWrite, ready)
                 }
                 // Another thread writes, or the next chunk is still being compressed.
-                return (nil, state.waiting.count >= window)
+                return state.waiting.count >= window ? .wait : .leave
             }
-            guard let step else {
-                if wait { _ = usleep(50); continue }
+            guard case .write(let index, let ready) = step else {
+                if case .wait = step { _ = usleep(50); continue }
                 return
             }
             do {
-                try out.write(step.frames)
-                if (step.chunk + 1) % window == 0 { try checkUnchanged() }
+                try out.write(ready.frames)
+                if (index + 1) % window == 0 { try checkUnchanged() }
             } catch {
                 fail(error)
                 throw error
             }
             let done = state.withLock { state -> Int in
-                state.frameSizes += step.sizes
-                state.bytesDone += step.bytes
+                state.frameSizes += ready.sizes
+                state.bytesDone += ready.bytes
                 state.nextToWrite += 1
                 return state.bytesDone
             }
