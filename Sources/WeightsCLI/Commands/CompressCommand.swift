@@ -25,7 +25,7 @@ struct CompressCommand: ParsableCommand {
     var level: Int = CompressionOptions().level
 
     @Option(help: "The threads that compress at once (default: every core).")
-    var threads: Int = ParallelChunks.availableCores
+    var threads: Int?
 
     @Option(help: "Tensor bytes per chunk, a multiple of 8 from 4KiB to 64MiB (e.g. 1MiB, 4MiB).",
             transform: ByteSize.parse)
@@ -36,7 +36,8 @@ struct CompressCommand: ParsableCommand {
     var sync = true
 
     func run() throws {
-        let options = CompressionOptions(level: level, chunkSize: chunkSize, threads: threads, syncToDisk: sync)
+        let options = CompressionOptions(level: level, chunkSize: chunkSize, threads: threads ?? ParallelChunks.availableCores,
+                                         syncToDisk: sync)
         let bar = ProgressBar(label: "compress")
         let start = ContinuousClock.now
         let summary = try CompressedWriter.compress(file: input, to: output, options: options) { done, total in

@@ -19,7 +19,7 @@ struct DecompressCommand: ParsableCommand {
     var output: String
 
     @Option(help: "The threads that decompress at once (default: every core).")
-    var threads: Int = ParallelChunks.availableCores
+    var threads: Int?
 
     @Flag(name: .customLong("verify", withSingleDash: false), inversion: .prefixedNo,
           help: "Check every tensor's SHA-256 as well as every chunk's checksum.")
@@ -30,6 +30,7 @@ struct DecompressCommand: ParsableCommand {
     var sync = true
 
     func run() throws {
+        let threads = threads ?? ParallelChunks.availableCores
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         let container = try CompressedFile(path: input, threads: threads)
         let bar = ProgressBar(label: "decompress")

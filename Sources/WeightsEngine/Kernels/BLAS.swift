@@ -2,7 +2,7 @@ import COpenBLAS
 import WeightsPlatform
 
 /// Matrix products through the system BLAS (OpenBLAS), on row-major `Float` matrices.
-enum BLAS {
+package enum BLAS {
     /// C = alpha · A · Bᵀ + beta · C, where A is m × k (row stride `lda`), B is n × k (row
     /// stride `ldb`, so a `[out, in]` weight matrix as stored), and C is m × n (row stride `ldc`).
     @inline(__always)
@@ -40,7 +40,10 @@ enum BLAS {
     /// (`weights_openblas_stop_workers`): an idle worker spins for about a tenth of a second
     /// after the process starts, which on two cores took 40 ms of CPU from a 75 ms
     /// `weights embed` (system time 64 → 20 ms, as with `OPENBLAS_NUM_THREADS=1`).
-    static let singleThreaded: Void = {
+    /// A process that links the engine but runs no model (the `weights` command decompressing
+    /// a file) has the same workers spinning beside its own threads, so its entry point asks
+    /// for this first too.
+    package static let singleThreaded: Void = {
         openblas_set_num_threads(1)
         _ = weights_openblas_stop_workers()
     }()
