@@ -1,5 +1,3 @@
-import Foundation
-
 /// BERT's text normalizer, as configured by the `BertNormalizer` entry of a
 /// `tokenizer.json`. It works on Unicode scalar values and applies, in order:
 ///
@@ -30,7 +28,7 @@ package struct BertNormalizer: Sendable, Equatable {
     /// Complexity: O(n) in the number of scalars. ASCII is handled in a single
     /// pass without touching Unicode tables; when the text has scalars at or
     /// above U+00C0 and accents are stripped, the part from the first such
-    /// scalar on is decomposed through Foundation once.
+    /// scalar on is decomposed once (``CanonicalDecomposition``).
     func normalize(_ input: UnsafeBufferPointer<UInt32>, into output: inout [UInt32]) {
         let start = output.count
         // Pass 1: cleaning, CJK spacing and ASCII lowercasing, into an
@@ -100,17 +98,14 @@ package struct BertNormalizer: Sendable, Equatable {
 
     /// Replaces `buffer[start...]` by its NFD form with nonspacing marks removed.
     private func decomposeAndStripMarks(_ buffer: inout [UInt32], from start: Int) {
-        var utf8: [UInt8] = []
-        utf8.reserveCapacity((buffer.count - start) * 3)
-        for value in buffer[start...] {
-            guard let scalar = Unicode.Scalar(value) else { continue }
-            utf8.append(contentsOf: UTF8.encode(scalar)!)
+        var decomposed: [UInt32] = []
+        decomposed.reserveCapacity(buffer.count - start + 8)
+        for value in buffer[start...] where Unicode.Scalar(value) != nil {
+            CanonicalDecomposition.append(value, to: &decomposed)
         }
-        let decomposed = String(decoding: utf8, as: UTF8.self).decomposedStringWithCanonicalMapping
+        CanonicalDecomposition.order(&decomposed, from: 0)
         buffer.removeSubrange(start...)
-        for scalar in decomposed.unicodeScalars where !BertCharacters.isNonspacingMark(scalar.value) {
-            buffer.append(scalar.value)
-        }
+        for value in decomposed where !BertCharacters.isNonspacingMark(value) { buffer.append(value) }
     }
 
     /// Lowercases `buffer[start...]` in place with each scalar's full
