@@ -42,6 +42,11 @@ void weights_release_large(void *base, size_t mapped);
 /// such function (or is not loaded).
 int weights_openblas_stop_workers(void);
 
+/// Names the calling thread (pthread_setname_np, which glibc declares only under _GNU_SOURCE),
+/// cut to the 15 bytes Linux keeps. Returns 0, or an error number; a no-op returning 0 where
+/// the system has no thread names.
+int weights_name_current_thread(const char *name);
+
 // MARK: Mappings of files that shrink, and writable mappings of outputs (mapping_guard.c)
 
 /// Installs the SIGBUS handler that turns a read past the end of a registered mapping (its

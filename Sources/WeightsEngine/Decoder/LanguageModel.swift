@@ -1,5 +1,4 @@
 import CWeightsSIMD
-import Foundation
 import WeightsCore
 
 /// Text generation from a GGUF file, straight from its mapping: load once, then generate from
@@ -17,8 +16,8 @@ public final class LanguageModel: Sendable {
     /// Where scripts/setup installs Gemma 3 270M Q4_K_M: `$WEIGHTS_MODELS/gemma-3-270m/`
     /// (default `~/.cache/weights/models`).
     public static var defaultPath: String {
-        let environment = ProcessInfo.processInfo.environment
-        let models = environment["WEIGHTS_MODELS"] ?? NSHomeDirectory() + "/.cache/weights/models"
+        let models = ModelDirectory.environment("WEIGHTS_MODELS")
+            ?? ((ModelDirectory.environment("HOME") ?? ".") + "/.cache/weights/models")
         return models + "/gemma-3-270m/gemma-3-270m-Q4_K_M.gguf"
     }
 

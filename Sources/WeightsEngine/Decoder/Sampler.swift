@@ -1,4 +1,4 @@
-import Foundation
+import WeightsPlatform
 
 /// Picks the next token from logits: greedy at temperature 0, otherwise a draw from the
 /// softmax of logits / temperature, cut to the `topK` most likely tokens and then to the

@@ -1,6 +1,6 @@
 import CWeightsSIMD
-import Foundation
 import WeightsCore
+import WeightsPlatform
 
 /// A decoder-only transformer run from a mapped GGUF file: one token in, the next token's
 /// logits out, its keys and values kept in a ``KVCache``.

@@ -1,6 +1,5 @@
 import CWeightsSIMD
 import Dispatch
-import Foundation
 import Synchronization
 import WeightsPlatform
 
@@ -28,9 +27,7 @@ package final class WorkerPool: Sendable {
         state = State(workers: self.threads - 1)
         for worker in 0..<self.threads - 1 {
             let state = self.state
-            let thread = Thread { state.work(worker) }
-            thread.name = "weights-worker-\(worker + 1)"
-            thread.start()
+            DetachedThread.start(name: "weights-worker-\(worker + 1)") { state.work(worker) }
         }
     }
 

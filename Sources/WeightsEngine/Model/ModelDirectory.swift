@@ -155,7 +155,8 @@ public struct ModelDirectory: Sendable {
         return unsafe stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
     }
 
-    private static func environment(_ name: String) -> String? {
+    /// The environment variable `name`, `nil` when unset or empty.
+    static func environment(_ name: String) -> String? {
         // Sound: getenv gives NULL or a NUL-terminated string, copied at once; the package never calls setenv.
         guard let value = unsafe getenv(name), unsafe value.pointee != 0 else { return nil }
         return unsafe String(cString: value)
