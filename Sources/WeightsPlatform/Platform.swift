@@ -4,9 +4,10 @@
 // instead of repeating the `#if canImport(Glibc) … #elseif canImport(Musl) … #endif` block: it
 // re-exports the system's C library (Glibc, Musl or Darwin) and `CWeightsSystem`, the calls
 // that library leaves out (`sync_file_range`, the SIGBUS guard of mappings of shrinking files,
-// temporary files removed on SIGINT). Its one type of its own is `LockedValue`, the lock the
-// package's threads share state under (a POSIX mutex, which ThreadSanitizer understands). It
-// has no system dependency, so the light core keeps building with the toolchain alone.
+// temporary files removed on SIGINT). Its types of its own are `LockedValue`, the lock the
+// package's threads share state under (a POSIX mutex, which ThreadSanitizer understands), and
+// `DetachedThread`, a POSIX thread of one's own (in place of Foundation's `Thread`). It has
+// no system dependency, so the light core keeps building with the toolchain alone.
 #if canImport(Glibc)
 @_exported import Glibc
 #elseif canImport(Musl)
