@@ -16,9 +16,7 @@ public final class LanguageModel: Sendable {
     /// Where scripts/setup installs Gemma 3 270M Q4_K_M: `$WEIGHTS_MODELS/gemma-3-270m/`
     /// (default `~/.cache/weights/models`).
     public static var defaultPath: String {
-        let models = ModelDirectory.environment("WEIGHTS_MODELS")
-            ?? ((ModelDirectory.environment("HOME") ?? ".") + "/.cache/weights/models")
-        return models + "/gemma-3-270m/gemma-3-270m-Q4_K_M.gguf"
+        ModelDirectory.modelsRoot + "/gemma-3-270m/gemma-3-270m-Q4_K_M.gguf"
     }
 
     /// The instruction sets the matrix products use on this CPU, chosen at run time:

@@ -33,8 +33,13 @@ public struct ModelDirectory: Sendable {
     /// where `scripts/setup` installs the default model.
     public static var `default`: String {
         if let directory = environment("WEIGHTS_MODEL_DIR") { return directory }
-        let models = environment("WEIGHTS_MODELS") ?? ((environment("HOME") ?? ".") + "/.cache/weights/models")
-        return models + "/" + defaultModelName
+        return modelsRoot + "/" + defaultModelName
+    }
+
+    /// `${WEIGHTS_MODELS:-$HOME/.cache/weights/models}`: where `scripts/setup` installs the
+    /// default models, each in a directory of its own.
+    static var modelsRoot: String {
+        environment("WEIGHTS_MODELS") ?? ((environment("HOME") ?? ".") + "/.cache/weights/models")
     }
 
     /// The modules of the pipeline (`modules.json`).
@@ -155,8 +160,7 @@ public struct ModelDirectory: Sendable {
         return unsafe stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
     }
 
-    /// The environment variable `name`, `nil` when unset or empty.
-    static func environment(_ name: String) -> String? {
+    private static func environment(_ name: String) -> String? {
         // Sound: getenv gives NULL or a NUL-terminated string, copied at once; the package never calls setenv.
         guard let value = unsafe getenv(name), unsafe value.pointee != 0 else { return nil }
         return unsafe String(cString: value)

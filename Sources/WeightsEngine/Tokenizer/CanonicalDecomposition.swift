@@ -69,20 +69,10 @@ package enum CanonicalDecomposition {
         table.reserveCapacity(2_100)
         for entry in data.split(whereSeparator: { $0 == ";" || $0 == "\n" }) {
             let fields = entry.split(separator: ":")
-            guard fields.count == 2, let key = UInt32(fields[0].trimmingSpaces, radix: 16) else { continue }
+            guard fields.count == 2, let key = UInt32(fields[0], radix: 16) else { continue }
             let parts = fields[1].split(separator: " ").compactMap { UInt32($0, radix: 16) }
             table[key] = parts
         }
         return table
     }()
-}
-
-private extension Substring {
-    /// Without leading and trailing spaces (the data's indentation).
-    var trimmingSpaces: Substring {
-        var result = self
-        while result.first == " " { result = result.dropFirst() }
-        while result.last == " " { result = result.dropLast() }
-        return result
-    }
 }
